@@ -1,0 +1,58 @@
+/*
+ * What Swift needs that Glibc does not give it: the spawn path (clone3 into the
+ * namespaces and cgroup, then execveat of the sealed skiff-init), descriptor passing,
+ * and thin wrappers for syscalls without a Glibc function. Every result is checked by
+ * the caller; functions return -1 and set errno like the syscalls they wrap.
+ */
+#ifndef CSHIMS_H
+#define CSHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include "skiff_plan.h"
+
+struct skiff_spawn_request {
+    uint64_t clone_flags;   /* CLONE_NEW* for the namespaces created at clone */
+    int cgroup_fd;          /* a cgroup v2 directory for CLONE_INTO_CGROUP, or -1 */
+    int init_fd;            /* the sealed memfd holding skiff-init */
+    int sync_fd;            /* the child's end of the plan socket (close-on-exec in the parent) */
+    char *const *argv;      /* skiff-init's argv, prepared by the parent */
+    int into_cgroup;        /* out: 1 if the child was born inside cgroup_fd */
+    int pidfd;              /* out: a pidfd for the child, or -1 */
+};
+
+/* clone3 (falling back to clone) + execveat of skiff-init. Returns the child's pid. */
+pid_t skiff_spawn(struct skiff_spawn_request *request);
+
+/* A sealed, read-only memfd holding the executable at `path` (CVE-2019-5736). */
+int skiff_sealed_copy(const char *path);
+
+/* sendmsg of one SOCK_SEQPACKET message, with `nfds` descriptors attached by SCM_RIGHTS. */
+int skiff_send_message(int sock, const void *buffer, size_t length, const int *fds, int nfds);
+
+/* PR_SET_CHILD_SUBREAPER: orphans below us (a container forked into a joined pid
+ * namespace) are reparented to us, so `run` can reap them. */
+int skiff_become_subreaper(void);
+
+int skiff_pidfd_open(pid_t pid);
+int skiff_pidfd_send_signal(int pidfd, int sig);
+int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/* The highest capability number the running kernel knows (libcap's cap_max_bits). */
+int skiff_last_capability(void);
+
+/* Clone-flag and mount-flag constants, for Swift (the macros do not import). */
+enum {
+    SKIFF_CLONE_NEWNS = 0x00020000,
+    SKIFF_CLONE_NEWCGROUP = 0x02000000,
+    SKIFF_CLONE_NEWUTS = 0x04000000,
+    SKIFF_CLONE_NEWIPC = 0x08000000,
+    SKIFF_CLONE_NEWUSER = 0x10000000,
+    SKIFF_CLONE_NEWPID = 0x20000000,
+    SKIFF_CLONE_NEWNET = 0x40000000,
+    SKIFF_CLONE_NEWTIME = 0x00000080,
+};
+
+#endif

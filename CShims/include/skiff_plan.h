@@ -1,0 +1,93 @@
+/*
+ * The wire protocol between `skiff` (the Swift parent) and `skiff-init` (the static C
+ * program that runs in the container's namespaces between clone and execve).
+ *
+ * The parent decides everything; the plan is a flat list of operations that skiff-init
+ * executes in order, so the C side stays a small interpreter with no policy of its own.
+ * Plan messages go parent -> child over a SOCK_SEQPACKET socketpair; every file descriptor
+ * the child needs travels with the first message by SCM_RIGHTS and is referred to by its
+ * index in that array. Reports go child -> parent as fixed-size `skiff_report`s.
+ */
+#ifndef SKIFF_PLAN_H
+#define SKIFF_PLAN_H
+
+#include <stdint.h>
+
+#define SKIFF_PLAN_MAX_MESSAGE (64 * 1024)
+#define SKIFF_PLAN_MAX_FDS 64
+#define SKIFF_OP_MAX_ARGS 6
+
+/* One operation on the wire: this header, then `nstr` NUL-terminated strings, then padding
+ * to a multiple of 8 bytes. `size` covers the header, the strings and the padding. */
+struct skiff_op_header {
+    uint32_t size;
+    uint16_t op;
+    uint16_t nstr;
+    int64_t arg[SKIFF_OP_MAX_ARGS];
+};
+
+enum skiff_op {
+    SKIFF_OP_END = 0,            /* end of the plan */
+    SKIFF_OP_SETNS = 1,          /* arg0 = fd index, arg1 = CLONE_NEW* type; s0 = path (for errors) */
+    SKIFF_OP_UNSHARE = 2,        /* arg0 = CLONE_NEW* flags */
+    SKIFF_OP_FORK = 3,           /* fork once (to enter a joined pid namespace); the
+                                    intermediate reports the new pid and exits */
+    SKIFF_OP_SYNC = 4,           /* arg0 = tag: report SYNC and wait for the parent's go */
+    SKIFF_OP_HOSTNAME = 5,       /* s0 */
+    SKIFF_OP_DOMAINNAME = 6,     /* s0 */
+    SKIFF_OP_RLIMIT = 7,         /* arg0 = resource, arg1 = soft, arg2 = hard; s0 = name */
+    SKIFF_OP_OOM_SCORE_ADJ = 8,  /* arg0 */
+    SKIFF_OP_PROPAGATE = 9,      /* s0 = host path, arg0 = MS_* propagation flags */
+    SKIFF_OP_ROOTFS = 10,        /* s0 = rootfs host path: bind it onto itself, open it as the root */
+    SKIFF_OP_MOUNT = 11,         /* s0 = source, s1 = target in root, s2 = fstype, s3 = data;
+                                    arg0 = MS_* flags to set, arg1 = MS_* flags to clear (bind),
+                                    arg2 = propagation flags, arg3 = SKIFF_TARGET_*,
+                                    arg4 = 1 if a bind mount */
+    SKIFF_OP_REMOUNT = 12,       /* s0 = target in root, arg0 = MS_* flags (MS_REMOUNT implied) */
+    SKIFF_OP_MKNOD = 13,         /* s0 = path in root, arg0 = mode (type|perm), arg1 = dev,
+                                    arg2 = uid, arg3 = gid */
+    SKIFF_OP_SYMLINK = 14,       /* s0 = link target, s1 = link path in root */
+    SKIFF_OP_PIVOT = 15,         /* arg0 = 1 for --no-pivot (MS_MOVE + chroot) */
+    SKIFF_OP_READONLY_ROOT = 16, /* remount / read-only */
+    SKIFF_OP_READONLY_PATH = 17, /* s0 = path in the container */
+    SKIFF_OP_MASK_PATH = 18,     /* s0 = path in the container */
+    SKIFF_OP_SYSCTL = 19,        /* s0 = key (dotted), s1 = value */
+    SKIFF_OP_CHDIR = 20,         /* s0 = cwd in the container */
+    SKIFF_OP_USER = 21,          /* arg0 = uid, arg1 = gid, arg2 = umask (-1: keep),
+                                    arg3 = 1 to set additional gids; strings = gids in decimal */
+    SKIFF_OP_CAPS = 22,          /* arg0..arg3 = effective, permitted, inheritable, ambient masks,
+                                    arg4 = highest capability the kernel knows */
+    SKIFF_OP_NO_NEW_PRIVS = 23,
+    SKIFF_OP_CLOSE_FDS = 24,     /* arg0 = first fd to close at execve (3 + --preserve-fds) */
+    SKIFF_OP_EXEC = 25,          /* arg0 = argc, arg1 = fd index of the exec fifo or -1;
+                                    strings = PATH, args..., env...
+                                    Looks the executable up, reports READY, then (with a fifo)
+                                    blocks until `skiff start` writes a byte, then execve. */
+    SKIFF_OP_MKDIR = 26,         /* s0 = path in root, arg0 = mode */
+    SKIFF_OP_BOUNDING = 27,      /* arg0 = bounding set mask, arg1 = highest capability known;
+                                    runs before USER: dropping needs CAP_SETPCAP */
+};
+
+/* What a mount target must be when it has to be created. */
+enum skiff_target_kind {
+    SKIFF_TARGET_DIR = 0,
+    SKIFF_TARGET_FILE = 1,
+};
+
+enum skiff_report_kind {
+    SKIFF_REPORT_READY = 1, /* pid = the container process as the parent sees it */
+    SKIFF_REPORT_ERROR = 2, /* step, errno, detail */
+    SKIFF_REPORT_SYNC = 3,  /* pid = tag */
+    SKIFF_REPORT_PID = 4,   /* pid = the process forked into a joined pid namespace */
+};
+
+struct skiff_report {
+    int32_t kind;
+    int32_t error;
+    int32_t pid;
+    int32_t reserved;
+    char step[96];
+    char detail[416];
+};
+
+#endif

@@ -1,0 +1,812 @@
+/*
+ * skiff-init: the only code that runs between clone and the container's execve.
+ *
+ * `skiff` clones this process into the new namespaces and execs it from a sealed memfd, so
+ * nothing in the container can ever reach a runtime binary on the host (CVE-2019-5736). It
+ * receives a plan (see skiff_plan.h) over a SOCK_SEQPACKET socket whose number is argv[1],
+ * executes its operations in order, reports READY (or the step, errno and detail of the
+ * first failure) and finally execs the container process. It holds no policy: the parent
+ * decided everything. It is built static (musl) and links neither libseccomp nor libcap.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../include/skiff_plan.h"
+#include "skiff_syscalls.h"
+
+static int sync_fd = -1;
+static int root_fd = -1;          /* the container's root: bundle rootfs, later "/" */
+static const char *rootfs_path;   /* host path of the rootfs, for --no-pivot */
+static int plan_fds[SKIFF_PLAN_MAX_FDS];
+static int plan_nfds;
+static int devnull_fd = -1;       /* the verified 1:3 device, opened once for masking */
+
+/* ---- reporting ------------------------------------------------------------------------ */
+
+static void send_report(int kind, int error, int pid, const char *step, const char *detail)
+{
+    struct skiff_report r;
+    memset(&r, 0, sizeof(r));
+    r.kind = kind;
+    r.error = error;
+    r.pid = pid;
+    if (step)
+        snprintf(r.step, sizeof(r.step), "%s", step);
+    if (detail)
+        snprintf(r.detail, sizeof(r.detail), "%s", detail);
+    if (send(sync_fd, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r) && kind == SKIFF_REPORT_ERROR)
+        dprintf(2, "skiff-init: %s: %s: %s\n", step, detail ? detail : "", strerror(error));
+}
+
+/* Report the failed step with errno and exit: the parent turns it into one line. */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void fail(const char *step, const char *fmt, ...)
+{
+    int saved = errno;
+    char detail[sizeof(((struct skiff_report *)0)->detail)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    send_report(SKIFF_REPORT_ERROR, saved, 0, step, detail);
+    _exit(1);
+}
+
+/* ---- receiving the plan --------------------------------------------------------------- */
+
+struct op {
+    int code;
+    int nstr;
+    int64_t arg[SKIFF_OP_MAX_ARGS];
+    const char *str[];  /* nstr entries, pointing into the plan buffer */
+};
+
+static char *plan;
+static size_t plan_len;
+
+/* Read plan messages until one ends with SKIFF_OP_END. Descriptors come with the first. */
+static void receive_plan(void)
+{
+    size_t cap = 0;
+    int first = 1;
+    for (;;) {
+        if (cap - plan_len < SKIFF_PLAN_MAX_MESSAGE) {
+            cap = cap ? cap * 2 : 2 * SKIFF_PLAN_MAX_MESSAGE;
+            plan = realloc(plan, cap);
+            if (!plan)
+                fail("receiving the plan", "out of memory");
+        }
+        char control[CMSG_SPACE(sizeof(int) * SKIFF_PLAN_MAX_FDS)];
+        struct iovec iov = { plan + plan_len, SKIFF_PLAN_MAX_MESSAGE };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (first) {
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof(control);
+        }
+        ssize_t n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(1); /* the parent is gone: nothing to report to */
+        if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+            fail("receiving the plan", "message truncated");
+        if (first) {
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                    plan_nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                    memcpy(plan_fds, CMSG_DATA(c), sizeof(int) * (size_t)plan_nfds);
+                }
+            }
+            first = 0;
+        }
+        plan_len += (size_t)n;
+        /* The parent never splits an operation; the last one of the last message is END. */
+        size_t off = 0, last = 0;
+        while (off + sizeof(struct skiff_op_header) <= plan_len) {
+            struct skiff_op_header *h = (struct skiff_op_header *)(plan + off);
+            if (h->size < sizeof(*h) || off + h->size > plan_len)
+                fail("receiving the plan", "malformed operation at offset %zu", off);
+            last = off;
+            off += h->size;
+        }
+        if (plan_len > 0 && ((struct skiff_op_header *)(plan + last))->op == SKIFF_OP_END)
+            return;
+    }
+}
+
+/* Decode the operation at *off into a freshly allocated `struct op`. */
+static struct op *next_op(size_t *off)
+{
+    struct skiff_op_header *h = (struct skiff_op_header *)(plan + *off);
+    struct op *o = malloc(sizeof(*o) + sizeof(char *) * ((size_t)h->nstr + 1));
+    if (!o)
+        fail("reading the plan", "out of memory");
+    o->code = h->op;
+    o->nstr = h->nstr;
+    memcpy(o->arg, h->arg, sizeof(o->arg));
+    const char *s = (const char *)(h + 1);
+    const char *end = plan + *off + h->size;
+    for (int i = 0; i < h->nstr; i++) {
+        const char *nul = memchr(s, 0, (size_t)(end - s));
+        if (!nul)
+            fail("reading the plan", "unterminated string in operation %d", h->op);
+        o->str[i] = s;
+        s = nul + 1;
+    }
+    o->str[h->nstr] = NULL;
+    *off += h->size;
+    return o;
+}
+
+static int plan_fd(int64_t index, const char *step)
+{
+    if (index < 0 || index >= plan_nfds) {
+        errno = EBADF;
+        fail(step, "descriptor index %lld not sent", (long long)index);
+    }
+    return plan_fds[index];
+}
+
+static void wait_for_go(void)
+{
+    char go;
+    ssize_t n;
+    do {
+        n = recv(sync_fd, &go, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        _exit(1);
+}
+
+/* ---- paths inside the root ------------------------------------------------------------ */
+
+/* Open `path` as seen from the container's root: symlinks (even absolute ones and `..`)
+ * resolve inside it, so no target can point outside the rootfs (CVE-2021-30465). */
+static int open_in_root(const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd;
+    do {
+        fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+    } while (fd < 0 && errno == EAGAIN);
+    return fd;
+}
+
+/* Split "a/b/c" into the parent "a/b" (in `parent`) and return "c". */
+static const char *split_parent(const char *path, char *parent, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(parent, size, ".");
+        return path;
+    }
+    size_t n = (size_t)(slash - path);
+    snprintf(parent, size, "%.*s", (int)n, path);
+    if (n == 0)
+        snprintf(parent, size, "/");
+    return slash + 1;
+}
+
+static int ensure_in_root(const char *path, int kind, const char *step);
+
+/* Open the parent directory of `path` in the root, creating missing directories. */
+static int ensure_parent(const char *path, const char **name, const char *step)
+{
+    char parent[PATH_MAX];
+    *name = split_parent(path, parent, sizeof(parent));
+    return ensure_in_root(parent, SKIFF_TARGET_DIR, step);
+}
+
+/* Open `path` (O_PATH) inside the root, creating it (and its parents) as a directory or an
+ * empty file when missing. Every creation is relative to a directory fd that was itself
+ * resolved inside the root, so a symlink can never steer a creation outside it. */
+static int ensure_in_root(const char *path, int kind, const char *step)
+{
+    int fd = open_in_root(path, O_PATH);
+    if (fd >= 0 || errno != ENOENT)
+        goto out;
+    const char *name;
+    int dir = ensure_parent(path, &name, step);
+    int r;
+    if (kind == SKIFF_TARGET_DIR) {
+        r = mkdirat(dir, name, 0755);
+    } else {
+        r = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (r >= 0)
+            close(r);
+    }
+    if (r < 0 && errno != EEXIST)
+        fail(step, "creating %s", path);
+    close(dir);
+    fd = open_in_root(path, O_PATH);
+out:
+    if (fd < 0)
+        fail(step, "opening %s in the container root", path);
+    return fd;
+}
+
+static void fd_path(int fd, char *buf, size_t size)
+{
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* ---- mounts ----------------------------------------------------------------------------- */
+
+/* MS_* flags as mount_setattr(2) attributes (for fd-based bind mounts). */
+static uint64_t mount_attr_of(int64_t ms)
+{
+    uint64_t attr = 0;
+    if (ms & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
+    if (ms & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
+    if (ms & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
+    if (ms & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+    if (ms & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
+    if (ms & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
+    else if (ms & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
+    return attr;
+}
+
+/* The attribute bits in force on the mount `fd` is on, so a read-only remount keeps the
+ * nosuid/nodev/noexec flags that may be locked (remounting without them fails). */
+static uint64_t current_mount_attr(int fd)
+{
+    struct statvfs st;
+    uint64_t attr = 0;
+    if (fstatvfs(fd, &st) < 0)
+        return 0;
+    if (st.f_flag & ST_NOSUID) attr |= MOUNT_ATTR_NOSUID;
+    if (st.f_flag & ST_NODEV) attr |= MOUNT_ATTR_NODEV;
+    if (st.f_flag & ST_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+    return attr;
+}
+
+static void set_attr(int fd, int recursive, uint64_t set, uint64_t clr, uint64_t propagation,
+                     const char *step, const char *what)
+{
+    struct mount_attr attr = { .attr_set = set, .attr_clr = clr, .propagation = propagation };
+    if ((set | clr) & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
+        attr.attr_clr |= MOUNT_ATTR__ATIME;
+    if (!set && !attr.attr_clr && !propagation)
+        return;
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+                &attr, sizeof(attr)) < 0)
+        fail(step, "setting mount attributes of %s", what);
+}
+
+static void attach(int tree, int target, const char *step, const char *what)
+{
+    if (syscall(SYS_move_mount, tree, "", target, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(step, "attaching the mount on %s", what);
+}
+
+static void op_mount(const struct op *o)
+{
+    const char *source = o->str[0], *target = o->str[1], *fstype = o->str[2], *data = o->str[3];
+    char step[96];
+    snprintf(step, sizeof(step), "mounting %s on %s", *fstype ? fstype : source, target);
+    int tfd = ensure_in_root(target, (int)o->arg[3], step);
+    if (o->arg[4]) {
+        /* bind: clone the source tree, set its attributes while detached, attach it. */
+        int recursive = (o->arg[0] & MS_REC) != 0;
+        int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source,
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+        if (tree < 0)
+            fail(step, "opening bind source %s", source);
+        set_attr(tree, recursive, mount_attr_of(o->arg[0]), mount_attr_of(o->arg[1]),
+                 (uint64_t)o->arg[2], step, target);
+        attach(tree, tfd, step, target);
+        close(tree);
+    } else {
+        char path[64];
+        fd_path(tfd, path, sizeof(path));
+        if (mount(source, path, fstype, (unsigned long)o->arg[0], *data ? data : NULL) < 0)
+            fail(step, "mount(2) with options \"%s\"", data);
+        if (o->arg[2]) {
+            int mfd = open_in_root(target, O_PATH);
+            if (mfd < 0)
+                fail(step, "reopening %s", target);
+            fd_path(mfd, path, sizeof(path));
+            if (mount(NULL, path, NULL, (unsigned long)o->arg[2], NULL) < 0)
+                fail(step, "setting propagation");
+            close(mfd);
+        }
+    }
+    close(tfd);
+}
+
+static void op_remount(const struct op *o)
+{
+    int fd = open_in_root(o->str[0], O_PATH);
+    if (fd < 0)
+        fail("remounting", "opening %s", o->str[0]);
+    set_attr(fd, 0, mount_attr_of(o->arg[0]) | current_mount_attr(fd), 0, 0, "remounting", o->str[0]);
+    close(fd);
+}
+
+static void op_rootfs(const struct op *o)
+{
+    rootfs_path = o->str[0];
+    /* The rootfs must be a mount point of its own for pivot_root. */
+    if (mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        fail("binding the rootfs", "%s", rootfs_path);
+    root_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        fail("opening the rootfs", "%s", rootfs_path);
+}
+
+static void op_pivot(const struct op *o)
+{
+    if (fchdir(root_fd) < 0)
+        fail("entering the rootfs", "%s", rootfs_path);
+    if (o->arg[0]) {
+        /* --no-pivot: for roots pivot_root(2) cannot leave (e.g. an initramfs). */
+        if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) < 0)
+            fail("moving the rootfs to /", "%s", rootfs_path);
+        if (chroot(".") < 0)
+            fail("chroot", "%s", rootfs_path);
+    } else {
+        int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (old_root < 0)
+            fail("pivot_root", "opening the old root");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+            fail("pivot_root", "%s", rootfs_path);
+        /* The old root now sits on top of the new one: detach it without propagating. */
+        if (fchdir(old_root) < 0)
+            fail("pivot_root", "entering the old root");
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            fail("pivot_root", "making the old root a slave");
+        if (umount2(".", MNT_DETACH) < 0)
+            fail("pivot_root", "detaching the old root");
+        close(old_root);
+    }
+    if (chdir("/") < 0)
+        fail("pivot_root", "chdir /");
+    close(root_fd);
+    root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        fail("pivot_root", "opening the new root");
+}
+
+/* /dev/null must be the real 1:3 character device before it masks anything: a container
+ * image may have replaced it with a symlink or a regular file (CVE-2025-31133). */
+static int verified_devnull(void)
+{
+    if (devnull_fd >= 0)
+        return devnull_fd;
+    struct stat st;
+    int fd = open_in_root("/dev/null", O_PATH | O_NOFOLLOW);
+    if (fd < 0)
+        fail("masking paths", "opening /dev/null");
+    if (fstat(fd, &st) < 0)
+        fail("masking paths", "stat /dev/null");
+    if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+        errno = EPERM;
+        fail("masking paths", "/dev/null is not the 1:3 character device");
+    }
+    devnull_fd = fd;
+    return fd;
+}
+
+static void op_mask(const struct op *o)
+{
+    const char *path = o->str[0];
+    int fd = open_in_root(path, O_PATH | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return; /* nothing to mask */
+        fail("masking paths", "opening %s", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        fail("masking paths", "stat %s", path);
+    int tree;
+    if (S_ISDIR(st.st_mode)) {
+        /* an empty read-only tmpfs hides the directory */
+        int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0)
+            fail("masking paths", "fsopen tmpfs for %s", path);
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+            fail("masking paths", "creating tmpfs for %s", path);
+        tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+        close(fs);
+    } else {
+        tree = (int)syscall(SYS_open_tree, verified_devnull(), "",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    }
+    if (tree < 0)
+        fail("masking paths", "preparing the mask for %s", path);
+    attach(tree, fd, "masking paths", path);
+    close(tree);
+    close(fd);
+}
+
+static void op_readonly_path(const struct op *o)
+{
+    const char *path = o->str[0];
+    int fd = open_in_root(path, O_PATH);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail("making paths read-only", "opening %s", path);
+    }
+    int tree = (int)syscall(SYS_open_tree, fd, "",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (tree < 0)
+        fail("making paths read-only", "cloning %s", path);
+    set_attr(tree, 1, MOUNT_ATTR_RDONLY | current_mount_attr(fd), 0, 0, "making paths read-only", path);
+    attach(tree, fd, "making paths read-only", path);
+    close(tree);
+    close(fd);
+}
+
+static void op_readonly_root(void)
+{
+    set_attr(root_fd, 0, MOUNT_ATTR_RDONLY | current_mount_attr(root_fd), 0, 0,
+             "making the root read-only", "/");
+}
+
+/* ---- files in the root ---------------------------------------------------------------- */
+
+static void op_mknod(const struct op *o)
+{
+    const char *path = o->str[0], *name;
+    char step[96];
+    snprintf(step, sizeof(step), "creating device %s", path);
+    int dir = ensure_parent(path, &name, step);
+    if (mknodat(dir, name, (mode_t)o->arg[0], (dev_t)o->arg[1]) < 0) {
+        if (errno != EEXIST)
+            fail(step, "mknod");
+    } else if (fchownat(dir, name, (uid_t)o->arg[2], (gid_t)o->arg[3], AT_SYMLINK_NOFOLLOW) < 0) {
+        fail(step, "chown");
+    }
+    close(dir);
+}
+
+static void op_symlink(const struct op *o)
+{
+    const char *name;
+    char step[96];
+    snprintf(step, sizeof(step), "creating symlink %s", o->str[1]);
+    int dir = ensure_parent(o->str[1], &name, step);
+    if (symlinkat(o->str[0], dir, name) < 0 && errno != EEXIST)
+        fail(step, "-> %s", o->str[0]);
+    close(dir);
+}
+
+static void op_mkdir(const struct op *o)
+{
+    close(ensure_in_root(o->str[0], SKIFF_TARGET_DIR, "creating directories"));
+}
+
+/* Writes under /proc go through a handle that is verified to be procfs (CVE-2025-52881). */
+static void write_proc(const char *path, const char *value, const char *step)
+{
+    int fd = open_in_root(path, O_WRONLY | O_NOFOLLOW);
+    if (fd < 0)
+        fail(step, "opening %s", path);
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC) {
+        errno = EPERM;
+        fail(step, "%s is not on procfs", path);
+    }
+    size_t len = strlen(value);
+    if (write(fd, value, len) != (ssize_t)len)
+        fail(step, "writing \"%s\" to %s", value, path);
+    close(fd);
+}
+
+static void op_sysctl(const struct op *o)
+{
+    char path[PATH_MAX], step[160];
+    snprintf(path, sizeof(path), "/proc/sys/%s", o->str[0]);
+    for (char *p = path + strlen("/proc/sys/"); *p; p++)
+        if (*p == '.')
+            *p = '/';
+    snprintf(step, sizeof(step), "setting sysctl %s", o->str[0]);
+    write_proc(path, o->str[1], step);
+}
+
+/* ---- process attributes ------------------------------------------------------------------ */
+
+static void op_user(const struct op *o)
+{
+    if (o->arg[3]) {
+        gid_t gids[NGROUPS_MAX];
+        int n = o->nstr < NGROUPS_MAX ? o->nstr : NGROUPS_MAX;
+        for (int i = 0; i < n; i++)
+            gids[i] = (gid_t)strtoul(o->str[i], NULL, 10);
+        if (setgroups((size_t)n, gids) < 0)
+            fail("setting additional groups", "setgroups");
+    }
+    /* Keep the permitted set across the switch from root; CAPS then sets what remains. */
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        fail("setting the user", "PR_SET_KEEPCAPS");
+    if (setresgid((gid_t)o->arg[1], (gid_t)o->arg[1], (gid_t)o->arg[1]) < 0)
+        fail("setting the user", "setresgid %lld", (long long)o->arg[1]);
+    if (setresuid((uid_t)o->arg[0], (uid_t)o->arg[0], (uid_t)o->arg[0]) < 0)
+        fail("setting the user", "setresuid %lld", (long long)o->arg[0]);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        fail("setting the user", "PR_SET_KEEPCAPS");
+    if (o->arg[2] >= 0)
+        umask((mode_t)o->arg[2]);
+}
+
+static void op_bounding(const struct op *o)
+{
+    uint64_t keep = (uint64_t)o->arg[0];
+    for (int cap = 0; cap <= (int)o->arg[1]; cap++) {
+        if (keep & (1ULL << cap))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            fail("dropping bounding capabilities", "capability %d", cap);
+    }
+}
+
+static void op_caps(const struct op *o)
+{
+    uint64_t eff = (uint64_t)o->arg[0], perm = (uint64_t)o->arg[1];
+    uint64_t inh = (uint64_t)o->arg[2], amb = (uint64_t)o->arg[3];
+    struct { uint32_t version; int pid; } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+    struct { uint32_t effective, permitted, inheritable; } data[2] = {
+        { (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
+        { (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
+    };
+    if (syscall(SYS_capset, &header, data) < 0)
+        fail("setting capabilities", "capset");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        fail("setting capabilities", "clearing the ambient set");
+    for (int cap = 0; cap <= (int)o->arg[4]; cap++)
+        if ((amb & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            fail("setting capabilities", "raising ambient capability %d", cap);
+}
+
+static void op_chdir(const struct op *o)
+{
+    if (chdir(o->str[0]) < 0)
+        fail("changing to the working directory", "%s", o->str[0]);
+    /* A cwd that resolves outside the root reads back as "(unreachable)..."
+     * (CVE-2024-21626): refuse it. */
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/') {
+        errno = EPERM;
+        fail("changing to the working directory", "%s is outside the container", o->str[0]);
+    }
+}
+
+static void op_close_fds(const struct op *o)
+{
+    unsigned int first = (unsigned int)o->arg[0];
+    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    /* kernels before 5.11: mark them one by one */
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : 1024;
+    for (long fd = first; fd < max; fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0 && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+            fail("closing descriptors", "fd %ld", fd);
+    }
+}
+
+/* Find args[0] the way execvp would, but in the container's PATH (not skiff's). */
+static int lookup(const char *file, const char *search, char *out, size_t size)
+{
+    struct stat st;
+    if (strchr(file, '/')) {
+        snprintf(out, size, "%s", file);
+        if (stat(out, &st) < 0)
+            return -1;
+        if (!S_ISREG(st.st_mode)) {
+            errno = EACCES;
+            return -1;
+        }
+        return access(out, X_OK);
+    }
+    int saved = ENOENT;
+    const char *p = search;
+    while (p) {
+        const char *colon = strchr(p, ':');
+        int len = colon ? (int)(colon - p) : (int)strlen(p);
+        snprintf(out, size, "%.*s%s%s", len, p, len ? "/" : "", file);
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(out, X_OK) == 0)
+                return 0;
+            saved = EACCES;
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    errno = saved;
+    return -1;
+}
+
+static void op_exec(const struct op *o)
+{
+    int argc = (int)o->arg[0];
+    const char *search = o->str[0];
+    char **argv = (char **)&o->str[1];
+    char *path = malloc(PATH_MAX);
+    if (!path)
+        fail("starting the container process", "out of memory");
+    if (lookup(argv[0], search, path, PATH_MAX) < 0) {
+        if (strchr(argv[0], '/'))
+            fail("starting the container process", "%s", argv[0]);
+        fail("starting the container process", "executable file `%s` not found in $PATH", argv[0]);
+    }
+    /* Environment: the strings after the arguments, NULL-terminated by next_op. */
+    char **envp = (char **)&o->str[1 + argc];
+    char *args[argc + 1];
+    memcpy(args, argv, sizeof(char *) * (size_t)argc);
+    args[argc] = NULL;
+
+    send_report(SKIFF_REPORT_READY, 0, 0, NULL, NULL);
+    if (o->arg[1] >= 0) {
+        /* `skiff start` writes one byte into the exec fifo; we hold it open read-write so
+         * that the read blocks instead of seeing end-of-file. */
+        int fifo = plan_fd(o->arg[1], "waiting for start");
+        char byte;
+        ssize_t n;
+        do {
+            n = read(fifo, &byte, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(1);
+        close(fifo);
+    }
+    close(sync_fd);
+    execve(path, args, envp);
+    dprintf(2, "skiff-init: exec %s: %s\n", path, strerror(errno));
+    _exit(127);
+}
+
+/* Enter a pid namespace joined by setns: only children land in it, so fork once. The
+ * intermediate tells the parent the new pid and leaves. */
+static void op_fork(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("entering the pid namespace", "fork");
+    if (pid > 0) {
+        send_report(SKIFF_REPORT_PID, 0, pid, NULL, NULL);
+        _exit(0);
+    }
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static void reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and gaps */
+}
+
+static void run(const struct op *o)
+{
+    char step[96];
+    switch (o->code) {
+    case SKIFF_OP_SETNS:
+        snprintf(step, sizeof(step), "joining namespace %s", o->str[0]);
+        if (setns(plan_fd(o->arg[0], step), (int)o->arg[1]) < 0)
+            fail(step, "setns");
+        break;
+    case SKIFF_OP_UNSHARE:
+        if (unshare((int)o->arg[0]) < 0)
+            fail("creating namespaces", "unshare 0x%llx", (unsigned long long)o->arg[0]);
+        break;
+    case SKIFF_OP_FORK: op_fork(); break;
+    case SKIFF_OP_SYNC:
+        send_report(SKIFF_REPORT_SYNC, 0, (int)o->arg[0], NULL, NULL);
+        wait_for_go();
+        break;
+    case SKIFF_OP_HOSTNAME:
+        if (sethostname(o->str[0], strlen(o->str[0])) < 0)
+            fail("setting the hostname", "%s", o->str[0]);
+        break;
+    case SKIFF_OP_DOMAINNAME:
+        if (setdomainname(o->str[0], strlen(o->str[0])) < 0)
+            fail("setting the domain name", "%s", o->str[0]);
+        break;
+    case SKIFF_OP_RLIMIT: {
+        struct rlimit rl = { (rlim_t)o->arg[1], (rlim_t)o->arg[2] };
+        if (setrlimit((int)o->arg[0], &rl) < 0)
+            fail("setting rlimits", "%s", o->str[0]);
+        break;
+    }
+    case SKIFF_OP_OOM_SCORE_ADJ: {
+        char value[32];
+        snprintf(value, sizeof(value), "%lld", (long long)o->arg[0]);
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, value, strlen(value)) < 0)
+            fail("setting oom_score_adj", "%s", value);
+        close(fd);
+        break;
+    }
+    case SKIFF_OP_PROPAGATE:
+        if (mount(NULL, o->str[0], NULL, (unsigned long)o->arg[0], NULL) < 0)
+            fail("setting mount propagation", "%s", o->str[0]);
+        break;
+    case SKIFF_OP_ROOTFS: op_rootfs(o); break;
+    case SKIFF_OP_MOUNT: op_mount(o); break;
+    case SKIFF_OP_REMOUNT: op_remount(o); break;
+    case SKIFF_OP_MKNOD: op_mknod(o); break;
+    case SKIFF_OP_SYMLINK: op_symlink(o); break;
+    case SKIFF_OP_MKDIR: op_mkdir(o); break;
+    case SKIFF_OP_PIVOT: op_pivot(o); break;
+    case SKIFF_OP_READONLY_ROOT: op_readonly_root(); break;
+    case SKIFF_OP_READONLY_PATH: op_readonly_path(o); break;
+    case SKIFF_OP_MASK_PATH: op_mask(o); break;
+    case SKIFF_OP_SYSCTL: op_sysctl(o); break;
+    case SKIFF_OP_CHDIR: op_chdir(o); break;
+    case SKIFF_OP_USER: op_user(o); break;
+    case SKIFF_OP_BOUNDING: op_bounding(o); break;
+    case SKIFF_OP_CAPS: op_caps(o); break;
+    case SKIFF_OP_NO_NEW_PRIVS:
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            fail("setting no_new_privs", "prctl");
+        break;
+    case SKIFF_OP_CLOSE_FDS: op_close_fds(o); break;
+    case SKIFF_OP_EXEC: op_exec(o); break;
+    default:
+        errno = EINVAL;
+        fail("reading the plan", "unknown operation %d", o->code);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        dprintf(2, "skiff-init is started by skiff, not by hand\n");
+        return 2;
+    }
+    sync_fd = atoi(argv[1]);
+    if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0)
+        return 2;
+    reset_signals();
+    umask(0); /* device and directory modes are exact; the container's umask comes with USER */
+    /* Non-dumpable: no process in the container may ptrace us or open our /proc files
+     * while we still hold descriptors of the host. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail("starting skiff-init", "PR_SET_DUMPABLE");
+    receive_plan();
+    size_t off = 0;
+    for (;;) {
+        struct op *o = next_op(&off);
+        if (o->code == SKIFF_OP_END)
+            break;
+        run(o);
+        free(o);
+    }
+    errno = EINVAL;
+    fail("reading the plan", "the plan ended without an exec");
+}

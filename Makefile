@@ -1,0 +1,55 @@
+# skiff: `make run` sets up this machine, builds, and runs a container from the default
+# bundle; `make test` does the same set-up and runs every test; `make bench` compares
+# skiff with crun and runc.
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+RELEASE := .build/release
+DEBUG := .build/debug
+INIT := .build/skiff-init
+INIT_CC := $(shell command -v musl-gcc 2>/dev/null || echo cc)
+
+.PHONY: all deps build init rootfs bundle run test bench clean
+
+all: build
+
+# Install the Debian packages a fresh machine lacks (only those missing).
+deps:
+	@scripts/install-deps
+
+# skiff-init is built outside SwiftPM: static, tiny, and linked with nothing else
+# (see DESIGN.md). It is installed beside every skiff binary.
+$(INIT): CShims/init/skiff-init.c CShims/init/skiff_syscalls.h CShims/include/skiff_plan.h
+	@mkdir -p .build
+	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ CShims/init/skiff-init.c
+
+init: $(INIT)
+
+build: init
+	$(SWIFT) build -c release --static-swift-stdlib --product skiff
+	install -m 0755 $(INIT) $(RELEASE)/skiff-init
+
+# The default root filesystem: Debian's busybox-static and its applets (never committed).
+rootfs: rootfs/bin/busybox
+
+rootfs/bin/busybox: /bin/busybox
+	scripts/build-rootfs rootfs
+
+# The default bundle is this directory: config.json from `skiff spec` + rootfs/.
+config.json: | build
+	$(RELEASE)/skiff spec --bundle .
+
+bundle: rootfs config.json
+
+run: deps build bundle
+	printf 'echo "hello from $$(hostname), pid $$$$"; id; ls /; ps\n' | $(RELEASE)/skiff run --bundle . skiff-demo-$$$$
+
+test: deps build rootfs
+	$(SWIFT) build --build-tests
+	install -m 0755 $(INIT) $(DEBUG)/skiff-init
+	$(SWIFT) test --skip-build --no-parallel
+
+bench: deps build rootfs
+	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench
+	$(RELEASE)/skiff-bench --skiff $(RELEASE)/skiff --rootfs $(CURDIR)/rootfs
+
+clean:
+	rm -rf .build config.json

@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "skiff",
+    products: [
+        .executable(name: "skiff", targets: ["skiff"]),
+        .library(name: "SkiffRuntime", targets: ["SkiffRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Everything that must be C: the syscalls Glibc does not expose to Swift, and the
+        // spawn path. `init/skiff-init.c` is the static program that runs between clone and
+        // execve; the Makefile builds it outside SwiftPM (see DESIGN.md), so it is excluded here.
+        .target(
+            name: "CShims",
+            path: "CShims",
+            exclude: ["init"],
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+        ),
+        .target(name: "SkiffSpec"),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffSpec", "CShims"]),
+        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "CShims"]),
+        .executableTarget(
+            name: "skiff",
+            dependencies: ["SkiffRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "skiff-bench", dependencies: ["CShims"]),
+        .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
+        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime"]),
+    ]
+)

@@ -1,0 +1,46 @@
+import Glibc
+
+/// Small, checked file operations on cgroupfs.
+enum CgroupFiles {
+    static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func write(_ value: String, to path: String) throws(CgroupError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
+        defer { close(fd) }
+        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
+    }
+
+    /// mkdir for every missing component; returns the directories it created, outermost first.
+    static func makeDirectories(_ path: String) throws(CgroupError) -> [String] {
+        var created: [String] = []
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) == 0 {
+                created.append(current)
+            } else if errno != EEXIST {
+                throw CgroupError("creating", path: current, errno: errno)
+            }
+        }
+        return created
+    }
+
+    static func pids(in directory: String) -> [Int32] {
+        (read(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
+    }
+}

@@ -1,0 +1,115 @@
+import Glibc
+import SkiffSpec
+
+/// Makes, fills, empties and removes a container's cgroup in every hierarchy it joins.
+public struct CgroupManager: Sendable {
+    public var system: CgroupSystem
+
+    public init(system: CgroupSystem = .current()) { self.system = system }
+
+    public func plan(cgroupsPath: String?, id: String) -> ContainerCgroup {
+        ContainerCgroup.plan(cgroupsPath: cgroupsPath, id: id, system: system)
+    }
+
+    /// Validate `cgroupsPath` before anything touches the filesystem.
+    public static func validate(cgroupsPath: String?) throws(SpecError) {
+        guard let path = cgroupsPath else { return }
+        if path.split(separator: "/").contains("..") {
+            throw SpecError("linux.cgroupsPath", "must not contain \"..\", got \"\(path)\"")
+        }
+        if path.contains(":") {
+            throw SpecError("linux.cgroupsPath", "\"\(path)\" is a systemd slice path; the systemd cgroup driver is not supported yet")
+        }
+    }
+
+    /// Create every directory and write the limits. Returns the directories it created so
+    /// that a failure (or delete) removes exactly those.
+    public func create(_ cgroup: ContainerCgroup, resources: Spec.Resources?) throws(CgroupError) {
+        var made: [String] = []
+        do {
+            for directory in cgroup.directories {
+                let created = try CgroupFiles.makeDirectories(directory.path)
+                made.append(contentsOf: created)
+                if directory.version == "v1", directory.controllers.contains("cpuset") {
+                    try inheritCpuset(created)
+                }
+            }
+            if let resources { try ResourceWriter(cgroup: cgroup).apply(resources) }
+        } catch {
+            for directory in made.reversed() { rmdir(directory) }
+            throw error
+        }
+    }
+
+    /// A new v1 cpuset starts with no CPUs and no memory nodes: copy the parent's.
+    private func inheritCpuset(_ created: [String]) throws(CgroupError) {
+        for directory in created {
+            let parent = String(directory[..<directory.lastIndex(of: "/")!])
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let value = CgroupFiles.read(parent + "/" + file)?.trimmingWhitespace ?? ""
+                try CgroupFiles.write(value, to: directory + "/" + file)
+            }
+        }
+    }
+
+    /// Put `pid` into every directory (the v2 one only when clone did not already).
+    public func attach(pid: Int32, to cgroup: ContainerCgroup, skipUnified: Bool) throws(CgroupError) {
+        for directory in cgroup.directories where !(skipUnified && directory.version == "v2") {
+            try CgroupFiles.write(String(pid), to: directory.path + "/cgroup.procs")
+        }
+    }
+
+    public func pids(of cgroup: ContainerCgroup) -> [Int32] {
+        var seen = Set<Int32>()
+        for directory in cgroup.directories {
+            for pid in CgroupFiles.pids(in: directory.path) { seen.insert(pid) }
+        }
+        return seen.sorted()
+    }
+
+    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32) {
+        for pid in pids(of: cgroup) { kill(pid, signal) }
+    }
+
+    /// Kill whatever is left, wait for the cgroups to empty, and remove them. Missing
+    /// directories are fine: delete must be safe to repeat.
+    public func destroy(_ cgroup: ContainerCgroup) throws(CgroupError) {
+        let existing = cgroup.directories.filter { access($0.path, F_OK) == 0 }
+        guard !existing.isEmpty else { return }
+        if let unified = existing.first(where: { $0.version == "v2" }),
+           access(unified.path + "/cgroup.kill", F_OK) == 0 {
+            try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
+        }
+        // SIGKILL is asynchronous: retry until the tasks are gone (a few ms at most).
+        var attempt = 0
+        while true {
+            let remaining = existing.flatMap { CgroupFiles.pids(in: $0.path) }
+            if remaining.isEmpty { break }
+            for pid in remaining { kill(pid, SIGKILL) }
+            attempt += 1
+            if attempt > 2000 {
+                throw CgroupError("removing", path: existing[0].path, reason: "processes \(remaining) did not die")
+            }
+            usleep(1000)
+        }
+        for directory in existing.reversed() {
+            var tries = 0
+            while rmdir(directory.path) != 0 {
+                if errno == ENOENT { break }
+                // EBUSY while the kernel finishes tearing down exited tasks
+                tries += 1
+                if errno != EBUSY || tries > 1000 { throw CgroupError("removing", path: directory.path, errno: errno) }
+                usleep(1000)
+            }
+        }
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}

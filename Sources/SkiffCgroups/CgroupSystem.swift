@@ -1,0 +1,109 @@
+import Glibc
+
+/// One mounted cgroup hierarchy and where skiff itself sits in it.
+public struct CgroupHierarchy: Sendable, Equatable {
+    public enum Version: String, Sendable { case v1, v2 }
+
+    public var version: Version
+    /// Where the hierarchy is mounted, e.g. `/sys/fs/cgroup/memory`.
+    public var mountPoint: String
+    /// The controllers it carries (`memory`; for v2 the root's `cgroup.controllers`).
+    public var controllers: [String]
+    /// The v1 mount data that mounts this hierarchy again (`memory`, `name=systemd`).
+    public var mountData: String
+    /// The cgroup this process is in, relative to the hierarchy (`/process_api/c495…`).
+    public var ownPath: String
+
+    /// The name a container sees it under in `/sys/fs/cgroup` (`memory`, `cpu,cpuacct`).
+    public var name: String { String(mountPoint.split(separator: "/").last ?? "unified") }
+}
+
+/// The cgroup hierarchies of this host, read from `/proc/self/mountinfo` and
+/// `/proc/self/cgroup`. On a pure v2 host there is one; on a hybrid host such as a
+/// Debian 12 machine with systemd's legacy layout, each v1 controller has its own and the
+/// v2 hierarchy may carry few or no controllers.
+public struct CgroupSystem: Sendable {
+    public var hierarchies: [CgroupHierarchy]
+
+    public init(hierarchies: [CgroupHierarchy]) { self.hierarchies = hierarchies }
+
+    /// Controllers skiff places tasks under on v1 (named hierarchies like name=systemd are
+    /// left alone: they carry no limits).
+    static let v1Controllers: Set<String> = [
+        "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
+        "net_cls", "net_prio", "perf_event", "rdma", "misc",
+    ]
+
+    public static func current() -> CgroupSystem {
+        let own = ownCgroups(CgroupFiles.read("/proc/self/cgroup") ?? "")
+        var result: [CgroupHierarchy] = []
+        for line in (CgroupFiles.read("/proc/self/mountinfo") ?? "").split(separator: "\n") {
+            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            let halves = line.split(separator: " - ", maxSplits: 1)
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3 else { continue }
+            let fstype = right[0], mountPoint = unescape(String(left[4]))
+            // A bind mount of part of a hierarchy (root != "/") is not the hierarchy itself.
+            guard left[3] == "/" else { continue }
+            if fstype == "cgroup2" {
+                let controllers = (CgroupFiles.read(mountPoint + "/cgroup.controllers") ?? "")
+                    .split(whereSeparator: \.isWhitespace).map(String.init)
+                result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: controllers,
+                                              mountData: "", ownPath: own[""] ?? "/"))
+            } else if fstype == "cgroup" {
+                let options = right[2].split(separator: ",").map(String.init)
+                let controllers = options.filter { v1Controllers.contains($0) }
+                let named = options.filter { $0.hasPrefix("name=") }
+                guard !controllers.isEmpty || !named.isEmpty else { continue }
+                let key = (controllers + named).sorted().joined(separator: ",")
+                result.append(CgroupHierarchy(version: .v1, mountPoint: mountPoint, controllers: controllers,
+                                              mountData: (controllers + named).joined(separator: ","),
+                                              ownPath: own[key] ?? "/"))
+            }
+        }
+        return CgroupSystem(hierarchies: result)
+    }
+
+    /// `/proc/self/cgroup` as "sorted controller list" -> path ("" for v2).
+    static func ownCgroups(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let key = fields[1].split(separator: ",").map(String.init).sorted().joined(separator: ",")
+            result[key] = String(fields[2])
+        }
+        return result
+    }
+
+    static func unescape(_ path: String) -> String {
+        // mountinfo escapes space, tab, newline and backslash as \ooo
+        guard path.contains("\\") else { return path }
+        var out = "", chars = Array(path), i = 0
+        while i < chars.count {
+            if chars[i] == "\\", i + 3 < chars.count + 0, let code = UInt8(String(chars[(i + 1)...(i + 3)]), radix: 8) {
+                out.append(Character(Unicode.Scalar(code))); i += 4
+            } else { out.append(chars[i]); i += 1 }
+        }
+        return out
+    }
+
+    public var unified: CgroupHierarchy? { hierarchies.first { $0.version == .v2 } }
+    public var v1: [CgroupHierarchy] { hierarchies.filter { $0.version == .v1 } }
+
+    /// True when every controller lives in one v2 hierarchy (no v1 hierarchies carry any).
+    public var isPureV2: Bool { unified != nil && !v1.contains { !$0.controllers.isEmpty } }
+
+    /// The hierarchy that enforces `controller`: v2 if it carries it, else its v1 hierarchy.
+    public func hierarchy(for controller: String) -> CgroupHierarchy? {
+        if let unified, unified.controllers.contains(controller) { return unified }
+        return v1.first { $0.controllers.contains(controller) }
+    }
+
+    /// The hierarchies a container joins: the v2 one (if mounted) and every v1 hierarchy
+    /// with a controller, each with the container's directory in it.
+    public func participating() -> [CgroupHierarchy] {
+        hierarchies.filter { $0.version == .v2 || !$0.controllers.isEmpty }
+    }
+}

@@ -1,0 +1,133 @@
+import CShims
+import Glibc
+import SkiffCgroups
+
+/// A container process that skiff-init has set up and reported READY.
+struct LaunchedProcess {
+    /// The container's process as this host sees it.
+    var pid: Int32
+    /// A pidfd for `pid` (-1 if the kernel has none).
+    var pidfd: Int32
+}
+
+/// Clones skiff-init into the new namespaces (and, on cgroup v2, straight into the
+/// container's cgroup), hands it the plan, and waits for READY or the failed step.
+enum Launcher {
+    /// skiff-init is found beside the skiff binary (as the Makefile installs it), or where
+    /// `SKIFF_INIT` says.
+    static func initPath() -> String {
+        if let override = getenv("SKIFF_INIT") { return String(cString: override) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let candidate = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/skiff-init"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        for candidate in ["/usr/local/libexec/skiff/skiff-init", "/usr/libexec/skiff/skiff-init"] where access(candidate, X_OK) == 0 {
+            return candidate
+        }
+        return "skiff-init"
+    }
+
+    static func launch(
+        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, manager: CgroupManager
+    ) throws(RuntimeError) -> LaunchedProcess {
+        let path = initPath()
+        let image = skiff_sealed_copy(path)
+        guard image >= 0 else { throw .system("loading skiff-init from \(path) (build it with `make`)", errno) }
+        defer { close(image) }
+
+        var pair: [Int32] = [-1, -1]
+        try check(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair),
+                  "creating the plan socket")
+        let socket = pair[0]
+        defer { close(socket) }
+
+        var cgroupFd: Int32 = -1
+        if let unified = cgroup?.unifiedDirectory {
+            cgroupFd = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard cgroupFd >= 0 else { let e = errno; close(pair[1]); throw .system("opening cgroup \(unified)", e) }
+        }
+        defer { if cgroupFd >= 0 { close(cgroupFd) } }
+
+        let argv0 = strdup("skiff-init"), argv1 = strdup(String(pair[1]))
+        defer { free(argv0); free(argv1) }
+        let argv: [UnsafeMutablePointer<CChar>?] = [argv0, argv1, nil]
+        var request = skiff_spawn_request()
+        request.clone_flags = cloneFlags
+        request.cgroup_fd = cgroupFd
+        request.init_fd = image
+        request.sync_fd = pair[1]
+        let spawned = argv.withUnsafeBufferPointer { buffer in
+            request.argv = buffer.baseAddress
+            return skiff_spawn(&request)
+        }
+        let spawnErrno = errno
+        close(pair[1])
+        guard spawned > 0 else { throw .system("cloning the container process", spawnErrno) }
+
+        var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
+        do throws(RuntimeError) {
+            if let cgroup {
+                do { try manager.attach(pid: spawned, to: cgroup, skipUnified: request.into_cgroup != 0) }
+                catch { throw .cgroup(error) }
+            }
+            let messages = try plan.messages()
+            for (i, message) in messages.enumerated() {
+                let fds = i == 0 ? plan.descriptors : []
+                let sent = message.withUnsafeBytes { bytes in
+                    fds.withUnsafeBufferPointer { skiff_send_message(socket, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
+                }
+                try check(sent, "sending the plan to skiff-init")
+            }
+            try awaitReady(socket: socket, spawned: spawned, process: &process)
+            return process
+        } catch {
+            kill(spawned, SIGKILL)
+            if process.pid != spawned { kill(process.pid, SIGKILL) }
+            var status: Int32 = 0
+            waitpid(spawned, &status, 0)
+            if process.pidfd >= 0 { close(process.pidfd) }
+            throw error
+        }
+    }
+
+    private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess) throws(RuntimeError) {
+        while true {
+            var report = skiff_report()
+            let n = withUnsafeMutableBytes(of: &report) { recv(socket, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system("reading from skiff-init", errno)
+            }
+            if n == 0 {
+                var status: Int32 = 0
+                waitpid(spawned, &status, 0)
+                throw .container(step: "skiff-init", errno: 0, detail: "exited before the container was ready (wait status \(status))")
+            }
+            switch Int32(report.kind) {
+            case Int32(SKIFF_REPORT_READY.rawValue):
+                return
+            case Int32(SKIFF_REPORT_PID.rawValue):
+                // Forked into a joined pid namespace: the intermediate exits; follow the child.
+                var status: Int32 = 0
+                waitpid(spawned, &status, 0)
+                if process.pidfd >= 0 { close(process.pidfd) }
+                process.pid = report.pid
+                process.pidfd = skiff_pidfd_open(report.pid)
+            case Int32(SKIFF_REPORT_ERROR.rawValue):
+                throw .container(step: text(of: report.step), errno: report.error, detail: text(of: report.detail))
+            default:
+                throw .container(step: "skiff-init", errno: 0, detail: "unexpected report \(report.kind)")
+            }
+        }
+    }
+
+    private static func text<T>(of field: T) -> String {
+        withUnsafeBytes(of: field) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+}

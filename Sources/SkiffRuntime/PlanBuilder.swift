@@ -1,0 +1,245 @@
+import CShims
+import Glibc
+import SkiffCgroups
+import SkiffSpec
+
+/// Turns a validated `Spec` into the launch plan skiff-init executes: all decisions
+/// (order, flags, paths, which devices) are made here, in Swift, before clone.
+///
+/// The order is the one runc and crun use: namespaces joined; rlimits and oom_score_adj;
+/// the cgroup namespace once the process is in its cgroup; hostname; mounts, devices,
+/// pivot_root, then read-only root, read-only and masked paths; sysctls; capabilities
+/// bounding set, user and groups, the other capability sets; no_new_privs; cwd; fds; exec.
+struct PlanBuilder {
+    var spec: Spec
+    var bundle: String
+    var rootfs: String
+    var noPivot = false
+    var preserveFds = 0
+    var cgroupSystem: CgroupSystem
+    var cgroup: ContainerCgroup?
+    /// Warnings for the log (e.g. a capability this kernel does not have).
+    private(set) var warnings: [String] = []
+
+    init(spec: Spec, bundle: String, rootfs: String, cgroupSystem: CgroupSystem, cgroup: ContainerCgroup?) {
+        self.spec = spec
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.cgroupSystem = cgroupSystem
+        self.cgroup = cgroup
+    }
+
+    struct Output {
+        var plan: LaunchPlan
+        /// CLONE_NEW* flags for the namespaces created at clone.
+        var cloneFlags: UInt64
+        /// Descriptors opened for the plan (namespace files): close after sending.
+        var openedDescriptors: [Int32]
+        /// Where the exec fifo goes in `plan.descriptors` once it exists (nil for `run`).
+        var fifoIndex: Int64?
+    }
+
+    static let cloneFlags: [Spec.NamespaceKind: Int64] = [
+        .pid: Int64(SKIFF_CLONE_NEWPID), .network: Int64(SKIFF_CLONE_NEWNET), .mount: Int64(SKIFF_CLONE_NEWNS),
+        .ipc: Int64(SKIFF_CLONE_NEWIPC), .uts: Int64(SKIFF_CLONE_NEWUTS), .user: Int64(SKIFF_CLONE_NEWUSER),
+        .cgroup: Int64(SKIFF_CLONE_NEWCGROUP), .time: Int64(SKIFF_CLONE_NEWTIME),
+    ]
+
+    /// `waitForStart`: the process waits on the exec fifo for `skiff start` (false for
+    /// `run`, which starts at once). The fifo's slot is reserved; the caller fills it.
+    mutating func build(waitForStart: Bool) throws(RuntimeError) -> Output {
+        var plan = LaunchPlan()
+        var opened: [Int32] = []
+        var cloneFlags: UInt64 = 0
+        let namespaces = spec.linux?.namespaces ?? []
+        guard namespaces.contains(where: { $0.kind == .mount }) else {
+            throw .spec(SpecError("linux.namespaces", "a mount namespace is required"))
+        }
+
+        // Namespaces: new ones at clone (cgroup later), existing ones joined by path.
+        var joinsPid = false
+        for (i, namespace) in namespaces.enumerated() {
+            guard let kind = namespace.kind, let flag = Self.cloneFlags[kind] else { continue }
+            if let path = namespace.path {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else {
+                    let code = errno
+                    opened.forEach { close($0) }
+                    throw .spec(SpecError("linux.namespaces[\(i)].path", "\(path): \(String(cString: strerror(code)))"))
+                }
+                opened.append(fd)
+                plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: fd), flag], strings: [path])
+                if kind == .pid { joinsPid = true }
+            } else if kind != .cgroup {
+                cloneFlags |= UInt64(flag)
+            }
+        }
+        if joinsPid { plan.append(SKIFF_OP_FORK) }
+
+        let process = spec.process!
+        for rlimit in process.rlimits ?? [] {
+            plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
+                                                Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],
+                        strings: [rlimit.type])
+        }
+        if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        let newCgroupNamespace = namespaces.contains { $0.kind == .cgroup && $0.path == nil }
+        if newCgroupNamespace { plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWCGROUP)]) }
+        if let hostname = spec.hostname, !hostname.isEmpty { plan.append(SKIFF_OP_HOSTNAME, strings: [hostname]) }
+        if let domain = spec.domainname, !domain.isEmpty { plan.append(SKIFF_OP_DOMAINNAME, strings: [domain]) }
+
+        try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
+
+        for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
+            plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
+        }
+        buildCredentials(into: &plan, process: process)
+        if process.noNewPrivileges == true { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
+        plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
+        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds)])
+
+        let env = process.env ?? []
+        let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let args = process.args!
+        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
+        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex ?? -1], strings: [search] + args + env)
+        return Output(plan: plan, cloneFlags: cloneFlags, openedDescriptors: opened, fifoIndex: fifoIndex)
+    }
+
+    // MARK: - Root filesystem
+
+    private func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
+        // Nothing we mount may propagate back to the host.
+        plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
+        plan.append(SKIFF_OP_ROOTFS, strings: [rootfs])
+        // runc creates a missing cwd, so a config may name one the image lacks.
+        plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
+
+        for (i, mount) in (spec.mounts ?? []).enumerated() {
+            try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
+        }
+        appendDevices(into: &plan)
+
+        plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])
+        if let propagation = spec.linux?.rootfsPropagation {
+            plan.append(SKIFF_OP_PROPAGATE, args: [MountOptions([propagation]).propagation], strings: ["/"])
+        }
+        if spec.root?.readonly == true { plan.append(SKIFF_OP_READONLY_ROOT) }
+        for path in spec.linux?.readonlyPaths ?? [] { plan.append(SKIFF_OP_READONLY_PATH, strings: [path]) }
+        for path in spec.linux?.maskedPaths ?? [] { plan.append(SKIFF_OP_MASK_PATH, strings: [path]) }
+    }
+
+    private func appendMount(_ mount: Spec.Mount, index: Int, into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
+        var options = MountOptions(mount.options ?? [])
+        if mount.type == "bind" { options.flags |= MountFlag.bind }
+        if mount.type == "cgroup" || mount.type == "cgroup2" {
+            appendCgroupMount(mount.destination, options: options, into: &plan, newCgroupNamespace: newCgroupNamespace)
+            return
+        }
+        if options.isBind {
+            var source = mount.source!
+            if !source.hasPrefix("/") { source = bundle + "/" + source }
+            var st = stat()
+            guard stat(source, &st) == 0 else {
+                throw .spec(SpecError("mounts[\(index)].source", "\(source): \(String(cString: strerror(errno)))"))
+            }
+            let kind = (st.st_mode & S_IFMT) == S_IFDIR ? SKIFF_TARGET_DIR : SKIFF_TARGET_FILE
+            plan.append(SKIFF_OP_MOUNT, args: [options.flags, options.clearedFlags, options.propagation, Int64(kind.rawValue), 1],
+                        strings: [source, mount.destination, "", ""])
+        } else {
+            plan.append(SKIFF_OP_MOUNT, args: [options.flags, 0, options.propagation, Int64(SKIFF_TARGET_DIR.rawValue), 0],
+                        strings: [mount.source ?? mount.type!, mount.destination, mount.type!, options.data.joined(separator: ",")])
+        }
+    }
+
+    /// `type: cgroup`: in a cgroup namespace the hierarchies are mounted afresh (they show
+    /// the container's own cgroup as their root); without one, the container's directories
+    /// are bind-mounted. On hybrid hosts a tmpfs holds one directory per v1 hierarchy, as
+    /// runc lays it out.
+    private func appendCgroupMount(_ destination: String, options: MountOptions, into plan: inout LaunchPlan, newCgroupNamespace: Bool) {
+        let flags = options.flags & ~(MountFlag.bind | MountFlag.recursive)
+        func mountHierarchy(_ hierarchy: CgroupHierarchy, at target: String) {
+            if newCgroupNamespace {
+                let v2 = hierarchy.version == .v2
+                plan.append(SKIFF_OP_MOUNT, args: [flags, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 0],
+                            strings: [v2 ? "cgroup2" : "cgroup", target, v2 ? "cgroup2" : "cgroup", v2 ? "" : hierarchy.mountData])
+            } else if let directory = cgroup?.directories.first(where: { $0.path.hasPrefix(hierarchy.mountPoint + "/") }) {
+                plan.append(SKIFF_OP_MOUNT, args: [flags | MountFlag.bind, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 1],
+                            strings: [directory.path, target, "", ""])
+            }
+        }
+        let participating = cgroupSystem.participating()
+        if cgroupSystem.isPureV2, let unified = cgroupSystem.unified {
+            mountHierarchy(unified, at: destination)
+            return
+        }
+        plan.append(SKIFF_OP_MOUNT, args: [flags & ~MountFlag.readOnly, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 0],
+                    strings: ["tmpfs", destination, "tmpfs", "mode=755"])
+        for hierarchy in participating {
+            mountHierarchy(hierarchy, at: destination + "/" + (hierarchy.version == .v2 ? "unified" : hierarchy.name))
+        }
+        if flags & MountFlag.readOnly != 0 {
+            plan.append(SKIFF_OP_REMOUNT, args: [flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec)],
+                        strings: [destination])
+        }
+    }
+
+    /// The devices every container gets (as in runc), then `linux.devices`.
+    static let defaultDevices: [Spec.Device] = [
+        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+    ].map { Spec.Device(type: "c", path: $0.0, major: $0.1, minor: $0.2, fileMode: 0o666, uid: 0, gid: 0) }
+
+    private func appendDevices(into plan: inout LaunchPlan) {
+        let configured = spec.linux?.devices ?? []
+        let defaults = Self.defaultDevices.filter { d in !configured.contains { $0.path == d.path } }
+        for device in defaults + configured {
+            let type: Int64 = switch device.type {
+            case "b": Int64(S_IFBLK)
+            case "p": Int64(S_IFIFO)
+            default: Int64(S_IFCHR)
+            }
+            let mode = type | Int64((device.fileMode ?? 0o666) & 0o7777)
+            let dev = Self.makedev(major: device.major ?? 0, minor: device.minor ?? 0)
+            plan.append(SKIFF_OP_MKNOD, args: [mode, dev, Int64(device.uid ?? 0), Int64(device.gid ?? 0)], strings: [device.path])
+        }
+        for (target, link) in [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+                               ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+                               ("pts/ptmx", "/dev/ptmx")] {
+            plan.append(SKIFF_OP_SYMLINK, strings: [target, link])
+        }
+    }
+
+    /// glibc's makedev(3).
+    static func makedev(major: Int64, minor: Int64) -> Int64 {
+        let major = UInt64(bitPattern: major), minor = UInt64(bitPattern: minor)
+        let dev = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff)
+        return Int64(bitPattern: dev)
+    }
+
+    // MARK: - Credentials
+
+    private mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) {
+        let last = Int(skiff_last_capability())
+        func mask(_ names: [String]?, _ set: String) -> Int64 {
+            var bits: UInt64 = 0
+            for name in names ?? [] {
+                let number = LinuxNames.capabilities[name]!
+                if number > last {
+                    warnings.append("process.capabilities.\(set): \(name) is not known to this kernel, skipped")
+                    continue
+                }
+                bits |= 1 << UInt64(number)
+            }
+            return Int64(bitPattern: bits)
+        }
+        let caps = process.capabilities
+        plan.append(SKIFF_OP_BOUNDING, args: [mask(caps?.bounding, "bounding"), Int64(last)])
+        let user = process.user
+        plan.append(SKIFF_OP_USER, args: [Int64(user.uid), Int64(user.gid), Int64(user.umask ?? 0o022), 1],
+                    strings: (user.additionalGids ?? []).map(String.init))
+        plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), mask(caps?.permitted, "permitted"),
+                                          mask(caps?.inheritable, "inheritable"), mask(caps?.ambient, "ambient"), Int64(last)])
+    }
+}

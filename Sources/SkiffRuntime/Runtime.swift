@@ -1,0 +1,297 @@
+import CShims
+import FoundationEssentials
+import Glibc
+import SkiffCgroups
+import SkiffSpec
+
+/// How to create a container (runc's `create` flags).
+public struct CreateOptions: Sendable {
+    public var bundle: String
+    public var pidFile: String?
+    public var noPivot = false
+    /// Accepted for runc compatibility: skiff never creates a session keyring.
+    public var noNewKeyring = false
+    /// Descriptors 3 ..< 3+preserveFds are passed to the container process.
+    public var preserveFds = 0
+    public var consoleSocket: String?
+
+    public init(bundle: String, pidFile: String? = nil) {
+        self.bundle = bundle
+        self.pidFile = pidFile
+    }
+}
+
+/// The container lifecycle: create, start, state, kill, delete, run, list. The command line
+/// is a thin layer over this; a Swift program can embed it the same way.
+public struct Runtime: Sendable {
+    public let store: StateStore
+    /// Receives warnings (a capability the kernel lacks, ...).
+    public var warn: @Sendable (String) -> Void
+
+    public init(root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.store = StateStore(root: root)
+        self.warn = warn
+    }
+
+    // MARK: create
+
+    public func create(id: String, options: CreateOptions) throws(RuntimeError) {
+        let created = try prepareAndLaunch(id: try ContainerID(id), options: options, waitForStart: true)
+        if created.process.pidfd >= 0 { close(created.process.pidfd) }
+    }
+
+    private struct Created {
+        var directory: ContainerDirectory
+        var record: ContainerRecord
+        var process: LaunchedProcess
+        var cgroup: ContainerCgroup
+    }
+
+    /// Everything up to READY. Bad input is rejected before anything exists; after the
+    /// state directory is claimed, any failure removes all that was made.
+    private func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool) throws(RuntimeError) -> Created {
+        if options.consoleSocket != nil {
+            throw .usage("--console-socket: terminals are not supported yet (use a config with process.terminal false and no console socket)")
+        }
+        let bundle = try absoluteDirectory(options.bundle, what: "bundle")
+        let spec: Spec
+        do { spec = try SpecLoader.load(bundle: bundle) } catch { throw .spec(error) }
+        do { try CgroupManager.validate(cgroupsPath: spec.linux?.cgroupsPath) } catch { throw .spec(error) }
+        let rootPath = spec.root!.path
+        let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
+
+        let manager = CgroupManager()
+        let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
+        var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
+        builder.noPivot = options.noPivot
+        builder.preserveFds = options.preserveFds
+        var output = try builder.build(waitForStart: waitForStart)
+        defer { output.openedDescriptors.forEach { close($0) } }
+        builder.warnings.forEach(warn)
+
+        let directory = try store.claim(id)
+        var record = ContainerRecord(
+            ociVersion: spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle, rootfs: rootfs,
+            created: Self.timestamp(), owner: Self.owner(), annotations: spec.annotations, cgroup: cgroup)
+        var cgroupMade = false
+        do throws(RuntimeError) {
+            // The record names the cgroup before it exists: delete --force after a crash
+            // at any later instant finds and removes it.
+            try directory.write(record)
+            do { try manager.create(cgroup, resources: spec.linux?.resources) } catch { throw .cgroup(error) }
+            cgroupMade = true
+            var fifo: Int32 = -1
+            defer { if fifo >= 0 { close(fifo) } }
+            if let index = output.fifoIndex {
+                try check(mkfifo(directory.fifoPath, 0o600), "creating \(directory.fifoPath)")
+                // Read-write, so the init's read blocks until `start` writes (never EOF).
+                fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
+                output.plan.descriptors[Int(index)] = fifo
+            }
+            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup, manager: manager)
+            record.pid = process.pid
+            record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
+            record.status = waitForStart ? .created : .running
+            do {
+                try directory.write(record)
+                if let pidFile = options.pidFile {
+                    // The bare number, no newline: containerd cannot parse "123\n".
+                    try writeAtomically(String(process.pid), to: pidFile)
+                }
+            } catch {
+                Glibc.kill(process.pid, SIGKILL)
+                throw error
+            }
+            return Created(directory: directory, record: record, process: process, cgroup: cgroup)
+        } catch {
+            if cgroupMade { try? manager.destroy(cgroup) }
+            try? directory.remove()
+            throw error
+        }
+    }
+
+    private func absoluteDirectory(_ path: String, what: String) throws(RuntimeError) -> String {
+        guard let resolved = realpath(path, nil) else {
+            let why = String(cString: strerror(errno))
+            throw what == "bundle" ? .usage("bundle \(path): \(why)") : .spec(SpecError(what, "\(path): \(why)"))
+        }
+        defer { free(resolved) }
+        let result = String(cString: resolved)
+        var st = stat()
+        guard stat(result, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw what == "bundle" ? .usage("bundle \(path): not a directory") : .spec(SpecError(what, "\(path): not a directory"))
+        }
+        return result
+    }
+
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var time = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &time)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(time.tm_year + 1900)-\(pad(time.tm_mon + 1, 2))-\(pad(time.tm_mday, 2))T\(pad(time.tm_hour, 2)):\(pad(time.tm_min, 2)):\(pad(time.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1000), 6))Z"
+    }
+
+    static func owner() -> String {
+        guard let entry = getpwuid(geteuid()) else { return String(geteuid()) }
+        return String(cString: entry.pointee.pw_name)
+    }
+
+    // MARK: start
+
+    public func start(id: String) throws(RuntimeError) {
+        let id = try ContainerID(id)
+        let directory = try store.lock(id)
+        guard var record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "start") }
+        let status = self.status(of: record, directory: directory)
+        guard status == .created else { throw .wrongState(id: id.value, status: status, action: "start") }
+        let fifo = open(directory.fifoPath, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fifo >= 0 else {
+            // ENXIO: nobody holds the read end, the init is gone.
+            throw errno == ENXIO ? .wrongState(id: id.value, status: .stopped, action: "start")
+                                 : .system("opening \(directory.fifoPath)", errno)
+        }
+        var byte: UInt8 = 0
+        let written = write(fifo, &byte, 1)
+        close(fifo)
+        try check(written, "releasing the container process")
+        unlink(directory.fifoPath)
+        record.status = .running
+        try directory.write(record)
+    }
+
+    // MARK: state
+
+    public func state(id: String) throws(RuntimeError) -> ContainerState {
+        let id = try ContainerID(id)
+        guard let record = try store.read(id) else {
+            return ContainerState(ociVersion: "1.2.0", id: id.value, pid: 0, status: .creating, bundle: "", rootfs: "",
+                                  created: "", owner: "", annotations: nil)
+        }
+        let status = self.status(of: record, directory: nil)
+        return ContainerState(ociVersion: record.ociVersion, id: record.id, pid: status == .stopped ? 0 : record.pid,
+                              status: status, bundle: record.bundle, rootfs: record.rootfs, created: record.created,
+                              owner: record.owner, annotations: record.annotations)
+    }
+
+    /// The live status: what the record says, checked against the process.
+    func status(of record: ContainerRecord, directory: ContainerDirectory?) -> ContainerStatus {
+        switch record.status {
+        case .creating:
+            // Still being created only if its creator still holds the lock.
+            if directory != nil { return .stopped }
+            let fd = open(store.path(of: try! ContainerID(record.id)), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { return .stopped }
+            defer { close(fd) }
+            return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? .creating : .stopped
+        case .stopped:
+            return .stopped
+        default:
+            guard ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else { return .stopped }
+            if record.status == .created, access(store.path(of: try! ContainerID(record.id)) + "/exec.fifo", F_OK) == 0 {
+                return .created
+            }
+            return .running
+        }
+    }
+
+    public func list() -> [ContainerState] {
+        store.list().compactMap { try? state(id: $0.value) }
+    }
+
+    // MARK: kill
+
+    public func kill(id: String, signal: Int32, all: Bool = false) throws(RuntimeError) {
+        let id = try ContainerID(id)
+        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "signal") }
+        let status = self.status(of: record, directory: nil)
+        guard status == .created || status == .running || status == .paused else {
+            throw .wrongState(id: id.value, status: status, action: "signal")
+        }
+        if all, let cgroup = record.cgroup {
+            CgroupManager().signal(cgroup, signal)
+            return
+        }
+        try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
+    }
+
+    /// Signal through a pidfd checked against the start time: never a recycled pid.
+    static func signal(pid: Int32, startTime: UInt64?, _ signal: Int32) throws(RuntimeError) {
+        let pidfd = skiff_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            if errno == ESRCH { return }
+            try check(Glibc.kill(pid, signal), "signalling \(pid)")
+            return
+        }
+        defer { close(pidfd) }
+        guard ProcessStat.isRunning(pid: pid, startTime: startTime) else { return }
+        if skiff_pidfd_send_signal(pidfd, signal) != 0, errno != ESRCH { throw .system("signalling \(pid)", errno) }
+    }
+
+    // MARK: delete
+
+    /// Remove a container. A running one needs `force` (it is killed first). With `force`,
+    /// a container that does not exist is not an error (containerd relies on this).
+    public func delete(id: String, force: Bool = false) throws(RuntimeError) {
+        let id = try ContainerID(id)
+        let directory: ContainerDirectory
+        do { directory = try store.lock(id) } catch {
+            if case .notFound = error, force { return }
+            throw error
+        }
+        guard let record = try store.read(id) else {
+            // Claimed by a create that died before writing anything: nothing else exists.
+            try directory.remove()
+            return
+        }
+        let status = self.status(of: record, directory: directory)
+        if status == .running || status == .paused, !force {
+            throw .usage("cannot delete container \"\(id.value)\": it is \(status.rawValue) (stop it first, or use --force)")
+        }
+        try destroy(record, directory: directory)
+    }
+
+    private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
+        if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
+        if let cgroup = record.cgroup {
+            do { try CgroupManager().destroy(cgroup) } catch { throw .cgroup(error) }
+        }
+        // The init may sit outside every cgroup only if the host has none: wait for it.
+        for _ in 0..<1000 where record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) {
+            usleep(1000)
+        }
+        try directory.remove()
+    }
+
+    // MARK: run
+
+    /// create + start + wait + delete. Signals sent to this process are forwarded to the
+    /// container; the result is the container's exit status (128+N when killed by signal N).
+    /// With `detach`, returns 0 once the process runs and leaves it running.
+    public func run(id: String, options: CreateOptions, detach: Bool = false) throws(RuntimeError) -> Int32 {
+        let id = try ContainerID(id)
+        if detach {
+            let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
+            if created.process.pidfd >= 0 { close(created.process.pidfd) }
+            return 0
+        }
+        // Reap the container even when it is a grandchild (a joined pid namespace).
+        skiff_become_subreaper()
+        let forwarder = try SignalForwarder()
+        defer { forwarder.restore() }
+        let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
+        let record = created.record
+        let pidfd = created.process.pidfd
+        defer { if pidfd >= 0 { close(pidfd) } }
+        // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
+        created.directory.unlock()
+        let status = forwarder.wait(for: record.pid, pidfd: pidfd)
+        try delete(id: id.value, force: true)
+        return status
+    }
+}

@@ -1,0 +1,43 @@
+import Glibc
+import SkiffCgroups
+import SkiffSpec
+
+/// Everything the lifecycle can fail with, each printing as one line that names the
+/// container, the config field or the step.
+public enum RuntimeError: Error, CustomStringConvertible, Sendable {
+    case invalidID(String, String)
+    case notFound(String)
+    case alreadyExists(String)
+    case wrongState(id: String, status: ContainerStatus, action: String)
+    case spec(SpecError)
+    case cgroup(CgroupError)
+    /// A host-side step failed: what was being done, and errno.
+    case system(String, Int32)
+    /// skiff-init reported a failed step in the container's setup.
+    case container(step: String, errno: Int32, detail: String)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case .invalidID(let id, let why): return "invalid container id \"\(id)\": \(why)"
+        case .notFound(let id): return "container \"\(id)\" does not exist"
+        case .alreadyExists(let id): return "container \"\(id)\" already exists"
+        case .wrongState(let id, let status, let action):
+            return "cannot \(action) container \"\(id)\": it is \(status.rawValue)"
+        case .spec(let error): return error.description
+        case .cgroup(let error): return "cgroup: \(error)"
+        case .system(let step, let code): return "\(step): \(String(cString: strerror(code)))"
+        case .container(let step, let code, let detail):
+            let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
+            return detail.isEmpty ? "\(step)\(reason)" : "\(step): \(detail)\(reason)"
+        case .usage(let text): return text
+        }
+    }
+}
+
+/// Checks a syscall-style result (-1 and errno) and turns failure into `.system`.
+@discardableResult
+func check<T: BinaryInteger>(_ result: T, _ step: @autoclosure () -> String) throws(RuntimeError) -> T {
+    if result < 0 { throw RuntimeError.system(step(), errno) }
+    return result
+}

@@ -1,0 +1,60 @@
+import CShims
+import Glibc
+
+/// For a foreground `run`: the signals a user or supervisor sends to skiff go to the
+/// container instead, and the container's exit becomes skiff's exit status.
+final class SignalForwarder {
+    /// What runc forwards too; SIGCHLD is not among them (we wait on a pidfd instead).
+    static let forwarded: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT, SIGWINCH]
+
+    private var previousMask = sigset_t()
+    private let fd: Int32
+
+    /// Blocks the forwarded signals (they queue on a signalfd). skiff-init unblocks them
+    /// again before the container's execve.
+    init() throws(RuntimeError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in Self.forwarded { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, &previousMask)
+        fd = signalfd(-1, &set, Int32(SFD_CLOEXEC))
+        if fd < 0 {
+            let code = errno
+            pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+            throw .system("creating a signalfd", code)
+        }
+    }
+
+    func restore() {
+        close(fd)
+        pthread_sigmask(SIG_SETMASK, &previousMask, nil)
+    }
+
+    /// Forward signals until `pid` exits; returns its status as a shell reports it.
+    func wait(for pid: Int32, pidfd: Int32) -> Int32 {
+        while true {
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            if pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            let ready = poll(&fds, nfds_t(fds.count), pidfd >= 0 ? -1 : 50)
+            if ready < 0, errno != EINTR { break }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                var info = signalfd_siginfo()
+                if read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+                    Glibc.kill(pid, Int32(info.ssi_signo))
+                }
+            }
+            if pidfd < 0 || (fds.count > 1 && fds[1].revents != 0) {
+                var status: Int32 = 0
+                let reaped = waitpid(pid, &status, pidfd >= 0 ? 0 : WNOHANG)
+                if reaped == pid { return Self.exitCode(status) }
+                if reaped < 0 && errno == ECHILD { return 255 }
+            }
+        }
+        return 255
+    }
+
+    static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}

@@ -1,0 +1,161 @@
+import CShims
+import FoundationEssentials
+import Glibc
+
+/// `--root`: one directory per container holding `state.json` and the exec fifo. The
+/// directory is the container's lock (`flock`); `state.json` is replaced atomically.
+public struct StateStore: Sendable {
+    public static let defaultRoot = "/run/skiff"
+    public let root: String
+
+    public init(root: String = StateStore.defaultRoot) { self.root = root }
+
+    func path(of id: ContainerID) -> String { root + "/" + id.value }
+
+    private func ensureRoot() throws(RuntimeError) {
+        var current = ""
+        for component in root.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o711) != 0, errno != EEXIST { throw .system("creating state directory \(current)", errno) }
+        }
+    }
+
+    /// Make the container's directory, atomically and already locked: it is built under a
+    /// private name and renamed into place with RENAME_NOREPLACE, so of two `create`s of
+    /// one id exactly one wins, and nobody ever sees it unlocked and empty.
+    func claim(_ id: ContainerID) throws(RuntimeError) -> ContainerDirectory {
+        try ensureRoot()
+        let staging = "\(root)/.new-\(id.value)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try check(mkdir(staging, 0o711), "creating \(staging)")
+        let fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { let e = errno; rmdir(staging); throw .system("opening \(staging)", e) }
+        guard flock(fd, LOCK_EX) == 0 else { let e = errno; close(fd); rmdir(staging); throw .system("locking \(staging)", e) }
+        if skiff_rename_noreplace(AT_FDCWD, staging, AT_FDCWD, path(of: id)) != 0 {
+            let e = errno
+            close(fd)
+            rmdir(staging)
+            throw e == EEXIST || e == ENOTEMPTY ? .alreadyExists(id.value) : .system("creating \(path(of: id))", e)
+        }
+        return ContainerDirectory(id: id, path: path(of: id), fd: fd)
+    }
+
+    /// Open an existing container's directory and take its lock (waits for the holder).
+    func lock(_ id: ContainerID) throws(RuntimeError) -> ContainerDirectory {
+        let fd = open(path(of: id), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw errno == ENOENT ? .notFound(id.value) : .system("opening \(path(of: id))", errno) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { let e = errno; close(fd); throw .system("locking \(path(of: id))", e) }
+        }
+        let directory = ContainerDirectory(id: id, path: path(of: id), fd: fd)
+        // Deleted while we waited for the lock?
+        var st = stat()
+        if fstat(fd, &st) == 0, st.st_nlink == 0 { throw .notFound(id.value) }
+        return directory
+    }
+
+    /// The record as last written; nil while `create` has claimed the id but not yet written.
+    func read(_ id: ContainerID) throws(RuntimeError) -> ContainerRecord? {
+        let file = path(of: id) + "/state.json"
+        guard let bytes = readAll(file) else {
+            if access(path(of: id), F_OK) != 0 { throw .notFound(id.value) }
+            return nil
+        }
+        do {
+            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+        } catch {
+            throw .usage("\(file): unreadable state (\(error))")
+        }
+    }
+
+    func list() -> [ContainerID] {
+        guard let dir = opendir(root) else { return [] }
+        defer { closedir(dir) }
+        var ids: [ContainerID] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            if name.hasPrefix(".") { continue }
+            if let id = try? ContainerID(name) { ids.append(id) }
+        }
+        return ids.sorted { $0.value < $1.value }
+    }
+}
+
+/// A locked container directory. The lock is held until this is closed or the process exits.
+final class ContainerDirectory {
+    let id: ContainerID
+    let path: String
+    private(set) var fd: Int32
+
+    init(id: ContainerID, path: String, fd: Int32) {
+        self.id = id
+        self.path = path
+        self.fd = fd
+    }
+
+    deinit { unlock() }
+
+    /// Close the directory, and with it the lock.
+    func unlock() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    var fifoPath: String { path + "/exec.fifo" }
+
+    /// Replace `state.json` atomically (write a temporary file, then rename over).
+    func write(_ record: ContainerRecord) throws(RuntimeError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let data: Data
+        do { data = try encoder.encode(record) } catch { throw .usage("encoding state: \(error)") }
+        let temporary = "state.json.\(getpid()).tmp"
+        let file = openat(fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        try check(file, "writing \(path)/\(temporary)")
+        let written = data.withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
+        close(file)
+        guard written == data.count else { unlinkat(fd, temporary, 0); throw .system("writing \(path)/state.json", errno) }
+        try check(renameat(fd, temporary, fd, "state.json"), "replacing \(path)/state.json")
+    }
+
+    /// Remove the directory and everything in it; the lock goes with the descriptor.
+    func remove() throws(RuntimeError) {
+        if let dir = fdopendir(dup(fd)) {
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for name in names where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+                throw .system("removing \(path)/\(name)", errno)
+            }
+        }
+        if rmdir(path) != 0 && errno != ENOENT { throw .system("removing \(path)", errno) }
+        unlock()
+    }
+}
+
+func readAll(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0, errno == EINTR { continue }
+        if n <= 0 { return result }
+        result.append(contentsOf: chunk[..<n])
+    }
+}
+
+/// Write a file atomically (temporary + rename), for pid files.
+func writeAtomically(_ text: String, to path: String) throws(RuntimeError) {
+    let temporary = path + ".\(getpid()).tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    try check(fd, "writing \(path)")
+    let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+    close(fd)
+    guard n == text.utf8.count else { unlink(temporary); throw .system("writing \(path)", errno) }
+    try check(rename(temporary, path), "writing \(path)")
+}

@@ -1,0 +1,152 @@
+/// Checks a decoded `Spec` for what JSON types cannot express. The first problem found is
+/// thrown, named by its JSON path, so the user fixes one line at a time.
+public enum SpecValidator {
+    public static let supportedMajorVersion = 1
+
+    public static func validate(_ spec: Spec) throws(SpecError) {
+        try validateVersion(spec.ociVersion)
+        guard let root = spec.root else { throw SpecError("root", "missing") }
+        if root.path.isEmpty { throw SpecError("root.path", "must not be empty") }
+        guard let process = spec.process else { throw SpecError("process", "missing") }
+        try validate(process)
+        if let mounts = spec.mounts {
+            for (i, mount) in mounts.enumerated() { try validate(mount, at: JSONPath("mounts").index(i)) }
+        }
+        if let linux = spec.linux { try validate(linux) }
+        let namespaces = Set((spec.linux?.namespaces ?? []).compactMap(\.kind))
+        if spec.hostname.map({ !$0.isEmpty }) == true, !namespaces.contains(.uts) {
+            throw SpecError("hostname", "needs a new uts namespace (linux.namespaces)")
+        }
+        if spec.domainname.map({ !$0.isEmpty }) == true, !namespaces.contains(.uts) {
+            throw SpecError("domainname", "needs a new uts namespace (linux.namespaces)")
+        }
+    }
+
+    static func validateVersion(_ version: String) throws(SpecError) {
+        let parts = version.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts.count <= 3, let major = Int(parts[0]),
+              parts.dropFirst().allSatisfy({ !$0.isEmpty && ($0.first?.isNumber ?? false) })
+        else { throw SpecError("ociVersion", "\"\(version)\" is not a version (expected e.g. \"1.2.0\")") }
+        guard major == supportedMajorVersion else {
+            throw SpecError("ociVersion", "unsupported version \"\(version)\" (skiff supports 1.x)")
+        }
+    }
+
+    static func validate(_ process: Spec.Process) throws(SpecError) {
+        let path = JSONPath("process")
+        guard let args = process.args, !args.isEmpty else { throw SpecError(path["args"], "must not be empty") }
+        if args[0].isEmpty { throw SpecError(path.key("args")[0], "must not be empty") }
+        if !process.cwd.hasPrefix("/") { throw SpecError(path["cwd"], "must be an absolute path, got \"\(process.cwd)\"") }
+        for (i, entry) in (process.env ?? []).enumerated() where !entry.contains("=") || entry.hasPrefix("=") {
+            throw SpecError(path.key("env")[i], "expected KEY=value, got \"\(entry)\"")
+        }
+        if process.terminal == true {
+            throw SpecError(path["terminal"], "terminals are not supported yet (set it to false)")
+        }
+        if let caps = process.capabilities {
+            let sets: [(String, [String]?)] = [
+                ("bounding", caps.bounding), ("effective", caps.effective), ("inheritable", caps.inheritable),
+                ("permitted", caps.permitted), ("ambient", caps.ambient),
+            ]
+            for (set, names) in sets {
+                for (i, name) in (names ?? []).enumerated() where LinuxNames.capabilities[name] == nil {
+                    throw SpecError(path.key("capabilities").key(set)[i], "unknown capability \"\(name)\"")
+                }
+            }
+        }
+        var seen = Set<String>()
+        for (i, rlimit) in (process.rlimits ?? []).enumerated() {
+            let at = path.key("rlimits").index(i)
+            guard LinuxNames.rlimits[rlimit.type] != nil else { throw SpecError(at["type"], "unknown rlimit \"\(rlimit.type)\"") }
+            guard seen.insert(rlimit.type).inserted else { throw SpecError(at["type"], "duplicate rlimit \"\(rlimit.type)\"") }
+            if rlimit.soft > rlimit.hard { throw SpecError(at.text, "soft limit \(rlimit.soft) is above hard limit \(rlimit.hard)") }
+        }
+        if let adj = process.oomScoreAdj, !(-1000...1000).contains(adj) {
+            throw SpecError(path["oomScoreAdj"], "must be between -1000 and 1000, got \(adj)")
+        }
+        if let umask = process.user.umask, umask > 0o777 {
+            throw SpecError(path.key("user")["umask"], "must be at most 0777, got \(umask)")
+        }
+    }
+
+    static func validate(_ mount: Spec.Mount, at path: JSONPath) throws(SpecError) {
+        if !mount.destination.hasPrefix("/") {
+            throw SpecError(path["destination"], "must be an absolute path, got \"\(mount.destination)\"")
+        }
+        let options = mount.options ?? []
+        let isBind = mount.type == "bind" || options.contains("bind") || options.contains("rbind")
+        if isBind, (mount.source ?? "").isEmpty { throw SpecError(path["source"], "missing for a bind mount") }
+        if !isBind, (mount.type ?? "").isEmpty { throw SpecError(path["type"], "missing (and the mount is not a bind mount)") }
+        if mount.uidMappings != nil || mount.gidMappings != nil {
+            throw SpecError(path["uidMappings"], "idmapped mounts are not supported yet")
+        }
+    }
+
+    public static let propagations: Set<String> = [
+        "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable",
+    ]
+
+    static func validate(_ linux: Spec.Linux) throws(SpecError) {
+        let path = JSONPath("linux")
+        var seen = Set<Spec.NamespaceKind>()
+        for (i, namespace) in (linux.namespaces ?? []).enumerated() {
+            let at = path.key("namespaces").index(i)
+            guard let kind = namespace.kind else { throw SpecError(at["type"], "unknown namespace \"\(namespace.type)\"") }
+            guard seen.insert(kind).inserted else { throw SpecError(at["type"], "duplicate namespace \"\(namespace.type)\"") }
+            if let nsPath = namespace.path, !nsPath.hasPrefix("/") {
+                throw SpecError(at["path"], "must be an absolute path, got \"\(nsPath)\"")
+            }
+            if kind == .user || kind == .time {
+                throw SpecError(at["type"], "\(kind.rawValue) namespaces are not supported yet")
+            }
+        }
+        if linux.uidMappings != nil || linux.gidMappings != nil {
+            throw SpecError(path["uidMappings"], "id mappings need a user namespace, which is not supported yet")
+        }
+        if let propagation = linux.rootfsPropagation, !propagations.contains(propagation) {
+            throw SpecError(path["rootfsPropagation"], "unknown propagation \"\(propagation)\"")
+        }
+        for (i, device) in (linux.devices ?? []).enumerated() {
+            let at = path.key("devices").index(i)
+            guard ["c", "b", "u", "p"].contains(device.type) else {
+                throw SpecError(at["type"], "unknown device type \"\(device.type)\" (expected c, b, u or p)")
+            }
+            if !device.path.hasPrefix("/dev/") { throw SpecError(at["path"], "must be under /dev, got \"\(device.path)\"") }
+            if device.type != "p", device.major == nil || device.minor == nil {
+                throw SpecError(at.text, "major and minor are required for a \(device.type) device")
+            }
+        }
+        for key in (linux.sysctl ?? [:]).keys.sorted() {
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            if key.isEmpty || key.contains("/") || parts.contains(where: { $0.isEmpty || $0 == ".." }) {
+                throw SpecError(path.key("sysctl")[key], "invalid sysctl name")
+            }
+        }
+        if linux.seccomp != nil {
+            throw SpecError(path["seccomp"], "seccomp filters are not supported yet")
+        }
+        for (i, masked) in (linux.maskedPaths ?? []).enumerated() where !masked.hasPrefix("/") {
+            throw SpecError(path.key("maskedPaths")[i], "must be an absolute path, got \"\(masked)\"")
+        }
+        for (i, readonly) in (linux.readonlyPaths ?? []).enumerated() where !readonly.hasPrefix("/") {
+            throw SpecError(path.key("readonlyPaths")[i], "must be an absolute path, got \"\(readonly)\"")
+        }
+        if let resources = linux.resources { try validate(resources, at: path.key("resources")) }
+    }
+
+    static func validate(_ resources: Spec.Resources, at path: JSONPath) throws(SpecError) {
+        // As in runc, 0 leaves a limit unset and -1 means "max".
+        if let limit = resources.memory?.limit, limit < -1 {
+            throw SpecError(path.key("memory")["limit"], "must be positive (or -1 for no limit), got \(limit)")
+        }
+        if let cpu = resources.cpu {
+            if let quota = cpu.quota, quota <= 0, quota != -1 {
+                throw SpecError(path.key("cpu")["quota"], "must be positive (or -1 for no limit), got \(quota)")
+            }
+            if let period = cpu.period, period == 0 { throw SpecError(path.key("cpu")["period"], "must be positive") }
+        }
+        if let limit = resources.pids?.limit, limit < -1 {
+            throw SpecError(path.key("pids")["limit"], "must be positive (or -1 for no limit), got \(limit)")
+        }
+    }
+}
