@@ -25,19 +25,23 @@ enum CgroupFiles {
         guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
     }
 
-    /// mkdir for every missing component; returns the directories it created, outermost first.
+    /// mkdir for every missing component; returns the directories it created, outermost
+    /// first. The leaf is tried first: its parents almost always exist.
     static func makeDirectories(_ path: String) throws(CgroupError) -> [String] {
-        var created: [String] = []
-        var current = ""
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) == 0 {
-                created.append(current)
-            } else if errno != EEXIST {
-                throw CgroupError("creating", path: current, errno: errno)
+        if mkdir(path, 0o755) == 0 { return [path] }
+        switch errno {
+        case EEXIST:
+            return []
+        case ENOENT:
+            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+                throw CgroupError("creating", path: path, errno: ENOENT)
             }
+            let created = try makeDirectories(String(path[..<slash]))
+            guard mkdir(path, 0o755) == 0 else { throw CgroupError("creating", path: path, errno: errno) }
+            return created + [path]
+        default:
+            throw CgroupError("creating", path: path, errno: errno)
         }
-        return created
     }
 
     static func pids(in directory: String) -> [Int32] {

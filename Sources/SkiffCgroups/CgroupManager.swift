@@ -51,30 +51,34 @@ public struct CgroupManager: Sendable {
             }
         }
     }
+}
 
+/// Operations on a container's cgroup once it exists: they need only the recorded
+/// directories, so `kill`, `delete` and the failure paths never re-read the host layout.
+extension ContainerCgroup {
     /// Put `pid` into every directory (the v2 one only when clone did not already).
-    public func attach(pid: Int32, to cgroup: ContainerCgroup, skipUnified: Bool) throws(CgroupError) {
-        for directory in cgroup.directories where !(skipUnified && directory.version == "v2") {
+    public func attach(pid: Int32, skipUnified: Bool) throws(CgroupError) {
+        for directory in directories where !(skipUnified && directory.version == "v2") {
             try CgroupFiles.write(String(pid), to: directory.path + "/cgroup.procs")
         }
     }
 
-    public func pids(of cgroup: ContainerCgroup) -> [Int32] {
+    public func pids() -> [Int32] {
         var seen = Set<Int32>()
-        for directory in cgroup.directories {
+        for directory in directories {
             for pid in CgroupFiles.pids(in: directory.path) { seen.insert(pid) }
         }
         return seen.sorted()
     }
 
-    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32) {
-        for pid in pids(of: cgroup) { kill(pid, signal) }
+    public func signal(_ signal: Int32) {
+        for pid in pids() { kill(pid, signal) }
     }
 
     /// Kill whatever is left, wait for the cgroups to empty, and remove them. Missing
     /// directories are fine: delete must be safe to repeat.
-    public func destroy(_ cgroup: ContainerCgroup) throws(CgroupError) {
-        let existing = cgroup.directories.filter { access($0.path, F_OK) == 0 }
+    public func destroy() throws(CgroupError) {
+        let existing = directories.filter { access($0.path, F_OK) == 0 }
         guard !existing.isEmpty else { return }
         if let unified = existing.first(where: { $0.version == "v2" }),
            access(unified.path + "/cgroup.kill", F_OK) == 0 {

@@ -16,7 +16,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var bundle: String
     public var rootfs: String
     public var created: String
-    public var owner: String
+    /// The uid that created it (its name is looked up only when shown: NSS is slow).
+    public var ownerUID: UInt32
     public var annotations: [String: String]?
     /// skiff's own fields.
     public var cgroup: ContainerCgroup?

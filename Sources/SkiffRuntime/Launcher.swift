@@ -31,7 +31,7 @@ enum Launcher {
     }
 
     static func launch(
-        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, manager: CgroupManager
+        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?
     ) throws(RuntimeError) -> LaunchedProcess {
         let path = initPath()
         let image = skiff_sealed_copy(path)
@@ -70,7 +70,7 @@ enum Launcher {
         var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
         do throws(RuntimeError) {
             if let cgroup {
-                do { try manager.attach(pid: spawned, to: cgroup, skipUnified: request.into_cgroup != 0) }
+                do { try cgroup.attach(pid: spawned, skipUnified: request.into_cgroup != 0) }
                 catch { throw .cgroup(error) }
             }
             let messages = try plan.messages()

@@ -27,10 +27,23 @@ public struct Runtime: Sendable {
     public let store: StateStore
     /// Receives warnings (a capability the kernel lacks, ...).
     public var warn: @Sendable (String) -> Void
+    /// Receives debug messages (each step of create with its elapsed time), if set.
+    public var debug: (@Sendable (String) -> Void)?
 
-    public init(root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in },
+                debug: (@Sendable (String) -> Void)? = nil) {
         self.store = StateStore(root: root)
         self.warn = warn
+        self.debug = debug
+    }
+
+    /// Logs `step` with the milliseconds since `start` (for --debug).
+    private func trace(_ step: @autoclosure () -> String, since start: timespec) {
+        guard let debug else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let ms = Double(now.tv_sec - start.tv_sec) * 1000 + Double(now.tv_nsec - start.tv_nsec) / 1e6
+        debug("\(step()) (+\((ms * 1000).rounded() / 1000) ms)")
     }
 
     // MARK: create
@@ -50,6 +63,8 @@ public struct Runtime: Sendable {
     /// Everything up to READY. Bad input is rejected before anything exists; after the
     /// state directory is claimed, any failure removes all that was made.
     private func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool) throws(RuntimeError) -> Created {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
         if options.consoleSocket != nil {
             throw .usage("--console-socket: terminals are not supported yet (use a config with process.terminal false and no console socket)")
         }
@@ -60,6 +75,7 @@ public struct Runtime: Sendable {
         let rootPath = spec.root!.path
         let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
 
+        trace("loaded config.json", since: start)
         let manager = CgroupManager()
         let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
         var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
@@ -68,11 +84,12 @@ public struct Runtime: Sendable {
         var output = try builder.build(waitForStart: waitForStart)
         defer { output.openedDescriptors.forEach { close($0) } }
         builder.warnings.forEach(warn)
+        trace("built the launch plan (\(output.plan.operations.count) operations)", since: start)
 
         let directory = try store.claim(id)
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle, rootfs: rootfs,
-            created: Self.timestamp(), owner: Self.owner(), annotations: spec.annotations, cgroup: cgroup)
+            created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup)
         var cgroupMade = false
         do throws(RuntimeError) {
             // The record names the cgroup before it exists: delete --force after a crash
@@ -80,6 +97,7 @@ public struct Runtime: Sendable {
             try directory.write(record)
             do { try manager.create(cgroup, resources: spec.linux?.resources) } catch { throw .cgroup(error) }
             cgroupMade = true
+            trace("created cgroup \(cgroup.relativePath)", since: start)
             var fifo: Int32 = -1
             defer { if fifo >= 0 { close(fifo) } }
             if let index = output.fifoIndex {
@@ -88,7 +106,8 @@ public struct Runtime: Sendable {
                 fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
                 output.plan.descriptors[Int(index)] = fifo
             }
-            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup, manager: manager)
+            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup)
+            trace("container process \(process.pid) ready", since: start)
             record.pid = process.pid
             record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
             record.status = waitForStart ? .created : .running
@@ -104,7 +123,7 @@ public struct Runtime: Sendable {
             }
             return Created(directory: directory, record: record, process: process, cgroup: cgroup)
         } catch {
-            if cgroupMade { try? manager.destroy(cgroup) }
+            if cgroupMade { try? cgroup.destroy() }
             try? directory.remove()
             throw error
         }
@@ -137,8 +156,8 @@ public struct Runtime: Sendable {
         return "\(time.tm_year + 1900)-\(pad(time.tm_mon + 1, 2))-\(pad(time.tm_mday, 2))T\(pad(time.tm_hour, 2)):\(pad(time.tm_min, 2)):\(pad(time.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1000), 6))Z"
     }
 
-    static func owner() -> String {
-        guard let entry = getpwuid(geteuid()) else { return String(geteuid()) }
+    static func userName(_ uid: UInt32) -> String {
+        guard let entry = getpwuid(uid) else { return String(uid) }
         return String(cString: entry.pointee.pw_name)
     }
 
@@ -176,7 +195,7 @@ public struct Runtime: Sendable {
         let status = self.status(of: record, directory: nil)
         return ContainerState(ociVersion: record.ociVersion, id: record.id, pid: status == .stopped ? 0 : record.pid,
                               status: status, bundle: record.bundle, rootfs: record.rootfs, created: record.created,
-                              owner: record.owner, annotations: record.annotations)
+                              owner: Self.userName(record.ownerUID), annotations: record.annotations)
     }
 
     /// The live status: what the record says, checked against the process.
@@ -214,7 +233,7 @@ public struct Runtime: Sendable {
             throw .wrongState(id: id.value, status: status, action: "signal")
         }
         if all, let cgroup = record.cgroup {
-            CgroupManager().signal(cgroup, signal)
+            cgroup.signal(signal)
             return
         }
         try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
@@ -259,11 +278,13 @@ public struct Runtime: Sendable {
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
-            do { try CgroupManager().destroy(cgroup) } catch { throw .cgroup(error) }
+            do { try cgroup.destroy() } catch { throw .cgroup(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
-        for _ in 0..<1000 where record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) {
+        var waited = 0
+        while record.pid > 0, waited < 1000, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) {
             usleep(1000)
+            waited += 1
         }
         try directory.remove()
     }
@@ -290,8 +311,12 @@ public struct Runtime: Sendable {
         defer { if pidfd >= 0 { close(pidfd) } }
         // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
         created.directory.unlock()
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
         let status = forwarder.wait(for: record.pid, pidfd: pidfd)
+        trace("container process exited with status \(status)", since: start)
         try delete(id: id.value, force: true)
+        trace("deleted", since: start)
         return status
     }
 }

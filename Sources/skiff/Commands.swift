@@ -130,8 +130,8 @@ struct SpecCommand: ParsableCommand {
 }
 
 enum JSONText {
-    static func pretty<T: Encodable>(_ value: T) -> String { encode(value, [.prettyPrinted, .withoutEscapingSlashes]) }
-    static func compact<T: Encodable>(_ value: T) -> String { encode(value, [.withoutEscapingSlashes]) }
+    static func pretty<T: Encodable>(_ value: T) -> String { encode(value, [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) }
+    static func compact<T: Encodable>(_ value: T) -> String { encode(value, [.sortedKeys, .withoutEscapingSlashes]) }
 
     private static func encode<T: Encodable>(_ value: T, _ formatting: JSONEncoder.OutputFormatting) -> String {
         let encoder = JSONEncoder()

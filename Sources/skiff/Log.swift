@@ -4,8 +4,8 @@ import SkiffRuntime
 /// runc-style logging: messages go to stderr and, with `--log FILE`, to FILE as text
 /// (`time=… level=error msg=…`) or JSON lines (`{"level":"error","msg":"…","time":"…"}`),
 /// which is what containerd's shim and podman's conmon read back to show their users.
-struct Log {
-    enum Format: String { case text, json }
+struct Log: Sendable {
+    enum Format: String, Sendable { case text, json }
 
     var file: String?
     var format: Format = .text

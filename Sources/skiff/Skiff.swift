@@ -4,6 +4,13 @@ import SkiffRuntime
 
 @main
 struct Skiff: ParsableCommand {
+    /// runc takes its global flags before the command (`runc --root R create ...`), and
+    /// containerd and podman call it that way; ArgumentParser wants options after the
+    /// command name, so move them there.
+    static func main() {
+        main(GlobalOptions.movingGlobalsAfterCommand(Array(CommandLine.arguments.dropFirst())))
+    }
+
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -28,6 +35,33 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Log debug messages.")
     var debug = false
 
+    /// Global options that take a value, and those that do not.
+    static let valued: Set<String> = ["--root", "--log", "--log-format"]
+    static let flags: Set<String> = ["--debug"]
+
+    static func movingGlobalsAfterCommand(_ arguments: [String]) -> [String] {
+        var globals: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if valued.contains(name) {
+                globals.append(argument)
+                if !argument.contains("="), index + 1 < arguments.count {
+                    globals.append(arguments[index + 1])
+                    index += 1
+                }
+            } else if flags.contains(argument) {
+                globals.append(argument)
+            } else {
+                break
+            }
+            index += 1
+        }
+        guard index < arguments.count, !globals.isEmpty else { return arguments }
+        return [arguments[index]] + globals + arguments[(index + 1)...]
+    }
+
     func validate() throws {
         guard Log.Format(rawValue: logFormat) != nil else {
             throw ValidationError("--log-format: expected text or json, got \"\(logFormat)\"")
@@ -38,7 +72,10 @@ struct GlobalOptions: ParsableArguments {
 
     var runtime: Runtime {
         let log = logger
-        return Runtime(root: root, warn: { log.warning($0) })
+        let warn: @Sendable (String) -> Void = { log.warning($0) }
+        let logDebug: @Sendable (String) -> Void = { log.debug($0) }
+        let trace = debug ? logDebug : nil
+        return Runtime(root: root, warn: warn, debug: trace)
     }
 
     /// Runs `body`, turning a runtime error into one logged line and exit status 1.
