@@ -30,6 +30,6 @@ let package = Package(
         .executableTarget(name: "skiff-bench", dependencies: ["CShims"]),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
-        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime"]),
+        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups"]),
     ]
 )

@@ -58,8 +58,9 @@ enum skiff_op {
     SKIFF_OP_CAPS = 22,          /* arg0..arg3 = effective, permitted, inheritable, ambient masks,
                                     arg4 = highest capability the kernel knows */
     SKIFF_OP_NO_NEW_PRIVS = 23,
-    SKIFF_OP_CLOSE_FDS = 24,     /* arg0 = first fd to close at execve (3 + --preserve-fds) */
-    SKIFF_OP_EXEC = 25,          /* arg0 = argc, arg1 = fd index of the exec fifo or -1;
+    SKIFF_OP_CLOSE_FDS = 24,     /* arg0 = first fd to close (3 + --preserve-fds), arg1 = fd
+                                    index of the exec fifo (kept) or -1 */
+    SKIFF_OP_EXEC = 25,          /* arg0 = argc, arg1 = 1 to wait on the exec fifo (see CLOSE_FDS);
                                     strings = PATH, args..., env...
                                     Looks the executable up, reports READY, then (with a fifo)
                                     blocks until `skiff start` writes a byte, then execve. */

@@ -43,6 +43,7 @@ static const char *rootfs_path;   /* host path of the rootfs, for --no-pivot */
 static int plan_fds[SKIFF_PLAN_MAX_FDS];
 static int plan_nfds;
 static int devnull_fd = -1;       /* the verified 1:3 device, opened once for masking */
+static int exec_fifo = -1;        /* kept across CLOSE_FDS for EXEC */
 
 /* ---- reporting ------------------------------------------------------------------------ */
 
@@ -601,19 +602,43 @@ static void op_chdir(const struct op *o)
     }
 }
 
-static void op_close_fds(const struct op *o)
+static void close_from_to(unsigned int first, unsigned int last)
+{
+    if (first > last)
+        return;
+    if (syscall(SYS_close_range, first, last, 0) == 0)
+        return;
+    /* kernels before 5.9 */
+    struct rlimit rl;
+    unsigned int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned int)rl.rlim_cur : 1024;
+    for (unsigned int fd = first; fd <= last && fd < max; fd++)
+        close((int)fd);
+}
+
+/* Close every descriptor from arg0 up, now, except the two still needed until execve (the
+ * plan socket and the exec fifo, both close-on-exec). Closing now, not at execve, means a
+ * created container holds nothing of its creator while it waits for `start` (not even a
+ * pipe whose end-of-file the creator is waiting for). CVE-2024-21626: nothing leaks. */
+static void op_close_fds(const struct op *o, int fifo)
 {
     unsigned int first = (unsigned int)o->arg[0];
-    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return;
-    /* kernels before 5.11: mark them one by one */
-    struct rlimit rl;
-    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : 1024;
-    for (long fd = first; fd < max; fd++) {
-        int flags = fcntl((int)fd, F_GETFD);
-        if (flags >= 0 && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0)
-            fail("closing descriptors", "fd %ld", fd);
+    unsigned int keep[2] = { (unsigned int)sync_fd, fifo >= 0 ? (unsigned int)fifo : ~0U };
+    if (keep[0] > keep[1]) {
+        unsigned int t = keep[0];
+        keep[0] = keep[1];
+        keep[1] = t;
     }
+    unsigned int from = first;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] == ~0U || keep[i] < from)
+            continue;
+        close_from_to(from, keep[i] - 1);
+        from = keep[i] + 1;
+    }
+    close_from_to(from, ~0U);
+    root_fd = -1;
+    devnull_fd = -1;
+    plan_nfds = 0;
 }
 
 /* Find args[0] the way execvp would, but in the container's PATH (not skiff's). */
@@ -669,8 +694,8 @@ static void op_exec(const struct op *o)
     send_report(SKIFF_REPORT_READY, 0, 0, NULL, NULL);
     if (o->arg[1] >= 0) {
         /* `skiff start` writes one byte into the exec fifo; we hold it open read-write so
-         * that the read blocks instead of seeing end-of-file. */
-        int fifo = plan_fd(o->arg[1], "waiting for start");
+         * that the read blocks instead of seeing end-of-file. (CLOSE_FDS kept it open.) */
+        int fifo = exec_fifo;
         char byte;
         ssize_t n;
         do {
@@ -775,7 +800,10 @@ static void run(const struct op *o)
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             fail("setting no_new_privs", "prctl");
         break;
-    case SKIFF_OP_CLOSE_FDS: op_close_fds(o); break;
+    case SKIFF_OP_CLOSE_FDS:
+        exec_fifo = o->arg[1] >= 0 ? plan_fd(o->arg[1], "closing descriptors") : -1;
+        op_close_fds(o, exec_fifo);
+        break;
     case SKIFF_OP_EXEC: op_exec(o); break;
     default:
         errno = EINVAL;

@@ -96,14 +96,14 @@ struct PlanBuilder {
         buildCredentials(into: &plan, process: process)
         if process.noNewPrivileges == true { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
-        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds)])
+        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
+        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
 
         let env = process.env ?? []
         let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let args = process.args!
-        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
-        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex ?? -1], strings: [search] + args + env)
+        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex == nil ? -1 : 1], strings: [search] + args + env)
         return Output(plan: plan, cloneFlags: cloneFlags, openedDescriptors: opened, fifoIndex: fifoIndex)
     }
 
@@ -113,12 +113,11 @@ struct PlanBuilder {
         // Nothing we mount may propagate back to the host.
         plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
         plan.append(SKIFF_OP_ROOTFS, strings: [rootfs])
-        // runc creates a missing cwd, so a config may name one the image lacks.
-        plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
-
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
         }
+        // runc creates a missing cwd (after the mounts: it may be inside one).
+        plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
         appendDevices(into: &plan)
 
         plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])

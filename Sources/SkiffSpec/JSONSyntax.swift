@@ -10,10 +10,32 @@ struct JSONSyntax {
         var message: String
     }
 
+    /// A number literal in the document: where it is (JSON path) and its bytes.
+    struct NumberLiteral {
+        var path: String
+        var range: Range<Int>
+    }
+
     private let bytes: [UInt8]
     private var offset = 0
+    private var path: [String] = []
+    private(set) var numbers: [NumberLiteral] = []
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Every number literal of a valid document, in order, with its JSON path.
+    static func numbers(in bytes: [UInt8]) -> [NumberLiteral] {
+        var parser = JSONSyntax(bytes)
+        parser.skipSpace()
+        do { try parser.value() } catch { return [] }
+        return parser.numbers
+    }
+
+    private var pathText: String {
+        path.reduce("") { text, component in
+            component.hasPrefix("[") ? text + component : (text.isEmpty ? component : text + "." + component)
+        }
+    }
 
     /// nil when the document is syntactically valid JSON.
     static func firstError(in bytes: [UInt8]) -> Failure? {
@@ -79,9 +101,12 @@ struct JSONSyntax {
             guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
                 throw failure("expected a key in double quotes, found \(describeCurrent())")
             }
+            let keyStart = offset + 1
             try string()
+            path.append(String(decoding: bytes[keyStart..<(offset - 1)], as: UTF8.self))
             try expect(":")
             try value()
+            path.removeLast()
             skipSpace()
             guard offset < bytes.count else { throw failure("unexpected end of file, expected ',' or '}'") }
             if bytes[offset] == UInt8(ascii: "}") { offset += 1; return }
@@ -94,8 +119,12 @@ struct JSONSyntax {
         offset += 1
         skipSpace()
         if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") { offset += 1; return }
+        var index = 0
         while true {
+            path.append("[\(index)]")
             try value()
+            path.removeLast()
+            index += 1
             skipSpace()
             guard offset < bytes.count else { throw failure("unexpected end of file, expected ',' or ']'") }
             if bytes[offset] == UInt8(ascii: "]") { offset += 1; return }
@@ -120,8 +149,12 @@ struct JSONSyntax {
     }
 
     private mutating func literal(_ word: String) throws(Failure) {
+        let start = offset
         for c in word.utf8 {
-            guard offset < bytes.count, bytes[offset] == c else { throw failure("expected a value, found \(describeCurrent())") }
+            guard offset < bytes.count, bytes[offset] == c else {
+                offset = start
+                throw failure("expected a value (true, false or null)")
+            }
             offset += 1
         }
     }
@@ -137,5 +170,6 @@ struct JSONSyntax {
             offset += 1
         }
         if !sawDigit { offset = start; throw failure("malformed number") }
+        numbers.append(NumberLiteral(path: pathText, range: start..<offset))
     }
 }

@@ -55,10 +55,32 @@ public enum SpecLoader {
             if context.codingPath.isEmpty, let syntax = JSONSyntax.firstError(in: bytes) {
                 return SpecError(file, "line \(syntax.line), column \(syntax.column): \(syntax.message)")
             }
+            if context.codingPath.isEmpty, let number = numberOutOfRange(in: bytes) {
+                return number
+            }
             return SpecError(path(context.codingPath).text.orFile(file), context.debugDescription)
         @unknown default:
             return SpecError(file, "\(error)")
         }
+    }
+
+    /// JSONDecoder reports a number that does not fit its field (a negative uid) without a
+    /// path. Find it: the first number whose replacement by 0 makes the document decode
+    /// past that error. Runs only on the error path.
+    static func numberOutOfRange(in bytes: [UInt8]) -> SpecError? {
+        for number in JSONSyntax.numbers(in: bytes) {
+            var patched = Array(bytes[..<number.range.lowerBound])
+            patched.append(UInt8(ascii: "0"))
+            patched.append(contentsOf: bytes[number.range.upperBound...])
+            do {
+                _ = try JSONDecoder().decode(Spec.self, from: Data(patched))
+            } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+                continue
+            } catch {}
+            let literal = String(decoding: bytes[number.range], as: UTF8.self)
+            return SpecError(number.path.isEmpty ? "config.json" : number.path, "\(literal) is out of range")
+        }
+        return nil
     }
 
     private static func describe(_ type: Any.Type) -> String {

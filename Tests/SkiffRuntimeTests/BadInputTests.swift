@@ -1,0 +1,172 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+/// Every kind of bad input: a one-line error naming what is wrong, a non-zero exit, and
+/// nothing left behind (no state directory, no cgroup, no mount).
+@Suite("bad input")
+struct BadInputTests {
+    /// `create` with the sandbox's bundle as it is; expects failure mentioning `message`.
+    func expectCreateFails(_ sandbox: Sandbox, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let id = Harness.id("bad")
+        let result = sandbox.skiff(["create", "--bundle", sandbox.bundle, id])
+        #expect(result.status != 0, sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)", sourceLocation: sourceLocation)
+        sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+    }
+
+    @Test func missingConfigJSON() {
+        expectCreateFails(Sandbox(), "config.json: no such file or directory")
+    }
+
+    @Test func invalidJSONNamesLineAndColumn() {
+        let sandbox = Sandbox()
+        sandbox.writeRawConfig("{\n  \"ociVersion\": \"1.2.0\"\n  \"process\": {}\n}\n")
+        expectCreateFails(sandbox, "config.json: line 3, column 3: expected ',' or '}'")
+    }
+
+    @Test func wrongTypeNamesThePath() {
+        let sandbox = Sandbox()
+        sandbox.writeRawConfig(#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": "sh"}}"#)
+        expectCreateFails(sandbox, "process.args: expected an array")
+    }
+
+    @Test func negativeUIDNamesThePath() {
+        let sandbox = Sandbox()
+        sandbox.writeRawConfig(#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "user": {"uid": -1, "gid": 0}, "args": ["sh"]}}"#)
+        expectCreateFails(sandbox, "process.user.uid: -1 is out of range")
+    }
+
+    @Test func emptyArgs() {
+        let sandbox = Sandbox(args: [])
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "process.args: must not be empty")
+    }
+
+    @Test func unknownNamespace() {
+        let sandbox = Sandbox()
+        sandbox.spec.linux?.namespaces?.insert(.init(type: "netz"), at: 2)
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "linux.namespaces[2].type: unknown namespace \"netz\"")
+    }
+
+    @Test func unsupportedVersion() {
+        let sandbox = Sandbox()
+        sandbox.spec.ociVersion = "2.0.0"
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "ociVersion: unsupported version \"2.0.0\"")
+    }
+
+    @Test func unknownCapability() {
+        let sandbox = Sandbox()
+        sandbox.spec.process?.capabilities?.bounding = ["CAP_KILL", "CAP_BOGUS"]
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "process.capabilities.bounding[1]: unknown capability \"CAP_BOGUS\"")
+    }
+
+    @Test func missingRootfs() {
+        let sandbox = Sandbox()
+        sandbox.spec.root?.path = "/nonexistent/rootfs"
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "root.path: /nonexistent/rootfs: No such file or directory")
+    }
+
+    @Test func missingBindSource() {
+        let sandbox = Sandbox()
+        sandbox.spec.mounts?.append(.init(destination: "/srv", type: "bind", source: "/nonexistent/source", options: ["rbind"]))
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "mounts[7].source: /nonexistent/source: No such file or directory")
+    }
+
+    @Test func executableNotFound() {
+        let sandbox = Sandbox(args: ["no-such-program"])
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "executable file `no-such-program` not found in $PATH")
+        let absolute = Sandbox(args: ["/bin/no-such-program"])
+        absolute.writeConfig()
+        expectCreateFails(absolute, "/bin/no-such-program: No such file or directory")
+    }
+
+    @Test func aFailedMountInTheContainerIsReportedWithItsStep() {
+        let sandbox = Sandbox()
+        sandbox.spec.mounts?.append(.init(destination: "/mnt", type: "no-such-fs", source: "none"))
+        sandbox.writeConfig()
+        expectCreateFails(sandbox, "mounting no-such-fs on /mnt")
+    }
+
+    @Test func consoleSocketIsAClearErrorUntilTerminalsExist() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig()
+        let id = Harness.id("console")
+        let result = sandbox.skiff(["create", "--console-socket", "/tmp/nope.sock", "-b", sandbox.bundle, id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--console-socket"))
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func duplicateID() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("dup")
+        #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
+        let second = sandbox.skiff(["create", "-b", sandbox.bundle, id])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("container \"\(id)\" already exists"))
+        // The first is untouched.
+        #expect(sandbox.state(id)?["status"] as? String == "created")
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test(arguments: ["../x", "a/b", "", String(repeating: "a", count: 300), ".."])
+    func invalidIDs(_ id: String) {
+        let sandbox = Sandbox()
+        sandbox.writeConfig()
+        for command in [["create", "-b", sandbox.bundle, id], ["state", id], ["delete", "--force", id], ["start", id]] {
+            let result = sandbox.skiff(command)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("invalid container id"), "\(command[0]): \(result.stderr)")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root)) ?? []
+        #expect(entries.isEmpty)
+    }
+
+    @Test func startOfARunningContainer() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("restart")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        let result = sandbox.skiff(["start", id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot start container \"\(id)\": it is running"))
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+    }
+
+    @Test func deleteOfARunningContainerNeedsForce() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("busy")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        let result = sandbox.skiff(["delete", id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("it is running"))
+        #expect(sandbox.state(id)?["status"] as? String == "running")
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func killOfAStoppedContainer() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("stopped")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        let result = sandbox.skiff(["kill", id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("it is stopped"))
+        #expect(sandbox.skiff(["kill", id, "SIGNOPE"]).stderr.contains("unknown signal"))
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+}

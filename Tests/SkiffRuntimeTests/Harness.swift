@@ -1,0 +1,149 @@
+import Foundation
+import SkiffCgroups
+import SkiffSpec
+import Testing
+
+/// Runs the real `skiff` binary (as users and schedulers do) against real bundles.
+enum Harness {
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var skiff: String {
+        ProcessInfo.processInfo.environment["SKIFF_BINARY"] ?? repository + "/.build/release/skiff"
+    }
+
+    static let rootfs = repository + "/rootfs"
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var output: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// A scratch directory under /tmp, removed by `cleanup`.
+    static func temporaryDirectory(_ prefix: String = "skiff-test") -> String {
+        let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Runs `skiff <arguments>` and waits for it.
+    @discardableResult
+    static func skiff(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil) -> Result {
+        let process = start(arguments, stdin: stdin, environment: environment)
+        return process.finish()
+    }
+
+    final class Running {
+        let process: Process
+        let out: String
+        let err: String
+        init(process: Process, out: String, err: String) {
+            self.process = process
+            self.out = out
+            self.err = err
+        }
+
+        func finish() -> Result {
+            process.waitUntilExit()
+            let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: err)
+            let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+            return Result(status: status, stdout: stdout, stderr: stderr)
+        }
+    }
+
+    static func start(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
+                      extraDescriptors: [FileHandle] = []) -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: skiff)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = NSTemporaryDirectory() + "skiff-out-\(UUID().uuidString)"
+        let err = NSTemporaryDirectory() + "skiff-err-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        if let stdin {
+            let pipe = Pipe()
+            process.standardInput = pipe
+            try! process.run()
+            pipe.fileHandleForWriting.write(stdin.data(using: .utf8)!)
+            try? pipe.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try! process.run()
+        }
+        return Running(process: process, out: out, err: err)
+    }
+
+    /// A unique container id for one test.
+    static func id(_ name: String) -> String { "t-\(name)-\(UUID().uuidString.prefix(6).lowercased())" }
+}
+
+/// One test's world: its own state root and bundle directory, both removed at the end.
+final class Sandbox {
+    let root: String
+    let bundle: String
+    var spec: Spec
+
+    init(args: [String] = ["true"]) {
+        root = Harness.temporaryDirectory("skiff-root")
+        bundle = Harness.temporaryDirectory("skiff-bundle")
+        spec = .defaultSpec(rootfs: Harness.rootfs)
+        spec.process?.args = args
+    }
+
+    deinit {
+        // Nothing a test made may outlive it; the tests assert that before this runs.
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !id.hasPrefix(".") {
+            Harness.skiff(["--root", root, "delete", "--force", id])
+        }
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: bundle)
+    }
+
+    /// Writes `spec` as the bundle's config.json.
+    func writeConfig() {
+        let bytes = SpecLoader.encode(spec)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(bytes))
+    }
+
+    func writeRawConfig(_ text: String) {
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: text.data(using: .utf8))
+    }
+
+    @discardableResult
+    func skiff(_ arguments: [String], stdin: String? = nil) -> Harness.Result {
+        Harness.skiff(["--root", root] + arguments, stdin: stdin)
+    }
+
+    /// `run` the current spec in the foreground and return what it printed.
+    func run(_ id: String = Harness.id("run"), stdin: String? = nil) -> Harness.Result {
+        writeConfig()
+        return skiff(["run", "--bundle", bundle, id], stdin: stdin)
+    }
+
+    func state(_ id: String) -> [String: Any]? {
+        let result = skiff(["state", id])
+        guard result.status == 0 else { return nil }
+        return try? JSONSerialization.jsonObject(with: result.stdout.data(using: .utf8)!) as? [String: Any]
+    }
+
+    /// Nothing of container `id` is left: no state directory, no cgroup, no mount.
+    func expectNothingLeft(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!FileManager.default.fileExists(atPath: root + "/" + id), "state directory of \(id) left", sourceLocation: sourceLocation)
+        for directory in ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current()).directories {
+            #expect(!FileManager.default.fileExists(atPath: directory.path), "cgroup \(directory.path) left", sourceLocation: sourceLocation)
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains(bundle), "a mount of \(bundle) left", sourceLocation: sourceLocation)
+    }
+}

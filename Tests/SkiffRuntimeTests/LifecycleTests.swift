@@ -1,0 +1,132 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("lifecycle: create, start, state, kill, delete, list")
+struct LifecycleTests {
+    @Test func createStartKillStateDelete() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("life")
+        let pidFile = sandbox.bundle + "/pid"
+        let created = sandbox.skiff(["create", "--bundle", sandbox.bundle, "--pid-file", pidFile, id])
+        #expect(created.status == 0, "\(created.stderr)")
+
+        var state = try #require(sandbox.state(id))
+        #expect(state["status"] as? String == "created")
+        #expect(state["ociVersion"] as? String == "1.2.0")
+        #expect(state["bundle"] as? String == sandbox.bundle)
+        let pid = try #require(state["pid"] as? Int)
+        // The pid file holds the bare number: containerd cannot parse a trailing newline.
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == String(pid))
+        // Created: the process waits, it has not exec'd the container's program yet.
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        #expect(!exe.hasSuffix("busybox"))
+
+        #expect(sandbox.skiff(["start", id]).status == 0)
+        state = try #require(sandbox.state(id))
+        #expect(state["status"] as? String == "running")
+        for _ in 0..<100 where ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("busybox") == false {
+            usleep(10_000)
+        }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe").hasSuffix("busybox"))
+
+        let list = sandbox.skiff(["list", "--format", "json"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: list.stdout.data(using: .utf8)!) as? [[String: Any]])
+        #expect(entries.contains { $0["id"] as? String == id && $0["status"] as? String == "running" })
+        #expect(sandbox.skiff(["list"]).stdout.contains(id))
+
+        #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
+        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(sandbox.state(id)?["status"] as? String == "stopped")
+
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+        #expect(sandbox.skiff(["state", id]).status != 0)
+    }
+
+    @Test func deleteOfACreatedContainerRemovesIt() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("created-delete")
+        #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func killAllSignalsEveryProcessInTheCgroup() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "sleep 30 & sleep 30 & wait"])
+        sandbox.writeConfig()
+        let id = Harness.id("killall")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        #expect(sandbox.skiff(["kill", "--all", id, "9"]).status == 0)
+        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(sandbox.state(id)?["status"] as? String == "stopped")
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func runDetachedReturnsWhileTheProcessRuns() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("detach")
+        let result = sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(sandbox.state(id)?["status"] as? String == "running")
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func deleteForceOfAMissingContainerSucceeds() {
+        let sandbox = Sandbox()
+        #expect(sandbox.skiff(["delete", "--force", "never-existed"]).status == 0)
+        let plain = sandbox.skiff(["delete", "never-existed"])
+        #expect(plain.status != 0)
+        #expect(plain.stderr.contains("does not exist"))
+    }
+
+    @Test func specWritesAConfigThatRuns() throws {
+        let bundle = Harness.temporaryDirectory("skiff-spec")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        #expect(Harness.skiff(["spec", "--bundle", bundle]).status == 0)
+        let spec = try SpecLoader.load(bundle: bundle)
+        #expect(spec.process?.args == ["sh"])
+        #expect(spec.root?.path == "rootfs")
+        // A second spec refuses to overwrite.
+        #expect(Harness.skiff(["spec", "--bundle", bundle]).status != 0)
+        try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: Harness.rootfs)
+        let root = Harness.temporaryDirectory("skiff-root")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let result = Harness.skiff(["--root", root, "run", "-b", bundle, Harness.id("spec")], stdin: "echo hi from $(hostname)\n")
+        #expect(result.output == "hi from skiff", "\(result.stderr)")
+    }
+
+    @Test func versionNamesTheSpec() {
+        let result = Harness.skiff(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("skiff version"))
+        #expect(result.stdout.contains("spec: 1.2.0"))
+    }
+
+    @Test func errorsAreLoggedAsJSONLinesWithLogFormatJSON() throws {
+        let sandbox = Sandbox()
+        let log = sandbox.bundle + "/log.json"
+        let result = Harness.skiff(["--root", sandbox.root, "--log", log, "--log-format", "json", "start", "nope"])
+        #expect(result.status != 0)
+        let line = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        let object = try #require(try JSONSerialization.jsonObject(with: line.data(using: .utf8)!) as? [String: String])
+        #expect(object["level"] == "error")
+        #expect(object["msg"]?.contains("\"nope\" does not exist") == true)
+        #expect(object["time"] != nil)
+    }
+
+    @Test func theDefaultStateRootIsRunSkiff() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("default-root")
+        #expect(Harness.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: "/run/skiff/\(id)/state.json"))
+        #expect(Harness.skiff(["delete", "--force", id]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "/run/skiff/\(id)"))
+    }
+}

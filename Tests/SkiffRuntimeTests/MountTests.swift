@@ -1,0 +1,105 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("mounts, masked and read-only paths")
+struct MountTests {
+    @Test func bindMountShowsHostFilesAndReadOnlyBindRefusesWrites() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "cat /srv/hello; echo x > /srv/new && echo wrote; echo y > /opt/new || echo refused"])
+        let host = Harness.temporaryDirectory("skiff-bind")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        try "from the host".write(toFile: host + "/hello", atomically: true, encoding: .utf8)
+        sandbox.spec.mounts?.append(.init(destination: "/srv", type: "bind", source: host, options: ["rbind", "rw"]))
+        sandbox.spec.mounts?.append(.init(destination: "/opt", type: "bind", source: host, options: ["rbind", "ro"]))
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("from the host"))
+        #expect(result.stdout.contains("wrote"))
+        #expect(result.stdout.contains("refused"))
+        #expect(result.stderr.contains("Read-only file system"))
+        #expect(FileManager.default.fileExists(atPath: host + "/new"))
+    }
+
+    @Test func tmpfsGetsItsSize() {
+        let sandbox = Sandbox(args: ["sh", "-c", "df -k /mnt | tail -1"])
+        sandbox.spec.mounts?.append(.init(destination: "/mnt", type: "tmpfs", source: "tmpfs", options: ["size=2048k"]))
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        // df: Filesystem 1K-blocks Used Available Use% Mounted on
+        let fields = result.output.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count > 1 && fields[1] == "2048", "\(result.output)")
+    }
+
+    @Test func readonlyRootRefusesWrites() {
+        let sandbox = Sandbox(args: ["touch", "/written-by-test"])
+        sandbox.spec.root?.readonly = true
+        let result = sandbox.run()
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("Read-only file system"))
+        #expect(!FileManager.default.fileExists(atPath: Harness.rootfs + "/written-by-test"))
+    }
+
+    @Test func maskedPathsAreUnreadable() {
+        let sandbox = Sandbox(args: ["sh", "-c", "wc -c < /etc/passwd; ls /proc/acpi | wc -l; cat /proc/kcore | wc -c"])
+        sandbox.spec.linux?.maskedPaths = ["/etc/passwd", "/proc/acpi", "/proc/kcore"]
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "0", "0"])
+    }
+
+    @Test func readonlyPathsAreReadOnly() {
+        let sandbox = Sandbox(args: ["sh", "-c", "echo 1 > /proc/sys/kernel/domainname && echo wrote; touch /tmp/x && echo touched"])
+        sandbox.spec.root?.readonly = false
+        sandbox.spec.mounts?.append(.init(destination: "/tmp", type: "tmpfs", source: "tmpfs"))
+        sandbox.spec.linux?.readonlyPaths = ["/proc/sys", "/tmp"]
+        let result = sandbox.run()
+        #expect(!result.stdout.contains("wrote"))
+        #expect(!result.stdout.contains("touched"))
+        #expect(result.stderr.contains("Read-only file system"))
+    }
+
+    /// A rootfs whose symlinks point at `/` and `..`: mount targets through them must land
+    /// inside the rootfs (CVE-2021-30465 family).
+    @Test func symlinkedMountTargetsStayInsideTheRootfs() throws {
+        let rootfs = Harness.temporaryDirectory("skiff-evil-rootfs")
+        defer { try? FileManager.default.removeItem(atPath: rootfs) }
+        for dir in ["bin", "proc", "dev", "sys", "tmp", "inside"] {
+            try FileManager.default.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: Harness.rootfs + "/bin/busybox", toPath: rootfs + "/bin/busybox")
+        for applet in ["sh", "cat", "grep", "ls"] {
+            try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
+        }
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/to-root", withDestinationPath: "/")
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/to-up", withDestinationPath: "../../../../..")
+        let sandbox = Sandbox(args: ["sh", "-c", "grep -c skiff-marker /proc/self/mountinfo"])
+        sandbox.spec.root = .init(path: rootfs, readonly: false)
+        sandbox.spec.process?.env = ["PATH=/bin"]
+        sandbox.spec.mounts?.append(.init(destination: "/to-root/inside", type: "tmpfs", source: "skiff-marker-1"))
+        sandbox.spec.mounts?.append(.init(destination: "/to-up/tmp", type: "tmpfs", source: "skiff-marker-2"))
+        let hostBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "2")
+        let hostAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!hostAfter.contains("skiff-marker"))
+        #expect(hostBefore.split(separator: "\n").count == hostAfter.split(separator: "\n").count)
+    }
+
+    @Test func noPivotStillGivesTheContainerItsRoot() {
+        let sandbox = Sandbox(args: ["sh", "-c", "ls / | grep -c linuxrc"])
+        sandbox.writeConfig()
+        let result = sandbox.skiff(["run", "--no-pivot", "-b", sandbox.bundle, Harness.id("nopivot")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "1")
+    }
+
+    @Test func defaultDevicesAndLinksExist() {
+        let sandbox = Sandbox(args: ["sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1; for l in fd stdin ptmx; do readlink /dev/$l; done"])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(6).allSatisfy { $0 == "c" })
+        #expect(Array(lines.suffix(3)) == ["/proc/self/fd", "/proc/self/fd/0", "pts/ptmx"])
+    }
+}

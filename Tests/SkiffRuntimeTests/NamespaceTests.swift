@@ -1,0 +1,94 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("namespaces are new, or joined by path")
+struct NamespaceTests {
+    @Test func utsNamespaceHasItsOwnHostname() {
+        let sandbox = Sandbox(args: ["hostname"])
+        sandbox.spec.hostname = "inside-skiff"
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "inside-skiff")
+        #expect(ProcessInfo.processInfo.hostName != "inside-skiff")
+    }
+
+    @Test func processIsPidOneAndSeesOnlyItsOwnProcesses() {
+        let sandbox = Sandbox(args: ["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.first == "1")
+        // sh, ls and grep at most: nothing of the host.
+        #expect((Int(lines.last ?? "") ?? 99) <= 3)
+    }
+
+    @Test func networkNamespaceHasOnlyLoopback() {
+        let sandbox = Sandbox(args: ["ls", "/sys/class/net"])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "lo")
+    }
+
+    @Test func ipcNamespaceIsNew() throws {
+        let sandbox = Sandbox(args: ["readlink", "/proc/self/ns/ipc"])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/ipc")
+        #expect(!result.output.isEmpty && result.output != host)
+    }
+
+    @Test func mountsAreInvisibleOnTheHost() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.spec.mounts?.append(.init(destination: "/mnt", type: "tmpfs", source: "skiff-scratch", options: ["size=1m"]))
+        sandbox.writeConfig()
+        let id = Harness.id("mnt")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        let hostMounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!hostMounts.contains("skiff-scratch"))
+        #expect(!hostMounts.contains(Harness.rootfs))
+        let pid = sandbox.state(id)?["pid"] as? Int ?? 0
+        let inside = try String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)
+        #expect(inside.contains(" /mnt ") && inside.contains("skiff-scratch"))
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+
+    @Test func secondContainerJoinsTheFirstsNamespacesByPath() throws {
+        let first = Sandbox(args: ["sleep", "30"])
+        first.spec.hostname = "shared-uts"
+        first.writeConfig()
+        let a = Harness.id("ns-a")
+        #expect(first.skiff(["run", "-d", "-b", first.bundle, a]).status == 0)
+        defer { first.skiff(["delete", "--force", a]) }
+        let pid = try #require(first.state(a)?["pid"] as? Int)
+
+        let second = Sandbox(args: ["sh", "-c", "readlink /proc/self/ns/net; hostname; ps -o comm | grep -c sleep"])
+        second.spec.hostname = nil
+        second.spec.linux?.namespaces = [
+            .init(.mount), .init(.ipc),
+            .init(.network, path: "/proc/\(pid)/ns/net"),
+            .init(.uts, path: "/proc/\(pid)/ns/uts"),
+            .init(.pid, path: "/proc/\(pid)/ns/pid"),
+        ]
+        let result = second.run(Harness.id("ns-b"))
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        let firstNet = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")
+        #expect(lines.first == firstNet)
+        #expect(lines.dropFirst().first == "shared-uts")
+        // In the first container's pid namespace, its sleep is visible.
+        #expect(lines.last == "1")
+    }
+
+    @Test func joiningANamespaceThatDoesNotExistIsAClearError() {
+        let sandbox = Sandbox()
+        sandbox.spec.hostname = nil
+        sandbox.spec.linux?.namespaces = [.init(.mount), .init(.network, path: "/proc/999999999/ns/net")]
+        let id = Harness.id("nsbad")
+        let result = sandbox.run(id)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("linux.namespaces[1].path"))
+        sandbox.expectNothingLeft(id)
+    }
+}

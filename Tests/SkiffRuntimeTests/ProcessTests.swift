@@ -1,0 +1,105 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("the container process: args, env, cwd, user, limits, exit status, signals")
+struct ProcessTests {
+    @Test func argsAndEnvReachTheProcess() {
+        let sandbox = Sandbox(args: ["sh", "-c", "echo \"$GREETING\" \"$1\"", "sh", "second arg"])
+        sandbox.spec.process?.env = ["PATH=/bin:/usr/bin", "GREETING=hello"]
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "hello second arg")
+    }
+
+    @Test func stdinIsPassedThrough() {
+        let sandbox = Sandbox(args: ["cat"])
+        let result = sandbox.run(stdin: "through the container\n")
+        #expect(result.output == "through the container")
+    }
+
+    @Test func cwdIsSetAndCreatedWhenMissing() {
+        let sandbox = Sandbox(args: ["pwd"])
+        sandbox.spec.root?.readonly = false
+        sandbox.spec.mounts?.append(.init(destination: "/home", type: "tmpfs", source: "tmpfs"))
+        sandbox.spec.process?.cwd = "/home/made/by/skiff"
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "/home/made/by/skiff")
+    }
+
+    @Test func userGroupsAndUmask() {
+        let sandbox = Sandbox(args: ["sh", "-c", "id -u; id -g; id -G; umask"])
+        sandbox.spec.process?.user = .init(uid: 1000, gid: 1001, umask: 0o027, additionalGids: [10, 20])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines == ["1000", "1001", "1001 10 20", "0027"])
+    }
+
+    @Test func rlimitsApply() {
+        let sandbox = Sandbox(args: ["sh", "-c", "ulimit -n; ulimit -Hn; ulimit -c"])
+        sandbox.spec.process?.rlimits = [.init(type: "RLIMIT_NOFILE", hard: 200, soft: 123), .init(type: "RLIMIT_CORE", hard: 0, soft: 0)]
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["123", "200", "0"])
+    }
+
+    @Test func capabilitiesAndNoNewPrivileges() {
+        let sandbox = Sandbox(args: ["grep", "-E", "^(CapBnd|CapEff|NoNewPrivs)", "/proc/self/status"])
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29)
+        #expect(result.stdout.contains("CapBnd:\t0000000020000420"))
+        #expect(result.stdout.contains("CapEff:\t0000000020000420"))
+        #expect(result.stdout.contains("NoNewPrivs:\t1"))
+    }
+
+    @Test func exitStatusIsTheContainers() {
+        let sandbox = Sandbox(args: ["sh", "-c", "exit 7"])
+        #expect(sandbox.run().status == 7)
+    }
+
+    @Test func aSignalledContainerExitsWith128PlusTheSignal() {
+        let sandbox = Sandbox(args: ["sh", "-c", "kill -KILL $$"])
+        // pid 1 of a pid namespace cannot SIGKILL itself; a child can.
+        sandbox.spec.process?.args = ["sh", "-c", "sh -c 'kill -KILL $$'; exit $?"]
+        #expect(sandbox.run().status == 137)
+    }
+
+    @Test func runForwardsSignalsToTheContainer() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"])
+        sandbox.writeConfig()
+        let running = Harness.start(["--root", sandbox.root, "run", "-b", sandbox.bundle, Harness.id("fwd")])
+        // Wait for the trap to be set (the process prints "ready").
+        for _ in 0..<200 {
+            if ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("ready") { break }
+            usleep(10_000)
+        }
+        kill(running.process.processIdentifier, SIGTERM)
+        let result = running.finish()
+        #expect(result.status == 42, "\(result.stderr)")
+    }
+
+    @Test func preservedDescriptorsArePassedAndOthersAreNot() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"])
+        sandbox.writeConfig()
+        // Run through sh so fd 3 and 7 are open in skiff: only 3 is preserved.
+        let script = "exec 3</etc/hostname 7</etc/hostname; exec \(Harness.skiff) --root \(sandbox.root) run --preserve-fds 1 -b \(sandbox.bundle) \(Harness.id("fds"))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // 0 1 2, the preserved 3, and the fd of `ls` reading the directory.
+        let fds = output.split(separator: " ").compactMap { Int($0) }
+        #expect(fds.contains(3))
+        #expect(!fds.contains(7))
+        #expect(fds.count == 5, "\(output)")
+    }
+}
