@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -141,6 +142,11 @@ int skiff_send_message(int sock, const void *buffer, size_t length, const int *f
 int skiff_become_subreaper(void)
 {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int skiff_unshare(int flags)
+{
+    return unshare(flags);
 }
 
 int skiff_pidfd_open(pid_t pid)

@@ -37,6 +37,7 @@ int skiff_send_message(int sock, const void *buffer, size_t length, const int *f
 int skiff_become_subreaper(void);
 
 int skiff_pidfd_open(pid_t pid);
+int skiff_unshare(int flags);
 int skiff_pidfd_send_signal(int pidfd, int sig);
 int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 

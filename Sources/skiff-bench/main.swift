@@ -1,1 +1,219 @@
-print("placeholder")
+// skiff-bench: skiff side by side with crun and runc on this machine.
+//
+// Runs the default bundle with /bin/true N times per runtime, alternating the runtimes
+// within each round so that they share the machine's state, and reports per runtime the
+// median milliseconds of `run` and of `create`+`start`+`delete`, the peak RSS of the
+// runtime process, and the ratios to crun. A row for the bare kernel work (unshare of the
+// same namespaces + chroot + exec of /bin/true) shows the floor.
+//
+// crun 1.8 refuses hybrid cgroup hosts, so on such a host the benchmark runs in a private
+// mount namespace in which the (controller-less) cgroup2 mount is unmounted. Every runtime
+// runs in that same namespace, so all see the same v1 hierarchies; nothing changes outside.
+import CShims
+import Glibc
+
+struct Options {
+    var skiff = ".build/release/skiff"
+    var rootfs = "rootfs"
+    var iterations = 100
+    var runtimes = ["skiff", "crun", "runc"]
+
+    init(_ arguments: [String]) {
+        var rest = arguments[...]
+        while let flag = rest.popFirst() {
+            guard let value = rest.popFirst() else { fatal("\(flag) needs a value") }
+            switch flag {
+            case "--skiff": skiff = value
+            case "--rootfs": rootfs = value
+            case "--iterations": iterations = Int(value) ?? iterations
+            case "--runtimes": runtimes = value.split(separator: ",").map(String.init)
+            default: fatal("unknown flag \(flag) (--skiff PATH, --rootfs DIR, --iterations N, --runtimes a,b)")
+            }
+        }
+    }
+}
+
+func fatal(_ message: String) -> Never {
+    let line = "skiff-bench: \(message)\n"
+    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    exit(2)
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+}
+
+/// One measured command: wall milliseconds and the child's peak RSS in KiB.
+struct Sample {
+    var milliseconds: Double
+    var peakKiB: Int
+}
+
+/// posix_spawn + wait4, stdio from /dev/null; fails loudly on a non-zero exit.
+func measure(_ argv: [String]) -> Sample {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    for fd: Int32 in [0, 1] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+    let cArgs = argv.map { strdup($0) } + [nil]
+    defer { cArgs.forEach { free($0) } }
+    var pid: pid_t = 0
+    let start = now()
+    let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
+    guard spawned == 0 else { fatal("spawning \(argv[0]): \(String(cString: strerror(spawned)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let elapsed = now() - start
+    if status != 0 { fatal("\(argv.joined(separator: " ")) failed with wait status \(status)") }
+    return Sample(milliseconds: elapsed, peakKiB: usage.ru_maxrss)
+}
+
+func which(_ name: String) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 {
+        return "\(dir)/\(name)"
+    }
+    return nil
+}
+
+func absolute(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { fatal("\(path): \(String(cString: strerror(errno)))") }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+func writeFile(_ path: String, _ text: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0, text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { fatal("writing \(path)") }
+    close(fd)
+}
+
+/// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
+/// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
+func bundleConfig(rootfs: String) -> String {
+    let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
+    return """
+    {"ociVersion": "1.0.2",
+     "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+       "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], "cwd": "/",
+       "capabilities": {"bounding": \(caps), "effective": \(caps), "permitted": \(caps)},
+       "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true},
+     "root": {"path": "\(rootfs)", "readonly": true},
+     "hostname": "bench",
+     "mounts": [
+       {"destination": "/proc", "type": "proc", "source": "proc"},
+       {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+       {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+       {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+       {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+       {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+       {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+     ],
+     "linux": {
+       "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+       "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+       "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                       "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+       "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+     }}
+    """
+}
+
+/// A private mount namespace without the controller-less cgroup2 mount of a hybrid host.
+func enterBenchmarkMountNamespace() {
+    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNS)) == 0 else { fatal("unshare(CLONE_NEWNS): \(String(cString: strerror(errno)))") }
+    guard mount(nil, "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else { fatal("making / a slave mount") }
+    let hybrid = access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 && access("/sys/fs/cgroup/memory", F_OK) == 0
+    if hybrid, umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) != 0 {
+        fatal("unmounting /sys/fs/cgroup/unified in the benchmark's namespace")
+    }
+    if hybrid { print("hybrid cgroup host: all runtimes run in a mount namespace without /sys/fs/cgroup/unified\n") }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func format(_ value: Double, _ decimals: Int = 2) -> String {
+    guard value.isFinite else { return "-" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    var text = String(rounded)
+    let digits = text.split(separator: ".").last?.count ?? 0
+    if digits < decimals { text += String(repeating: "0", count: decimals - digits) }
+    return text
+}
+
+// MARK: - main
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+guard geteuid() == 0 else { fatal("run as root (containers are created for real)") }
+let rootfs = absolute(options.rootfs)
+var binaries: [(name: String, path: String)] = []
+for name in options.runtimes {
+    let path = name == "skiff" ? which(options.skiff).map(absolute) : which(name)
+    if let path { binaries.append((name, path)) } else { print("\(name): not installed, skipped") }
+}
+let work = "/tmp/skiff-bench-\(getpid())"
+mkdir(work, 0o755)
+mkdir(work + "/bundle", 0o755)
+writeFile(work + "/bundle/config.json", bundleConfig(rootfs: rootfs))
+enterBenchmarkMountNamespace()
+
+var runTimes: [String: [Double]] = [:]
+var lifecycleTimes: [String: [Double]] = [:]
+var peaks: [String: Int] = [:]
+var floor: [Double] = []
+let unshareTool = which("unshare")
+let bundle = work + "/bundle"
+print("\(options.iterations) rounds of /bin/true per runtime, alternating: \(binaries.map(\.name).joined(separator: ", "))")
+for round in 0..<options.iterations {
+    // Rotate the order each round so no runtime always runs first (or right after another).
+    let order = binaries.indices.map { binaries[($0 + round) % binaries.count] }
+    for (name, path) in order {
+        let root = "\(work)/state-\(name)"
+        let run = measure([path, "--root", root, "run", "--bundle", bundle, "run-\(round)"])
+        let id = "csd-\(round)"
+        let create = measure([path, "--root", root, "create", "--bundle", bundle, id])
+        let start = measure([path, "--root", root, "start", id])
+        // --force: /bin/true may not have exited yet when `start` returns, for any runtime.
+        let delete = measure([path, "--root", root, "delete", "--force", id])
+        lifecycleTimes[name, default: []].append(create.milliseconds + start.milliseconds + delete.milliseconds)
+        peaks[name] = max(peaks[name] ?? 0, run.peakKiB, create.peakKiB, start.peakKiB, delete.peakKiB)
+        runTimes[name, default: []].append(run.milliseconds)
+    }
+    if let unshareTool {
+        floor.append(measure([unshareTool, "--fork", "--pid", "--net", "--ipc", "--uts", "--mount", "chroot", rootfs, "/bin/true"]).milliseconds)
+    }
+}
+
+let crunRun = median(runTimes["crun"] ?? [])
+let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
+let crunPeak = Double(peaks["crun"] ?? 0)
+print("")
+print("runtime   run ms   vs crun   create+start+delete ms   vs crun   peak RSS MiB   vs crun")
+for (name, _) in binaries {
+    let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
+    let peak = Double(peaks[name] ?? 0)
+    let columns = [
+        name + String(repeating: " ", count: max(0, 8 - name.count)),
+        format(run).leftPad(7), format(run / crunRun).leftPad(9),
+        format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
+        format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
+    ]
+    print(columns.joined(separator: " "))
+}
+if !floor.isEmpty {
+    print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
+}
+_ = system("rm -rf \(work)")
+
+extension String {
+    func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
