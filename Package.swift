@@ -7,9 +7,9 @@ let package = Package(
         .executable(name: "skiff", targets: ["skiff"]),
         .library(name: "SkiffRuntime", targets: ["SkiffRuntime"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    ],
+    // No package dependencies: every container operation starts this binary, and start-up
+    // time is part of container start-up time.
+    dependencies: [],
     targets: [
         // Everything that must be C: the syscalls Glibc does not expose to Swift, and the
         // spawn path. `init/skiff-init.c` is the static program that runs between clone and
@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "CShims"]),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SkiffRuntime", "SkiffSpec"]
         ),
         .executableTarget(name: "skiff-bench", dependencies: ["CShims"]),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),

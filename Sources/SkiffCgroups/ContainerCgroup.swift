@@ -4,8 +4,8 @@ import SkiffSpec
 /// Where one container's cgroup lives in each hierarchy, decided before anything is made so
 /// that the state record can name it first (a `delete --force` after a crash at any point of
 /// `create` then knows what to remove).
-public struct ContainerCgroup: Codable, Sendable, Equatable {
-    public struct Directory: Codable, Sendable, Equatable {
+public struct ContainerCgroup: Sendable, Equatable {
+    public struct Directory: Sendable, Equatable {
         /// Absolute path, e.g. `/sys/fs/cgroup/memory/process_api/c495…/skiff-web`.
         public var path: String
         public var version: String
@@ -54,5 +54,31 @@ public struct ContainerCgroup: Codable, Sendable, Equatable {
 
     static func normalize(_ path: String) -> String {
         "/" + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+}
+
+extension ContainerCgroup: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        relativePath = try json.required("relativePath") { key throws(SpecError) in try json.string(key) }
+        directories = try json.objects("directories") ?? []
+    }
+
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("relativePath", relativePath)
+        json.set("directories", directories)
+    }
+}
+
+extension ContainerCgroup.Directory: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        path = try json.required("path") { key throws(SpecError) in try json.string(key) }
+        version = try json.required("version") { key throws(SpecError) in try json.string(key) }
+        controllers = try json.strings("controllers") ?? []
+    }
+
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("path", path)
+        json.set("version", version)
+        json.set("controllers", controllers)
     }
 }

@@ -1,13 +1,14 @@
 import SkiffCgroups
+import SkiffSpec
 
 /// The OCI statuses, plus `paused` (runc's extension).
-public enum ContainerStatus: String, Codable, Sendable {
+public enum ContainerStatus: String, Sendable {
     case creating, created, running, stopped, paused
 }
 
 /// What `state.json` holds: the OCI state, plus what skiff needs to find the container's
 /// process, cgroup and files again.
-public struct ContainerRecord: Codable, Sendable {
+public struct ContainerRecord: Sendable {
     public var ociVersion: String
     public var id: String
     /// As written; the live status is derived by `Runtime.state`.
@@ -27,7 +28,7 @@ public struct ContainerRecord: Codable, Sendable {
 }
 
 /// The OCI state as `skiff state` prints it (runc's field set).
-public struct ContainerState: Codable, Sendable, Equatable {
+public struct ContainerState: Sendable, Equatable {
     public var ociVersion: String
     public var id: String
     public var pid: Int32
@@ -37,4 +38,63 @@ public struct ContainerState: Codable, Sendable, Equatable {
     public var created: String
     public var owner: String
     public var annotations: [String: String]?
+}
+
+extension ContainerRecord: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        ociVersion = try json.required("ociVersion") { key throws(SpecError) in try json.string(key) }
+        id = try json.required("id") { key throws(SpecError) in try json.string(key) }
+        let statusName = try json.required("status") { key throws(SpecError) in try json.string(key) }
+        guard let status = ContainerStatus(rawValue: statusName) else { throw SpecError(json.path["status"], "unknown status \"\(statusName)\"") }
+        self.status = status
+        pid = try json.integer("pid") ?? 0
+        bundle = try json.string("bundle") ?? ""
+        rootfs = try json.string("rootfs") ?? ""
+        created = try json.string("created") ?? ""
+        ownerUID = try json.integer("ownerUID") ?? 0
+        annotations = try json.stringMap("annotations")
+        cgroup = try json.object("cgroup")
+        pidStartTime = try json.integer("pidStartTime")
+    }
+
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("ociVersion", ociVersion)
+        json.set("id", id)
+        json.set("status", status.rawValue)
+        json.set("pid", pid)
+        json.set("bundle", bundle)
+        json.set("rootfs", rootfs)
+        json.set("created", created)
+        json.set("ownerUID", ownerUID)
+        json.set("annotations", annotations)
+        json.set("cgroup", cgroup)
+        json.set("pidStartTime", pidStartTime)
+    }
+}
+
+extension ContainerState: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        ociVersion = try json.string("ociVersion") ?? ""
+        id = try json.string("id") ?? ""
+        pid = try json.integer("pid") ?? 0
+        status = ContainerStatus(rawValue: try json.string("status") ?? "") ?? .stopped
+        bundle = try json.string("bundle") ?? ""
+        rootfs = try json.string("rootfs") ?? ""
+        created = try json.string("created") ?? ""
+        owner = try json.string("owner") ?? ""
+        annotations = try json.stringMap("annotations")
+    }
+
+    /// runc's field order: what `runc state` prints, `skiff state` prints.
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("ociVersion", ociVersion)
+        json.set("id", id)
+        json.set("pid", pid)
+        json.set("status", status.rawValue)
+        json.set("bundle", bundle)
+        json.set("rootfs", rootfs)
+        json.set("created", created)
+        json.set("owner", owner)
+        json.set("annotations", annotations ?? [:])
+    }
 }

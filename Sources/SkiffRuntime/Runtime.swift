@@ -1,5 +1,4 @@
 import CShims
-import FoundationEssentials
 import Glibc
 import SkiffCgroups
 import SkiffSpec

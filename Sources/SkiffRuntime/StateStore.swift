@@ -1,5 +1,5 @@
 import CShims
-import FoundationEssentials
+import SkiffSpec
 import Glibc
 
 /// `--root`: one directory per container holding `state.json` and the exec fifo. The
@@ -61,9 +61,11 @@ public struct StateStore: Sendable {
             return nil
         }
         do {
-            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            return try ContainerRecord(jsonValue: try JSONValue.parse(bytes))
+        } catch let error as SpecError {
+            throw .usage("\(file): unreadable state: \(error)")
         } catch {
-            throw .usage("\(file): unreadable state (\(error))")
+            throw .usage("\(file): unreadable state: not JSON (\(error))")
         }
     }
 
@@ -104,10 +106,7 @@ final class ContainerDirectory {
 
     /// Replace `state.json` atomically (write a temporary file, then rename over).
     func write(_ record: ContainerRecord) throws(RuntimeError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data: Data
-        do { data = try encoder.encode(record) } catch { throw .usage("encoding state: \(error)") }
+        let data = Array(record.jsonValue.serialized().utf8)
         let temporary = "state.json.\(getpid()).tmp"
         let file = openat(fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         try check(file, "writing \(path)/\(temporary)")

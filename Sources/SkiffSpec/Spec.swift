@@ -4,7 +4,7 @@
 /// platforms, future additions) are tolerated and ignored, as the specification requires.
 /// Types follow the specification's Go reference (`specs-go/config.go`) so that a value
 /// that round-trips through runc round-trips through skiff.
-public struct Spec: Codable, Sendable, Equatable {
+public struct Spec: Sendable, Equatable {
     public var ociVersion: String
     public var process: Process?
     public var root: Root?
@@ -35,7 +35,7 @@ public struct Spec: Codable, Sendable, Equatable {
 // MARK: - Process
 
 extension Spec {
-    public struct Process: Codable, Sendable, Equatable {
+    public struct Process: Sendable, Equatable {
         public var terminal: Bool?
         public var consoleSize: ConsoleSize?
         public var user: User
@@ -69,12 +69,12 @@ extension Spec {
         }
     }
 
-    public struct ConsoleSize: Codable, Sendable, Equatable {
+    public struct ConsoleSize: Sendable, Equatable {
         public var height: UInt
         public var width: UInt
     }
 
-    public struct User: Codable, Sendable, Equatable {
+    public struct User: Sendable, Equatable {
         public var uid: UInt32
         public var gid: UInt32
         public var umask: UInt32?
@@ -89,7 +89,7 @@ extension Spec {
         }
     }
 
-    public struct Capabilities: Codable, Sendable, Equatable {
+    public struct Capabilities: Sendable, Equatable {
         public var bounding: [String]?
         public var effective: [String]?
         public var inheritable: [String]?
@@ -108,7 +108,7 @@ extension Spec {
         }
     }
 
-    public struct Rlimit: Codable, Sendable, Equatable {
+    public struct Rlimit: Sendable, Equatable {
         public var type: String
         public var hard: UInt64
         public var soft: UInt64
@@ -120,7 +120,7 @@ extension Spec {
         }
     }
 
-    public struct Scheduler: Codable, Sendable, Equatable {
+    public struct Scheduler: Sendable, Equatable {
         public var policy: String
         public var nice: Int32?
         public var priority: Int32?
@@ -130,12 +130,12 @@ extension Spec {
         public var period: UInt64?
     }
 
-    public struct IOPriority: Codable, Sendable, Equatable {
+    public struct IOPriority: Sendable, Equatable {
         public var `class`: String
         public var priority: Int
     }
 
-    public struct CPUAffinity: Codable, Sendable, Equatable {
+    public struct CPUAffinity: Sendable, Equatable {
         public var initial: String?
         public var final: String?
     }
@@ -144,7 +144,7 @@ extension Spec {
 // MARK: - Root, mounts, hooks
 
 extension Spec {
-    public struct Root: Codable, Sendable, Equatable {
+    public struct Root: Sendable, Equatable {
         public var path: String
         public var readonly: Bool?
 
@@ -154,7 +154,7 @@ extension Spec {
         }
     }
 
-    public struct Mount: Codable, Sendable, Equatable {
+    public struct Mount: Sendable, Equatable {
         public var destination: String
         public var type: String?
         public var source: String?
@@ -170,7 +170,7 @@ extension Spec {
         }
     }
 
-    public struct Hooks: Codable, Sendable, Equatable {
+    public struct Hooks: Sendable, Equatable {
         public var prestart: [Hook]?
         public var createRuntime: [Hook]?
         public var createContainer: [Hook]?
@@ -179,7 +179,7 @@ extension Spec {
         public var poststop: [Hook]?
     }
 
-    public struct Hook: Codable, Sendable, Equatable {
+    public struct Hook: Sendable, Equatable {
         public var path: String
         public var args: [String]?
         public var env: [String]?
@@ -190,7 +190,7 @@ extension Spec {
 // MARK: - Linux
 
 extension Spec {
-    public struct Linux: Codable, Sendable, Equatable {
+    public struct Linux: Sendable, Equatable {
         public var uidMappings: [IDMapping]?
         public var gidMappings: [IDMapping]?
         public var sysctl: [String: String]?
@@ -221,13 +221,13 @@ extension Spec {
         }
     }
 
-    public struct IDMapping: Codable, Sendable, Equatable {
+    public struct IDMapping: Sendable, Equatable {
         public var containerID: UInt32
         public var hostID: UInt32
         public var size: UInt32
     }
 
-    public struct Namespace: Codable, Sendable, Equatable {
+    public struct Namespace: Sendable, Equatable {
         /// Kept as the string from the file so validation can quote an unknown name.
         public var type: String
         public var path: String?
@@ -244,11 +244,11 @@ extension Spec {
         public var kind: NamespaceKind? { NamespaceKind(rawValue: type) }
     }
 
-    public enum NamespaceKind: String, Codable, Sendable, CaseIterable {
+    public enum NamespaceKind: String, Sendable, CaseIterable {
         case pid, network, mount, ipc, uts, user, cgroup, time
     }
 
-    public struct Device: Codable, Sendable, Equatable {
+    public struct Device: Sendable, Equatable {
         public var type: String
         public var path: String
         public var major: Int64?
@@ -269,21 +269,21 @@ extension Spec {
         }
     }
 
-    public struct NetDevice: Codable, Sendable, Equatable {
+    public struct NetDevice: Sendable, Equatable {
         public var name: String?
     }
 
-    public struct Personality: Codable, Sendable, Equatable {
+    public struct Personality: Sendable, Equatable {
         public var domain: String
         public var flags: [String]?
     }
 
-    public struct TimeOffset: Codable, Sendable, Equatable {
+    public struct TimeOffset: Sendable, Equatable {
         public var secs: Int64?
         public var nanosecs: UInt32?
     }
 
-    public struct IntelRdt: Codable, Sendable, Equatable {
+    public struct IntelRdt: Sendable, Equatable {
         public var closID: String?
         public var l3CacheSchema: String?
         public var memBwSchema: String?
@@ -297,7 +297,7 @@ extension Spec {
 // MARK: - Resources
 
 extension Spec {
-    public struct Resources: Codable, Sendable, Equatable {
+    public struct Resources: Sendable, Equatable {
         public var devices: [DeviceCgroup]?
         public var memory: Memory?
         public var cpu: CPU?
@@ -316,7 +316,7 @@ extension Spec {
         }
     }
 
-    public struct DeviceCgroup: Codable, Sendable, Equatable {
+    public struct DeviceCgroup: Sendable, Equatable {
         public var allow: Bool
         public var type: String?
         public var major: Int64?
@@ -332,7 +332,7 @@ extension Spec {
         }
     }
 
-    public struct Memory: Codable, Sendable, Equatable {
+    public struct Memory: Sendable, Equatable {
         public var limit: Int64?
         public var reservation: Int64?
         public var swap: Int64?
@@ -350,7 +350,7 @@ extension Spec {
         }
     }
 
-    public struct CPU: Codable, Sendable, Equatable {
+    public struct CPU: Sendable, Equatable {
         public var shares: UInt64?
         public var quota: Int64?
         public var burst: UInt64?
@@ -370,13 +370,13 @@ extension Spec {
         }
     }
 
-    public struct Pids: Codable, Sendable, Equatable {
+    public struct Pids: Sendable, Equatable {
         public var limit: Int64
 
         public init(limit: Int64) { self.limit = limit }
     }
 
-    public struct BlockIO: Codable, Sendable, Equatable {
+    public struct BlockIO: Sendable, Equatable {
         public var weight: UInt16?
         public var leafWeight: UInt16?
         public var weightDevice: [WeightDevice]?
@@ -386,35 +386,35 @@ extension Spec {
         public var throttleWriteIOPSDevice: [ThrottleDevice]?
     }
 
-    public struct WeightDevice: Codable, Sendable, Equatable {
+    public struct WeightDevice: Sendable, Equatable {
         public var major: Int64
         public var minor: Int64
         public var weight: UInt16?
         public var leafWeight: UInt16?
     }
 
-    public struct ThrottleDevice: Codable, Sendable, Equatable {
+    public struct ThrottleDevice: Sendable, Equatable {
         public var major: Int64
         public var minor: Int64
         public var rate: UInt64
     }
 
-    public struct HugepageLimit: Codable, Sendable, Equatable {
+    public struct HugepageLimit: Sendable, Equatable {
         public var pageSize: String
         public var limit: UInt64
     }
 
-    public struct Network: Codable, Sendable, Equatable {
+    public struct Network: Sendable, Equatable {
         public var classID: UInt32?
         public var priorities: [InterfacePriority]?
     }
 
-    public struct InterfacePriority: Codable, Sendable, Equatable {
+    public struct InterfacePriority: Sendable, Equatable {
         public var name: String
         public var priority: UInt32
     }
 
-    public struct Rdma: Codable, Sendable, Equatable {
+    public struct Rdma: Sendable, Equatable {
         public var hcaHandles: UInt32?
         public var hcaObjects: UInt32?
     }
@@ -423,7 +423,7 @@ extension Spec {
 // MARK: - Seccomp
 
 extension Spec {
-    public struct Seccomp: Codable, Sendable, Equatable {
+    public struct Seccomp: Sendable, Equatable {
         public var defaultAction: String
         public var defaultErrnoRet: UInt32?
         public var architectures: [String]?
@@ -433,14 +433,14 @@ extension Spec {
         public var syscalls: [Syscall]?
     }
 
-    public struct Syscall: Codable, Sendable, Equatable {
+    public struct Syscall: Sendable, Equatable {
         public var names: [String]
         public var action: String
         public var errnoRet: UInt32?
         public var args: [SyscallArg]?
     }
 
-    public struct SyscallArg: Codable, Sendable, Equatable {
+    public struct SyscallArg: Sendable, Equatable {
         public var index: UInt
         public var value: UInt64
         public var valueTwo: UInt64?

@@ -15,13 +15,13 @@ public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {
 }
 
 /// Builds JSON paths the way users read them: `linux.namespaces[2].type`.
-struct JSONPath {
-    private(set) var text: String
+public struct JSONPath: Sendable {
+    public private(set) var text: String
 
-    init(_ text: String = "") { self.text = text }
+    public init(_ text: String = "") { self.text = text }
 
-    func key(_ name: String) -> JSONPath { JSONPath(text.isEmpty ? name : "\(text).\(name)") }
-    func index(_ i: Int) -> JSONPath { JSONPath("\(text)[\(i)]") }
-    subscript(name: String) -> String { key(name).text }
-    subscript(i: Int) -> String { index(i).text }
+    public func key(_ name: String) -> JSONPath { JSONPath(text.isEmpty ? name : "\(text).\(name)") }
+    public func index(_ i: Int) -> JSONPath { JSONPath("\(text)[\(i)]") }
+    public subscript(name: String) -> String { key(name).text }
+    public subscript(i: Int) -> String { index(i).text }
 }

@@ -1,142 +1,98 @@
-import ArgumentParser
-import FoundationEssentials
 import Glibc
 import SkiffRuntime
 import SkiffSpec
 
-struct Create: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a container; its process waits for `start`.")
-    @OptionGroup var globals: GlobalOptions
-    @OptionGroup var flags: CreateFlags
-    @Argument(help: "The container id.") var id: String
+let commands: [Command] = [
+    Command(name: "create", summary: "create a container; its process waits for `start`", usage: "<container-id>",
+            positionals: 1...1, options: createOptions) { args, context in
+        try context.runtime.create(id: args.positionals[0], options: try createOptionsFrom(args))
+        return 0
+    },
+    Command(name: "start", summary: "start the process of a created container", usage: "<container-id>",
+            positionals: 1...1) { args, context in
+        try context.runtime.start(id: args.positionals[0])
+        return 0
+    },
+    Command(name: "state", summary: "print the OCI state of a container as JSON", usage: "<container-id>",
+            positionals: 1...1) { args, context in
+        print(try context.runtime.state(id: args.positionals[0]).jsonValue.serialized(pretty: true))
+        return 0
+    },
+    Command(name: "kill", summary: "send a signal (default SIGTERM) to a container", usage: "<container-id> [signal]",
+            positionals: 1...2, options: [.flag("all", short: "a", "signal every process in the container's cgroup")]) { args, context in
+        let name = args.positionals.count > 1 ? args.positionals[1] : "SIGTERM"
+        guard let signal = LinuxNames.signal(name) else { throw UsageError(description: "unknown signal \"\(name)\"") }
+        try context.runtime.kill(id: args.positionals[0], signal: signal, all: args.has("all"))
+        return 0
+    },
+    Command(name: "delete", summary: "delete a container and everything it holds", usage: "<container-id>",
+            positionals: 1...1, options: [.flag("force", short: "f", "kill a running container first; succeed if it does not exist")]) { args, context in
+        try context.runtime.delete(id: args.positionals[0], force: args.has("force"))
+        return 0
+    },
+    Command(name: "run", summary: "create and start a container, wait for it and delete it (unless detached)",
+            usage: "<container-id>", positionals: 1...1,
+            options: createOptions + [.flag("detach", short: "d", "return once the process runs, leaving it running")]) { args, context in
+        try context.runtime.run(id: args.positionals[0], options: try createOptionsFrom(args), detach: args.has("detach"))
+    },
+    Command(name: "list", summary: "list containers", usage: "", positionals: 0...0,
+            options: [.value("format", short: "f", "FORMAT", "table or json (default table)"),
+                      .flag("quiet", short: "q", "print only the ids")]) { args, context in
+        try list(args, context)
+        return 0
+    },
+    Command(name: "spec", summary: "write a default config.json into the bundle", usage: "", positionals: 0...0,
+            options: [.value("bundle", short: "b", "DIR", "the bundle directory (default .)")]) { args, _ in
+        try writeSpec(bundle: args["bundle"] ?? ".")
+        return 0
+    },
+]
 
-    func run() throws {
-        try globals.perform { () throws(RuntimeError) in try globals.runtime.create(id: id, options: flags.options) }
-    }
+func createOptionsFrom(_ args: Arguments) throws(UsageError) -> CreateOptions {
+    var options = CreateOptions(bundle: args["bundle"] ?? ".", pidFile: args["pid-file"].map(absolutePath))
+    options.noPivot = args.has("no-pivot")
+    options.noNewKeyring = args.has("no-new-keyring")
+    options.preserveFds = try args.integer("preserve-fds", default: 0)
+    options.consoleSocket = args["console-socket"]
+    return options
 }
 
-struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start the process of a created container.")
-    @OptionGroup var globals: GlobalOptions
-    @Argument(help: "The container id.") var id: String
-
-    func run() throws {
-        try globals.perform { () throws(RuntimeError) in try globals.runtime.start(id: id) }
-    }
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
 }
 
-struct State: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the OCI state of a container as JSON.")
-    @OptionGroup var globals: GlobalOptions
-    @Argument(help: "The container id.") var id: String
-
-    func run() throws {
-        let state = try globals.perform { () throws(RuntimeError) in try globals.runtime.state(id: id) }
-        print(JSONText.pretty(state))
-    }
-}
-
-struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send a signal (default SIGTERM) to a container's process.")
-    @OptionGroup var globals: GlobalOptions
-    @Flag(name: [.short, .long], help: "Signal every process in the container's cgroup.") var all = false
-    @Argument(help: "The container id.") var id: String
-    @Argument(help: "Signal name (TERM, SIGKILL) or number.") var signal: String = "SIGTERM"
-
-    func run() throws {
-        guard let number = LinuxNames.signal(signal) else {
-            globals.logger.error("unknown signal \"\(signal)\"")
-            throw ExitCode.failure
-        }
-        try globals.perform { () throws(RuntimeError) in try globals.runtime.kill(id: id, signal: number, all: all) }
-    }
-}
-
-struct Delete: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete a container and everything it holds.")
-    @OptionGroup var globals: GlobalOptions
-    @Flag(name: [.short, .long], help: "Kill a running container first; succeed if it does not exist.") var force = false
-    @Argument(help: "The container id.") var id: String
-
-    func run() throws {
-        try globals.perform { () throws(RuntimeError) in try globals.runtime.delete(id: id, force: force) }
-    }
-}
-
-struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create and start a container; wait for it and delete it unless detached.")
-    @OptionGroup var globals: GlobalOptions
-    @OptionGroup var flags: CreateFlags
-    @Flag(name: [.short, .long], help: "Return once the process runs, leaving it running.") var detach = false
-    @Argument(help: "The container id.") var id: String
-
-    func run() throws {
-        let status = try globals.perform { () throws(RuntimeError) in
-            try globals.runtime.run(id: id, options: flags.options, detach: detach)
-        }
-        if status != 0 { throw ExitCode(status) }
-    }
-}
-
-struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List containers.")
-    @OptionGroup var globals: GlobalOptions
-    @Option(name: [.short, .long], help: "table or json.") var format: String = "table"
-    @Flag(name: [.short, .long], help: "Print only the ids.") var quiet = false
-
-    func validate() throws {
-        guard ["table", "json"].contains(format) else { throw ValidationError("--format: expected table or json, got \"\(format)\"") }
-    }
-
-    func run() throws {
-        let states = globals.runtime.list()
-        if quiet {
-            states.forEach { print($0.id) }
-        } else if format == "json" {
-            print(JSONText.compact(states))
-        } else {
-            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
-            rows += states.map { [$0.id, String($0.pid), $0.status.rawValue, $0.bundle, $0.created, $0.owner] }
-            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
-            for row in rows {
-                print(row.enumerated().map { i, cell in
-                    i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 3)
-                }.joined())
-            }
+func list(_ args: Arguments, _ context: Context) throws(UsageError) {
+    let format = args["format"] ?? "table"
+    guard format == "table" || format == "json" else { throw UsageError(description: "--format: expected table or json, got \"\(format)\"") }
+    let states = context.runtime.list()
+    if args.has("quiet") {
+        states.forEach { print($0.id) }
+    } else if format == "json" {
+        print(JSONValue.array(states.map(\.jsonValue)).serialized())
+    } else {
+        var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+        rows += states.map { [$0.id, String($0.pid), $0.status.rawValue, $0.bundle, $0.created, $0.owner] }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
+        for row in rows {
+            print(row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 3)
+            }.joined())
         }
     }
 }
 
-struct SpecCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "spec", abstract: "Write a default config.json into the bundle.")
-    @OptionGroup var globals: GlobalOptions
-    @Option(name: [.short, .long], help: "The bundle directory.") var bundle: String = "."
-
-    func run() throws {
-        let path = bundle + "/config.json"
-        if access(path, F_OK) == 0 {
-            globals.logger.error("\(path) already exists: remove it first")
-            throw ExitCode.failure
-        }
-        var bytes = SpecLoader.encode(.defaultSpec())
-        bytes.append(UInt8(ascii: "\n"))
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0, bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            globals.logger.error("writing \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode.failure
-        }
-        close(fd)
-    }
-}
-
-enum JSONText {
-    static func pretty<T: Encodable>(_ value: T) -> String { encode(value, [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) }
-    static func compact<T: Encodable>(_ value: T) -> String { encode(value, [.sortedKeys, .withoutEscapingSlashes]) }
-
-    private static func encode<T: Encodable>(_ value: T, _ formatting: JSONEncoder.OutputFormatting) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = formatting
-        guard let data = try? encoder.encode(value) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
+func writeSpec(bundle: String) throws(UsageError) {
+    let path = bundle + "/config.json"
+    if access(path, F_OK) == 0 { throw UsageError(description: "\(path) already exists: remove it first") }
+    var bytes = SpecLoader.encode(.defaultSpec())
+    bytes.append(UInt8(ascii: "\n"))
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw UsageError(description: "writing \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+        throw UsageError(description: "writing \(path): \(String(cString: strerror(errno)))")
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import SkiffRuntime
+import SkiffSpec
 
 /// runc-style logging: messages go to stderr and, with `--log FILE`, to FILE as text
 /// (`time=… level=error msg=…`) or JSON lines (`{"level":"error","msg":"…","time":"…"}`),
@@ -10,6 +11,17 @@ struct Log: Sendable {
     var file: String?
     var format: Format = .text
     var debug = false
+
+    init() {}
+
+    /// From the global options `--log`, `--log-format` and `--debug`.
+    init(_ args: Arguments) throws(UsageError) {
+        file = args["log"]
+        debug = args.has("debug")
+        let name = args["log-format"] ?? "text"
+        guard let format = Format(rawValue: name) else { throw UsageError(description: "--log-format: expected text or json, got \"\(name)\"") }
+        self.format = format
+    }
 
     func error(_ message: String) {
         Self.printError("skiff: \(message)\n")
@@ -54,23 +66,13 @@ struct Log: Sendable {
         var buffer = [CChar](repeating: 0, count: 64)
         strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
         let nanos = String(now.tv_nsec)
-        return String(cString: buffer) + "." + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
     }
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var out = ""
+        JSONValue.quote(text, into: &out)
+        return out
     }
 }

@@ -32,7 +32,9 @@ struct SpecTests {
         let bytes = try [UInt8](Data(contentsOf: url))
         // The full config has a seccomp section and a user namespace, which the runtime
         // does not run yet; decoding alone must still see every field.
-        let spec = try JSONDecoder().decode(Spec.self, from: Data(bytes))
+        let spec = try Spec(jsonValue: JSONValue.parse(bytes))
+        // And it writes back to the same document model.
+        #expect(try Spec(jsonValue: JSONValue.parse(Array(spec.jsonValue.serialized().utf8))) == spec)
         #expect(spec.process?.consoleSize?.width == 80)
         #expect(spec.process?.capabilities?.ambient == ["CAP_NET_BIND_SERVICE"])
         #expect(spec.process?.rlimits?.first?.type == "RLIMIT_NOFILE")
@@ -65,17 +67,19 @@ struct SpecTests {
         expectError("{\"ociVersion\": tru}", "config.json: line 1, column 16: expected a value (true, false or null)")
         expectError("", "config.json: line 1, column 1: unexpected end of file, expected a value")
         expectError("{\"a\": \"unterminated}", "config.json: line 1, column 7: unterminated string")
+        expectError("{\"ociVersion\": \"1.2.0\",}", "config.json: line 1, column 24: expected a key in double quotes, found '}'")
+        expectError("[1, 2]", "config.json: expected an object, found an array")
     }
 
     @Test func typeErrorsNameTheJSONPath() {
-        expectError(Self.minimal.replacingOccurrences(of: #""args": ["sh"]"#, with: #""args": "sh""#), "process.args: expected an array")
-        expectError(Self.minimal.replacingOccurrences(of: #""uid": 0"#, with: #""uid": "root""#), "process.user.uid: expected an integer")
+        expectError(Self.minimal.replacingOccurrences(of: #""args": ["sh"]"#, with: #""args": "sh""#), "process.args: expected an array, found a string")
+        expectError(Self.minimal.replacingOccurrences(of: #""uid": 0"#, with: #""uid": "root""#), "process.user.uid: expected an integer, found a string")
         expectError(Self.minimal.replacingOccurrences(of: #""cwd": "/", "#, with: ""), "process.cwd: missing")
         expectError(#"{"root": {"path": "rootfs"}}"#, "ociVersion: missing")
         expectError(Self.minimal.replacingOccurrences(of: #""uid": 0"#, with: #""uid": -1"#), "process.user.uid: -1 is out of range")
         expectError(Self.minimal.replacingOccurrences(of: #""gid": 0"#, with: #""gid": 4294967296"#), "process.user.gid: 4294967296 is out of range")
         expectError(Self.minimal.replacingOccurrences(of: #"[{"type": "mount"}]"#, with: #"[{"type": "mount"}, {"type": 3}]"#),
-                    "linux.namespaces[1].type: expected a string")
+                    "linux.namespaces[1].type: expected a string, found a number")
     }
 
     @Test func validationNamesTheField() {
@@ -107,6 +111,14 @@ struct SpecTests {
         expectError(with(#""linux": {"#, #""linux": {"rootfsPropagation": "sideways", "#), #"linux.rootfsPropagation: unknown propagation "sideways""#)
         expectError(with(#""linux": {"#, #""linux": {"resources": {"cpu": {"quota": -5}}, "#),
                     "linux.resources.cpu.quota: must be positive (or -1 for no limit), got -5")
+    }
+
+    @Test func stringsUnescapeAndNumbersKeepTheirText() throws {
+        let value = try JSONValue.parse(Array(#"{"s": "a\"b\\c\u00e9\ud83d\ude00\n", "n": -12.5e3}"#.utf8))
+        #expect(value == .object([("s", .string("a\"b\\c\u{e9}\u{1F600}\n")), ("n", .number("-12.5e3"))]))
+        // Written back, it parses to the same value.
+        #expect(try JSONValue.parse(Array(value.serialized().utf8)) == value)
+        #expect(try JSONValue.parse(Array(value.serialized(pretty: true).utf8)) == value)
     }
 
     @Test func signalsParseByNameOrNumber() {

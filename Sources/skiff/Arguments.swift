@@ -1,0 +1,99 @@
+/// The command line, parsed the way runc's users call it: global options before (or after)
+/// the command name, `--name value` and `--name=value`, short `-b value`, and positionals
+/// anywhere until `--`.
+///
+/// skiff parses its own arguments instead of using swift-argument-parser: a runtime is
+/// started for every container operation, and that library's reflection costs about a
+/// millisecond of start-up each time (measured with callgrind: most of it is dynamic
+/// protocol-conformance lookup).
+struct OptionSpec: Sendable {
+    var long: String
+    var short: Character?
+    var value: String?
+    var help: String
+
+    /// An option that takes a value, shown as `--long VALUE`.
+    static func value(_ long: String, short: Character? = nil, _ valueName: String, _ help: String) -> OptionSpec {
+        OptionSpec(long: long, short: short, value: valueName, help: help)
+    }
+
+    static func flag(_ long: String, short: Character? = nil, _ help: String) -> OptionSpec {
+        OptionSpec(long: long, short: short, value: nil, help: help)
+    }
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// What one invocation said: option values by long name, flags, and positionals.
+struct Arguments: Sendable {
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+    var positionals: [String] = []
+
+    subscript(_ long: String) -> String? { values[long] }
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+
+    func integer(_ long: String, default fallback: Int) throws(UsageError) -> Int {
+        guard let text = values[long] else { return fallback }
+        guard let number = Int(text), number >= 0 else { throw UsageError(description: "--\(long): expected a non-negative integer, got \"\(text)\"") }
+        return number
+    }
+
+    /// Parse `arguments` against `options`; unknown options are errors.
+    static func parse(_ arguments: ArraySlice<String>, options: [OptionSpec]) throws(UsageError) -> Arguments {
+        var result = Arguments()
+        var rest = arguments
+        while let argument = rest.popFirst() {
+            if argument == "--" {
+                result.positionals.append(contentsOf: rest)
+                break
+            }
+            guard argument.hasPrefix("-"), argument.count > 1 else {
+                result.positionals.append(argument)
+                continue
+            }
+            let (spec, inline) = try find(argument, in: options)
+            if spec.value == nil {
+                if inline != nil { throw UsageError(description: "--\(spec.long) takes no value") }
+                result.flags.insert(spec.long)
+            } else if let inline {
+                result.values[spec.long] = inline
+            } else if let next = rest.popFirst() {
+                result.values[spec.long] = next
+            } else {
+                throw UsageError(description: "--\(spec.long) needs a value")
+            }
+        }
+        return result
+    }
+
+    private static func find(_ argument: String, in options: [OptionSpec]) throws(UsageError) -> (OptionSpec, String?) {
+        if argument.hasPrefix("--") {
+            let body = argument.dropFirst(2)
+            let parts = body.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            guard let spec = options.first(where: { $0.long == name }) else { throw UsageError(description: "unknown option --\(name)") }
+            return (spec, parts.count > 1 ? String(parts[1]) : nil)
+        }
+        let letter = argument.dropFirst().first!
+        guard let spec = options.first(where: { $0.short == letter }) else { throw UsageError(description: "unknown option -\(letter)") }
+        let attached = argument.dropFirst(2)
+        if attached.isEmpty { return (spec, nil) }
+        return (spec, String(attached.hasPrefix("=") ? attached.dropFirst() : attached))
+    }
+}
+
+extension OptionSpec {
+    var synopsis: String {
+        let names = (short.map { "-\($0), " } ?? "    ") + "--\(long)" + (value.map { " \($0)" } ?? "")
+        return names
+    }
+
+    static func helpText(_ options: [OptionSpec]) -> String {
+        let width = (options.map(\.synopsis.count).max() ?? 0) + 3
+        return options.map { "  " + $0.synopsis + String(repeating: " ", count: width - $0.synopsis.count) + $0.help }
+            .joined(separator: "\n")
+    }
+}

@@ -1,0 +1,38 @@
+import SkiffRuntime
+
+/// One `skiff` command: its options, how many positionals it takes, and what it does.
+struct Command: Sendable {
+    var name: String
+    var summary: String
+    var usage: String
+    var positionals: ClosedRange<Int>
+    var options: [OptionSpec] = []
+    var action: @Sendable (Arguments, Context) throws -> Int32
+}
+
+/// What every command gets: the parsed global options, as a logger and a runtime.
+struct Context: Sendable {
+    var log: Log
+    var runtime: Runtime
+}
+
+/// runc's global options (accepted before or after the command name).
+let globalOptions: [OptionSpec] = [
+    .value("root", "DIR", "directory for container state (default \(StateStore.defaultRoot))"),
+    .value("log", "FILE", "also write log messages to FILE"),
+    .value("log-format", "FORMAT", "log file format: text or json (default text)"),
+    .flag("debug", "log debug messages (each step of create, with timings)"),
+    .flag("systemd-cgroup", "use the systemd cgroup driver (not supported yet: an error)"),
+    .flag("help", short: "h", "show help"),
+    .flag("version", short: "v", "print the version"),
+]
+
+/// Options of `create` and `run`.
+let createOptions: [OptionSpec] = [
+    .value("bundle", short: "b", "DIR", "the bundle directory, holding config.json (default .)"),
+    .value("pid-file", "FILE", "write the container's pid to FILE (no trailing newline)"),
+    .value("console-socket", "SOCKET", "AF_UNIX socket to send the console's pty master to"),
+    .flag("no-pivot", "use MS_MOVE and chroot instead of pivot_root (for a rootfs on ramfs)"),
+    .flag("no-new-keyring", "do not create a session keyring (skiff never does)"),
+    .value("preserve-fds", "N", "pass N descriptors after stdio (3, 4, ...) to the container"),
+]

@@ -1,0 +1,100 @@
+import Glibc
+import SkiffRuntime
+
+let version = "0.1.0"
+
+func printHelp(_ command: Command?) {
+    if let command {
+        print("usage: skiff [global options] \(command.name) [options] \(command.usage)\n\n\(command.summary)\n")
+        if !command.options.isEmpty { print("options:\n" + OptionSpec.helpText(command.options)) }
+        return
+    }
+    let width = commands.map(\.name.count).max()! + 3
+    print("""
+        skiff \(version): a low-level OCI container runtime with runc's command line
+
+        usage: skiff [global options] <command> [options] [arguments]
+
+        commands:
+        \(commands.map { "  " + $0.name + String(repeating: " ", count: width - $0.name.count) + $0.summary }.joined(separator: "\n"))
+
+        global options:
+        \(OptionSpec.helpText(globalOptions))
+
+        `skiff <command> --help` shows a command's options.
+        """)
+}
+
+/// Splits argv into global options, the command, and the command's arguments, runs it, and
+/// turns every error into one logged line and exit status 1.
+func main() -> Int32 {
+    let argv = CommandLine.arguments.dropFirst()
+    // Global options may come before the command name.
+    var log = Log()
+    let commandIndex = indexOfCommand(argv)
+    let global: Arguments
+    do {
+        global = try Arguments.parse(argv[argv.startIndex..<commandIndex], options: globalOptions)
+    } catch {
+        log.error(error.description)
+        return 1
+    }
+    if global.has("version") {
+        print("skiff version \(version)\nspec: 1.2.0")
+        return 0
+    }
+    guard commandIndex < argv.endIndex else {
+        printHelp(nil)
+        return global.has("help") ? 0 : 1
+    }
+    let name = argv[commandIndex]
+    if name == "help" {
+        printHelp(commands.first { $0.name == argv.dropFirst(commandIndex - argv.startIndex + 1).first })
+        return 0
+    }
+    guard let command = commands.first(where: { $0.name == name }) else {
+        log.error("unknown command \"\(name)\" (see skiff --help)")
+        return 1
+    }
+    do {
+        var args = try Arguments.parse(argv[(commandIndex + 1)...], options: command.options + globalOptions)
+        args.values.merge(global.values) { local, _ in local }
+        args.flags.formUnion(global.flags)
+        if args.has("help") {
+            printHelp(command)
+            return 0
+        }
+        log = try Log(args)
+        guard command.positionals.contains(args.positionals.count) else {
+            throw UsageError(description: "\(command.name): expected \(command.usage.isEmpty ? "no arguments" : command.usage) (see skiff \(command.name) --help)")
+        }
+        if args.has("systemd-cgroup") { throw UsageError(description: "--systemd-cgroup: the systemd cgroup driver is not supported yet") }
+        let logger = log
+        let warn: @Sendable (String) -> Void = { logger.warning($0) }
+        let debug: @Sendable (String) -> Void = { logger.debug($0) }
+        let runtime = Runtime(root: args["root"] ?? StateStore.defaultRoot, warn: warn, debug: args.has("debug") ? debug : nil)
+        return try command.action(args, Context(log: log, runtime: runtime))
+    } catch let error as RuntimeError {
+        log.error(error.description)
+    } catch {
+        log.error("\(error)")
+    }
+    return 1
+}
+
+/// The first argument that is not a global option (or a global option's value).
+func indexOfCommand(_ argv: ArraySlice<String>) -> Int {
+    var index = argv.startIndex
+    while index < argv.endIndex {
+        let argument = argv[index]
+        guard argument.hasPrefix("-") else { return index }
+        let name = argument.hasPrefix("--") ? String(argument.dropFirst(2).split(separator: "=").first ?? "") : ""
+        if let spec = globalOptions.first(where: { $0.long == name }), spec.value != nil, !argument.contains("=") {
+            index += 1
+        }
+        index += 1
+    }
+    return index
+}
+
+exit(main())
