@@ -45,7 +45,7 @@ run: deps build bundle
 test: deps build rootfs
 	$(SWIFT) build --build-tests
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 bench: deps build rootfs
 	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench
