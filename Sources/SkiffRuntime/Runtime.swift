@@ -257,6 +257,7 @@ public struct Runtime: Sendable {
     /// a container that does not exist is not an error (containerd relies on this).
     public func delete(id: String, force: Bool = false) throws(RuntimeError) {
         let id = try ContainerID(id)
+        if force { store.removeAbandonedClaims(of: id) }
         let directory: ContainerDirectory
         do { directory = try store.lock(id) } catch {
             if case .notFound = error, force { return }

@@ -69,6 +69,19 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// A `create` killed between making its private directory and renaming it into place
+    /// leaves `.new-<id>-<pid>-<n>` behind: remove those whose creator is gone.
+    func removeAbandonedClaims(of id: ContainerID) {
+        guard let dir = opendir(root) else { return }
+        defer { closedir(dir) }
+        let prefix = ".new-\(id.value)-"
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count).split(separator: "-").first ?? "") else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { rmdir(root + "/" + name) }
+        }
+    }
+
     func list() -> [ContainerID] {
         guard let dir = opendir(root) else { return [] }
         defer { closedir(dir) }

@@ -16,6 +16,29 @@ struct ConcurrencyTests {
         }
     }
 
+    /// `create` killed with SIGKILL at any instant: `delete --force` then leaves nothing
+    /// (runc and crun leave cgroups behind in this test).
+    @Test func createKilledAtAnyInstantLeavesNothingAfterDeleteForce() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        var outcomes: [Int32: Int] = [:]
+        for round in 0..<30 {
+            let id = Harness.id("crash\(round)")
+            let running = Harness.start(["--root", sandbox.root, "create", "-b", sandbox.bundle, id])
+            usleep(UInt32((round * 397) % 12_000))
+            kill(running.process.processIdentifier, SIGKILL)
+            let result = running.finish()
+            outcomes[result.status, default: 0] += 1
+            let deleted = sandbox.skiff(["delete", "--force", id])
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            sandbox.expectNothingLeft(id)
+            let entries = try FileManager.default.contentsOfDirectory(atPath: sandbox.root)
+            #expect(entries.isEmpty, "\(entries)")
+        }
+        // Some rounds must really have been cut short, or this test proves nothing.
+        #expect((outcomes[128 + SIGKILL] ?? 0) > 0, "\(outcomes)")
+    }
+
     @Test func theSameIDCreatedTwiceAtOnceHasExactlyOneWinner() {
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.writeConfig()
