@@ -89,10 +89,6 @@ struct PlanBuilder {
         if let domain = spec.domainname, !domain.isEmpty { plan.append(SKIFF_OP_DOMAINNAME, strings: [domain]) }
 
         try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
-
-        for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
-            plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
-        }
         buildCredentials(into: &plan, process: process)
         if process.noNewPrivileges == true { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
@@ -123,6 +119,10 @@ struct PlanBuilder {
         plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])
         if let propagation = spec.linux?.rootfsPropagation {
             plan.append(SKIFF_OP_PROPAGATE, args: [MountOptions([propagation]).propagation], strings: ["/"])
+        }
+        // Through the container's /proc, before /proc/sys becomes read-only.
+        for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
+            plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
         }
         if spec.root?.readonly == true { plan.append(SKIFF_OP_READONLY_ROOT) }
         for path in spec.linux?.readonlyPaths ?? [] { plan.append(SKIFF_OP_READONLY_PATH, strings: [path]) }

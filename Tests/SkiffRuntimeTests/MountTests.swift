@@ -94,6 +94,25 @@ struct MountTests {
         #expect(result.output == "1")
     }
 
+    @Test func configuredDevicesAreCreated() {
+        let sandbox = Sandbox(args: ["sh", "-c", "ls -ln /dev/fuse /dev/loop-test | tr -s ' ' | cut -d' ' -f1,3,4,5,6"])
+        sandbox.spec.linux?.devices = [
+            .init(type: "c", path: "/dev/fuse", major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0),
+            .init(type: "b", path: "/dev/loop-test", major: 7, minor: 200, fileMode: 0o640, uid: 1000, gid: 1001),
+        ]
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["crw------- 0 0 10, 229", "brw-r----- 1000 1001 7, 200"])
+    }
+
+    @Test func rootfsPropagationIsApplied() {
+        let sandbox = Sandbox(args: ["awk", "$5 == \"/\"", "/proc/self/mountinfo"])
+        sandbox.spec.linux?.rootfsPropagation = "rshared"
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.contains("shared:"), "\(result.output)")
+    }
+
     @Test func defaultDevicesAndLinksExist() {
         let sandbox = Sandbox(args: ["sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1; for l in fd stdin ptmx; do readlink /dev/$l; done"])
         let result = sandbox.run()

@@ -55,6 +55,26 @@ struct ProcessTests {
         #expect(result.stdout.contains("NoNewPrivs:\t1"))
     }
 
+    @Test func sysctlsDomainnameAndOOMScoreAdjust() {
+        let sandbox = Sandbox(args: ["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/domainname /proc/self/oom_score_adj"])
+        sandbox.spec.linux?.sysctl = ["net.ipv4.ip_forward": "1"]
+        sandbox.spec.domainname = "tasks.example"
+        sandbox.spec.process?.oomScoreAdj = 123
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["1", "tasks.example", "123"])
+    }
+
+    @Test func aSysctlThatDoesNotExistIsAStepError() {
+        let sandbox = Sandbox()
+        sandbox.spec.linux?.sysctl = ["kernel.no_such_knob": "1"]
+        let id = Harness.id("sysctl")
+        let result = sandbox.run(id)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("setting sysctl kernel.no_such_knob"))
+        sandbox.expectNothingLeft(id)
+    }
+
     @Test func exitStatusIsTheContainers() {
         let sandbox = Sandbox(args: ["sh", "-c", "exit 7"])
         #expect(sandbox.run().status == 7)
