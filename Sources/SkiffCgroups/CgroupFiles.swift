@@ -1,20 +1,10 @@
 import Glibc
+import SkiffSpec
 
 /// Small, checked file operations on cgroupfs.
 enum CgroupFiles {
     static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes.append(contentsOf: buffer[..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? readFile(path)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func write(_ value: String, to path: String) throws(CgroupError) {

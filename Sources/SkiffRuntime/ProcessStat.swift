@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSpec
 
 /// What `/proc/PID/stat` says about a process: whether it still runs, and when it started
 /// (to tell the container's process from a later one that reuses its pid).
@@ -7,7 +8,7 @@ struct ProcessStat {
     var startTime: UInt64
 
     init?(pid: Int32) {
-        guard pid > 0, let bytes = readAll("/proc/\(pid)/stat"), !bytes.isEmpty else { return nil }
+        guard pid > 0, let bytes = try? readFile("/proc/\(pid)/stat"), !bytes.isEmpty else { return nil }
         // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 2)...].split(separator: UInt8(ascii: " "))

@@ -56,7 +56,7 @@ public struct StateStore: Sendable {
     /// The record as last written; nil while `create` has claimed the id but not yet written.
     func read(_ id: ContainerID) throws(RuntimeError) -> ContainerRecord? {
         let file = path(of: id) + "/state.json"
-        guard let bytes = readAll(file) else {
+        guard let bytes = try? readFile(file) else {
             if access(path(of: id), F_OK) != 0 { throw .notFound(id.value) }
             return nil
         }
@@ -144,20 +144,6 @@ final class ContainerDirectory {
         }
         if rmdir(path) != 0 && errno != ENOENT { throw .system("removing \(path)", errno) }
         unlock()
-    }
-}
-
-func readAll(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 16384)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0, errno == EINTR { continue }
-        if n <= 0 { return result }
-        result.append(contentsOf: chunk[..<n])
     }
 }
 
