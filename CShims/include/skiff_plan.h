@@ -67,6 +67,8 @@ enum skiff_op {
     SKIFF_OP_MKDIR = 26,         /* s0 = path in root, arg0 = mode */
     SKIFF_OP_BOUNDING = 27,      /* arg0 = bounding set mask, arg1 = highest capability known;
                                     runs before USER: dropping needs CAP_SETPCAP */
+    SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
+                                      does not share its creator's keys */
 };
 
 /* What a mount target must be when it has to be created. */

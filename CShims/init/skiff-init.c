@@ -507,12 +507,10 @@ static void op_mkdir(const struct op *o)
     close(ensure_in_root(o->str[0], SKIFF_TARGET_DIR, "creating directories"));
 }
 
-/* Writes under /proc go through a handle that is verified to be procfs (CVE-2025-52881). */
-static void write_proc(const char *path, const char *value, const char *step)
+/* Writes under /proc go through a handle that is verified to be procfs (CVE-2025-52881):
+ * a mount over /proc/sys cannot redirect them. Closes `fd`. */
+static void write_verified(int fd, const char *value, const char *step, const char *path)
 {
-    int fd = open_in_root(path, O_WRONLY | O_NOFOLLOW);
-    if (fd < 0)
-        fail(step, "opening %s", path);
     struct statfs fs;
     if (fstatfs(fd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC) {
         errno = EPERM;
@@ -522,6 +520,14 @@ static void write_proc(const char *path, const char *value, const char *step)
     if (write(fd, value, len) != (ssize_t)len)
         fail(step, "writing \"%s\" to %s", value, path);
     close(fd);
+}
+
+static void write_proc(const char *path, const char *value, const char *step)
+{
+    int fd = open_in_root(path, O_WRONLY | O_NOFOLLOW);
+    if (fd < 0)
+        fail(step, "opening %s", path);
+    write_verified(fd, value, step, path);
 }
 
 static void op_sysctl(const struct op *o)
@@ -769,14 +775,20 @@ static void run(const struct op *o)
         break;
     }
     case SKIFF_OP_OOM_SCORE_ADJ: {
+        /* Before the rootfs is set up: this /proc is still the host's. */
         char value[32];
         snprintf(value, sizeof(value), "%lld", (long long)o->arg[0]);
-        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, value, strlen(value)) < 0)
-            fail("setting oom_score_adj", "%s", value);
-        close(fd);
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            fail("setting oom_score_adj", "opening /proc/self/oom_score_adj");
+        write_verified(fd, value, "setting oom_score_adj", "/proc/self/oom_score_adj");
         break;
     }
+    case SKIFF_OP_SESSION_KEYRING:
+        /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) have nothing to share. */
+        if (syscall(SYS_keyctl, 1, o->str[0]) < 0 && errno != ENOSYS)
+            fail("creating a session keyring", "%s", o->str[0]);
+        break;
     case SKIFF_OP_PROPAGATE:
         if (mount(NULL, o->str[0], NULL, (unsigned long)o->arg[0], NULL) < 0)
             fail("setting mount propagation", "%s", o->str[0]);

@@ -15,7 +15,10 @@ struct PlanBuilder {
     var bundle: String
     var rootfs: String
     var noPivot = false
+    var noNewKeyring = false
     var preserveFds = 0
+    /// Names the session keyring (runc names it after the container too).
+    var containerID = ""
     var cgroupSystem: CgroupSystem
     var cgroup: ContainerCgroup?
     /// Warnings for the log (e.g. a capability this kernel does not have).
@@ -77,6 +80,7 @@ struct PlanBuilder {
         if joinsPid { plan.append(SKIFF_OP_FORK) }
 
         let process = spec.process!
+        if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
         for rlimit in process.rlimits ?? [] {
             plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
                                                 Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],

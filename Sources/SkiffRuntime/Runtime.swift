@@ -8,7 +8,8 @@ public struct CreateOptions: Sendable {
     public var bundle: String
     public var pidFile: String?
     public var noPivot = false
-    /// Accepted for runc compatibility: skiff never creates a session keyring.
+    /// Keep the creator's session keyring instead of joining a new one named after the
+    /// container (runc's default too: a container should not see its creator's keys).
     public var noNewKeyring = false
     /// Descriptors 3 ..< 3+preserveFds are passed to the container process.
     public var preserveFds = 0
@@ -79,6 +80,8 @@ public struct Runtime: Sendable {
         let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
         var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
         builder.noPivot = options.noPivot
+        builder.noNewKeyring = options.noNewKeyring
+        builder.containerID = id.value
         builder.preserveFds = options.preserveFds
         var output = try builder.build(waitForStart: waitForStart)
         defer { output.openedDescriptors.forEach { close($0) } }

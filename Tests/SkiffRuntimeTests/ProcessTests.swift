@@ -75,6 +75,24 @@ struct ProcessTests {
         sandbox.expectNothingLeft(id)
     }
 
+    /// /proc/keys lists the keys a process may see: with its own session keyring, named after
+    /// the container (as runc does), it sees that one; with --no-new-keyring, it does not.
+    @Test func theContainerGetsItsOwnSessionKeyringUnlessNoNewKeyring() {
+        let id = Harness.id("keyring")
+        let sandbox = Sandbox(args: ["sh", "-c", "grep -c \(id) /proc/keys || true"])
+        sandbox.spec.linux?.maskedPaths = []
+        sandbox.writeConfig()
+        let own = sandbox.skiff(["run", "-b", sandbox.bundle, id])
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(own.output == "1")
+        let other = Harness.id("keyring")
+        let keeping = Sandbox(args: ["sh", "-c", "grep -c \(other) /proc/keys || true"])
+        keeping.spec.linux?.maskedPaths = []
+        keeping.writeConfig()
+        let inherited = keeping.skiff(["run", "--no-new-keyring", "-b", keeping.bundle, other])
+        #expect(inherited.output == "0", "\(inherited.stderr)")
+    }
+
     @Test func exitStatusIsTheContainers() {
         let sandbox = Sandbox(args: ["sh", "-c", "exit 7"])
         #expect(sandbox.run().status == 7)
