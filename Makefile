@@ -23,8 +23,10 @@ $(INIT): CShims/init/skiff-init.c CShims/init/skiff_syscalls.h CShims/include/sk
 
 init: $(INIT)
 
+# A fully static executable: no dynamic loading at start-up (half of `skiff run`'s
+# instructions went to ld.so relocating libstdc++ and friends).
 build: init
-	$(SWIFT) build -c release --static-swift-stdlib --product skiff
+	$(SWIFT) build -c release --static-swift-stdlib -Xswiftc -static-executable --product skiff
 	install -m 0755 $(INIT) $(RELEASE)/skiff-init
 
 # The default root filesystem: Debian's busybox-static and its applets (never committed).
@@ -47,9 +49,14 @@ test: deps build rootfs
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
 	$(SWIFT) test --skip-build --disable-xctest
 
-bench: deps build rootfs
+# The benchmark measures each runtime through a tiny static probe (see bench/rss-probe.c).
+.build/rss-probe: bench/rss-probe.c
+	@mkdir -p .build
+	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ bench/rss-probe.c
+
+bench: deps build rootfs .build/rss-probe
 	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench
-	$(RELEASE)/skiff-bench --skiff $(RELEASE)/skiff --rootfs $(CURDIR)/rootfs
+	$(RELEASE)/skiff-bench --skiff $(RELEASE)/skiff --rootfs $(CURDIR)/rootfs --probe .build/rss-probe
 
 clean:
 	rm -rf .build config.json

@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSpec
 
 /// One mounted cgroup hierarchy and where skiff itself sits in it.
 public struct CgroupHierarchy: Sendable, Equatable {
@@ -37,22 +38,25 @@ public struct CgroupSystem: Sendable {
     public static func current() -> CgroupSystem {
         let own = ownCgroups(CgroupFiles.read("/proc/self/cgroup") ?? "")
         var result: [CgroupHierarchy] = []
-        for line in (CgroupFiles.read("/proc/self/mountinfo") ?? "").split(separator: "\n") {
+        let mountinfo = (try? readFile("/proc/self/mountinfo")) ?? []
+        // Byte-level: mountinfo has a line per mount and skiff reads it on every create.
+        for line in mountinfo.split(separator: UInt8(ascii: "\n")) {
             // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-            let halves = line.split(separator: " - ", maxSplits: 1)
-            guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
-            guard left.count >= 5, right.count >= 3 else { continue }
-            let fstype = right[0], mountPoint = unescape(String(left[4]))
+            guard let dash = separatorIndex(in: line) else { continue }
+            let left = line[..<dash].split(separator: UInt8(ascii: " "))
+            let right = line[(dash + 3)...].split(separator: UInt8(ascii: " "))
+            guard left.count >= 5, right.count >= 3, right[0].starts(with: "cgroup".utf8) else { continue }
             // A bind mount of part of a hierarchy (root != "/") is not the hierarchy itself.
-            guard left[3] == "/" else { continue }
+            guard left[3].elementsEqual("/".utf8) else { continue }
+            let fstype = String(decoding: right[0], as: UTF8.self)
+            let mountPoint = unescape(String(decoding: left[4], as: UTF8.self))
             if fstype == "cgroup2" {
                 let controllers = (CgroupFiles.read(mountPoint + "/cgroup.controllers") ?? "")
                     .split(whereSeparator: \.isWhitespace).map(String.init)
                 result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: controllers,
                                               mountData: "", ownPath: own[""] ?? "/"))
             } else if fstype == "cgroup" {
-                let options = right[2].split(separator: ",").map(String.init)
+                let options = right[2].split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self) }
                 let controllers = options.filter { v1Controllers.contains($0) }
                 let named = options.filter { $0.hasPrefix("name=") }
                 guard !controllers.isEmpty || !named.isEmpty else { continue }
@@ -63,6 +67,16 @@ public struct CgroupSystem: Sendable {
             }
         }
         return CgroupSystem(hierarchies: result)
+    }
+
+    /// Where " - " separates a mountinfo line's optional fields from the filesystem type.
+    private static func separatorIndex(in line: ArraySlice<UInt8>) -> Int? {
+        var i = line.startIndex
+        while i + 2 < line.endIndex {
+            if line[i] == 0x20, line[i + 1] == UInt8(ascii: "-"), line[i + 2] == 0x20 { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// `/proc/self/cgroup` as "sorted controller list" -> path ("" for v2).

@@ -158,9 +158,17 @@ public struct Runtime: Sendable {
         return "\(time.tm_year + 1900)-\(pad(time.tm_mon + 1, 2))-\(pad(time.tm_mday, 2))T\(pad(time.tm_hour, 2)):\(pad(time.tm_min, 2)):\(pad(time.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1000), 6))Z"
     }
 
+    /// The name of `uid` from /etc/passwd (read directly: skiff is a static binary, and
+    /// glibc's NSS cannot be loaded into one).
     static func userName(_ uid: UInt32) -> String {
-        guard let entry = getpwuid(uid) else { return String(uid) }
-        return String(cString: entry.pointee.pw_name)
+        let passwd = (try? readFile("/etc/passwd")) ?? []
+        for line in passwd.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+            if fields.count > 2, UInt32(String(decoding: fields[2], as: UTF8.self)) == uid {
+                return String(decoding: fields[0], as: UTF8.self)
+            }
+        }
+        return String(uid)
     }
 
     // MARK: start

@@ -119,7 +119,7 @@ final class ContainerDirectory {
 
     /// Replace `state.json` atomically (write a temporary file, then rename over).
     func write(_ record: ContainerRecord) throws(RuntimeError) {
-        let data = Array(record.jsonValue.serialized().utf8)
+        let data = record.jsonValue.serializedBytes()
         let temporary = "state.json.\(getpid()).tmp"
         let file = openat(fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         try check(file, "writing \(path)/\(temporary)")

@@ -30,6 +30,6 @@ public enum SpecLoader {
 
     /// The spec as indented JSON, fields in the specification's order.
     public static func encode(_ spec: Spec) -> [UInt8] {
-        Array(spec.jsonValue.serialized(pretty: true).utf8)
+        spec.jsonValue.serializedBytes(pretty: true)
     }
 }

@@ -1,7 +1,8 @@
 // skiff-bench: skiff side by side with crun and runc on this machine.
 //
 // Runs the default bundle with /bin/true N times per runtime, alternating the runtimes
-// within each round so that they share the machine's state, and reports per runtime the
+// within each round (through every order) so that they share the machine's state, and
+// reports per runtime the
 // median milliseconds of `run` and of `create`+`start`+`delete`, the peak RSS of the
 // runtime process, and the ratios to crun. A row for the bare kernel work (unshare of the
 // same namespaces + chroot + exec of /bin/true) shows the floor.
@@ -14,6 +15,7 @@ import Glibc
 
 struct Options {
     var skiff = ".build/release/skiff"
+    var probe = ".build/rss-probe"
     var rootfs = "rootfs"
     var iterations = 100
     var runtimes = ["skiff", "crun", "runc"]
@@ -25,9 +27,10 @@ struct Options {
             switch flag {
             case "--skiff": skiff = value
             case "--rootfs": rootfs = value
+            case "--probe": probe = value
             case "--iterations": iterations = Int(value) ?? iterations
             case "--runtimes": runtimes = value.split(separator: ",").map(String.init)
-            default: fatal("unknown flag \(flag) (--skiff PATH, --rootfs DIR, --iterations N, --runtimes a,b)")
+            default: fatal("unknown flag \(flag) (--skiff PATH, --rootfs DIR, --probe PATH, --iterations N, --runtimes a,b)")
             }
         }
     }
@@ -51,8 +54,11 @@ struct Sample {
     var peakKiB: Int
 }
 
-/// posix_spawn + wait4, stdio from /dev/null; fails loudly on a non-zero exit.
-func measure(_ argv: [String]) -> Sample {
+/// Runs `argv` under rss-probe (see bench/rss-probe.c), stdio from /dev/null, and reads
+/// back its wall time and peak RSS; fails loudly on a non-zero exit.
+func measure(_ command: [String]) -> Sample {
+    let report = work + "/probe.out"
+    let argv = [probe, report] + command
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -60,15 +66,24 @@ func measure(_ argv: [String]) -> Sample {
     let cArgs = argv.map { strdup($0) } + [nil]
     defer { cArgs.forEach { free($0) } }
     var pid: pid_t = 0
-    let start = now()
     let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
     guard spawned == 0 else { fatal("spawning \(argv[0]): \(String(cString: strerror(spawned)))") }
     var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-    let elapsed = now() - start
-    if status != 0 { fatal("\(argv.joined(separator: " ")) failed with wait status \(status)") }
-    return Sample(milliseconds: elapsed, peakKiB: usage.ru_maxrss)
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    if status != 0 { fatal("\(command.joined(separator: " ")) failed with wait status \(status)") }
+    let fields = readText(report).split(separator: " ")
+    guard fields.count == 2, let ms = Double(fields[0]), let kib = Int(fields[1].filter { $0.isNumber }) else {
+        fatal("rss-probe wrote no measurement")
+    }
+    return Sample(milliseconds: ms, peakKiB: kib)
+}
+
+func readText(_ path: String) -> String {
+    guard let file = fopen(path, "r") else { return "" }
+    defer { fclose(file) }
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func which(_ name: String) -> String? {
@@ -155,6 +170,7 @@ func format(_ value: Double, _ decimals: Int = 2) -> String {
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard geteuid() == 0 else { fatal("run as root (containers are created for real)") }
 let rootfs = absolute(options.rootfs)
+let probe = absolute(options.probe)
 var binaries: [(name: String, path: String)] = []
 for name in options.runtimes {
     let path = name == "skiff" ? which(options.skiff).map(absolute) : which(name)
@@ -173,9 +189,20 @@ var floor: [Double] = []
 let unshareTool = which("unshare")
 let bundle = work + "/bundle"
 print("\(options.iterations) rounds of /bin/true per runtime, alternating: \(binaries.map(\.name).joined(separator: ", "))")
+/// Every order of the runtimes. Runtimes slow each other down (runc's teardown keeps the
+/// kernel busy with RCU grace periods, which the next cgroup v1 attach waits for), so each
+/// must follow each other equally often: cycling through all orders does that; rotating
+/// one order does not.
+func permutations<T>(_ items: [T]) -> [[T]] {
+    guard items.count > 1 else { return [items] }
+    return items.indices.flatMap { i in
+        permutations(Array(items[..<i] + items[(i + 1)...])).map { [items[i]] + $0 }
+    }
+}
+let orders = permutations(binaries)
+
 for round in 0..<options.iterations {
-    // Rotate the order each round so no runtime always runs first (or right after another).
-    let order = binaries.indices.map { binaries[($0 + round) % binaries.count] }
+    let order = orders[round % orders.count]
     for (name, path) in order {
         let root = "\(work)/state-\(name)"
         let run = measure([path, "--root", root, "run", "--bundle", bundle, "run-\(round)"])

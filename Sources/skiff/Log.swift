@@ -70,9 +70,5 @@ struct Log: Sendable {
     }
 
     /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = ""
-        JSONValue.quote(text, into: &out)
-        return out
-    }
+    static func quote(_ text: String) -> String { JSONValue.quote(text) }
 }
