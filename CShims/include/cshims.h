@@ -44,6 +44,18 @@ int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 /* The highest capability number the running kernel knows (libcap's cap_max_bits). */
 int skiff_last_capability(void);
 
+/* One eBPF instruction, as struct bpf_insn lays it out. */
+struct skiff_bpf_insn {
+    uint8_t code;
+    uint8_t regs;
+    int16_t off;
+    int32_t imm;
+};
+
+/* Load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the cgroup directory `cgroup_fd`
+ * (BPF_F_ALLOW_MULTI). On failure returns -1 with errno, and the verifier's log in `log`. */
+int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log, size_t log_size);
+
 /* Clone-flag and mount-flag constants, for Swift (the macros do not import). */
 enum {
     SKIFF_CLONE_NEWNS = 0x00020000,

@@ -22,22 +22,55 @@ public struct CgroupManager: Sendable {
         }
     }
 
-    /// Create every directory and write the limits. Returns the directories it created so
-    /// that a failure (or delete) removes exactly those.
-    public func create(_ cgroup: ContainerCgroup, resources: Spec.Resources?) throws(CgroupError) {
+    /// What `resources` means on this host (validated, nothing written yet).
+    public func plan(_ resources: Spec.Resources) throws(SpecError) -> ResourcePlan {
+        try ResourcePlan(resources) { controller in system.hierarchy(for: controller)?.version }
+    }
+
+    /// Create every directory and write the plan. On failure, the directories it created
+    /// are removed again.
+    public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan?) throws(CgroupError) {
         var made: [String] = []
         do {
             for directory in cgroup.directories {
                 let created = try CgroupFiles.makeDirectories(directory.path)
                 made.append(contentsOf: created)
+                if directory.version == "v2" { try enableControllers(above: directory.path) }
                 if directory.version == "v1", directory.controllers.contains("cpuset") {
                     try inheritCpuset(created)
                 }
             }
-            if let resources { try ResourceWriter(cgroup: cgroup).apply(resources) }
+            if let plan { try CgroupWriter(cgroup: cgroup, system: system).apply(plan) }
         } catch {
             for directory in made.reversed() { rmdir(directory) }
             throw error
+        }
+    }
+
+    /// Apply new limits to an existing cgroup (`skiff update`).
+    public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
+        try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
+    }
+
+    /// On v2 a controller works in a cgroup only if every ancestor enables it in
+    /// `cgroup.subtree_control`: enable each available one from the root down to the parent.
+    private func enableControllers(above path: String) throws(CgroupError) {
+        guard let unified = system.unified, path.hasPrefix(unified.mountPoint + "/") else { return }
+        var ancestor = unified.mountPoint
+        let below = path.dropFirst(unified.mountPoint.count + 1).split(separator: "/").dropLast()
+        for component in [Substring("")] + below {
+            if !component.isEmpty { ancestor += "/" + component }
+            let available = Set((CgroupFiles.read(ancestor + "/cgroup.controllers") ?? "").split(whereSeparator: \.isWhitespace))
+            let enabled = Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace))
+            let missing = available.subtracting(enabled).sorted()
+            guard !missing.isEmpty else { continue }
+            do {
+                try CgroupFiles.write(missing.map { "+" + $0 }.joined(separator: " "), to: ancestor + "/cgroup.subtree_control")
+            } catch {
+                // A cgroup with processes of its own cannot enable controllers for children
+                // (EBUSY): the limits that need them will say so when written.
+                if error.errno != EBUSY { throw error }
+            }
         }
     }
 

@@ -78,6 +78,10 @@ public struct Runtime: Sendable {
         trace("loaded config.json", since: start)
         let manager = CgroupManager()
         let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
+        var resources: ResourcePlan
+        do { resources = try manager.plan(spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
+        resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
+        resources.warnings.forEach(warn)
         var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
         builder.noPivot = options.noPivot
         builder.noNewKeyring = options.noNewKeyring
@@ -97,7 +101,7 @@ public struct Runtime: Sendable {
             // The record names the cgroup before it exists: delete --force after a crash
             // at any later instant finds and removes it.
             try directory.write(record)
-            do { try manager.create(cgroup, resources: spec.linux?.resources) } catch { throw .cgroup(error) }
+            do { try manager.create(cgroup, plan: resources) } catch { throw .cgroup(error) }
             cgroupMade = true
             trace("created cgroup \(cgroup.relativePath)", since: start)
             var fifo: Int32 = -1

@@ -384,6 +384,17 @@ extension Spec {
         public var throttleWriteBpsDevice: [ThrottleDevice]?
         public var throttleReadIOPSDevice: [ThrottleDevice]?
         public var throttleWriteIOPSDevice: [ThrottleDevice]?
+
+        public init(weight: UInt16? = nil, weightDevice: [WeightDevice]? = nil,
+                    throttleReadBpsDevice: [ThrottleDevice]? = nil, throttleWriteBpsDevice: [ThrottleDevice]? = nil,
+                    throttleReadIOPSDevice: [ThrottleDevice]? = nil, throttleWriteIOPSDevice: [ThrottleDevice]? = nil) {
+            self.weight = weight
+            self.weightDevice = weightDevice
+            self.throttleReadBpsDevice = throttleReadBpsDevice
+            self.throttleWriteBpsDevice = throttleWriteBpsDevice
+            self.throttleReadIOPSDevice = throttleReadIOPSDevice
+            self.throttleWriteIOPSDevice = throttleWriteIOPSDevice
+        }
     }
 
     public struct WeightDevice: Sendable, Equatable {
@@ -391,17 +402,34 @@ extension Spec {
         public var minor: Int64
         public var weight: UInt16?
         public var leafWeight: UInt16?
+
+        public init(major: Int64, minor: Int64, weight: UInt16? = nil) {
+            self.major = major
+            self.minor = minor
+            self.weight = weight
+        }
     }
 
     public struct ThrottleDevice: Sendable, Equatable {
         public var major: Int64
         public var minor: Int64
         public var rate: UInt64
+
+        public init(major: Int64, minor: Int64, rate: UInt64) {
+            self.major = major
+            self.minor = minor
+            self.rate = rate
+        }
     }
 
     public struct HugepageLimit: Sendable, Equatable {
         public var pageSize: String
         public var limit: UInt64
+
+        public init(pageSize: String, limit: UInt64) {
+            self.pageSize = pageSize
+            self.limit = limit
+        }
     }
 
     public struct Network: Sendable, Equatable {
@@ -417,6 +445,11 @@ extension Spec {
     public struct Rdma: Sendable, Equatable {
         public var hcaHandles: UInt32?
         public var hcaObjects: UInt32?
+
+        public init(hcaHandles: UInt32? = nil, hcaObjects: UInt32? = nil) {
+            self.hcaHandles = hcaHandles
+            self.hcaObjects = hcaObjects
+        }
     }
 }
 

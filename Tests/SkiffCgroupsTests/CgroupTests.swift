@@ -30,7 +30,7 @@ struct CgroupTests {
     @Test func createWritesLimitsAndDestroyRemovesEverything() throws {
         let manager = CgroupManager()
         let cgroup = manager.plan(cgroupsPath: nil, id: "unit-\(UUID().uuidString.prefix(8))")
-        try manager.create(cgroup, resources: .init(memory: .init(limit: 32 << 20), pids: .init(limit: 7)))
+        try manager.create(cgroup, plan: try manager.plan(.init(memory: .init(limit: 32 << 20), pids: .init(limit: 7))))
         for directory in cgroup.directories {
             #expect(FileManager.default.fileExists(atPath: directory.path))
         }
@@ -47,9 +47,9 @@ struct CgroupTests {
     @Test func aFailedLimitRemovesWhatWasCreated() throws {
         let manager = CgroupManager()
         let cgroup = manager.plan(cgroupsPath: nil, id: "unit-bad-\(UUID().uuidString.prefix(8))")
-        #expect(throws: CgroupError.self) {
+        #expect(throws: (any Error).self) {
             // A quota the kernel rejects (below 1ms).
-            try manager.create(cgroup, resources: .init(cpu: .init(quota: 10, period: 100_000)))
+            try manager.create(cgroup, plan: try manager.plan(.init(cpu: .init(quota: 10, period: 100_000))))
         }
         for directory in cgroup.directories {
             #expect(!FileManager.default.fileExists(atPath: directory.path))
