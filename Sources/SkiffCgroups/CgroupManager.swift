@@ -113,6 +113,8 @@ extension ContainerCgroup {
     public func destroy() throws(CgroupError) {
         let existing = directories.filter { access($0.path, F_OK) == 0 }
         guard !existing.isEmpty else { return }
+        // Frozen tasks do not act on SIGKILL (v1) until thawed.
+        if isFrozen { try? thaw() }
         if let unified = existing.first(where: { $0.version == "v2" }),
            access(unified.path + "/cgroup.kill", F_OK) == 0 {
             try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")

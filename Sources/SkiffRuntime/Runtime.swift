@@ -229,7 +229,7 @@ public struct Runtime: Sendable {
             if record.status == .created, access(store.path(of: try! ContainerID(record.id)) + "/exec.fifo", F_OK) == 0 {
                 return .created
             }
-            return .running
+            return record.cgroup?.isFrozen == true ? .paused : .running
         }
     }
 

@@ -2,7 +2,9 @@ import Glibc
 import SkiffRuntime
 import SkiffSpec
 
-let commands: [Command] = [
+let commands: [Command] = lifecycleCommands + resourceCommands
+
+let lifecycleCommands: [Command] = [
     Command(name: "create", summary: "create a container; its process waits for `start`", usage: "<container-id>",
             positionals: 1...1, options: createOptions) { args, context in
         try context.runtime.create(id: args.positionals[0], options: try createOptionsFrom(args))

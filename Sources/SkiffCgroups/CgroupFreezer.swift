@@ -1,0 +1,51 @@
+import Glibc
+
+/// pause/resume: the v1 freezer where that controller lives on v1, else `cgroup.freeze`.
+extension ContainerCgroup {
+    private enum Freezer {
+        case v1(String)   // the freezer directory
+        case v2(String)   // the v2 directory
+    }
+
+    private var freezer: Freezer? {
+        if let directory = directory(for: "freezer"), directory.version == "v1" { return .v1(directory.path) }
+        if let unified = unifiedDirectory, access(unified + "/cgroup.freeze", F_OK) == 0 { return .v2(unified) }
+        return nil
+    }
+
+    public var isFrozen: Bool {
+        switch freezer {
+        case .v1(let path): return (CgroupFiles.read(path + "/freezer.state") ?? "").trimmingWhitespace == "FROZEN"
+        case .v2(let path): return (CgroupFiles.read(path + "/cgroup.freeze") ?? "").trimmingWhitespace == "1"
+        case nil: return false
+        }
+    }
+
+    /// Freeze every process and wait until the kernel reports them frozen.
+    public func freeze() throws(CgroupError) { try setFrozen(true) }
+
+    public func thaw() throws(CgroupError) { try setFrozen(false) }
+
+    private func setFrozen(_ frozen: Bool) throws(CgroupError) {
+        switch freezer {
+        case .v1(let path):
+            for _ in 0..<1000 {
+                try CgroupFiles.write(frozen ? "FROZEN" : "THAWED", to: path + "/freezer.state")
+                let state = (CgroupFiles.read(path + "/freezer.state") ?? "").trimmingWhitespace
+                if state == (frozen ? "FROZEN" : "THAWED") { return }
+                usleep(1000)   // FREEZING: tasks in the middle of something; ask again
+            }
+            throw CgroupError(frozen ? "freezing" : "thawing", path: path, reason: "the freezer did not settle")
+        case .v2(let path):
+            try CgroupFiles.write(frozen ? "1" : "0", to: path + "/cgroup.freeze")
+            for _ in 0..<1000 {
+                let events = CgroupFiles.read(path + "/cgroup.events") ?? ""
+                if events.contains(frozen ? "frozen 1" : "frozen 0") { return }
+                usleep(1000)
+            }
+            throw CgroupError(frozen ? "freezing" : "thawing", path: path, reason: "cgroup.events never reported it")
+        case nil:
+            throw CgroupError(frozen ? "freezing" : "thawing", path: processDirectory ?? "the container", reason: "no freezer on this host (neither a v1 freezer nor cgroup.freeze)")
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Glibc
+
+/// What a container used, read from the kernel's own counters (v2 or v1 files). Times are
+/// nanoseconds, sizes bytes, as runc reports them.
+public struct CgroupStats: Sendable, Equatable {
+    public struct CPU: Sendable, Equatable {
+        public var total: UInt64 = 0
+        public var user: UInt64 = 0
+        public var kernel: UInt64 = 0
+        public var periods: UInt64 = 0
+        public var throttledPeriods: UInt64 = 0
+        public var throttledTime: UInt64 = 0
+    }
+
+    public struct Memory: Sendable, Equatable {
+        public var usage: UInt64 = 0
+        /// The peak (v2 memory.peak, v1 max_usage_in_bytes); 0 where the kernel has none.
+        public var max: UInt64 = 0
+        public var limit: UInt64 = 0
+        public var failcnt: UInt64 = 0
+        public var swapUsage: UInt64 = 0
+        public var oomKills: UInt64 = 0
+        public var raw: [String: UInt64] = [:]
+    }
+
+    public struct Pids: Sendable, Equatable {
+        public var current: UInt64 = 0
+        public var limit: UInt64 = 0
+    }
+
+    public struct IOEntry: Sendable, Equatable {
+        public var major: UInt64
+        public var minor: UInt64
+        public var op: String
+        public var value: UInt64
+    }
+
+    public struct Hugetlb: Sendable, Equatable {
+        public var usage: UInt64 = 0
+        public var max: UInt64 = 0
+        public var failcnt: UInt64 = 0
+    }
+
+    public var cpu = CPU()
+    public var memory = Memory()
+    public var pids = Pids()
+    public var io: [IOEntry] = []
+    public var hugetlb: [String: Hugetlb] = [:]
+}
+
+extension ContainerCgroup {
+    public func stats() -> CgroupStats {
+        var stats = CgroupStats()
+        if let d = directory(for: "cpu") ?? directory(for: "cpuacct") ?? unifiedDirectory.map({ Directory(path: $0, version: "v2", controllers: []) }) {
+            readCPU(into: &stats, d)
+        }
+        if let d = directory(for: "cpuacct"), d.version == "v1" { readCPUAccounting(into: &stats, d.path) }
+        if let d = directory(for: "memory") { readMemory(into: &stats, d) }
+        if let d = directory(for: "pids") {
+            stats.pids.current = number(d.path + "/pids.current")
+            stats.pids.limit = number(d.path + "/pids.max")
+        }
+        if let d = directory(for: "io") ?? directory(for: "blkio") { readIO(into: &stats, d) }
+        if let d = directory(for: "hugetlb") { readHugetlb(into: &stats, d) }
+        return stats
+    }
+
+    private func readCPU(into stats: inout CgroupStats, _ d: Directory) {
+        let cpuStat = keyed(d.path + "/cpu.stat")
+        stats.cpu.periods = cpuStat["nr_periods"] ?? 0
+        stats.cpu.throttledPeriods = cpuStat["nr_throttled"] ?? 0
+        if d.version == "v2" {
+            stats.cpu.total = (cpuStat["usage_usec"] ?? 0) * 1000
+            stats.cpu.user = (cpuStat["user_usec"] ?? 0) * 1000
+            stats.cpu.kernel = (cpuStat["system_usec"] ?? 0) * 1000
+            stats.cpu.throttledTime = (cpuStat["throttled_usec"] ?? 0) * 1000
+        } else {
+            stats.cpu.throttledTime = cpuStat["throttled_time"] ?? 0
+        }
+    }
+
+    private func readCPUAccounting(into stats: inout CgroupStats, _ path: String) {
+        stats.cpu.total = number(path + "/cpuacct.usage")
+        if access(path + "/cpuacct.usage_user", F_OK) == 0 {
+            stats.cpu.user = number(path + "/cpuacct.usage_user")
+            stats.cpu.kernel = number(path + "/cpuacct.usage_sys")
+        } else {
+            // cpuacct.stat counts USER_HZ ticks.
+            let ticks = UInt64(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+            let stat = keyed(path + "/cpuacct.stat")
+            stats.cpu.user = (stat["user"] ?? 0) * 1_000_000_000 / ticks
+            stats.cpu.kernel = (stat["system"] ?? 0) * 1_000_000_000 / ticks
+        }
+    }
+
+    private func readMemory(into stats: inout CgroupStats, _ d: Directory) {
+        stats.memory.raw = keyed(d.path + "/memory.stat")
+        if d.version == "v2" {
+            stats.memory.usage = number(d.path + "/memory.current")
+            stats.memory.max = number(d.path + "/memory.peak")
+            stats.memory.limit = number(d.path + "/memory.max")
+            stats.memory.swapUsage = number(d.path + "/memory.swap.current")
+            let events = keyed(d.path + "/memory.events")
+            stats.memory.oomKills = events["oom_kill"] ?? 0
+            stats.memory.failcnt = events["max"] ?? 0
+        } else {
+            stats.memory.usage = number(d.path + "/memory.usage_in_bytes")
+            stats.memory.max = number(d.path + "/memory.max_usage_in_bytes")
+            stats.memory.limit = number(d.path + "/memory.limit_in_bytes")
+            stats.memory.failcnt = number(d.path + "/memory.failcnt")
+            stats.memory.swapUsage = number(d.path + "/memory.memsw.usage_in_bytes")
+            stats.memory.oomKills = keyed(d.path + "/memory.oom_control")["oom_kill"] ?? 0
+        }
+    }
+
+    private func readIO(into stats: inout CgroupStats, _ d: Directory) {
+        if d.version == "v2" {
+            // "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0"
+            for line in (CgroupFiles.read(d.path + "/io.stat") ?? "").split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard let (major, minor) = deviceNumbers(fields.first) else { continue }
+                for field in fields.dropFirst() {
+                    let kv = field.split(separator: "=")
+                    guard kv.count == 2, let value = UInt64(kv[1]) else { continue }
+                    let op = ["rbytes": "Read", "wbytes": "Write", "rios": "ReadIOs", "wios": "WriteIOs"][String(kv[0])] ?? String(kv[0])
+                    stats.io.append(.init(major: major, minor: minor, op: op, value: value))
+                }
+            }
+        } else {
+            // "8:0 Read 4096"
+            for line in (CgroupFiles.read(d.path + "/blkio.throttle.io_service_bytes") ?? "").split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard fields.count == 3, let (major, minor) = deviceNumbers(fields.first), let value = UInt64(fields[2]) else { continue }
+                stats.io.append(.init(major: major, minor: minor, op: String(fields[1]), value: value))
+            }
+        }
+    }
+
+    private func readHugetlb(into stats: inout CgroupStats, _ d: Directory) {
+        guard let dir = opendir(d.path) else { return }
+        defer { closedir(dir) }
+        var sizes = Set<String>()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+            let parts = name.split(separator: ".")
+            if parts.count >= 3, parts[0] == "hugetlb", !parts[1].contains("_") { sizes.insert(String(parts[1])) }
+        }
+        for size in sizes {
+            let base = d.path + "/hugetlb.\(size)."
+            if d.version == "v2" {
+                stats.hugetlb[size] = .init(usage: number(base + "current"), max: 0, failcnt: keyed(base + "events")["max"] ?? 0)
+            } else {
+                stats.hugetlb[size] = .init(usage: number(base + "usage_in_bytes"), max: number(base + "max_usage_in_bytes"), failcnt: number(base + "failcnt"))
+            }
+        }
+    }
+
+    private func deviceNumbers(_ field: Substring?) -> (UInt64, UInt64)? {
+        guard let parts = field?.split(separator: ":"), parts.count == 2, let major = UInt64(parts[0]), let minor = UInt64(parts[1]) else { return nil }
+        return (major, minor)
+    }
+
+    /// A single-number file; "max" (no limit) reads as UInt64.max.
+    private func number(_ file: String) -> UInt64 {
+        let text = (CgroupFiles.read(file) ?? "").trimmingWhitespace
+        return text == "max" ? UInt64.max : UInt64(text) ?? (Int64(text).map { $0 < 0 ? UInt64.max : UInt64($0) } ?? 0)
+    }
+
+    /// "key value" lines (cpu.stat, memory.stat, memory.events).
+    private func keyed(_ file: String) -> [String: UInt64] {
+        var result: [String: UInt64] = [:]
+        for line in (CgroupFiles.read(file) ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = UInt64(parts[1]) { result[String(parts[0])] = value }
+        }
+        return result
+    }
+}

@@ -1,0 +1,57 @@
+import Glibc
+import SkiffCgroups
+import SkiffSpec
+
+/// The operations on a running container's cgroup: pause/resume, update, ps, stats.
+extension Runtime {
+    /// The record of a container that has a live process (created, running or paused).
+    private func liveRecord(_ id: String, action: String) throws(RuntimeError) -> (ContainerRecord, ContainerCgroup) {
+        let id = try ContainerID(id)
+        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: action) }
+        let status = self.status(of: record, directory: nil)
+        guard status == .created || status == .running || status == .paused else {
+            throw .wrongState(id: id.value, status: status, action: action)
+        }
+        guard let cgroup = record.cgroup else { throw .usage("container \"\(id.value)\" has no cgroup") }
+        return (record, cgroup)
+    }
+
+    public func pause(id: String) throws(RuntimeError) {
+        let (record, cgroup) = try liveRecord(id, action: "pause")
+        if status(of: record, directory: nil) == .paused { throw .wrongState(id: id, status: .paused, action: "pause") }
+        do { try cgroup.freeze() } catch { throw .cgroup(error) }
+    }
+
+    public func resume(id: String) throws(RuntimeError) {
+        let (record, cgroup) = try liveRecord(id, action: "resume")
+        let status = self.status(of: record, directory: nil)
+        guard status == .paused else { throw .wrongState(id: id, status: status, action: "resume") }
+        do { try cgroup.thaw() } catch { throw .cgroup(error) }
+    }
+
+    /// New limits for a container that is still alive (`skiff update`).
+    public func update(id: String, resources: Spec.Resources) throws(RuntimeError) {
+        let (_, cgroup) = try liveRecord(id, action: "update")
+        let manager = CgroupManager()
+        let plan: ResourcePlan
+        do { plan = try manager.plan(resources) } catch { throw .spec(error) }
+        plan.warnings.forEach(warn)
+        do { try manager.update(cgroup, plan: plan) } catch { throw .cgroup(error) }
+    }
+
+    /// Every process in the container's cgroup.
+    public func processes(id: String) throws(RuntimeError) -> [Int32] {
+        try liveRecord(id, action: "list the processes of").1.pids()
+    }
+
+    public func stats(id: String) throws(RuntimeError) -> CgroupStats {
+        try liveRecord(id, action: "read the statistics of").1.stats()
+    }
+
+    /// The cgroup of a container in any status (for `events`, which outlives the process).
+    public func cgroup(id: String) throws(RuntimeError) -> ContainerCgroup {
+        let id = try ContainerID(id)
+        guard let cgroup = try store.read(id)?.cgroup else { throw .notFound(id.value) }
+        return cgroup
+    }
+}
