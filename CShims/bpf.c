@@ -17,13 +17,19 @@ int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insn
     load.insns = (uint64_t)(uintptr_t)insns;
     load.insn_cnt = (uint32_t)count;
     load.license = (uint64_t)(uintptr_t)"Apache-2.0";
-    if (log && log_size > 0) {
+    int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+    if (prog < 0 && log && log_size > 0) {
+        /* Only on failure ask for the verifier's log (a log that overflows fails with ENOSPC
+         * even for a good program), and keep the first error. */
+        int saved = errno;
         log[0] = 0;
         load.log_buf = (uint64_t)(uintptr_t)log;
         load.log_size = (uint32_t)log_size;
         load.log_level = 1;
+        if (syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load)) >= 0)
+            log[0] = 0;
+        errno = saved;
     }
-    int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
     if (prog < 0)
         return -1;
     union bpf_attr attach;
