@@ -1,0 +1,181 @@
+import Foundation
+import SkiffCgroups
+import SkiffSpec
+import Testing
+
+/// The resource checks of vm/checks.sh, on this host's own cgroups (the v1 fallback on a
+/// hybrid host), read back through the kernel's counters.
+@Suite("resource enforcement on this host")
+struct EnforcementTests {
+    static let gate = "while [ ! -e /tmp/go ]; do sleep 0.05; done;"
+
+    func sandbox(_ script: String) -> Sandbox {
+        let sandbox = Sandbox(args: ["sh", "-c", script])
+        sandbox.spec.root?.readonly = false
+        sandbox.spec.mounts?.append(.init(destination: "/tmp", type: "tmpfs", source: "tmpfs"))
+        return sandbox
+    }
+
+    func detach(_ sandbox: Sandbox, _ id: String) throws -> (pid: Int, output: Harness.Running) {
+        sandbox.writeConfig()
+        let running = Harness.start(["--root", sandbox.root, "run", "-d", "-b", sandbox.bundle, id])
+        let result = running.finish()
+        #expect(result.status == 0, "\(result.stderr)")
+        let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+        return (pid, running)
+    }
+
+    func waitFor(_ condition: () -> Bool, seconds: Double = 10) -> Bool {
+        for _ in 0..<Int(seconds * 20) {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    func cgroup(_ id: String) -> ContainerCgroup { ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current()) }
+
+    @Test func memoryHogIsOOMKilledAndCounted() throws {
+        let out = Harness.temporaryDirectory("skiff-out")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let sandbox = sandbox("\(Self.gate) dd if=/dev/zero of=/dev/null bs=100M count=1; echo dd=$? > /out/result; sleep 60")
+        sandbox.spec.mounts?.append(.init(destination: "/out", type: "bind", source: out, options: ["rbind"]))
+        sandbox.spec.linux?.resources = .init(memory: .init(limit: 32 << 20))
+        let id = Harness.id("oom")
+        let (pid, _) = try detach(sandbox, id)
+        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        let events = Harness.start(["--root", sandbox.root, "events", "--interval", "100ms", id])
+        usleep(300_000)
+        FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
+        #expect(waitFor { FileManager.default.fileExists(atPath: out + "/result") })
+        #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=137"))
+        let stats = cgroup(id).stats()
+        #expect(stats.memory.oomKills >= 1)
+        #expect(stats.memory.max >= 25 << 20 && stats.memory.max <= 32 << 20, "peak \(stats.memory.max)")
+        let json = sandbox.skiff(["stats", "--format", "json", id]).stdout
+        #expect(json.contains("\"oomKills\": \(stats.memory.oomKills)"))
+        #expect(waitFor { ((try? String(contentsOfFile: events.out, encoding: .utf8)) ?? "").contains("\"type\":\"oom\"") }, "events saw no OOM")
+        // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
+        kill(events.process.processIdentifier, SIGKILL)
+        _ = events.finish()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func cpuQuotaGivesTwentyPercent() throws {
+        let sandbox = sandbox("while :; do :; done")
+        sandbox.spec.linux?.resources = .init(cpu: .init(quota: 20_000, period: 100_000))
+        let id = Harness.id("cpu")
+        _ = try detach(sandbox, id)
+        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        let before = cgroup(id).stats().cpu
+        usleep(3_000_000)
+        let after = cgroup(id).stats().cpu
+        let used = Double(after.total - before.total) / 1e9
+        #expect(used >= 0.51 && used <= 0.69, "used \(used) s of CPU in 3 s")
+        #expect(after.throttledPeriods > before.throttledPeriods)
+    }
+
+    @Test func deniedDevicesCannotBeOpenedEvenWithMknod() {
+        let caps = ["CAP_KILL", "CAP_MKNOD", "CAP_DAC_OVERRIDE"]
+        let denied = sandbox("mknod /tmp/kmsg c 1 11 && echo hello > /tmp/kmsg && echo opened; head -c 1 /dev/zero > /dev/null && echo zero-ok")
+        denied.spec.process?.capabilities = .init(bounding: caps, effective: caps, permitted: caps)
+        denied.spec.linux?.resources = .init(devices: [.init(allow: false, access: "rwm")])
+        let result = denied.run()
+        #expect(!result.stdout.contains("opened"))
+        #expect(result.stderr.contains("Operation not permitted"))
+        #expect(result.stdout.contains("zero-ok"))
+        let allowed = sandbox("mknod /tmp/kmsg c 1 11 && echo hello > /tmp/kmsg && echo opened")
+        allowed.spec.process?.capabilities = .init(bounding: caps, effective: caps, permitted: caps)
+        allowed.spec.linux?.resources = .init(devices: [.init(allow: false, access: "rwm"), .init(allow: true, type: "c", major: 1, minor: 11, access: "w")])
+        #expect(allowed.run().stdout.contains("opened"))
+    }
+
+    @Test func updateRaisesTheMemoryLimitAndTheHogSurvives() throws {
+        let out = Harness.temporaryDirectory("skiff-out")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let sandbox = sandbox("\(Self.gate) dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$? > /out/result; sleep 60")
+        sandbox.spec.mounts?.append(.init(destination: "/out", type: "bind", source: out, options: ["rbind"]))
+        sandbox.spec.linux?.resources = .init(memory: .init(limit: 32 << 20))
+        let id = Harness.id("update")
+        let (pid, _) = try detach(sandbox, id)
+        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        let update = sandbox.skiff(["update", "--memory", "256m", "--pids-limit", "50", id])
+        #expect(update.status == 0, "\(update.stderr)")
+        #expect(cgroup(id).stats().memory.limit == 256 << 20)
+        #expect(cgroup(id).stats().pids.limit == 50)
+        FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
+        #expect(waitFor { FileManager.default.fileExists(atPath: out + "/result") })
+        #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=0"))
+        // --resources - : the OCI LinuxResources JSON on stdin, as containerd sends it.
+        let json = #"{"memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}}"#
+        #expect(sandbox.skiff(["update", "--resources", "-", id], stdin: json).status == 0)
+        #expect(cgroup(id).stats().memory.limit == 128 << 20)
+    }
+
+    @Test func pauseFreezesAndResumeThaws() throws {
+        let sandbox = sandbox("while :; do echo x >> /tmp/count; done")
+        let id = Harness.id("pause")
+        let (pid, _) = try detach(sandbox, id)
+        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        let counter = "/proc/\(pid)/root/tmp/count"
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: counter))?[.size] as? Int) ?? -1 }
+        usleep(300_000)
+        #expect(sandbox.skiff(["pause", id]).status == 0)
+        #expect(sandbox.state(id)?["status"] as? String == "paused")
+        let a = size()
+        usleep(300_000)
+        #expect(size() == a, "the counter moved while paused")
+        #expect(sandbox.skiff(["pause", id]).stderr.contains("it is paused"))
+        #expect(sandbox.skiff(["resume", id]).status == 0)
+        usleep(300_000)
+        #expect(size() > a)
+        #expect(sandbox.state(id)?["status"] as? String == "running")
+        // delete --force of a paused container works too.
+        #expect(sandbox.skiff(["pause", id]).status == 0)
+    }
+
+    @Test func psListsTheContainersProcesses() throws {
+        let sandbox = sandbox("sleep 60 & sleep 60")
+        let id = Harness.id("ps")
+        let (pid, _) = try detach(sandbox, id)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        #expect(waitFor { (sandbox.skiff(["ps", "--format", "json", id]).output.split(separator: ",").count) == 2 })
+        #expect(sandbox.skiff(["ps", "--format", "json", id]).output.contains(String(pid)))
+        #expect(sandbox.skiff(["ps", id]).stdout.contains("sleep 60"))
+    }
+
+    @Test func badResourcesAreRejectedAndLeaveNothing() {
+        func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let sandbox = Sandbox()
+            configure(sandbox)
+            sandbox.writeConfig()
+            let id = Harness.id("badres")
+            let result = sandbox.skiff(["create", "-b", sandbox.bundle, id])
+            #expect(result.status != 0, sourceLocation: sourceLocation)
+            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
+            sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+        }
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: 0)) }, "linux.resources.cpu.quota: must be positive")
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: -7)) }, "linux.resources.cpu.quota: must be positive")
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(period: 0)) }, "linux.resources.cpu.period: must be positive")
+        expectRejected({ $0.spec.linux?.resources = .init(memory: .init(limit: 64 << 20, swap: 32 << 20)) }, "linux.resources.memory.swap: must be at least memory.limit")
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(cpus: "0-4000")) }, "linux.resources.cpu.cpus: CPU")
+        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["../x": "1"] }, "linux.resources.unified.../x: not a cgroup file name")
+        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["a/b": "1"] }, "linux.resources.unified.a/b: not a cgroup file name")
+        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["hugetlb.bogus": "1"] }, "linux.resources.unified.hugetlb.bogus")
+    }
+
+    @Test func updateOfAStoppedContainerIsRefused() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("upd-stopped")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        _ = waitFor { sandbox.state(id)?["status"] as? String == "stopped" }
+        let result = sandbox.skiff(["update", "--memory", "64m", id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot update container \"\(id)\": it is stopped"))
+        let bad = sandbox.skiff(["update", "--memory", "lots", id])
+        #expect(bad.stderr.contains("--memory: \"lots\" is not a size"))
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        sandbox.expectNothingLeft(id)
+    }
+}
