@@ -103,6 +103,19 @@ public struct CgroupSystem: Sendable {
         return out
     }
 
+    /// One line saying which hierarchy carries which controllers, e.g.
+    /// "hybrid: v1 for cpu, memory, pids; v2 at /sys/fs/cgroup/unified for hugetlb".
+    public var layout: String {
+        let v1Controllers = v1.flatMap(\.controllers).sorted()
+        let v2Part = unified.map { "v2 at \($0.mountPoint)" + ($0.controllers.isEmpty ? " (no controllers)" : " for \($0.controllers.sorted().joined(separator: ", "))") }
+        switch (v1Controllers.isEmpty, v2Part) {
+        case (true, let v2?): return "cgroup v2 (unified): " + v2
+        case (false, let v2?): return "cgroup hybrid: v1 for \(v1Controllers.joined(separator: ", ")); " + v2
+        case (false, nil): return "cgroup v1 for \(v1Controllers.joined(separator: ", "))"
+        case (true, nil): return "no cgroup hierarchy mounted"
+        }
+    }
+
     public var unified: CgroupHierarchy? { hierarchies.first { $0.version == .v2 } }
     public var v1: [CgroupHierarchy] { hierarchies.filter { $0.version == .v1 } }
 

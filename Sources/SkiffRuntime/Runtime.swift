@@ -29,6 +29,8 @@ public struct Runtime: Sendable {
     public var warn: @Sendable (String) -> Void
     /// Receives debug messages (each step of create with its elapsed time), if set.
     public var debug: (@Sendable (String) -> Void)?
+    /// Receives notes worth saying once (which cgroup hierarchy is in use).
+    public var note: @Sendable (String) -> Void = { _ in }
 
     public init(root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in },
                 debug: (@Sendable (String) -> Void)? = nil) {
@@ -77,6 +79,7 @@ public struct Runtime: Sendable {
 
         trace("loaded config.json", since: start)
         let manager = CgroupManager()
+        reportLayoutOnce(manager.system)
         let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
         var resources: ResourcePlan
         do { resources = try manager.plan(spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
@@ -132,6 +135,23 @@ public struct Runtime: Sendable {
             if cgroupMade { try? cgroup.destroy() }
             try? directory.remove()
             throw error
+        }
+    }
+
+    /// Says once (per state root, and so per boot for /run) which cgroup hierarchy carries
+    /// which controllers; again whenever that changes.
+    private func reportLayoutOnce(_ system: CgroupSystem) {
+        let marker = store.root + "/.cgroup-layout"
+        let layout = system.layout
+        if let seen = try? readFile(marker), String(decoding: seen, as: UTF8.self) == layout { return }
+        note("cgroup layout: \(layout)")
+        mkdir(store.root, 0o711)
+        // Written in place, not through a temporary file a killed create could leave
+        // behind: a torn marker only means the note is said once more.
+        let fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd >= 0 {
+            _ = layout.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
         }
     }
 

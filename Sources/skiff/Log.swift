@@ -33,6 +33,13 @@ struct Log: Sendable {
         append("warning", message)
     }
 
+    /// Said to a person at a terminal, and to the log file; a scheduler reading stderr
+    /// gets only errors and warnings there.
+    func info(_ message: String) {
+        if isatty(STDERR_FILENO) != 0 { Self.printError("skiff: \(message)\n") }
+        append("info", message)
+    }
+
     func debug(_ message: String) {
         guard debug else { return }
         Self.printError("skiff: debug: \(message)\n")

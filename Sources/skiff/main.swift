@@ -1,4 +1,5 @@
 import Glibc
+import SkiffCgroups
 import SkiffRuntime
 
 let version = "0.1.0"
@@ -40,7 +41,7 @@ func main() -> Int32 {
         return 1
     }
     if global.has("version") {
-        print("skiff version \(version)\nspec: 1.2.0")
+        print("skiff version \(version)\nspec: 1.2.0\n\(CgroupSystem.current().layout)")
         return 0
     }
     guard commandIndex < argv.endIndex else {
@@ -72,7 +73,8 @@ func main() -> Int32 {
         let logger = log
         let warn: @Sendable (String) -> Void = { logger.warning($0) }
         let debug: @Sendable (String) -> Void = { logger.debug($0) }
-        let runtime = Runtime(root: args["root"] ?? StateStore.defaultRoot, warn: warn, debug: args.has("debug") ? debug : nil)
+        var runtime = Runtime(root: args["root"] ?? StateStore.defaultRoot, warn: warn, debug: args.has("debug") ? debug : nil)
+        runtime.note = { logger.info($0) }
         return try command.action(args, Context(log: log, runtime: runtime))
     } catch let error as RuntimeError {
         log.error(error.description)
