@@ -108,7 +108,7 @@ func writeFile(_ path: String, _ text: String) {
 
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
-func bundleConfig(rootfs: String) -> String {
+func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#) -> String {
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
     {"ociVersion": "1.0.2",
@@ -128,7 +128,7 @@ func bundleConfig(rootfs: String) -> String {
        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
      ],
      "linux": {
-       "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+       "resources": \(resources),
        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                        "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
@@ -180,10 +180,17 @@ let work = "/tmp/skiff-bench-\(getpid())"
 mkdir(work, 0o755)
 mkdir(work + "/bundle", 0o755)
 writeFile(work + "/bundle/config.json", bundleConfig(rootfs: rootfs))
+// The same with a CPU, memory and pids envelope, the way a scheduler sizes a task.
+mkdir(work + "/limits", 0o755)
+writeFile(work + "/limits/config.json", bundleConfig(rootfs: rootfs, resources: """
+    {"devices": [{"allow": false, "access": "rwm"}], "cpu": {"quota": 50000, "period": 100000},
+     "memory": {"limit": 268435456}, "pids": {"limit": 100}}
+    """))
 enterBenchmarkMountNamespace()
 
 var runTimes: [String: [Double]] = [:]
 var lifecycleTimes: [String: [Double]] = [:]
+var limitedTimes: [String: [Double]] = [:]
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
 let unshareTool = which("unshare")
@@ -213,6 +220,11 @@ for round in 0..<options.iterations {
         let delete = measure([path, "--root", root, "delete", "--force", id])
         lifecycleTimes[name, default: []].append(create.milliseconds + start.milliseconds + delete.milliseconds)
         peaks[name] = max(peaks[name] ?? 0, run.peakKiB, create.peakKiB, start.peakKiB, delete.peakKiB)
+        let limited = "lim-\(round)"
+        let times = [measure([path, "--root", root, "create", "--bundle", work + "/limits", limited]),
+                     measure([path, "--root", root, "start", limited]),
+                     measure([path, "--root", root, "delete", "--force", limited])]
+        limitedTimes[name, default: []].append(times.map(\.milliseconds).reduce(0, +))
         runTimes[name, default: []].append(run.milliseconds)
     }
     if let unshareTool {
@@ -223,15 +235,18 @@ for round in 0..<options.iterations {
 let crunRun = median(runTimes["crun"] ?? [])
 let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
 let crunPeak = Double(peaks["crun"] ?? 0)
+let crunLimited = median(limitedTimes["crun"] ?? [])
 print("")
-print("runtime   run ms   vs crun   create+start+delete ms   vs crun   peak RSS MiB   vs crun")
+print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   peak RSS MiB   vs crun")
 for (name, _) in binaries {
     let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
+    let limited = median(limitedTimes[name] ?? [])
     let peak = Double(peaks[name] ?? 0)
     let columns = [
         name + String(repeating: " ", count: max(0, 8 - name.count)),
         format(run).leftPad(7), format(run / crunRun).leftPad(9),
         format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
+        format(limited).leftPad(35), format(limited / crunLimited).leftPad(9),
         format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
     ]
     print(columns.joined(separator: " "))
