@@ -44,7 +44,12 @@ bundle: rootfs config.json
 run: deps build bundle
 	printf 'echo "hello from $$(hostname), pid $$$$"; id; ls /; ps\n' | $(RELEASE)/skiff run --bundle . skiff-demo-$$$$
 
-test: deps build rootfs
+# A seccomp notify listener for the tests (answers SCMP_ACT_NOTIFY with an errno).
+.build/seccomp-listener: tools/seccomp-listener.c
+	@mkdir -p .build
+	cc -O2 -Wall -Wextra -Werror -o $@ tools/seccomp-listener.c
+
+test: deps build rootfs .build/seccomp-listener
 	$(SWIFT) build --build-tests
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
 	$(SWIFT) test --skip-build --disable-xctest

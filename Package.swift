@@ -22,7 +22,8 @@ let package = Package(
         ),
         .target(name: "SkiffSpec"),
         .target(name: "SkiffCgroups", dependencies: ["SkiffSpec", "CShims"]),
-        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "CShims"]),
+        .target(name: "SkiffSeccomp", dependencies: ["SkiffSpec", "CShims"]),
+        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "CShims"]),
         .executableTarget(
             name: "skiff",
             dependencies: ["SkiffRuntime", "SkiffSpec"]
@@ -30,6 +31,7 @@ let package = Package(
         .executableTarget(name: "skiff-bench", dependencies: ["CShims"]),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
+        .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
         .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups"]),
     ]
 )

@@ -139,9 +139,42 @@ int skiff_send_message(int sock, const void *buffer, size_t length, const int *f
     return 0;
 }
 
+ssize_t skiff_receive_message(int sock, void *buffer, size_t length, int *fd)
+{
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { buffer, length };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    *fd = -1;
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+    return n;
+}
+
 int skiff_become_subreaper(void)
 {
     return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+int skiff_memfd(const char *name)
+{
+    return memfd_create(name, MFD_CLOEXEC);
+}
+
+int skiff_open_tmpfile(const char *dir)
+{
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+}
+
+int skiff_link_tmpfile(int fd, const char *path)
+{
+    return linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
 }
 
 int skiff_unshare(int flags)

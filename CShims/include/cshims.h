@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/signalfd.h>
+#include <seccomp.h>
 #include "skiff_plan.h"
 
 struct skiff_spawn_request {
@@ -38,6 +39,12 @@ int skiff_become_subreaper(void);
 
 int skiff_pidfd_open(pid_t pid);
 int skiff_unshare(int flags);
+/* memfd_create(name, MFD_CLOEXEC). */
+int skiff_memfd(const char *name);
+/* An unnamed file in directory `dir` (O_TMPFILE), to be linked in place when complete. */
+int skiff_open_tmpfile(const char *dir);
+/* Give the O_TMPFILE `fd` the name `path`; fails with EEXIST if it has one already. */
+int skiff_link_tmpfile(int fd, const char *path);
 int skiff_pidfd_send_signal(int pidfd, int sig);
 int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
@@ -55,6 +62,10 @@ struct skiff_bpf_insn {
 /* Load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the cgroup directory `cgroup_fd`
  * (BPF_F_ALLOW_MULTI). On failure returns -1 with errno, and the verifier's log in `log`. */
 int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log, size_t log_size);
+
+/* Receive one SOCK_SEQPACKET message into `buffer`; a descriptor passed with it by
+ * SCM_RIGHTS lands in *fd (else -1). Returns the length like recv(2). */
+ssize_t skiff_receive_message(int sock, void *buffer, size_t length, int *fd);
 
 /* Clone-flag and mount-flag constants, for Swift (the macros do not import). */
 enum {

@@ -69,6 +69,10 @@ enum skiff_op {
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
                                       does not share its creator's keys */
+    SKIFF_OP_SECCOMP = 29,       /* arg0 = fd index of a file holding the BPF program (compiled
+                                    by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags; with
+                                    SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd is sent to
+                                    the parent in a LISTENER report */
 };
 
 /* What a mount target must be when it has to be created. */
@@ -82,6 +86,7 @@ enum skiff_report_kind {
     SKIFF_REPORT_ERROR = 2, /* step, errno, detail */
     SKIFF_REPORT_SYNC = 3,  /* pid = tag */
     SKIFF_REPORT_PID = 4,   /* pid = the process forked into a joined pid namespace */
+    SKIFF_REPORT_LISTENER = 5, /* the seccomp notify fd travels with it by SCM_RIGHTS */
 };
 
 struct skiff_report {

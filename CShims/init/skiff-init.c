@@ -717,6 +717,46 @@ static void op_exec(const struct op *o)
     _exit(127);
 }
 
+/* The parent compiled the OCI seccomp section to BPF (with libseccomp); load it. With a
+ * NOTIFY action the kernel hands back a listener, which goes to the parent by SCM_RIGHTS
+ * (it forwards it to linux.seccomp.listenerPath). */
+static void op_seccomp(const struct op *o)
+{
+    int fd = plan_fd(o->arg[0], "loading the seccomp filter");
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % 8 != 0)
+        fail("loading the seccomp filter", "the compiled filter is unreadable");
+    struct sock_filter_insn { uint16_t code; uint8_t jt, jf; uint32_t k; } *insns = malloc((size_t)st.st_size);
+    if (!insns)
+        fail("loading the seccomp filter", "out of memory");
+    if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
+        fail("loading the seccomp filter", "reading the compiled filter");
+    struct { unsigned short len; void *filter; } prog = { (unsigned short)(st.st_size / 8), insns };
+    unsigned long flags = (unsigned long)o->arg[1];
+    long listener = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
+    if (listener < 0)
+        fail("loading the seccomp filter", "seccomp(SECCOMP_SET_MODE_FILTER, 0x%lx)", flags);
+    free(insns);
+    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        struct skiff_report r;
+        memset(&r, 0, sizeof(r));
+        r.kind = SKIFF_REPORT_LISTENER;
+        char control[CMSG_SPACE(sizeof(int))];
+        memset(control, 0, sizeof(control));
+        struct iovec iov = { &r, sizeof(r) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        int lfd = (int)listener;
+        memcpy(CMSG_DATA(c), &lfd, sizeof(int));
+        if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+            fail("loading the seccomp filter", "sending the notify listener to skiff");
+        close(lfd);
+    }
+}
+
 /* Enter a pid namespace joined by setns: only children land in it, so fork once. The
  * intermediate tells the parent the new pid and leaves. */
 static void op_fork(void)
@@ -812,6 +852,7 @@ static void run(const struct op *o)
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             fail("setting no_new_privs", "prctl");
         break;
+    case SKIFF_OP_SECCOMP: op_seccomp(o); break;
     case SKIFF_OP_CLOSE_FDS:
         exec_fifo = o->arg[1] >= 0 ? plan_fd(o->arg[1], "closing descriptors") : -1;
         op_close_fds(o, exec_fifo);

@@ -8,6 +8,8 @@ struct LaunchedProcess {
     var pid: Int32
     /// A pidfd for `pid` (-1 if the kernel has none).
     var pidfd: Int32
+    /// The seccomp notify listener, when the filter has SCMP_ACT_NOTIFY rules (else -1).
+    var listenerFd: Int32 = -1
 }
 
 /// Clones skiff-init into the new namespaces (and, on cgroup v2, straight into the
@@ -89,6 +91,7 @@ enum Launcher {
             var status: Int32 = 0
             waitpid(spawned, &status, 0)
             if process.pidfd >= 0 { close(process.pidfd) }
+            if process.listenerFd >= 0 { close(process.listenerFd) }
             throw error
         }
     }
@@ -96,7 +99,8 @@ enum Launcher {
     private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess) throws(RuntimeError) {
         while true {
             var report = skiff_report()
-            let n = withUnsafeMutableBytes(of: &report) { recv(socket, $0.baseAddress, $0.count, 0) }
+            var passed: Int32 = -1
+            let n = withUnsafeMutableBytes(of: &report) { skiff_receive_message(socket, $0.baseAddress, $0.count, &passed) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .system("reading from skiff-init", errno)
@@ -116,6 +120,9 @@ enum Launcher {
                 if process.pidfd >= 0 { close(process.pidfd) }
                 process.pid = report.pid
                 process.pidfd = skiff_pidfd_open(report.pid)
+            case Int32(SKIFF_REPORT_LISTENER.rawValue):
+                guard passed >= 0 else { throw .container(step: "loading the seccomp filter", errno: 0, detail: "no listener descriptor arrived") }
+                process.listenerFd = passed
             case Int32(SKIFF_REPORT_ERROR.rawValue):
                 throw .container(step: text(of: report.step), errno: report.error, detail: text(of: report.detail))
             default:

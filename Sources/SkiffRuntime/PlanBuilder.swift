@@ -19,6 +19,8 @@ struct PlanBuilder {
     var preserveFds = 0
     /// Names the session keyring (runc names it after the container too).
     var containerID = ""
+    /// The compiled seccomp filter (a file descriptor) and its load flags, if any.
+    var seccomp: (descriptor: Int32, flags: UInt32)?
     var cgroupSystem: CgroupSystem
     var cgroup: ContainerCgroup?
     /// Warnings for the log (e.g. a capability this kernel does not have).
@@ -93,9 +95,18 @@ struct PlanBuilder {
         if let domain = spec.domainname, !domain.isEmpty { plan.append(SKIFF_OP_DOMAINNAME, strings: [domain]) }
 
         try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
+        // Seccomp as late as possible: just before the exec with no_new_privs; without it the
+        // filter needs CAP_SYS_ADMIN to load, so before capabilities and ids change (runc's order).
+        let noNewPrivileges = process.noNewPrivileges == true
+        if let seccomp, !noNewPrivileges {
+            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
+        }
         buildCredentials(into: &plan, process: process)
-        if process.noNewPrivileges == true { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
+        if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
+        if let seccomp, noNewPrivileges {
+            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
+        }
         let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
         plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
 

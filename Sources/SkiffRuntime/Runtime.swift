@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffCgroups
+import SkiffSeccomp
 import SkiffSpec
 
 /// How to create a container (runc's `create` flags).
@@ -85,7 +86,19 @@ public struct Runtime: Sendable {
         do { resources = try manager.plan(spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
         resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
         resources.warnings.forEach(warn)
+        var seccompFilter: SeccompFilter?
+        var seccompFd: Int32 = -1
+        defer { if seccompFd >= 0 { close(seccompFd) } }
+        if let section = spec.linux?.seccomp {
+            do {
+                seccompFilter = try SeccompCompiler.check(section)
+                seccompFd = try SeccompCache(root: store.root).open(section)
+            } catch { throw .spec(error) }
+            seccompFilter?.warnings.forEach(warn)
+        }
+        trace("seccomp filter ready", since: start)
         var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
+        if let seccompFilter { builder.seccomp = (seccompFd, seccompFilter.flags) }
         builder.noPivot = options.noPivot
         builder.noNewKeyring = options.noNewKeyring
         builder.containerID = id.value
@@ -121,6 +134,11 @@ public struct Runtime: Sendable {
             record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
             record.status = waitForStart ? .created : .running
             do {
+                if process.listenerFd >= 0, let filter = seccompFilter {
+                    defer { close(process.listenerFd) }
+                    try SeccompListener.send(process.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata,
+                                             state: Self.ociState(record, status: .creating))
+                }
                 try directory.write(record)
                 if let pidFile = options.pidFile {
                     // The bare number, no newline: containerd cannot parse "123\n".
@@ -167,6 +185,13 @@ public struct Runtime: Sendable {
             throw what == "bundle" ? .usage("bundle \(path): not a directory") : .spec(SpecError(what, "\(path): not a directory"))
         }
         return result
+    }
+
+    /// The OCI state of `record` as the runtime spec shapes it (for listeners and hooks).
+    static func ociState(_ record: ContainerRecord, status: ContainerStatus) -> JSONValue {
+        .object([("ociVersion", .string(record.ociVersion)), ("id", .string(record.id)), ("status", .string(status.rawValue)),
+                 ("pid", .number(String(record.pid))), ("bundle", .string(record.bundle)),
+                 ("annotations", .object((record.annotations ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))])
     }
 
     static func timestamp() -> String {

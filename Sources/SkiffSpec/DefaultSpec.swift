@@ -1,7 +1,7 @@
 extension Spec {
-    /// The `config.json` that `skiff spec` writes: the same defaults `runc spec` uses, so a
-    /// bundle prepared for runc behaves the same under skiff (minus a terminal, which skiff
-    /// does not provide yet).
+    /// The `config.json` that `skiff spec` writes: the same defaults `runc spec` uses (minus a
+    /// terminal, which skiff does not provide yet), plus the default container seccomp profile
+    /// that container engines add.
     public static func defaultSpec(rootfs: String = "rootfs") -> Spec {
         let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
         return Spec(
@@ -36,6 +36,7 @@ extension Spec {
             linux: Linux(
                 namespaces: [.init(.pid), .init(.network), .init(.ipc), .init(.uts), .init(.mount), .init(.cgroup)],
                 resources: Resources(devices: [DeviceCgroup(allow: false, access: "rwm")]),
+                seccomp: .defaultProfile,
                 maskedPaths: [
                     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",

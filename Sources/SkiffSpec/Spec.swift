@@ -209,11 +209,12 @@ extension Spec {
         public var timeOffsets: [String: TimeOffset]?
 
         public init(
-            namespaces: [Namespace]? = nil, resources: Resources? = nil, cgroupsPath: String? = nil,
+            namespaces: [Namespace]? = nil, resources: Resources? = nil, seccomp: Seccomp? = nil, cgroupsPath: String? = nil,
             devices: [Device]? = nil, maskedPaths: [String]? = nil, readonlyPaths: [String]? = nil
         ) {
             self.namespaces = namespaces
             self.resources = resources
+            self.seccomp = seccomp
             self.cgroupsPath = cgroupsPath
             self.devices = devices
             self.maskedPaths = maskedPaths
@@ -464,6 +465,18 @@ extension Spec {
         public var listenerPath: String?
         public var listenerMetadata: String?
         public var syscalls: [Syscall]?
+
+        public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil,
+                    flags: [String]? = nil, listenerPath: String? = nil, listenerMetadata: String? = nil,
+                    syscalls: [Syscall]? = nil) {
+            self.defaultAction = defaultAction
+            self.defaultErrnoRet = defaultErrnoRet
+            self.architectures = architectures
+            self.flags = flags
+            self.listenerPath = listenerPath
+            self.listenerMetadata = listenerMetadata
+            self.syscalls = syscalls
+        }
     }
 
     public struct Syscall: Sendable, Equatable {
@@ -471,6 +484,13 @@ extension Spec {
         public var action: String
         public var errnoRet: UInt32?
         public var args: [SyscallArg]?
+
+        public init(names: [String], action: String, errnoRet: UInt32? = nil, args: [SyscallArg]? = nil) {
+            self.names = names
+            self.action = action
+            self.errnoRet = errnoRet
+            self.args = args
+        }
     }
 
     public struct SyscallArg: Sendable, Equatable {
@@ -478,5 +498,12 @@ extension Spec {
         public var value: UInt64
         public var valueTwo: UInt64?
         public var op: String
+
+        public init(index: UInt, value: UInt64, valueTwo: UInt64? = nil, op: String) {
+            self.index = index
+            self.value = value
+            self.valueTwo = valueTwo
+            self.op = op
+        }
     }
 }

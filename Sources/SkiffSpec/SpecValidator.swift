@@ -122,9 +122,6 @@ public enum SpecValidator {
                 throw SpecError(path.key("sysctl")[key], "invalid sysctl name")
             }
         }
-        if linux.seccomp != nil {
-            throw SpecError(path["seccomp"], "seccomp filters are not supported yet")
-        }
         for (i, masked) in (linux.maskedPaths ?? []).enumerated() where !masked.hasPrefix("/") {
             throw SpecError(path.key("maskedPaths")[i], "must be an absolute path, got \"\(masked)\"")
         }

@@ -128,7 +128,7 @@ struct BadInputTests {
             #expect(result.status != 0)
             #expect(result.stderr.contains("invalid container id"), "\(command[0]): \(result.stderr)")
         }
-        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: sandbox.root)) ?? []).filter { $0 != ".cgroup-layout" }
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: sandbox.root)) ?? []).filter { $0 != ".cgroup-layout" && $0 != ".seccomp" }
         #expect(entries.isEmpty)
     }
 

@@ -1,0 +1,30 @@
+/// The OCI names of seccomp actions, operators, architectures and flags, and what the kernel
+/// and libseccomp call them.
+enum SeccompNames {
+    /// SECCOMP_RET_* (the low 16 bits carry errno or the trace message).
+    static let actions: [String: UInt32] = [
+        "SCMP_ACT_KILL": 0x0000_0000, "SCMP_ACT_KILL_THREAD": 0x0000_0000,
+        "SCMP_ACT_KILL_PROCESS": 0x8000_0000, "SCMP_ACT_TRAP": 0x0003_0000,
+        "SCMP_ACT_ERRNO": 0x0005_0000, "SCMP_ACT_TRACE": 0x7ff0_0000,
+        "SCMP_ACT_ALLOW": 0x7fff_0000, "SCMP_ACT_LOG": 0x7ffc_0000, "SCMP_ACT_NOTIFY": 0x7fc0_0000,
+    ]
+
+    /// enum scmp_compare.
+    static let operators: [String: UInt32] = [
+        "SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7,
+    ]
+
+    /// SECCOMP_FILTER_FLAG_*.
+    static let flags: [String: UInt32] = [
+        "SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
+    ]
+    static let newListener: UInt32 = 8
+
+    /// "SCMP_ARCH_X86_64" -> libseccomp's "x86_64".
+    static func libseccompArchitecture(_ name: String) -> String? {
+        guard name.hasPrefix("SCMP_ARCH_"), name.count > 10 else { return nil }
+        return name.dropFirst(10).lowercased()
+    }
+}
