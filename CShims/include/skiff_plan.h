@@ -38,7 +38,8 @@ enum skiff_op {
     SKIFF_OP_RLIMIT = 7,         /* arg0 = resource, arg1 = soft, arg2 = hard; s0 = name */
     SKIFF_OP_OOM_SCORE_ADJ = 8,  /* arg0 */
     SKIFF_OP_PROPAGATE = 9,      /* s0 = host path, arg0 = MS_* propagation flags */
-    SKIFF_OP_ROOTFS = 10,        /* s0 = rootfs host path: bind it onto itself, open it as the root */
+    SKIFF_OP_ROOTFS = 10,        /* s0 = rootfs host path: bind it onto itself, open it as the root;
+                                    arg0 = number of masked paths (host /dev/null clones to make) */
     SKIFF_OP_MOUNT = 11,         /* s0 = source, s1 = target in root, s2 = fstype, s3 = data;
                                     arg0 = MS_* flags to set, arg1 = MS_* flags to clear (bind),
                                     arg2 = propagation flags, arg3 = SKIFF_TARGET_*,
@@ -50,7 +51,8 @@ enum skiff_op {
     SKIFF_OP_PIVOT = 15,         /* arg0 = 1 for --no-pivot (MS_MOVE + chroot) */
     SKIFF_OP_READONLY_ROOT = 16, /* remount / read-only */
     SKIFF_OP_READONLY_PATH = 17, /* s0 = path in the container */
-    SKIFF_OP_MASK_PATH = 18,     /* s0 = path in the container */
+    SKIFF_OP_MASK_PATH = 18,     /* s0 = path in the container (files are masked with the
+                                    host's /dev/null, opened at ROOTFS) */
     SKIFF_OP_SYSCTL = 19,        /* s0 = key (dotted), s1 = value */
     SKIFF_OP_CHDIR = 20,         /* s0 = cwd in the container */
     SKIFF_OP_USER = 21,          /* arg0 = uid, arg1 = gid, arg2 = umask (-1: keep),
@@ -64,7 +66,7 @@ enum skiff_op {
                                     strings = PATH, args..., env...
                                     Looks the executable up, reports READY, then (with a fifo)
                                     blocks until `skiff start` writes a byte, then execve. */
-    SKIFF_OP_MKDIR = 26,         /* s0 = path in root, arg0 = mode */
+    SKIFF_OP_MKDIR = 26,         /* s0 = the working directory, created in the root if missing */
     SKIFF_OP_BOUNDING = 27,      /* arg0 = bounding set mask, arg1 = highest capability known;
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container

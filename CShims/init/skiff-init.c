@@ -42,7 +42,11 @@ static int root_fd = -1;          /* the container's root: bundle rootfs, later 
 static const char *rootfs_path;   /* host path of the rootfs, for --no-pivot */
 static int plan_fds[SKIFF_PLAN_MAX_FDS];
 static int plan_nfds;
-static int devnull_fd = -1;       /* the verified 1:3 device, opened once for masking */
+/* Detached clones of the host's verified /dev/null mount, one per masked path, made before
+ * pivot_root while the host's /dev is still in our namespace; each masks one file. */
+#define SKIFF_MAX_MASKS 256
+static int devnull_trees[SKIFF_MAX_MASKS];
+static int devnull_count, devnull_used;
 static int exec_fifo = -1;        /* kept across CLOSE_FDS for EXEC */
 
 /* ---- reporting ------------------------------------------------------------------------ */
@@ -351,9 +355,12 @@ static void op_remount(const struct op *o)
     close(fd);
 }
 
+static void prepare_devnull_masks(int count);
+
 static void op_rootfs(const struct op *o)
 {
     rootfs_path = o->str[0];
+    prepare_devnull_masks((int)o->arg[0]);
     /* The rootfs must be a mount point of its own for pivot_root. */
     if (mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) < 0)
         fail("binding the rootfs", "%s", rootfs_path);
@@ -395,30 +402,41 @@ static void op_pivot(const struct op *o)
         fail("pivot_root", "opening the new root");
 }
 
-/* /dev/null must be the real 1:3 character device before it masks anything: a container
- * image may have replaced it with a symlink or a regular file (CVE-2025-31133). */
-static int verified_devnull(void)
+/* Files are masked with the host's /dev/null, never with the container's: an image (or a
+ * racing process) may have replaced that one with a symlink or a regular file
+ * (CVE-2025-31133). Checked to be the 1:3 character device, then cloned `count` times. */
+static void prepare_devnull_masks(int count)
 {
-    if (devnull_fd >= 0)
-        return devnull_fd;
     struct stat st;
-    int fd = open_in_root("/dev/null", O_PATH | O_NOFOLLOW);
+    if (count <= 0)
+        return;
+    if (count > SKIFF_MAX_MASKS) {
+        errno = E2BIG;
+        fail("masking paths", "more than %d masked paths", SKIFF_MAX_MASKS);
+    }
+    int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        fail("masking paths", "opening /dev/null");
+        fail("masking paths", "opening the host's /dev/null");
     if (fstat(fd, &st) < 0)
         fail("masking paths", "stat /dev/null");
     if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
         errno = EPERM;
         fail("masking paths", "/dev/null is not the 1:3 character device");
     }
-    devnull_fd = fd;
-    return fd;
+    for (devnull_count = 0; devnull_count < count; devnull_count++) {
+        devnull_trees[devnull_count] = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (devnull_trees[devnull_count] < 0)
+            fail("masking paths", "cloning /dev/null");
+    }
+    close(fd);
 }
 
 static void op_mask(const struct op *o)
 {
     const char *path = o->str[0];
-    int fd = open_in_root(path, O_PATH | O_NOFOLLOW);
+    /* Symlinks resolve inside the root (RESOLVE_IN_ROOT): a masked path that is a symlink to
+     * "/etc" masks the container's /etc, never the host's. */
+    int fd = open_in_root(path, O_PATH);
     if (fd < 0) {
         if (errno == ENOENT)
             return; /* nothing to mask */
@@ -439,8 +457,11 @@ static void op_mask(const struct op *o)
         tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
         close(fs);
     } else {
-        tree = (int)syscall(SYS_open_tree, verified_devnull(), "",
-                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (devnull_used >= devnull_count) {
+            errno = EBADF;
+            fail("masking paths", "no verified /dev/null left for %s", path);
+        }
+        tree = devnull_trees[devnull_used++];
     }
     if (tree < 0)
         fail("masking paths", "preparing the mask for %s", path);
@@ -504,7 +525,7 @@ static void op_symlink(const struct op *o)
 
 static void op_mkdir(const struct op *o)
 {
-    close(ensure_in_root(o->str[0], SKIFF_TARGET_DIR, "creating directories"));
+    close(ensure_in_root(o->str[0], SKIFF_TARGET_DIR, "creating the working directory"));
 }
 
 /* Writes under /proc go through a handle that is verified to be procfs (CVE-2025-52881):
@@ -643,7 +664,7 @@ static void op_close_fds(const struct op *o, int fifo)
     }
     close_from_to(from, ~0U);
     root_fd = -1;
-    devnull_fd = -1;
+    devnull_count = devnull_used = 0;
     plan_nfds = 0;
 }
 

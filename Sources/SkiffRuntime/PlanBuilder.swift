@@ -94,7 +94,12 @@ struct PlanBuilder {
         if let hostname = spec.hostname, !hostname.isEmpty { plan.append(SKIFF_OP_HOSTNAME, strings: [hostname]) }
         if let domain = spec.domainname, !domain.isEmpty { plan.append(SKIFF_OP_DOMAINNAME, strings: [domain]) }
 
-        try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
+        do {
+            try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
+        } catch {
+            opened.forEach { close($0) }
+            throw error
+        }
         // Seccomp as late as possible: just before the exec with no_new_privs; without it the
         // filter needs CAP_SYS_ADMIN to load, so before capabilities and ids change (runc's order).
         let noNewPrivileges = process.noNewPrivileges == true
@@ -123,7 +128,7 @@ struct PlanBuilder {
     private func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
         // Nothing we mount may propagate back to the host.
         plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
-        plan.append(SKIFF_OP_ROOTFS, strings: [rootfs])
+        plan.append(SKIFF_OP_ROOTFS, args: [Int64(spec.linux?.maskedPaths?.count ?? 0)], strings: [rootfs])
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
         }

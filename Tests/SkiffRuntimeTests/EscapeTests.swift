@@ -1,0 +1,128 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+/// Regression tests for the escapes earlier runtimes fell to: each attacks from inside a
+/// container (or through its image) and must fail.
+@Suite("escapes runtimes have fallen to")
+struct EscapeTests {
+    /// A private copy of the default rootfs, for tests that plant things in the image.
+    static func copyOfRootfs() throws -> String {
+        let copy = Harness.temporaryDirectory("skiff-image") + "/rootfs"
+        let cp = Process()
+        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+        cp.arguments = ["-a", Harness.rootfs, copy]
+        try cp.run()
+        cp.waitUntilExit()
+        return copy
+    }
+
+    static func digest(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// CVE-2019-5736: a process in the container reaches the runtime's executable through
+    /// /proc/PID/exe of a runtime process that entered the container (here the waiting init of
+    /// a created container, from a second container in its pid namespace).
+    @Test func theRuntimeBinaryCannotBeReachedFromInside() throws {
+        let skiffBinary = Harness.repository + "/.build/release/skiff"
+        let initBinary = Harness.repository + "/.build/release/skiff-init"
+        let before = (Self.digest(skiffBinary), Self.digest(initBinary))
+        let first = Sandbox(args: ["sleep", "30"])
+        first.writeConfig()
+        let a = Harness.id("exe-a")
+        #expect(first.skiff(["create", "-b", first.bundle, a]).status == 0)
+        defer { first.skiff(["delete", "--force", a]) }
+        let pid = try #require(first.state(a)?["pid"] as? Int)
+        // From the host: what the waiting init runs is a sealed memfd, not a file of ours.
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+        #expect(exe.hasPrefix("/memfd:skiff-init"), "\(exe)")
+        let hostWrite = open("/proc/\(pid)/exe", O_WRONLY)
+        #expect(hostWrite < 0)
+        if hostWrite >= 0 { close(hostWrite) }
+
+        let second = Sandbox(args: ["sh", "-c", "readlink /proc/1/exe; echo pwned >> /proc/1/exe; echo rc=$?; cat /proc/1/exe > /dev/null; echo read=$?"])
+        second.spec.process?.capabilities = .init(bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
+                                                 permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
+        second.spec.linux?.namespaces = [.init(.mount), .init(.pid, path: "/proc/\(pid)/ns/pid")]
+        second.spec.hostname = nil
+        let result = second.run(Harness.id("exe-b"))
+        #expect(result.stdout.contains("rc=1"), "\(result.stdout) \(result.stderr)")
+        #expect(!result.stdout.contains("read=0"), "the init's executable was readable: \(result.stdout)")
+        #expect((Self.digest(skiffBinary), Self.digest(initBinary)) == before)
+    }
+
+    /// CVE-2024-21626: no descriptor of the runtime in the container, and a cwd can only
+    /// name a place inside it.
+    @Test func noRuntimeDescriptorsAndNoCwdOutside() throws {
+        let fds = Sandbox(args: ["sh", "-c", "ls /proc/self/fd; ls -l /proc/self/fd"]).run()
+        #expect(fds.status == 0, "\(fds.stderr)")
+        // stdin, stdout, stderr and ls's own directory: nothing of the runtime.
+        #expect(fds.stdout.split(separator: "\n").prefix(4) == ["0", "1", "2", "3"], "\(fds.stdout)")
+        #expect(!fds.stdout.contains("/run/skiff") && !fds.stdout.contains("memfd") && !fds.stdout.contains("socket"))
+
+        let rootfs = try Self.copyOfRootfs()
+        defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/escape", withDestinationPath: "../../../../../../..")
+        let cwd = Sandbox(args: ["pwd"])
+        cwd.spec.root = .init(path: rootfs)
+        cwd.spec.process?.cwd = "/escape"
+        let result = cwd.run()
+        #expect(result.output == "/", "\(result.stdout) \(result.stderr)")
+        let magic = Sandbox(args: ["pwd"])
+        magic.spec.process?.cwd = "/proc/self/fd/5"
+        let refused = magic.run()
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("working directory"), "\(refused.stderr)")
+    }
+
+    /// CVE-2021-30465 family: masked paths and mount targets that are symlinks to host paths.
+    @Test func symlinkedMaskedPathsMaskInsideTheContainer() throws {
+        let rootfs = try Self.copyOfRootfs()
+        defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/evil-etc", withDestinationPath: "/etc")
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/evil-proc", withDestinationPath: "/proc/self/..")
+        let sandbox = Sandbox(args: ["sh", "-c", "ls /etc | wc -l; ls /evil-etc | wc -l"])
+        sandbox.spec.root = .init(path: rootfs)
+        sandbox.spec.linux?.maskedPaths = ["/evil-etc"]
+        let hostMounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "0"])
+        #expect(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) == hostMounts)
+        #expect(FileManager.default.fileExists(atPath: "/etc/hostname"))
+    }
+
+    /// CVE-2025-31133: the image's /dev/null replaced by a symlink (or a file) before masking.
+    /// Masking still masks, with a real null device, and the symlink's target is untouched.
+    @Test func aFakeDevNullCannotRedirectMasking() throws {
+        let rootfs = try Self.copyOfRootfs()
+        defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: rootfs + "/dev", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/dev/null", withDestinationPath: "/etc/passwd")
+        try "secret\n".write(toFile: rootfs + "/etc/target", atomically: true, encoding: .utf8)
+        let sandbox = Sandbox(args: ["sh", "-c", "wc -c < /etc/target; wc -c < /etc/group; stat -c %t:%T /etc/target"])
+        sandbox.spec.root = .init(path: rootfs)
+        // No /dev tmpfs: the image's own /dev (with the planted symlink) is what the container sees.
+        sandbox.spec.mounts = sandbox.spec.mounts?.filter { !$0.destination.hasPrefix("/dev") }
+        sandbox.spec.linux?.maskedPaths = ["/etc/target", "/etc/group"]
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "0", "1:3"])
+        #expect(try String(contentsOfFile: rootfs + "/etc/passwd", encoding: .utf8).hasPrefix("root:"))
+    }
+
+    /// CVE-2025-52881: a /proc/sys file redirected by a mount before the sysctl is written.
+    @Test func sysctlWritesCannotBeRedirected() throws {
+        let decoy = Harness.temporaryDirectory("skiff-decoy") + "/domainname"
+        try "untouched\n".write(toFile: decoy, atomically: true, encoding: .utf8)
+        let sandbox = Sandbox()
+        sandbox.spec.mounts?.append(.init(destination: "/proc/sys/kernel/domainname", type: "bind", source: decoy, options: ["bind"]))
+        sandbox.spec.linux?.readonlyPaths = []
+        sandbox.spec.linux?.sysctl = ["kernel.domainname": "pwned"]
+        let id = Harness.id("sysctl-redirect")
+        let result = sandbox.run(id)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("is not on procfs"), "\(result.stderr)")
+        #expect(try String(contentsOfFile: decoy, encoding: .utf8) == "untouched\n")
+        sandbox.expectNothingLeft(id)
+    }
+}
