@@ -25,6 +25,8 @@ struct PlanBuilder {
     var cgroup: ContainerCgroup?
     /// Warnings for the log (e.g. a capability this kernel does not have).
     private(set) var warnings: [String] = []
+    /// The highest capability the running kernel knows (libcap asks the kernel).
+    var lastCapability = Int(skiff_last_capability())
 
     init(spec: Spec, bundle: String, rootfs: String, cgroupSystem: CgroupSystem, cgroup: ContainerCgroup?) {
         self.spec = spec
@@ -240,7 +242,7 @@ struct PlanBuilder {
     // MARK: - Credentials
 
     private mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) {
-        let last = Int(skiff_last_capability())
+        let last = lastCapability
         func mask(_ names: [String]?, _ set: String) -> Int64 {
             var bits: UInt64 = 0
             for name in names ?? [] {

@@ -141,3 +141,32 @@ struct ProcessTests {
         #expect(fds.count == 5, "\(output)")
     }
 }
+
+@Suite("capabilities")
+struct CapabilityTests {
+    /// All five sets, kept across the switch to uid 1000 through the ambient set.
+    @Test func allFiveSetsAsANonRootUser() {
+        let sandbox = Sandbox(args: ["sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; timeout 1 nc -l -p 80; echo rc=$?"])
+        let one = ["CAP_NET_BIND_SERVICE"]
+        sandbox.spec.process?.user = .init(uid: 1000, gid: 1000)
+        sandbox.spec.process?.capabilities = .init(bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"], effective: one,
+                                                   inheritable: one, permitted: one, ambient: one)
+        let result = sandbox.run()
+        #expect(result.stdout.contains("CapInh:\t0000000000000400"), "\(result.stdout)")
+        #expect(result.stdout.contains("CapPrm:\t0000000000000400"))
+        #expect(result.stdout.contains("CapEff:\t0000000000000400"))
+        #expect(result.stdout.contains("CapBnd:\t0000000000000421"))
+        #expect(result.stdout.contains("CapAmb:\t0000000000000400"))
+        // uid 1000 may bind port 80 only through CAP_NET_BIND_SERVICE: nc waits until timeout kills it.
+        #expect(result.stdout.contains("rc=143"), "\(result.stdout) \(result.stderr)")
+    }
+
+    @Test func withoutTheCapabilityTheBindFails() {
+        let sandbox = Sandbox(args: ["sh", "-c", "timeout 1 nc -l -p 80; echo rc=$?"])
+        sandbox.spec.process?.user = .init(uid: 1000, gid: 1000)
+        sandbox.spec.process?.capabilities = .init(bounding: ["CAP_KILL"], effective: [], permitted: [])
+        let result = sandbox.run()
+        #expect(result.stdout.contains("rc=1"), "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("Permission denied"))
+    }
+}
