@@ -71,6 +71,8 @@ enum skiff_op {
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
                                       does not share its creator's keys */
+    SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
+                                     that the container process enters at execve */
     SKIFF_OP_SECCOMP = 29,       /* arg0 = fd index of a file holding the BPF program (compiled
                                     by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags; with
                                     SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd is sent to

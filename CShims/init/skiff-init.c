@@ -874,6 +874,17 @@ static void run(const struct op *o)
             fail("setting no_new_privs", "prctl");
         break;
     case SKIFF_OP_SECCOMP: op_seccomp(o); break;
+    case SKIFF_OP_TIME_NAMESPACE: {
+        /* The offsets can only be set before any process is in the namespace: this process
+         * stays outside it and the container's process enters it at execve. */
+        if (unshare(0x00000080 /* CLONE_NEWTIME */) < 0)
+            fail("creating the time namespace", "unshare");
+        int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            fail("setting linux.timeOffsets", "opening /proc/self/timens_offsets");
+        write_verified(fd, o->str[0], "setting linux.timeOffsets", "/proc/self/timens_offsets");
+        break;
+    }
     case SKIFF_OP_CLOSE_FDS:
         exec_fifo = o->arg[1] >= 0 ? plan_fd(o->arg[1], "closing descriptors") : -1;
         op_close_fds(o, exec_fifo);

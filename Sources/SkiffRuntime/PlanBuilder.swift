@@ -77,7 +77,7 @@ struct PlanBuilder {
                 opened.append(fd)
                 plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: fd), flag], strings: [path])
                 if kind == .pid { joinsPid = true }
-            } else if kind != .cgroup {
+            } else if kind != .cgroup && kind != .time {
                 cloneFlags |= UInt64(flag)
             }
         }
@@ -91,6 +91,13 @@ struct PlanBuilder {
                         strings: [rlimit.type])
         }
         if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
+            let offsets = spec.linux?.timeOffsets ?? [:]
+            let text = ["monotonic", "boottime"].map { clock in
+                "\(clock) \(offsets[clock]?.secs ?? 0) \(offsets[clock]?.nanosecs ?? 0)\n"
+            }.joined()
+            plan.append(SKIFF_OP_TIME_NAMESPACE, strings: [text])
+        }
         let newCgroupNamespace = namespaces.contains { $0.kind == .cgroup && $0.path == nil }
         if newCgroupNamespace { plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWCGROUP)]) }
         if let hostname = spec.hostname, !hostname.isEmpty { plan.append(SKIFF_OP_HOSTNAME, strings: [hostname]) }

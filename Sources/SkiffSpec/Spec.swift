@@ -282,6 +282,11 @@ extension Spec {
     public struct TimeOffset: Sendable, Equatable {
         public var secs: Int64?
         public var nanosecs: UInt32?
+
+        public init(secs: Int64? = nil, nanosecs: UInt32? = nil) {
+            self.secs = secs
+            self.nanosecs = nanosecs
+        }
     }
 
     public struct IntelRdt: Sendable, Equatable {

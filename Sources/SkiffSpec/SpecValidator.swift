@@ -96,12 +96,21 @@ public enum SpecValidator {
             if let nsPath = namespace.path, !nsPath.hasPrefix("/") {
                 throw SpecError(at["path"], "must be an absolute path, got \"\(nsPath)\"")
             }
-            if kind == .user || kind == .time {
+            if kind == .user {
                 throw SpecError(at["type"], "\(kind.rawValue) namespaces are not supported yet")
+            }
+            if kind == .time, namespace.path != nil, linux.timeOffsets != nil {
+                throw SpecError(path["timeOffsets"], "cannot be set when joining an existing time namespace")
             }
         }
         if linux.uidMappings != nil || linux.gidMappings != nil {
             throw SpecError(path["uidMappings"], "id mappings need a user namespace, which is not supported yet")
+        }
+        for key in (linux.timeOffsets ?? [:]).keys.sorted() where key != "monotonic" && key != "boottime" {
+            throw SpecError(path.key("timeOffsets")[key], "unknown clock (expected monotonic or boottime)")
+        }
+        if linux.timeOffsets != nil, !seen.contains(.time) {
+            throw SpecError(path["timeOffsets"], "needs a new time namespace (linux.namespaces)")
         }
         if let propagation = linux.rootfsPropagation, !propagations.contains(propagation) {
             throw SpecError(path["rootfsPropagation"], "unknown propagation \"\(propagation)\"")

@@ -92,3 +92,30 @@ struct NamespaceTests {
         sandbox.expectNothingLeft(id)
     }
 }
+
+@Suite("time namespaces")
+struct TimeNamespaceTests {
+    @Test func bootTimeOffsetIsApplied() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "cut -d. -f1 /proc/uptime; readlink /proc/self/ns/time"])
+        sandbox.spec.linux?.namespaces?.append(.init(.time))
+        var offsets: [String: Spec.TimeOffset] = [:]
+        offsets["boottime"] = Spec.TimeOffset(secs: 365 * 86_400, nanosecs: 0)
+        sandbox.spec.linux?.timeOffsets = offsets
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n")
+        let uptime = Int(lines.first ?? "") ?? 0
+        #expect(uptime >= 365 * 86_400, "uptime \(uptime)")
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/time")
+        #expect(lines.last.map(String.init) != host)
+    }
+
+    @Test func badOffsetsAreNamed() {
+        let sandbox = Sandbox()
+        sandbox.spec.linux?.timeOffsets = ["realtime": Spec.TimeOffset(secs: 1, nanosecs: 0)]
+        sandbox.spec.linux?.namespaces?.append(.init(.time))
+        sandbox.writeConfig()
+        let result = sandbox.skiff(["create", "-b", sandbox.bundle, Harness.id("timens")])
+        #expect(result.stderr.contains("linux.timeOffsets.realtime: unknown clock"))
+    }
+}
