@@ -71,6 +71,7 @@ enum skiff_op {
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
                                       does not share its creator's keys */
+    SKIFF_OP_USERNS_ROOT = 31,   /* become uid 0 / gid 0 of the new user namespace (once mapped) */
     SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */
     SKIFF_OP_SECCOMP = 29,       /* arg0 = fd index of a file holding the BPF program (compiled

@@ -874,6 +874,12 @@ static void run(const struct op *o)
             fail("setting no_new_privs", "prctl");
         break;
     case SKIFF_OP_SECCOMP: op_seccomp(o); break;
+    case SKIFF_OP_USERNS_ROOT:
+        /* The maps are written: become the namespace's root, whose capabilities there
+         * let the rest of the plan create namespaces, mount and set ids. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+            fail("entering the user namespace", "becoming its root (is container id 0 mapped?)");
+        break;
     case SKIFF_OP_TIME_NAMESPACE: {
         /* The offsets can only be set before any process is in the namespace: this process
          * stays outside it and the container's process enters it at execve. */

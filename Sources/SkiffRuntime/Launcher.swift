@@ -32,8 +32,14 @@ enum Launcher {
         return "skiff-init"
     }
 
+    /// uid_map and gid_map contents for a new user namespace.
+    struct UserMaps {
+        var uid: String
+        var gid: String
+    }
+
     static func launch(
-        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?
+        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, userMaps: UserMaps? = nil
     ) throws(RuntimeError) -> LaunchedProcess {
         let path = initPath()
         let image = skiff_sealed_copy(path)
@@ -83,7 +89,9 @@ enum Launcher {
                 }
                 try check(sent, "sending the plan to skiff-init")
             }
-            try awaitReady(socket: socket, spawned: spawned, process: &process)
+            try awaitReady(socket: socket, spawned: spawned, process: &process) { tag throws(RuntimeError) in
+                if tag == PlanBuilder.syncUserMaps, let userMaps { try write(userMaps, for: spawned) }
+            }
             return process
         } catch {
             kill(spawned, SIGKILL)
@@ -96,7 +104,28 @@ enum Launcher {
         }
     }
 
-    private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess) throws(RuntimeError) {
+    /// The parent writes the maps (skiff-init cannot: it has no privileges over the host's ids).
+    /// Without CAP_SETGID (rootless) setgroups must be denied before gid_map is written.
+    private static func write(_ maps: UserMaps, for pid: Int32) throws(RuntimeError) {
+        if geteuid() != 0 {
+            do { try writeProcFile("/proc/\(pid)/setgroups", "deny") } catch { throw .system("writing setgroups for the user namespace", error.errno) }
+        }
+        do { try writeProcFile("/proc/\(pid)/uid_map", maps.uid) } catch { throw .system("writing uid_map (linux.uidMappings)", error.errno) }
+        do { try writeProcFile("/proc/\(pid)/gid_map", maps.gid) } catch { throw .system("writing gid_map (linux.gidMappings)", error.errno) }
+    }
+
+    struct WriteError: Error { var errno: Int32 }
+
+    private static func writeProcFile(_ path: String, _ text: String) throws(WriteError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WriteError(errno: errno) }
+        defer { close(fd) }
+        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard n == text.utf8.count else { throw WriteError(errno: n < 0 ? errno : EIO) }
+    }
+
+    private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess,
+                                   sync: (Int) throws(RuntimeError) -> Void) throws(RuntimeError) {
         while true {
             var report = skiff_report()
             var passed: Int32 = -1
@@ -120,6 +149,10 @@ enum Launcher {
                 if process.pidfd >= 0 { close(process.pidfd) }
                 process.pid = report.pid
                 process.pidfd = skiff_pidfd_open(report.pid)
+            case Int32(SKIFF_REPORT_SYNC.rawValue):
+                try sync(Int(report.pid))
+                var go: UInt8 = 1
+                try check(send(socket, &go, 1, Int32(MSG_NOSIGNAL)), "releasing skiff-init")
             case Int32(SKIFF_REPORT_LISTENER.rawValue):
                 guard passed >= 0 else { throw .container(step: "loading the seccomp filter", errno: 0, detail: "no listener descriptor arrived") }
                 process.listenerFd = passed

@@ -52,6 +52,18 @@ struct PlanBuilder {
         .cgroup: Int64(SKIFF_CLONE_NEWCGROUP), .time: Int64(SKIFF_CLONE_NEWTIME),
     ]
 
+    /// The SYNC tag at which the parent writes uid_map and gid_map.
+    static let syncUserMaps = 1
+
+    /// A new user namespace: created by skiff-init, mapped by the parent.
+    var newUserNamespace: Bool {
+        (spec.linux?.namespaces ?? []).contains { $0.kind == .user && $0.path == nil }
+    }
+
+    var newNetworkNamespace: Bool {
+        (spec.linux?.namespaces ?? []).contains { $0.kind == .network && $0.path == nil }
+    }
+
     /// `waitForStart`: the process waits on the exec fifo for `skiff start` (false for
     /// `run`, which starts at once). The fifo's slot is reserved; the caller fills it.
     mutating func build(waitForStart: Bool) throws(RuntimeError) -> Output {
@@ -63,9 +75,12 @@ struct PlanBuilder {
             throw .spec(SpecError("linux.namespaces", "a mount namespace is required"))
         }
 
-        // Namespaces: new ones at clone (cgroup later), existing ones joined by path.
+        // Namespaces: new ones at clone (cgroup and time later), existing ones joined by path,
+        // a joined user namespace first (it grants the capabilities to join the others).
         var joinsPid = false
-        for (i, namespace) in namespaces.enumerated() {
+        var newFlags: UInt64 = 0
+        let userFirst = namespaces.enumerated().filter { $0.element.kind == .user } + namespaces.enumerated().filter { $0.element.kind != .user }
+        for (i, namespace) in userFirst {
             guard let kind = namespace.kind, let flag = Self.cloneFlags[kind] else { continue }
             if let path = namespace.path {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -77,20 +92,33 @@ struct PlanBuilder {
                 opened.append(fd)
                 plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: fd), flag], strings: [path])
                 if kind == .pid { joinsPid = true }
-            } else if kind != .cgroup && kind != .time {
-                cloneFlags |= UInt64(flag)
+            } else if kind != .cgroup && kind != .time && kind != .user {
+                newFlags |= UInt64(flag)
             }
         }
-        if joinsPid { plan.append(SKIFF_OP_FORK) }
 
+        // rlimits and oom_score_adj first: raising them needs privileges in the initial
+        // user namespace, which a new one does not give.
         let process = spec.process!
-        if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
         for rlimit in process.rlimits ?? [] {
             plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
                                                 Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],
                         strings: [rlimit.type])
         }
         if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        if newUserNamespace {
+            // runc's order: the user namespace first and its maps written by the parent, then
+            // every other namespace created from inside it, so that it owns them all.
+            plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWUSER)])
+            plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncUserMaps)])
+            plan.append(SKIFF_OP_USERNS_ROOT)
+            if newFlags != 0 { plan.append(SKIFF_OP_UNSHARE, args: [Int64(newFlags)]) }
+            if joinsPid || newFlags & UInt64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
+        } else {
+            cloneFlags = newFlags
+            if joinsPid { plan.append(SKIFF_OP_FORK) }
+        }
+        if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
         if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
             let offsets = spec.linux?.timeOffsets ?? [:]
             let text = ["monotonic", "boottime"].map { clock in
@@ -143,7 +171,7 @@ struct PlanBuilder {
         }
         // runc creates a missing cwd (after the mounts: it may be inside one).
         plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
-        appendDevices(into: &plan)
+        try appendDevices(into: &plan)
 
         plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])
         if let propagation = spec.linux?.rootfsPropagation {
@@ -163,6 +191,13 @@ struct PlanBuilder {
         if mount.type == "bind" { options.flags |= MountFlag.bind }
         if mount.type == "cgroup" || mount.type == "cgroup2" {
             appendCgroupMount(mount.destination, options: options, into: &plan, newCgroupNamespace: newCgroupNamespace)
+            return
+        }
+        if mount.type == "sysfs", newUserNamespace, !newNetworkNamespace {
+            // sysfs can only be mounted by the owner of the network namespace: bind the host's, as runc does.
+            plan.append(SKIFF_OP_MOUNT, args: [options.flags | MountFlag.bind | MountFlag.recursive, options.clearedFlags, 0,
+                                               Int64(SKIFF_TARGET_DIR.rawValue), 1],
+                        strings: ["/sys", mount.destination, "", ""])
             return
         }
         if options.isBind {
@@ -187,8 +222,10 @@ struct PlanBuilder {
     /// runc lays it out.
     private func appendCgroupMount(_ destination: String, options: MountOptions, into plan: inout LaunchPlan, newCgroupNamespace: Bool) {
         let flags = options.flags & ~(MountFlag.bind | MountFlag.recursive)
+        // A user namespace may mount cgroup2 (in its own cgroup namespace) but no v1 hierarchy.
+        let mountAfresh = newCgroupNamespace && (!newUserNamespace || cgroupSystem.isPureV2)
         func mountHierarchy(_ hierarchy: CgroupHierarchy, at target: String) {
-            if newCgroupNamespace {
+            if mountAfresh {
                 let v2 = hierarchy.version == .v2
                 plan.append(SKIFF_OP_MOUNT, args: [flags, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 0],
                             strings: [v2 ? "cgroup2" : "cgroup", target, v2 ? "cgroup2" : "cgroup", v2 ? "" : hierarchy.mountData])
@@ -219,10 +256,19 @@ struct PlanBuilder {
         ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
     ].map { Spec.Device(type: "c", path: $0.0, major: $0.1, minor: $0.2, fileMode: 0o666, uid: 0, gid: 0) }
 
-    private func appendDevices(into plan: inout LaunchPlan) {
+    private func appendDevices(into plan: inout LaunchPlan) throws(RuntimeError) {
         let configured = spec.linux?.devices ?? []
+        for (i, device) in configured.enumerated() where newUserNamespace && access(device.path, F_OK) != 0 {
+            throw .spec(SpecError("linux.devices[\(i)].path", "\(device.path) does not exist on the host (in a user namespace devices are bind-mounted from the host)"))
+        }
         let defaults = Self.defaultDevices.filter { d in !configured.contains { $0.path == d.path } }
         for device in defaults + configured {
+            if newUserNamespace {
+                // A user namespace cannot create device nodes: bind the host's (as runc does).
+                plan.append(SKIFF_OP_MOUNT, args: [MountFlag.bind, 0, 0, Int64(SKIFF_TARGET_FILE.rawValue), 1],
+                            strings: [device.path, device.path, "", ""])
+                continue
+            }
             let type: Int64 = switch device.type {
             case "b": Int64(S_IFBLK)
             case "p": Int64(S_IFIFO)

@@ -128,7 +128,8 @@ public struct Runtime: Sendable {
                 fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
                 output.plan.descriptors[Int(index)] = fifo
             }
-            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup)
+            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup,
+                                              userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil)
             trace("container process \(process.pid) ready", since: start)
             record.pid = process.pid
             record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
@@ -185,6 +186,13 @@ public struct Runtime: Sendable {
             throw what == "bundle" ? .usage("bundle \(path): not a directory") : .spec(SpecError(what, "\(path): not a directory"))
         }
         return result
+    }
+
+    static func userMaps(_ spec: Spec) -> Launcher.UserMaps {
+        func lines(_ mappings: [Spec.IDMapping]?) -> String {
+            (mappings ?? []).map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        return Launcher.UserMaps(uid: lines(spec.linux?.uidMappings), gid: lines(spec.linux?.gidMappings))
     }
 
     /// The OCI state of `record` as the runtime spec shapes it (for listeners and hooks).

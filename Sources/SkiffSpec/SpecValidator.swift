@@ -96,15 +96,15 @@ public enum SpecValidator {
             if let nsPath = namespace.path, !nsPath.hasPrefix("/") {
                 throw SpecError(at["path"], "must be an absolute path, got \"\(nsPath)\"")
             }
-            if kind == .user {
-                throw SpecError(at["type"], "\(kind.rawValue) namespaces are not supported yet")
-            }
             if kind == .time, namespace.path != nil, linux.timeOffsets != nil {
                 throw SpecError(path["timeOffsets"], "cannot be set when joining an existing time namespace")
             }
         }
-        if linux.uidMappings != nil || linux.gidMappings != nil {
-            throw SpecError(path["uidMappings"], "id mappings need a user namespace, which is not supported yet")
+        let newUser = (linux.namespaces ?? []).contains { $0.kind == .user && $0.path == nil }
+        for (name, mappings) in [("uidMappings", linux.uidMappings), ("gidMappings", linux.gidMappings)] {
+            if mappings != nil, !newUser { throw SpecError(path[name], "needs a new user namespace (linux.namespaces)") }
+            if newUser, (mappings ?? []).isEmpty { throw SpecError(path[name], "a new user namespace needs mappings") }
+            try validate(mappings ?? [], at: path.key(name))
         }
         for key in (linux.timeOffsets ?? [:]).keys.sorted() where key != "monotonic" && key != "boottime" {
             throw SpecError(path.key("timeOffsets")[key], "unknown clock (expected monotonic or boottime)")
@@ -138,6 +138,24 @@ public enum SpecValidator {
             throw SpecError(path.key("readonlyPaths")[i], "must be an absolute path, got \"\(readonly)\"")
         }
         if let resources = linux.resources { try validate(resources, at: path.key("resources")) }
+    }
+
+    /// Id mappings as the kernel takes them: non-empty ranges inside 32 bits, at most 340
+    /// lines, no two overlapping on either side.
+    static func validate(_ mappings: [Spec.IDMapping], at path: JSONPath) throws(SpecError) {
+        if mappings.count > 340 { throw SpecError(path.text, "at most 340 mappings, got \(mappings.count)") }
+        for (i, m) in mappings.enumerated() {
+            if m.size == 0 { throw SpecError(path.index(i)["size"], "must not be 0") }
+            if UInt64(m.containerID) + UInt64(m.size) > 1 << 32 { throw SpecError(path.index(i).text, "containerID + size is past 4294967296") }
+            if UInt64(m.hostID) + UInt64(m.size) > 1 << 32 { throw SpecError(path.index(i).text, "hostID + size is past 4294967296") }
+            for (j, earlier) in mappings[..<i].enumerated() {
+                func overlap(_ a: UInt32, _ b: UInt32) -> Bool {
+                    UInt64(a) < UInt64(b) + UInt64(earlier.size) && UInt64(b) < UInt64(a) + UInt64(m.size)
+                }
+                if overlap(m.containerID, earlier.containerID) { throw SpecError(path.index(i).text, "container ids overlap \(path.index(j).text)") }
+                if overlap(m.hostID, earlier.hostID) { throw SpecError(path.index(i).text, "host ids overlap \(path.index(j).text)") }
+            }
+        }
     }
 
     static func validate(_ resources: Spec.Resources, at path: JSONPath) throws(SpecError) {

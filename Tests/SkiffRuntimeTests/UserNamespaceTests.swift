@@ -1,0 +1,92 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("user namespaces")
+struct UserNamespaceTests {
+    static let mapping = [Spec.IDMapping(containerID: 0, hostID: 100_000, size: 65_536)]
+
+    /// A rootfs copy owned by the host ids that container root maps to.
+    static func mappedRootfs() throws -> String {
+        let rootfs = try EscapeTests.copyOfRootfs()
+        let chown = Process()
+        chown.executableURL = URL(fileURLWithPath: "/bin/chown")
+        chown.arguments = ["-R", "100000:100000", rootfs]
+        try chown.run()
+        chown.waitUntilExit()
+        return rootfs
+    }
+
+    func sandbox(_ script: String, rootfs: String) -> Sandbox {
+        let sandbox = Sandbox(args: ["sh", "-c", script])
+        sandbox.spec.root = .init(path: rootfs, readonly: false)
+        sandbox.spec.linux?.namespaces?.append(.init(.user))
+        sandbox.spec.linux?.uidMappings = Self.mapping
+        sandbox.spec.linux?.gidMappings = Self.mapping
+        return sandbox
+    }
+
+    @Test func containerRootIsAnUnprivilegedHostUser() throws {
+        let rootfs = try Self.mappedRootfs()
+        defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
+        let box = sandbox("id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; touch /made-inside && echo touched; sleep 30", rootfs: rootfs)
+        box.writeConfig()
+        let id = Harness.id("userns")
+        let running = Harness.start(["--root", box.root, "run", "-b", box.bundle, id])
+        defer { box.skiff(["delete", "--force", id]); _ = running.finish(); box.expectNothingLeft(id) }
+        var pid = 0
+        for _ in 0..<100 {
+            pid = box.state(id)?["pid"] as? Int ?? 0
+            if pid > 0, ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("touched") { break }
+            usleep(20_000)
+        }
+        let output = try String(contentsOfFile: running.out, encoding: .utf8)
+        #expect(output.split(separator: "\n").first == "0", "\(output)")
+        #expect(output.contains(" 0 100000 65536"))
+        #expect(output.contains("touched"))
+        // Seen from the host, container root is uid 100000, and so is what it creates.
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t100000\t100000\t100000\t100000"), "\(status)")
+        let owner = try FileManager.default.attributesOfItem(atPath: rootfs + "/made-inside")[.ownerAccountID] as? Int
+        #expect(owner == 100_000)
+    }
+
+    @Test func hostFilesAreNotContainerRoots() throws {
+        // The shared rootfs belongs to host root: container root cannot write it.
+        let box = sandbox("touch /not-mine; echo rc=$?", rootfs: Harness.rootfs)
+        let result = box.run()
+        #expect(result.stdout.contains("rc=1"), "\(result.stdout) \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: Harness.rootfs + "/not-mine"))
+    }
+
+    @Test func badMappingsAreNamed() {
+        func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let box = Sandbox()
+            configure(box)
+            box.writeConfig()
+            let id = Harness.id("badmap")
+            let result = box.skiff(["create", "-b", box.bundle, id])
+            #expect(result.status != 0, sourceLocation: sourceLocation)
+            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
+            box.expectNothingLeft(id, sourceLocation: sourceLocation)
+        }
+        expectRejected({ $0.spec.linux?.uidMappings = Self.mapping; $0.spec.linux?.gidMappings = Self.mapping },
+                       "linux.uidMappings: needs a new user namespace")
+        expectRejected({ $0.spec.linux?.namespaces?.append(.init(.user)) }, "linux.uidMappings: a new user namespace needs mappings")
+        expectRejected({
+            $0.spec.linux?.namespaces?.append(.init(.user))
+            $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 1000), .init(containerID: 500, hostID: 200_000, size: 10)]
+            $0.spec.linux?.gidMappings = Self.mapping
+        }, "linux.uidMappings[1]: container ids overlap linux.uidMappings[0]")
+        expectRejected({
+            $0.spec.linux?.namespaces?.append(.init(.user))
+            $0.spec.linux?.uidMappings = Self.mapping
+            $0.spec.linux?.gidMappings = [.init(containerID: 0, hostID: 4_294_967_000, size: 1000)]
+        }, "linux.gidMappings[0]: hostID + size is past 4294967296")
+        expectRejected({
+            $0.spec.linux?.namespaces?.append(.init(.user))
+            $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 0)]
+            $0.spec.linux?.gidMappings = Self.mapping
+        }, "linux.uidMappings[0].size: must not be 0")
+    }
+}
