@@ -571,7 +571,9 @@ static void op_user(const struct op *o)
         int n = o->nstr < NGROUPS_MAX ? o->nstr : NGROUPS_MAX;
         for (int i = 0; i < n; i++)
             gids[i] = (gid_t)strtoul(o->str[i], NULL, 10);
-        if (setgroups((size_t)n, gids) < 0)
+        /* In a rootless user namespace setgroups is denied: with no groups to set, the
+         * empty list it would have set is what the namespace has anyway. */
+        if (setgroups((size_t)n, gids) < 0 && !(errno == EPERM && n == 0))
             fail("setting additional groups", "setgroups");
     }
     /* Keep the permitted set across the switch from root; CAPS then sets what remains. */
@@ -818,8 +820,14 @@ static void run(const struct op *o)
         break;
     case SKIFF_OP_FORK: op_fork(); break;
     case SKIFF_OP_SYNC:
+        /* An unprivileged parent (rootless) may write our uid_map only while we are
+         * dumpable; nothing of the container runs yet, so this window is safe. */
+        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+            fail("waiting for the parent", "PR_SET_DUMPABLE");
         send_report(SKIFF_REPORT_SYNC, 0, (int)o->arg[0], NULL, NULL);
         wait_for_go();
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            fail("waiting for the parent", "PR_SET_DUMPABLE");
         break;
     case SKIFF_OP_HOSTNAME:
         if (sethostname(o->str[0], strlen(o->str[0])) < 0)

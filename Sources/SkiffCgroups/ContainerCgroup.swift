@@ -16,6 +16,18 @@ public struct ContainerCgroup: Sendable, Equatable {
     public var relativePath: String
     public var directories: [Directory]
 
+    /// Whether this process may create every directory (rootless without delegation may not):
+    /// the nearest existing ancestor of each must be writable.
+    public var canBeCreated: Bool {
+        directories.allSatisfy { directory in
+            var path = directory.path
+            while access(path, F_OK) != 0, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+                path = String(path[..<slash])
+            }
+            return access(path, F_OK) == 0 && (path == directory.path || access(path, W_OK) == 0)
+        }
+    }
+
     /// The v2 directory, for CLONE_INTO_CGROUP.
     public var unifiedDirectory: String? { directories.first { $0.version == "v2" }?.path }
 

@@ -235,6 +235,13 @@ struct PlanBuilder {
             }
         }
         let participating = cgroupSystem.participating()
+        if cgroup == nil {
+            // No cgroup of its own (rootless without delegation): the host's tree, read-only.
+            plan.append(SKIFF_OP_MOUNT, args: [flags | MountFlag.bind | MountFlag.recursive | MountFlag.readOnly, 0, 0,
+                                               Int64(SKIFF_TARGET_DIR.rawValue), 1],
+                        strings: ["/sys/fs/cgroup", destination, "", ""])
+            return
+        }
         if cgroupSystem.isPureV2, let unified = cgroupSystem.unified {
             mountHierarchy(unified, at: destination)
             return

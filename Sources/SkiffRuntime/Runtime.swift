@@ -60,7 +60,6 @@ public struct Runtime: Sendable {
         var directory: ContainerDirectory
         var record: ContainerRecord
         var process: LaunchedProcess
-        var cgroup: ContainerCgroup
     }
 
     /// Everything up to READY. Bad input is rejected before anything exists; after the
@@ -81,9 +80,17 @@ public struct Runtime: Sendable {
         trace("loaded config.json", since: start)
         let manager = CgroupManager()
         reportLayoutOnce(manager.system)
-        let cgroup = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
+        var cgroup: ContainerCgroup? = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
+        if geteuid() != 0, let planned = cgroup, !planned.canBeCreated {
+            // Rootless without delegated cgroups: run, but say that nothing limits the task.
+            note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
+            cgroup = nil
+        }
         var resources: ResourcePlan
-        do { resources = try manager.plan(spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
+        do { resources = try manager.plan(cgroup == nil ? Spec.Resources() : spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
+        if cgroup == nil, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
+            warn("linux.resources: not applied (no cgroup)")
+        }
         resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
         resources.warnings.forEach(warn)
         var seccompFilter: SeccompFilter?
@@ -117,9 +124,11 @@ public struct Runtime: Sendable {
             // The record names the cgroup before it exists: delete --force after a crash
             // at any later instant finds and removes it.
             try directory.write(record)
-            do { try manager.create(cgroup, plan: resources) } catch { throw .cgroup(error) }
-            cgroupMade = true
-            trace("created cgroup \(cgroup.relativePath)", since: start)
+            if let cgroup {
+                do { try manager.create(cgroup, plan: resources) } catch { throw .cgroup(error) }
+                cgroupMade = true
+                trace("created cgroup \(cgroup.relativePath)", since: start)
+            }
             var fifo: Int32 = -1
             defer { if fifo >= 0 { close(fifo) } }
             if let index = output.fifoIndex {
@@ -149,9 +158,9 @@ public struct Runtime: Sendable {
                 Glibc.kill(process.pid, SIGKILL)
                 throw error
             }
-            return Created(directory: directory, record: record, process: process, cgroup: cgroup)
+            return Created(directory: directory, record: record, process: process)
         } catch {
-            if cgroupMade { try? cgroup.destroy() }
+            if cgroupMade { try? cgroup?.destroy() }
             try? directory.remove()
             throw error
         }

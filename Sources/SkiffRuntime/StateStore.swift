@@ -5,10 +5,17 @@ import Glibc
 /// `--root`: one directory per container holding `state.json` and the exec fifo. The
 /// directory is the container's lock (`flock`); `state.json` is replaced atomically.
 public struct StateStore: Sendable {
-    public static let defaultRoot = "/run/skiff"
+    /// /run/skiff for root; for other users (rootless) $XDG_RUNTIME_DIR/skiff, else
+    /// /tmp/skiff-<uid>, as runc does with its own name.
+    public static var defaultRoot: String {
+        let uid = geteuid()
+        if uid == 0 { return "/run/skiff" }
+        if let runtime = getenv("XDG_RUNTIME_DIR"), runtime.pointee != 0 { return String(cString: runtime) + "/skiff" }
+        return "/tmp/skiff-\(uid)"
+    }
     public let root: String
 
-    public init(root: String = StateStore.defaultRoot) { self.root = root }
+    public init(root: String? = nil) { self.root = root ?? StateStore.defaultRoot }
 
     func path(of id: ContainerID) -> String { root + "/" + id.value }
 

@@ -48,4 +48,25 @@ extension Spec {
             )
         )
     }
+
+    /// What `skiff spec --rootless` writes, as `runc spec --rootless` does: a user namespace
+    /// mapping container root to the calling user (and no other id), no network namespace
+    /// (so /sys is bound from the host), no devpts gid that would be unmapped, and no
+    /// resources (an unprivileged user usually has no cgroup to give them).
+    public static func rootlessSpec(uid: UInt32, gid: UInt32, rootfs: String = "rootfs") -> Spec {
+        var spec = defaultSpec(rootfs: rootfs)
+        spec.linux?.namespaces = [.init(.pid), .init(.ipc), .init(.uts), .init(.mount), .init(.cgroup), .init(.user)]
+        spec.linux?.uidMappings = [IDMapping(containerID: 0, hostID: uid, size: 1)]
+        spec.linux?.gidMappings = [IDMapping(containerID: 0, hostID: gid, size: 1)]
+        spec.linux?.resources = nil
+        spec.mounts = spec.mounts?.map { mount in
+            var mount = mount
+            if mount.destination == "/sys" {
+                mount = Mount(destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"])
+            }
+            mount.options = mount.options?.filter { $0 != "gid=5" }
+            return mount
+        }
+        return spec
+    }
 }

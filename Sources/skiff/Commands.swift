@@ -44,8 +44,9 @@ let lifecycleCommands: [Command] = [
         return 0
     },
     Command(name: "spec", summary: "write a default config.json into the bundle", usage: "", positionals: 0...0,
-            options: [.value("bundle", short: "b", "DIR", "the bundle directory (default .)")]) { args, _ in
-        try writeSpec(bundle: args["bundle"] ?? ".")
+            options: [.value("bundle", short: "b", "DIR", "the bundle directory (default .)"),
+                      .flag("rootless", "for an unprivileged user: a user namespace mapping root to you")]) { args, _ in
+        try writeSpec(bundle: args["bundle"] ?? ".", rootless: args.has("rootless"))
         return 0
     },
 ]
@@ -86,10 +87,10 @@ func list(_ args: Arguments, _ context: Context) throws(UsageError) {
     }
 }
 
-func writeSpec(bundle: String) throws(UsageError) {
+func writeSpec(bundle: String, rootless: Bool) throws(UsageError) {
     let path = bundle + "/config.json"
     if access(path, F_OK) == 0 { throw UsageError(description: "\(path) already exists: remove it first") }
-    var bytes = SpecLoader.encode(.defaultSpec())
+    var bytes = SpecLoader.encode(rootless ? .rootlessSpec(uid: geteuid(), gid: getegid()) : .defaultSpec())
     bytes.append(UInt8(ascii: "\n"))
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw UsageError(description: "writing \(path): \(String(cString: strerror(errno)))") }

@@ -90,3 +90,48 @@ struct UserNamespaceTests {
         }, "linux.uidMappings[0].size: must not be 0")
     }
 }
+
+@Suite("rootless")
+struct RootlessTests {
+    /// An unprivileged user (nobody) runs the default task from `skiff spec --rootless`.
+    @Test func nobodyRunsTheRootlessSpec() throws {
+        let bundle = Harness.temporaryDirectory("skiff-rootless")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let state = bundle + "/state"
+        try FileManager.default.setAttributes([.ownerAccountID: 65534, .groupOwnerAccountID: 65534], ofItemAtPath: bundle)
+        func asNobody(_ arguments: [String], stdin: String? = nil) throws -> Harness.Result {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Harness.skiff] + arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: bundle)
+            process.environment = ["PATH": "/usr/bin:/bin"]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
+            try input.fileHandleForWriting.close()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return Harness.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        }
+        #expect(try asNobody(["spec", "--rootless"]).status == 0)
+        try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: Harness.rootfs)
+        let spec = try SpecLoader.load(bundle: bundle)
+        #expect(spec.linux?.uidMappings == [.init(containerID: 0, hostID: 65534, size: 1)])
+        let log = bundle + "/log"
+        let id = Harness.id("rootless")
+        let result = try asNobody(["--root", state, "--log", log, "run", "-b", bundle, id],
+                                  stdin: "id -u; cat /proc/self/uid_map | tr -s ' '; grep Seccomp: /proc/self/status\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").first == "0", "\(result.stdout)")
+        #expect(result.stdout.contains(" 0 65534 1"))
+        #expect(result.stdout.contains("Seccomp:\t2"))
+        // It says that it runs without cgroup limits.
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("without cgroup limits"))
+        #expect(try asNobody(["--root", state, "list", "--quiet"]).stdout.isEmpty)
+    }
+}
