@@ -11,6 +11,8 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/sched.h>
@@ -195,4 +197,51 @@ int skiff_pidfd_send_signal(int pidfd, int sig)
 int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, 1 /* RENAME_NOREPLACE */);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+int skiff_userns_fd(const char *uid_map, const char *gid_map)
+{
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        /* The child: only waits to be mapped and looked at, then leaves. */
+        char byte;
+        close(gate[1]);
+        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    int saved = errno, fd = -1;
+    close(gate[0]);
+    if (pid > 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+        if (write_file(path, uid_map) == 0) {
+            snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+            if (write_file(path, gid_map) == 0) {
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+            }
+        }
+        saved = errno;
+    }
+    close(gate[1]);
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    errno = saved;
+    return fd;
 }

@@ -67,6 +67,10 @@ int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insn
  * SCM_RIGHTS lands in *fd (else -1). Returns the length like recv(2). */
 ssize_t skiff_receive_message(int sock, void *buffer, size_t length, int *fd);
 
+/* A user namespace with the given uid_map and gid_map contents, as an open descriptor (for
+ * MOUNT_ATTR_IDMAP): a helper process is created in it, mapped, and ended. */
+int skiff_userns_fd(const char *uid_map, const char *gid_map);
+
 /* Clone-flag and mount-flag constants, for Swift (the macros do not import). */
 enum {
     SKIFF_CLONE_NEWNS = 0x00020000,

@@ -43,7 +43,8 @@ enum skiff_op {
     SKIFF_OP_MOUNT = 11,         /* s0 = source, s1 = target in root, s2 = fstype, s3 = data;
                                     arg0 = MS_* flags to set, arg1 = MS_* flags to clear (bind),
                                     arg2 = propagation flags, arg3 = SKIFF_TARGET_*,
-                                    arg4 = 1 if a bind mount */
+                                    arg4 = 1 if a bind mount, arg5 = fd index of a user namespace
+                                    to idmap the bind mount with, or -1 */
     SKIFF_OP_REMOUNT = 12,       /* s0 = target in root, arg0 = MS_* flags (MS_REMOUNT implied) */
     SKIFF_OP_MKNOD = 13,         /* s0 = path in root, arg0 = mode (type|perm), arg1 = dev,
                                     arg2 = uid, arg3 = gid */

@@ -324,6 +324,12 @@ static void op_mount(const struct op *o)
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
         if (tree < 0)
             fail(step, "opening bind source %s", source);
+        if (o->arg[5] >= 0) {
+            /* An idmapped mount: the ids of its files are seen through that user namespace. */
+            struct mount_attr idmap = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)plan_fd(o->arg[5], step) };
+            if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &idmap, sizeof(idmap)) < 0)
+                fail(step, "idmapping the mount (mounts[].uidMappings)");
+        }
         set_attr(tree, recursive, mount_attr_of(o->arg[0]), mount_attr_of(o->arg[1]),
                  (uint64_t)o->arg[2], step, target);
         attach(tree, tfd, step, target);

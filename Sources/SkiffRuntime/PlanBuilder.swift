@@ -25,6 +25,8 @@ struct PlanBuilder {
     var cgroup: ContainerCgroup?
     /// Warnings for the log (e.g. a capability this kernel does not have).
     private(set) var warnings: [String] = []
+    /// User namespaces opened for idmapped mounts: the caller closes them after the launch.
+    private(set) var idmapDescriptors: [Int32] = []
     /// The highest capability the running kernel knows (libcap asks the kernel).
     var lastCapability = Int(skiff_last_capability())
 
@@ -135,8 +137,11 @@ struct PlanBuilder {
             try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
         } catch {
             opened.forEach { close($0) }
+            idmapDescriptors.forEach { close($0) }
+            idmapDescriptors = []
             throw error
         }
+        opened += idmapDescriptors
         // Seccomp as late as possible: just before the exec with no_new_privs; without it the
         // filter needs CAP_SYS_ADMIN to load, so before capabilities and ids change (runc's order).
         let noNewPrivileges = process.noNewPrivileges == true
@@ -162,7 +167,7 @@ struct PlanBuilder {
 
     // MARK: - Root filesystem
 
-    private func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
+    private mutating func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
         // Nothing we mount may propagate back to the host.
         plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
         plan.append(SKIFF_OP_ROOTFS, args: [Int64(spec.linux?.maskedPaths?.count ?? 0)], strings: [rootfs])
@@ -186,7 +191,7 @@ struct PlanBuilder {
         for path in spec.linux?.maskedPaths ?? [] { plan.append(SKIFF_OP_MASK_PATH, strings: [path]) }
     }
 
-    private func appendMount(_ mount: Spec.Mount, index: Int, into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
+    private mutating func appendMount(_ mount: Spec.Mount, index: Int, into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
         var options = MountOptions(mount.options ?? [])
         if mount.type == "bind" { options.flags |= MountFlag.bind }
         if mount.type == "cgroup" || mount.type == "cgroup2" {
@@ -195,9 +200,8 @@ struct PlanBuilder {
         }
         if mount.type == "sysfs", newUserNamespace, !newNetworkNamespace {
             // sysfs can only be mounted by the owner of the network namespace: bind the host's, as runc does.
-            plan.append(SKIFF_OP_MOUNT, args: [options.flags | MountFlag.bind | MountFlag.recursive, options.clearedFlags, 0,
-                                               Int64(SKIFF_TARGET_DIR.rawValue), 1],
-                        strings: ["/sys", mount.destination, "", ""])
+            plan.mount("/sys", on: mount.destination, flags: options.flags | MountFlag.bind | MountFlag.recursive,
+                       cleared: options.clearedFlags, bind: true)
             return
         }
         if options.isBind {
@@ -208,11 +212,20 @@ struct PlanBuilder {
                 throw .spec(SpecError("mounts[\(index)].source", "\(source): \(String(cString: strerror(errno)))"))
             }
             let kind = (st.st_mode & S_IFMT) == S_IFDIR ? SKIFF_TARGET_DIR : SKIFF_TARGET_FILE
-            plan.append(SKIFF_OP_MOUNT, args: [options.flags, options.clearedFlags, options.propagation, Int64(kind.rawValue), 1],
-                        strings: [source, mount.destination, "", ""])
+            var idmap: Int64 = -1
+            if let uids = mount.uidMappings, let gids = mount.gidMappings {
+                let fd = skiff_userns_fd(Self.mapText(uids), Self.mapText(gids))
+                guard fd >= 0 else {
+                    throw .spec(SpecError("mounts[\(index)].uidMappings", "creating the user namespace to idmap with: \(String(cString: strerror(errno)))"))
+                }
+                idmapDescriptors.append(fd)
+                idmap = plan.add(descriptor: fd)
+            }
+            plan.mount(source, on: mount.destination, flags: options.flags, cleared: options.clearedFlags,
+                       propagation: options.propagation, kind: kind, bind: true, idmap: idmap)
         } else {
-            plan.append(SKIFF_OP_MOUNT, args: [options.flags, 0, options.propagation, Int64(SKIFF_TARGET_DIR.rawValue), 0],
-                        strings: [mount.source ?? mount.type!, mount.destination, mount.type!, options.data.joined(separator: ",")])
+            plan.mount(mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: options.data.joined(separator: ","),
+                       flags: options.flags, propagation: options.propagation, bind: false)
         }
     }
 
@@ -227,27 +240,23 @@ struct PlanBuilder {
         func mountHierarchy(_ hierarchy: CgroupHierarchy, at target: String) {
             if mountAfresh {
                 let v2 = hierarchy.version == .v2
-                plan.append(SKIFF_OP_MOUNT, args: [flags, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 0],
-                            strings: [v2 ? "cgroup2" : "cgroup", target, v2 ? "cgroup2" : "cgroup", v2 ? "" : hierarchy.mountData])
+                plan.mount(v2 ? "cgroup2" : "cgroup", on: target, type: v2 ? "cgroup2" : "cgroup", data: v2 ? "" : hierarchy.mountData,
+                           flags: flags, bind: false)
             } else if let directory = cgroup?.directories.first(where: { $0.path.hasPrefix(hierarchy.mountPoint + "/") }) {
-                plan.append(SKIFF_OP_MOUNT, args: [flags | MountFlag.bind, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 1],
-                            strings: [directory.path, target, "", ""])
+                plan.mount(directory.path, on: target, flags: flags | MountFlag.bind, bind: true)
             }
         }
         let participating = cgroupSystem.participating()
         if cgroup == nil {
             // No cgroup of its own (rootless without delegation): the host's tree, read-only.
-            plan.append(SKIFF_OP_MOUNT, args: [flags | MountFlag.bind | MountFlag.recursive | MountFlag.readOnly, 0, 0,
-                                               Int64(SKIFF_TARGET_DIR.rawValue), 1],
-                        strings: ["/sys/fs/cgroup", destination, "", ""])
+            plan.mount("/sys/fs/cgroup", on: destination, flags: flags | MountFlag.bind | MountFlag.recursive | MountFlag.readOnly, bind: true)
             return
         }
         if cgroupSystem.isPureV2, let unified = cgroupSystem.unified {
             mountHierarchy(unified, at: destination)
             return
         }
-        plan.append(SKIFF_OP_MOUNT, args: [flags & ~MountFlag.readOnly, 0, 0, Int64(SKIFF_TARGET_DIR.rawValue), 0],
-                    strings: ["tmpfs", destination, "tmpfs", "mode=755"])
+        plan.mount("tmpfs", on: destination, type: "tmpfs", data: "mode=755", flags: flags & ~MountFlag.readOnly, bind: false)
         for hierarchy in participating {
             mountHierarchy(hierarchy, at: destination + "/" + (hierarchy.version == .v2 ? "unified" : hierarchy.name))
         }
@@ -272,8 +281,7 @@ struct PlanBuilder {
         for device in defaults + configured {
             if newUserNamespace {
                 // A user namespace cannot create device nodes: bind the host's (as runc does).
-                plan.append(SKIFF_OP_MOUNT, args: [MountFlag.bind, 0, 0, Int64(SKIFF_TARGET_FILE.rawValue), 1],
-                            strings: [device.path, device.path, "", ""])
+                plan.mount(device.path, on: device.path, flags: MountFlag.bind, kind: SKIFF_TARGET_FILE, bind: true)
                 continue
             }
             let type: Int64 = switch device.type {
@@ -290,6 +298,11 @@ struct PlanBuilder {
                                ("pts/ptmx", "/dev/ptmx")] {
             plan.append(SKIFF_OP_SYMLINK, strings: [target, link])
         }
+    }
+
+    /// uid_map/gid_map text for `mappings`.
+    static func mapText(_ mappings: [Spec.IDMapping]) -> String {
+        mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
     }
 
     /// glibc's makedev(3).
@@ -322,5 +335,17 @@ struct PlanBuilder {
                     strings: (user.additionalGids ?? []).map(String.init))
         plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), mask(caps?.permitted, "permitted"),
                                           mask(caps?.inheritable, "inheritable"), mask(caps?.ambient, "ambient"), Int64(last)])
+    }
+}
+
+
+extension LaunchPlan {
+    /// A MOUNT operation (see skiff_plan.h); `idmap` is the descriptor index of a user
+    /// namespace for an idmapped bind mount.
+    mutating func mount(_ source: String, on target: String, type: String = "", data: String = "", flags: Int64,
+                        cleared: Int64 = 0, propagation: Int64 = 0, kind: skiff_target_kind = SKIFF_TARGET_DIR,
+                        bind: Bool, idmap: Int64 = -1) {
+        append(SKIFF_OP_MOUNT, args: [flags, cleared, propagation, Int64(kind.rawValue), bind ? 1 : 0, idmap],
+               strings: [source, target, type, data])
     }
 }

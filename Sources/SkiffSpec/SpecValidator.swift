@@ -78,7 +78,12 @@ public enum SpecValidator {
         if isBind, (mount.source ?? "").isEmpty { throw SpecError(path["source"], "missing for a bind mount") }
         if !isBind, (mount.type ?? "").isEmpty { throw SpecError(path["type"], "missing (and the mount is not a bind mount)") }
         if mount.uidMappings != nil || mount.gidMappings != nil {
-            throw SpecError(path["uidMappings"], "idmapped mounts are not supported yet")
+            guard isBind else { throw SpecError(path["uidMappings"], "only bind mounts can be idmapped") }
+            guard let uids = mount.uidMappings, !uids.isEmpty, let gids = mount.gidMappings, !gids.isEmpty else {
+                throw SpecError(path["uidMappings"], "an idmapped mount needs both uidMappings and gidMappings")
+            }
+            try validate(uids, at: path.key("uidMappings"))
+            try validate(gids, at: path.key("gidMappings"))
         }
     }
 

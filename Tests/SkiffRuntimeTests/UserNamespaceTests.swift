@@ -135,3 +135,44 @@ struct RootlessTests {
         #expect(try asNobody(["--root", state, "list", "--quiet"]).stdout.isEmpty)
     }
 }
+
+@Suite("idmapped mounts")
+struct IDMappedMountTests {
+    /// The mapping is read as runc reads it (the kernel's idmapped-mount rule): an id on the
+    /// source filesystem is a `containerID` and is seen as its `hostID`. Root's files in the
+    /// source show as uid 1000 through the mount, and what uid 1000 creates there is root's.
+    @Test func anIdmappedBindMountTranslatesOwners() throws {
+        let host = Harness.temporaryDirectory("skiff-idmap")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        FileManager.default.createFile(atPath: host + "/owned", contents: Data("x".utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: host)
+        let sandbox = Sandbox(args: ["sh", "-c", "stat -c %u:%g /srv/owned; touch /srv/created && echo created"])
+        sandbox.spec.process?.user = .init(uid: 1000, gid: 1000)
+        var mount = Spec.Mount(destination: "/srv", type: "bind", source: host, options: ["rbind"])
+        mount.uidMappings = [.init(containerID: 0, hostID: 1000, size: 1)]
+        mount.gidMappings = [.init(containerID: 0, hostID: 1000, size: 1)]
+        sandbox.spec.mounts?.append(mount)
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("1000:1000"), "\(result.stdout)")
+        #expect(result.stdout.contains("created"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: host + "/created")
+        #expect(attributes[.ownerAccountID] as? Int == 0)
+        // Without the idmap the same file is root's, and uid 1000 sees it so.
+        let plain = Sandbox(args: ["stat", "-c", "%u", "/srv/owned"])
+        plain.spec.mounts?.append(.init(destination: "/srv", type: "bind", source: host, options: ["rbind"]))
+        #expect(plain.run().output == "0")
+    }
+
+    @Test func onlyBindMountsWithBothMapsCanBeIdmapped() {
+        let sandbox = Sandbox()
+        var mount = Spec.Mount(destination: "/mnt", type: "tmpfs", source: "tmpfs")
+        mount.uidMappings = [.init(containerID: 0, hostID: 1000, size: 1)]
+        sandbox.spec.mounts?.append(mount)
+        sandbox.writeConfig()
+        let id = Harness.id("idmap-bad")
+        let result = sandbox.skiff(["create", "-b", sandbox.bundle, id])
+        #expect(result.stderr.contains("mounts[7].uidMappings: only bind mounts can be idmapped"), "\(result.stderr)")
+        sandbox.expectNothingLeft(id)
+    }
+}
