@@ -28,7 +28,7 @@ let package = Package(
             name: "skiff",
             dependencies: ["SkiffRuntime", "SkiffSpec"]
         ),
-        .executableTarget(name: "skiff-bench", dependencies: ["CShims"]),
+        .executableTarget(name: "skiff-bench", dependencies: ["CShims", "SkiffSpec"]),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),

@@ -12,6 +12,7 @@
 // runs in that same namespace, so all see the same v1 hierarchies; nothing changes outside.
 import CShims
 import Glibc
+import SkiffSpec
 
 struct Options {
     var skiff = ".build/release/skiff"
@@ -108,7 +109,7 @@ func writeFile(_ path: String, _ text: String) {
 
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
-func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#) -> String {
+func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil) -> String {
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
     {"ociVersion": "1.0.2",
@@ -128,7 +129,7 @@ func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": f
        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
      ],
      "linux": {
-       "resources": \(resources),
+       "resources": \(resources),\(seccomp.map { "\n       \"seccomp\": \($0)," } ?? "")
        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                        "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
@@ -180,6 +181,9 @@ let work = "/tmp/skiff-bench-\(getpid())"
 mkdir(work, 0o755)
 mkdir(work + "/bundle", 0o755)
 writeFile(work + "/bundle/config.json", bundleConfig(rootfs: rootfs))
+// The same with the default container seccomp profile (what `skiff spec` writes), for all three.
+mkdir(work + "/seccomp", 0o755)
+writeFile(work + "/seccomp/config.json", bundleConfig(rootfs: rootfs, seccomp: Spec.Seccomp.defaultProfile.jsonValue.serialized()))
 // The same with a CPU, memory and pids envelope, the way a scheduler sizes a task.
 mkdir(work + "/limits", 0o755)
 writeFile(work + "/limits/config.json", bundleConfig(rootfs: rootfs, resources: """
@@ -191,6 +195,7 @@ enterBenchmarkMountNamespace()
 var runTimes: [String: [Double]] = [:]
 var lifecycleTimes: [String: [Double]] = [:]
 var limitedTimes: [String: [Double]] = [:]
+var seccompTimes: [String: [Double]] = [:]
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
 let unshareTool = which("unshare")
@@ -225,6 +230,11 @@ for round in 0..<options.iterations {
                      measure([path, "--root", root, "start", limited]),
                      measure([path, "--root", root, "delete", "--force", limited])]
         limitedTimes[name, default: []].append(times.map(\.milliseconds).reduce(0, +))
+        let filtered = "sec-\(round)"
+        let withSeccomp = [measure([path, "--root", root, "create", "--bundle", work + "/seccomp", filtered]),
+                           measure([path, "--root", root, "start", filtered]),
+                           measure([path, "--root", root, "delete", "--force", filtered])]
+        seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
         runTimes[name, default: []].append(run.milliseconds)
     }
     if let unshareTool {
@@ -236,8 +246,9 @@ let crunRun = median(runTimes["crun"] ?? [])
 let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
 let crunPeak = Double(peaks["crun"] ?? 0)
 let crunLimited = median(limitedTimes["crun"] ?? [])
+let crunSeccomp = median(seccompTimes["crun"] ?? [])
 print("")
-print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   peak RSS MiB   vs crun")
+print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   peak RSS MiB   vs crun")
 for (name, _) in binaries {
     let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
     let limited = median(limitedTimes[name] ?? [])
@@ -247,6 +258,7 @@ for (name, _) in binaries {
         format(run).leftPad(7), format(run / crunRun).leftPad(9),
         format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
         format(limited).leftPad(35), format(limited / crunLimited).leftPad(9),
+        format(median(seccompTimes[name] ?? [])).leftPad(39), format(median(seccompTimes[name] ?? []) / crunSeccomp).leftPad(9),
         format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
     ]
     print(columns.joined(separator: " "))

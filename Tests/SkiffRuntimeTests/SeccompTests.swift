@@ -41,6 +41,20 @@ struct SeccompTests {
         #expect(result.stdout.contains("rc=\(128 + SIGSYS)"), "\(result.stdout)")
     }
 
+    @Test(arguments: ["SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD"])
+    func killThreadKillsASingleThreadedProcessWithSIGSYS(_ action: String) {
+        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["mkdir", "mkdirat"], action: action)])
+        let result = sandbox("mkdir /tmp/x; echo rc=$?", profile).run()
+        #expect(result.stdout.contains("rc=\(128 + SIGSYS)"), "\(result.stdout)")
+    }
+
+    /// SCMP_ACT_TRACE with no tracer attached: the syscall fails with ENOSYS.
+    @Test func traceWithoutATracerFailsWithENOSYS() {
+        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_TRACE", errnoRet: 7)])
+        let result = sandbox("mkdir /tmp/x; echo rc=$?", profile).run()
+        #expect(result.stderr.contains("Function not implemented"), "\(result.stderr)")
+    }
+
     @Test func argumentFiltersAllowPersonalityZeroButNotEight() {
         let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
             .init(names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [.init(index: 0, value: 8, op: "SCMP_CMP_EQ")]),
