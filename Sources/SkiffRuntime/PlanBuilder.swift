@@ -314,7 +314,7 @@ struct PlanBuilder {
 
     // MARK: - Credentials
 
-    private mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) {
+    mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) {
         let last = lastCapability
         func mask(_ names: [String]?, _ set: String) -> Int64 {
             var bits: UInt64 = 0

@@ -32,6 +32,11 @@ public enum SpecValidator {
         }
     }
 
+    /// A process for `exec` (a `--process` file, or one built from flags).
+    public static func validate(execProcess process: Spec.Process) throws(SpecError) {
+        try validate(process)
+    }
+
     static func validate(_ process: Spec.Process) throws(SpecError) {
         let path = JSONPath("process")
         guard let args = process.args, !args.isEmpty else { throw SpecError(path["args"], "must not be empty") }

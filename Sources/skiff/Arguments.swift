@@ -29,10 +29,13 @@ struct UsageError: Error, CustomStringConvertible {
 /// What one invocation said: option values by long name, flags, and positionals.
 struct Arguments: Sendable {
     var values: [String: String] = [:]
+    /// Every value of an option given more than once (`--env A=1 --env B=2`), in order.
+    var repeated: [String: [String]] = [:]
     var flags: Set<String> = []
     var positionals: [String] = []
 
     subscript(_ long: String) -> String? { values[long] }
+    func all(_ long: String) -> [String] { repeated[long] ?? [] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     func integer(_ long: String, default fallback: Int) throws(UsageError) -> Int {
@@ -41,11 +44,17 @@ struct Arguments: Sendable {
         return number
     }
 
-    /// Parse `arguments` against `options`; unknown options are errors.
-    static func parse(_ arguments: ArraySlice<String>, options: [OptionSpec]) throws(UsageError) -> Arguments {
+    /// Parse `arguments` against `options`; unknown options are errors. After
+    /// `optionsEndAfter` positionals, everything is a positional (`exec ID sh -c …`).
+    static func parse(_ arguments: ArraySlice<String>, options: [OptionSpec], optionsEndAfter: Int? = nil) throws(UsageError) -> Arguments {
         var result = Arguments()
         var rest = arguments
         while let argument = rest.popFirst() {
+            if let end = optionsEndAfter, result.positionals.count >= end {
+                result.positionals.append(argument)
+                result.positionals.append(contentsOf: rest)
+                break
+            }
             if argument == "--" {
                 result.positionals.append(contentsOf: rest)
                 break
@@ -58,10 +67,9 @@ struct Arguments: Sendable {
             if spec.value == nil {
                 if inline != nil { throw UsageError(description: "--\(spec.long) takes no value") }
                 result.flags.insert(spec.long)
-            } else if let inline {
-                result.values[spec.long] = inline
-            } else if let next = rest.popFirst() {
-                result.values[spec.long] = next
+            } else if let value = inline ?? rest.popFirst() {
+                result.values[spec.long] = value
+                result.repeated[spec.long, default: []].append(value)
             } else {
                 throw UsageError(description: "--\(spec.long) needs a value")
             }

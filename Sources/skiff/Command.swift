@@ -7,6 +7,8 @@ struct Command: Sendable {
     var usage: String
     var positionals: ClosedRange<Int>
     var options: [OptionSpec] = []
+    /// After this many positionals the rest are the command's own arguments.
+    var optionsEndAfter: Int? = nil
     var action: @Sendable (Arguments, Context) throws -> Int32
 }
 

@@ -58,7 +58,8 @@ func main() -> Int32 {
         return 1
     }
     do {
-        var args = try Arguments.parse(argv[(commandIndex + 1)...], options: command.options + globalOptions)
+        var args = try Arguments.parse(argv[(commandIndex + 1)...], options: command.options + globalOptions,
+                                       optionsEndAfter: command.optionsEndAfter)
         args.values.merge(global.values) { local, _ in local }
         args.flags.formUnion(global.flags)
         if args.has("help") {

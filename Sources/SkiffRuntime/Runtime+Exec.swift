@@ -1,0 +1,87 @@
+import CShims
+import Glibc
+import SkiffCgroups
+import SkiffSeccomp
+import SkiffSpec
+
+/// How to run an extra process in a container (runc's `exec` flags).
+public struct ExecOptions: Sendable {
+    public var detach = false
+    public var pidFile: String?
+    public var preserveFds = 0
+    public var consoleSocket: String?
+    /// Run even if the container is paused (the process starts frozen).
+    public var ignorePaused = false
+
+    public init() {}
+}
+
+extension Runtime {
+    /// Run `process` inside container `id`: in all of its namespaces and its cgroup, with the
+    /// process's own user, capabilities, no_new_privs, rlimits and the container's seccomp
+    /// filter. In the foreground returns its exit status (signals are forwarded); detached,
+    /// returns 0 once it runs.
+    public func exec(id: String, process: Spec.Process, options: ExecOptions = ExecOptions()) throws(RuntimeError) -> Int32 {
+        let id = try ContainerID(id)
+        if options.consoleSocket != nil || process.terminal == true {
+            throw .usage("exec: terminals are not supported yet (process.terminal, --console-socket)")
+        }
+        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "exec into") }
+        let status = self.status(of: record, directory: nil)
+        guard status == .running || status == .created || (status == .paused && options.ignorePaused) else {
+            throw .wrongState(id: id.value, status: status, action: "exec into")
+        }
+        do { try SpecValidator.validate(execProcess: process) } catch { throw .spec(error) }
+        let spec: Spec
+        do { spec = try SpecLoader.load(bundle: record.bundle) } catch { throw .spec(error) }
+
+        // The container's process, held by a pidfd checked against its start time: never a recycled pid.
+        let pidfd = skiff_pidfd_open(record.pid)
+        guard pidfd >= 0, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else {
+            if pidfd >= 0 { close(pidfd) }
+            throw .wrongState(id: id.value, status: .stopped, action: "exec into")
+        }
+        defer { close(pidfd) }
+        var flags: Int64 = 0
+        for namespace in spec.linux?.namespaces ?? [] {
+            if let kind = namespace.kind, let flag = PlanBuilder.cloneFlags[kind] { flags |= flag }
+        }
+
+        var seccompFd: Int32 = -1
+        defer { if seccompFd >= 0 { close(seccompFd) } }
+        var builder = PlanBuilder(spec: spec, bundle: record.bundle, rootfs: record.rootfs, cgroupSystem: CgroupSystem(hierarchies: []), cgroup: record.cgroup)
+        builder.preserveFds = options.preserveFds
+        if let section = spec.linux?.seccomp {
+            let filter: SeccompFilter
+            do {
+                filter = try SeccompCompiler.check(section)
+                seccompFd = try SeccompCache(root: store.root).open(section)
+            } catch { throw .spec(error) }
+            // A notify listener belongs to the container's own process, not to each exec.
+            builder.seccomp = (seccompFd, filter.flags & ~UInt32(8))
+        }
+        let output = try builder.buildExec(process: process, containerPidfd: pidfd, namespaceFlags: flags)
+        builder.warnings.forEach(warn)
+
+        let forwarder: SignalForwarder? = options.detach ? nil : try SignalForwarder()
+        defer { forwarder?.restore() }
+        if !options.detach { skiff_become_subreaper() }
+        let launched: LaunchedProcess
+        do {
+            launched = try Launcher.launch(output.plan, cloneFlags: 0, cgroup: record.cgroup)
+        } catch {
+            // The container died between the check above and the setns: say so plainly.
+            if case .container(_, let code, _) = error, code == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }
+            throw error
+        }
+        defer { if launched.pidfd >= 0 { close(launched.pidfd) } }
+        if let pidFile = options.pidFile {
+            do { try writeAtomically(String(launched.pid), to: pidFile) } catch {
+                Glibc.kill(launched.pid, SIGKILL)
+                throw error
+            }
+        }
+        guard let forwarder else { return 0 }
+        return forwarder.wait(for: launched.pid, pidfd: launched.pidfd)
+    }
+}

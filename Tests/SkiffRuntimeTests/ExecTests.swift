@@ -1,0 +1,78 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("exec")
+struct ExecTests {
+    func running(_ sandbox: Sandbox) -> String {
+        sandbox.writeConfig()
+        let id = Harness.id("exec")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        return id
+    }
+
+    @Test func execJoinsTheContainer() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.spec.hostname = "exec-target"
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        let pid = try #require(sandbox.state(id)?["pid"] as? Int)
+        let result = sandbox.skiff(["exec", id, "sh", "-c", "hostname; ps -o comm | grep -c sleep; readlink /proc/self/ns/net; grep Seccomp: /proc/self/status; exit 3"])
+        #expect(result.status == 3, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first == "exec-target")
+        #expect(lines.dropFirst().first == "1")   // the container's sleep, in its pid namespace
+        #expect(lines.dropFirst(2).first == (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")))
+        #expect(lines.last == "Seccomp:\t2")
+    }
+
+    @Test func flagsOverrideTheContainersProcess() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let result = sandbox.skiff(["exec", "-u", "1000:1001", "-g", "7", "-e", "GREETING=hi", "--cwd", "/tmp", "--cap", "CAP_CHOWN",
+                                    id, "sh", "-c", "id -u; id -g; id -G; echo $GREETING; pwd; grep CapBnd /proc/self/status"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n").map(String.init) == ["1000", "1001", "1001 7", "hi", "/tmp", "CapBnd:\t0000000020000421"])
+    }
+
+    @Test func aProcessFileAndDetachWithAPidFile() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let process = Spec.Process(user: .init(uid: 0, gid: 0), args: ["sleep", "20"], env: ["PATH=/bin"], cwd: "/")
+        let file = sandbox.bundle + "/process.json"
+        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
+        let pidFile = sandbox.bundle + "/exec.pid"
+        #expect(sandbox.skiff(["exec", "--process", file, "--detach", "--pid-file", pidFile, id]).status == 0)
+        let pid = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
+        let listed = sandbox.skiff(["ps", "--format", "json", id]).output
+        #expect(listed.contains(String(pid)), "\(listed)")
+    }
+
+    @Test func exitSignalsAreReported() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        #expect(sandbox.skiff(["exec", id, "sh", "-c", "kill -KILL $$"]).status == 137)
+    }
+
+    @Test func badExecsAreRefused() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        #expect(sandbox.skiff(["exec", id, "no-such-program"]).stderr.contains("executable file `no-such-program` not found"))
+        let badFile = sandbox.bundle + "/bad.json"
+        FileManager.default.createFile(atPath: badFile, contents: Data("{\"args\": [\"sh\"],".utf8))
+        #expect(sandbox.skiff(["exec", "--process", badFile, id]).stderr.contains("--process \(badFile): line 1, column 17"))
+        #expect(sandbox.skiff(["exec", "--console-socket", "/nonexistent.sock", "-t", id, "sh"]).status != 0)
+        #expect(sandbox.skiff(["pause", id]).status == 0)
+        #expect(sandbox.skiff(["exec", id, "true"]).stderr.contains("it is paused"))
+        #expect(sandbox.skiff(["resume", id]).status == 0)
+        #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
+        var waited = 0
+        while sandbox.state(id)?["status"] as? String != "stopped", waited < 100 { usleep(10_000); waited += 1 }
+        let stopped = sandbox.skiff(["exec", id, "true"])
+        #expect(stopped.stderr.contains("it is stopped"), "\(stopped.stderr)")
+    }
+}
