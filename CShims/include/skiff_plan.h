@@ -32,7 +32,8 @@ enum skiff_op {
     SKIFF_OP_UNSHARE = 2,        /* arg0 = CLONE_NEW* flags */
     SKIFF_OP_FORK = 3,           /* fork once (to enter a joined pid namespace); the
                                     intermediate reports the new pid and exits */
-    SKIFF_OP_SYNC = 4,           /* arg0 = tag: report SYNC and wait for the parent's go */
+    SKIFF_OP_SYNC = 4,           /* arg0 = tag: report SYNC and wait for the parent's go;
+                                    arg1 = 1 + payload slot to keep the go message in (0: none) */
     SKIFF_OP_HOSTNAME = 5,       /* s0 */
     SKIFF_OP_DOMAINNAME = 6,     /* s0 */
     SKIFF_OP_RLIMIT = 7,         /* arg0 = resource, arg1 = soft, arg2 = hard; s0 = name */
@@ -72,6 +73,10 @@ enum skiff_op {
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
                                       does not share its creator's keys */
+    SKIFF_OP_HOOK = 32,          /* arg0 = 0: run now, 1: run just before the container's execve
+                                    (startContainer); arg1 = payload slot with the state for its
+                                    stdin; arg2 = argc; arg3 = timeout seconds (0: none);
+                                    strings = kind, path, argv..., env... */
     SKIFF_OP_USERNS_ROOT = 31,   /* become uid 0 / gid 0 of the new user namespace (once mapped) */
     SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../include/skiff_plan.h"
@@ -175,15 +176,29 @@ static int plan_fd(int64_t index, const char *step)
     return plan_fds[index];
 }
 
-static void wait_for_go(void)
+/* What the parent sent with a "go": the container state for hooks, by slot. */
+#define SKIFF_PAYLOAD_SLOTS 2
+static char *payloads[SKIFF_PAYLOAD_SLOTS];
+
+/* Wait for the parent's go; its message (if any) is kept in payload slot `slot`. */
+static void wait_for_go(int64_t slot)
 {
-    char go;
+    char *buffer = malloc(SKIFF_PLAN_MAX_MESSAGE + 1);
+    if (!buffer)
+        fail("waiting for the parent", "out of memory");
     ssize_t n;
     do {
-        n = recv(sync_fd, &go, 1, 0);
+        n = recv(sync_fd, buffer, SKIFF_PLAN_MAX_MESSAGE, 0);
     } while (n < 0 && errno == EINTR);
     if (n <= 0)
         _exit(1);
+    buffer[n] = 0;
+    if (slot >= 0 && slot < SKIFF_PAYLOAD_SLOTS) {
+        free(payloads[slot]);
+        payloads[slot] = buffer;
+    } else {
+        free(buffer);
+    }
 }
 
 /* ---- paths inside the root ------------------------------------------------------------ */
@@ -676,6 +691,85 @@ static void op_close_fds(const struct op *o, int fifo)
     plan_nfds = 0;
 }
 
+/* A hook run by skiff-init, in the container's namespaces (createContainer, startContainer):
+ * the state JSON from payload slot arg1 on its stdin, killed after arg3 seconds (0: never).
+ * strings: hook kind, path, argv (arg2 of them), env... */
+static const struct op *deferred_hooks[64];
+static int deferred_count;
+
+static void run_hook(const struct op *o)
+{
+    const char *kind = o->str[0], *path = o->str[1];
+    int argc = (int)o->arg[2];
+    char step[160];
+    snprintf(step, sizeof(step), "running %s hook %s", kind, path);
+    const char *state = (o->arg[1] >= 0 && o->arg[1] < SKIFF_PAYLOAD_SLOTS && payloads[o->arg[1]]) ? payloads[o->arg[1]] : "{}";
+    char *argv[argc + 1];
+    for (int i = 0; i < argc; i++)
+        argv[i] = (char *)o->str[2 + i];
+    argv[argc] = NULL;
+    char **envp = (char **)&o->str[2 + argc];
+    if (access(path, X_OK) < 0)
+        fail(step, "%s", path);
+    /* A socket, not a pipe: a hook that exits without reading its stdin must not kill us
+     * with SIGPIPE (send with MSG_NOSIGNAL). */
+    int input[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, input) < 0)
+        fail(step, "socketpair");
+    pid_t pid = fork();
+    if (pid < 0)
+        fail(step, "fork");
+    if (pid == 0) {
+        dup2(input[0], 0);
+        execve(path, argc > 0 ? argv : (char *[]){ (char *)path, NULL }, envp);
+        dprintf(2, "skiff-init: %s: %s\n", step, strerror(errno));
+        _exit(127);
+    }
+    close(input[0]);
+    size_t len = strlen(state);
+    if (send(input[1], state, len, MSG_NOSIGNAL) != (ssize_t)len && errno != EPIPE && errno != ECONNRESET)
+        fail(step, "writing the state to its stdin");
+    close(input[1]);
+    int status;
+    long waited_ms = 0, limit_ms = o->arg[3] > 0 ? o->arg[3] * 1000 : -1;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            fail(step, "waitpid");
+        if (limit_ms >= 0 && waited_ms >= limit_ms) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            errno = ETIMEDOUT;
+            fail(step, "did not finish within %lld s", (long long)o->arg[3]);
+        }
+        struct timespec tick = { 0, 1000000 };
+        nanosleep(&tick, NULL);
+        waited_ms++;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = 0;
+        if (WIFEXITED(status))
+            fail(step, "exited with status %d", WEXITSTATUS(status));
+        fail(step, "killed by signal %d", WTERMSIG(status));
+    }
+}
+
+static void op_hook(const struct op *o)
+{
+    if (o->arg[0] == 0) {
+        run_hook(o);
+        return;
+    }
+    /* startContainer: after `skiff start`, just before the container's execve. */
+    if (deferred_count >= 64) {
+        errno = E2BIG;
+        fail("preparing startContainer hooks", "more than 64");
+    }
+    deferred_hooks[deferred_count++] = o;
+}
+
 /* Find args[0] the way execvp would, but in the container's PATH (not skiff's). */
 static int lookup(const char *file, const char *search, char *out, size_t size)
 {
@@ -740,6 +834,8 @@ static void op_exec(const struct op *o)
             _exit(1);
         close(fifo);
     }
+    for (int i = 0; i < deferred_count; i++)
+        run_hook(deferred_hooks[i]);
     close(sync_fd);
     execve(path, args, envp);
     dprintf(2, "skiff-init: exec %s: %s\n", path, strerror(errno));
@@ -831,7 +927,7 @@ static void run(const struct op *o)
         if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
             fail("waiting for the parent", "PR_SET_DUMPABLE");
         send_report(SKIFF_REPORT_SYNC, 0, (int)o->arg[0], NULL, NULL);
-        wait_for_go();
+        wait_for_go(o->arg[1] > 0 ? o->arg[1] - 1 : -1);
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
             fail("waiting for the parent", "PR_SET_DUMPABLE");
         break;
@@ -888,6 +984,7 @@ static void run(const struct op *o)
             fail("setting no_new_privs", "prctl");
         break;
     case SKIFF_OP_SECCOMP: op_seccomp(o); break;
+    case SKIFF_OP_HOOK: op_hook(o); return;
     case SKIFF_OP_USERNS_ROOT:
         /* The maps are written: become the namespace's root, whose capabilities there
          * let the rest of the plan create namespaces, mount and set ids. */
@@ -938,7 +1035,8 @@ int main(int argc, char **argv)
         if (o->code == SKIFF_OP_END)
             break;
         run(o);
-        free(o);
+        if (o->code != SKIFF_OP_HOOK)
+            free(o);
     }
     errno = EINVAL;
     fail("reading the plan", "the plan ended without an exec");

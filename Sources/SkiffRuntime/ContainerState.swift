@@ -25,6 +25,9 @@ public struct ContainerRecord: Sendable {
     /// The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`, so a
     /// recycled pid is never mistaken for the container.
     public var pidStartTime: UInt64?
+    /// Hooks that run after create has returned (`start`, `delete` are other processes).
+    public var poststart: [Spec.Hook]?
+    public var poststop: [Spec.Hook]?
 }
 
 /// The OCI state as `skiff state` prints it (runc's field set).
@@ -55,6 +58,8 @@ extension ContainerRecord: JSONObjectConvertible {
         annotations = try json.stringMap("annotations")
         cgroup = try json.object("cgroup")
         pidStartTime = try json.integer("pidStartTime")
+        poststart = try json.objects("poststart")
+        poststop = try json.objects("poststop")
     }
 
     public func write(to json: inout JSONObjectWriter) {
@@ -69,6 +74,8 @@ extension ContainerRecord: JSONObjectConvertible {
         json.set("annotations", annotations)
         json.set("cgroup", cgroup)
         json.set("pidStartTime", pidStartTime)
+        json.set("poststart", poststart)
+        json.set("poststop", poststop)
     }
 }
 

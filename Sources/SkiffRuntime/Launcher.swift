@@ -38,8 +38,13 @@ enum Launcher {
         var gid: String
     }
 
+    /// What the parent does at a SYNC point (tag, the container's pid so far); the bytes it
+    /// returns go to skiff-init with the go.
+    typealias SyncHandler = (_ tag: Int, _ pid: Int32) throws(RuntimeError) -> [UInt8]
+
     static func launch(
-        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, userMaps: UserMaps? = nil
+        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, userMaps: UserMaps? = nil,
+        sync: SyncHandler? = nil
     ) throws(RuntimeError) -> LaunchedProcess {
         let path = initPath()
         let image = skiff_sealed_copy(path)
@@ -89,8 +94,12 @@ enum Launcher {
                 }
                 try check(sent, "sending the plan to skiff-init")
             }
-            try awaitReady(socket: socket, spawned: spawned, process: &process) { tag throws(RuntimeError) in
-                if tag == PlanBuilder.syncUserMaps, let userMaps { try write(userMaps, for: spawned) }
+            try awaitReady(socket: socket, spawned: spawned, process: &process) { tag, pid throws(RuntimeError) -> [UInt8] in
+                if tag == PlanBuilder.syncUserMaps, let userMaps {
+                    try write(userMaps, for: spawned)
+                    return []
+                }
+                return try sync?(tag, pid) ?? []
             }
             return process
         } catch {
@@ -125,7 +134,7 @@ enum Launcher {
     }
 
     private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess,
-                                   sync: (Int) throws(RuntimeError) -> Void) throws(RuntimeError) {
+                                   sync: SyncHandler) throws(RuntimeError) {
         while true {
             var report = skiff_report()
             var passed: Int32 = -1
@@ -150,9 +159,9 @@ enum Launcher {
                 process.pid = report.pid
                 process.pidfd = skiff_pidfd_open(report.pid)
             case Int32(SKIFF_REPORT_SYNC.rawValue):
-                try sync(Int(report.pid))
-                var go: UInt8 = 1
-                try check(send(socket, &go, 1, Int32(MSG_NOSIGNAL)), "releasing skiff-init")
+                var payload = try sync(Int(report.pid), process.pid)
+                if payload.isEmpty { payload = [1] }
+                try check(payload.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }, "releasing skiff-init")
             case Int32(SKIFF_REPORT_LISTENER.rawValue):
                 guard passed >= 0 else { throw .container(step: "loading the seccomp filter", errno: 0, detail: "no listener descriptor arrived") }
                 process.listenerFd = passed

@@ -54,8 +54,12 @@ struct PlanBuilder {
         .cgroup: Int64(SKIFF_CLONE_NEWCGROUP), .time: Int64(SKIFF_CLONE_NEWTIME),
     ]
 
-    /// The SYNC tag at which the parent writes uid_map and gid_map.
+    /// The SYNC tags: the parent writes uid_map and gid_map; runs prestart and createRuntime
+    /// hooks; sends the state for createContainer hooks; sends it for startContainer hooks.
     static let syncUserMaps = 1
+    static let syncRuntimeHooks = 2
+    static let syncCreateContainerState = 3
+    static let syncStartContainerState = 4
 
     /// A new user namespace: created by skiff-init, mapped by the parent.
     var newUserNamespace: Bool {
@@ -121,6 +125,11 @@ struct PlanBuilder {
             if joinsPid { plan.append(SKIFF_OP_FORK) }
         }
         if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
+        // The namespaces exist: prestart and createRuntime hooks run now, in the runtime's.
+        let hooks = spec.hooks
+        if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
+            plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncRuntimeHooks), 0])
+        }
         if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
             let offsets = spec.linux?.timeOffsets ?? [:]
             let text = ["monotonic", "boottime"].map { clock in
@@ -177,6 +186,7 @@ struct PlanBuilder {
         // runc creates a missing cwd (after the mounts: it may be inside one).
         plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
         try appendDevices(into: &plan)
+        appendContainerHooks(into: &plan)
 
         plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])
         if let propagation = spec.linux?.rootfsPropagation {
@@ -264,6 +274,23 @@ struct PlanBuilder {
             plan.append(SKIFF_OP_REMOUNT, args: [flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec)],
                         strings: [destination])
         }
+    }
+
+    /// createContainer hooks run here, in the container's namespaces before pivot_root;
+    /// startContainer hooks are handed over now and run just before the container's execve.
+    /// Both get the state (as the parent sends it) on stdin.
+    private func appendContainerHooks(into plan: inout LaunchPlan) {
+        let create = spec.hooks?.createContainer ?? [], start = spec.hooks?.startContainer ?? []
+        if !create.isEmpty { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncCreateContainerState), 1]) }
+        for hook in create { appendHook(hook, kind: "createContainer", deferred: false, slot: 0, into: &plan) }
+        if !start.isEmpty { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncStartContainerState), 2]) }
+        for hook in start { appendHook(hook, kind: "startContainer", deferred: true, slot: 1, into: &plan) }
+    }
+
+    private func appendHook(_ hook: Spec.Hook, kind: String, deferred: Bool, slot: Int64, into plan: inout LaunchPlan) {
+        let argv = hook.args?.isEmpty == false ? hook.args! : [hook.path]
+        plan.append(SKIFF_OP_HOOK, args: [deferred ? 1 : 0, slot, Int64(argv.count), Int64(hook.timeout ?? 0)],
+                    strings: [kind, hook.path] + argv + (hook.env ?? []))
     }
 
     /// The devices every container gets (as in runc), then `linux.devices`.

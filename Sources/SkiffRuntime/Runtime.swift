@@ -118,7 +118,8 @@ public struct Runtime: Sendable {
         let directory = try store.claim(id)
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle, rootfs: rootfs,
-            created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup)
+            created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup,
+            poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop)
         var cgroupMade = false
         do throws(RuntimeError) {
             // The record names the cgroup before it exists: delete --force after a crash
@@ -137,8 +138,25 @@ public struct Runtime: Sendable {
                 fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
                 output.plan.descriptors[Int(index)] = fifo
             }
+            let creating = record
+            let hooks = spec.hooks
             let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup,
-                                              userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil)
+                                              userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil) { tag, pid throws(RuntimeError) -> [UInt8] in
+                var current = creating
+                current.pid = pid
+                switch tag {
+                case PlanBuilder.syncRuntimeHooks:
+                    let state = Self.ociState(current, status: .creating)
+                    do throws(HookRunner.Failure) {
+                        try HookRunner.run(hooks?.prestart ?? [], kind: "prestart", state: state)
+                        try HookRunner.run(hooks?.createRuntime ?? [], kind: "createRuntime", state: state)
+                    } catch { throw .hook(error.description) }
+                    return []
+                case PlanBuilder.syncCreateContainerState: return Self.ociState(current, status: .creating).serializedBytes()
+                case PlanBuilder.syncStartContainerState: return Self.ociState(current, status: .created).serializedBytes()
+                default: return []
+                }
+            }
             trace("container process \(process.pid) ready", since: start)
             record.pid = process.pid
             record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
@@ -258,6 +276,13 @@ public struct Runtime: Sendable {
         unlink(directory.fifoPath)
         record.status = .running
         try directory.write(record)
+        runPoststart(record)
+    }
+
+    /// poststart hooks: after the process started; a failure is only a warning (runtime spec).
+    func runPoststart(_ record: ContainerRecord) {
+        guard let hooks = record.poststart, !hooks.isEmpty else { return }
+        do { try HookRunner.run(hooks, kind: "poststart", state: Self.ociState(record, status: .running)) } catch { warn(error.description) }
     }
 
     // MARK: state
@@ -364,6 +389,9 @@ public struct Runtime: Sendable {
             waited += 1
         }
         try directory.remove()
+        if let hooks = record.poststop, !hooks.isEmpty {
+            do { try HookRunner.run(hooks, kind: "poststop", state: Self.ociState(record, status: .stopped)) } catch { warn(error.description) }
+        }
     }
 
     // MARK: run
@@ -376,6 +404,7 @@ public struct Runtime: Sendable {
         if detach {
             let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
             if created.process.pidfd >= 0 { close(created.process.pidfd) }
+            runPoststart(created.record)
             return 0
         }
         // Reap the container even when it is a grandchild (a joined pid namespace).
@@ -388,6 +417,7 @@ public struct Runtime: Sendable {
         defer { if pidfd >= 0 { close(pidfd) } }
         // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
         created.directory.unlock()
+        runPoststart(record)
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         let status = forwarder.wait(for: record.pid, pidfd: pidfd)

@@ -16,6 +16,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     /// skiff-init reported a failed step in the container's setup.
     case container(step: String, errno: Int32, detail: String)
     case usage(String)
+    /// A hook failed (createRuntime, createContainer, startContainer stop the container).
+    case hook(String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
             let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
             return detail.isEmpty ? "\(step)\(reason)" : "\(step): \(detail)\(reason)"
         case .usage(let text): return text
+        case .hook(let text): return text
         }
     }
 }

@@ -177,6 +177,16 @@ extension Spec {
         public var startContainer: [Hook]?
         public var poststart: [Hook]?
         public var poststop: [Hook]?
+
+        public init(prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
+                    startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil) {
+            self.prestart = prestart
+            self.createRuntime = createRuntime
+            self.createContainer = createContainer
+            self.startContainer = startContainer
+            self.poststart = poststart
+            self.poststop = poststop
+        }
     }
 
     public struct Hook: Sendable, Equatable {
@@ -184,6 +194,13 @@ extension Spec {
         public var args: [String]?
         public var env: [String]?
         public var timeout: Int?
+
+        public init(path: String, args: [String]? = nil, env: [String]? = nil, timeout: Int? = nil) {
+            self.path = path
+            self.args = args
+            self.env = env
+            self.timeout = timeout
+        }
     }
 }
 

@@ -13,6 +13,19 @@ public enum SpecValidator {
             for (i, mount) in mounts.enumerated() { try validate(mount, at: JSONPath("mounts").index(i)) }
         }
         if let linux = spec.linux { try validate(linux) }
+        if let hooks = spec.hooks {
+            let kinds: [(String, [Spec.Hook]?)] = [
+                ("prestart", hooks.prestart), ("createRuntime", hooks.createRuntime), ("createContainer", hooks.createContainer),
+                ("startContainer", hooks.startContainer), ("poststart", hooks.poststart), ("poststop", hooks.poststop),
+            ]
+            for (kind, list) in kinds {
+                for (i, hook) in (list ?? []).enumerated() {
+                    let at = JSONPath("hooks").key(kind).index(i)
+                    if !hook.path.hasPrefix("/") { throw SpecError(at["path"], "must be an absolute path, got \"\(hook.path)\"") }
+                    if let timeout = hook.timeout, timeout <= 0 { throw SpecError(at["timeout"], "must be positive, got \(timeout)") }
+                }
+            }
+        }
         let namespaces = Set((spec.linux?.namespaces ?? []).compactMap(\.kind))
         if spec.hostname.map({ !$0.isEmpty }) == true, !namespaces.contains(.uts) {
             throw SpecError("hostname", "needs a new uts namespace (linux.namespaces)")

@@ -29,6 +29,10 @@ func printHelp(_ command: Command?) {
 /// Splits argv into global options, the command, and the command's arguments, runs it, and
 /// turns every error into one logged line and exit status 1.
 func main() -> Int32 {
+    // A reader that went away (a closed pipe on stderr, a hook that ignored its stdin) is an
+    // error to report, not a reason to die half-way through a create. Children get the default
+    // back (skiff-init resets every signal; hooks are spawned with SIGPIPE at default).
+    signal(SIGPIPE, SIG_IGN)
     let argv = CommandLine.arguments.dropFirst()
     // Global options may come before the command name.
     var log = Log()

@@ -1,0 +1,88 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+@Suite("hooks")
+struct HookTests {
+    /// A hook that saves its stdin (the state) and the mount namespace it ran in.
+    static func recorder(_ directory: String, _ name: String) -> Spec.Hook {
+        .init(path: "/bin/sh", args: ["sh", "-c", "cat > \(directory)/\(name).json; readlink /proc/self/ns/mnt > \(directory)/\(name).mnt"])
+    }
+
+    func status(_ directory: String, _ name: String) throws -> String? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name).json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["status"] as? String
+    }
+
+    @Test func everyHookRunsAtItsPointWithTheState() throws {
+        let log = Harness.temporaryDirectory("skiff-hooks")
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.spec.mounts?.append(.init(destination: "/srv", type: "bind", source: log, options: ["rbind"]))
+        sandbox.spec.hooks = .init(
+            prestart: [Self.recorder(log, "prestart")], createRuntime: [Self.recorder(log, "createRuntime")],
+            createContainer: [Self.recorder(log, "createContainer")],
+            // In the container, after pivot_root: its own /bin/sh, and the bind mount.
+            startContainer: [.init(path: "/bin/sh", args: ["sh", "-c", "cat > /srv/startContainer.json"])],
+            poststart: [Self.recorder(log, "poststart")], poststop: [Self.recorder(log, "poststop")])
+        sandbox.writeConfig()
+        let id = Harness.id("hooks")
+        let created = sandbox.skiff(["create", "-b", sandbox.bundle, id])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try status(log, "prestart") == "creating")
+        #expect(try status(log, "createRuntime") == "creating")
+        #expect(try status(log, "createContainer") == "creating")
+        #expect(!FileManager.default.fileExists(atPath: log + "/startContainer.json"))
+        #expect(sandbox.skiff(["start", id]).status == 0)
+        #expect(try status(log, "poststart") == "running")
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: log + "/startContainer.json") { usleep(10_000) }
+        #expect(try status(log, "startContainer") == "created")
+        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(sandbox.skiff(["delete", id]).status == 0)
+        #expect(try status(log, "poststop") == "stopped")
+        // Runtime hooks in the runtime's mount namespace, createContainer in the container's.
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
+        func namespace(_ name: String) throws -> String {
+            try String(contentsOfFile: "\(log)/\(name).mnt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try namespace("createRuntime") == host)
+        #expect(try namespace("poststop") == host)
+        #expect(try namespace("createContainer") != host)
+        // The state names the container.
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: log + "/createRuntime.json"))) as? [String: Any]
+        #expect(state?["id"] as? String == id)
+        #expect((state?["pid"] as? Int ?? 0) > 0)
+    }
+
+    @Test func failingHooksStopTheContainerAndLeaveNothing() {
+        func expectFailure(_ hooks: Spec.Hooks, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let sandbox = Sandbox(args: ["true"])
+            sandbox.spec.hooks = hooks
+            sandbox.writeConfig()
+            let id = Harness.id("badhook")
+            let result = sandbox.skiff(["create", "-b", sandbox.bundle, id])
+            #expect(result.status != 0, sourceLocation: sourceLocation)
+            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
+            sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+        }
+        expectFailure(.init(createRuntime: [.init(path: "/bin/false")]), "createRuntime hook /bin/false: exited with status 1")
+        expectFailure(.init(createRuntime: [.init(path: "/nonexistent/hook")]), "createRuntime hook /nonexistent/hook: No such file or directory")
+        expectFailure(.init(createRuntime: [.init(path: "/bin/sleep", args: ["sleep", "10"], timeout: 1)]), "createRuntime hook /bin/sleep: did not finish within 1 s")
+        expectFailure(.init(createContainer: [.init(path: "/bin/false")]), "running createContainer hook /bin/false: exited with status 1")
+        expectFailure(.init(createContainer: [.init(path: "/nonexistent/hook")]), "running createContainer hook /nonexistent/hook")
+        expectFailure(.init(prestart: [.init(path: "relative/hook")]), "hooks.prestart[0].path: must be an absolute path")
+        expectFailure(.init(poststop: [.init(path: "/bin/true", timeout: 0)]), "hooks.poststop[0].timeout: must be positive")
+    }
+
+    @Test func failingPoststartAndPoststopHooksAreWarnings() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.spec.hooks = .init(poststart: [.init(path: "/bin/false")], poststop: [.init(path: "/bin/false")])
+        sandbox.writeConfig()
+        let id = Harness.id("warnhook")
+        let run = sandbox.skiff(["run", "-b", sandbox.bundle, id])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("warning: poststart hook /bin/false: exited with status 1"))
+        #expect(run.stderr.contains("warning: poststop hook /bin/false: exited with status 1"))
+        sandbox.expectNothingLeft(id)
+    }
+}
