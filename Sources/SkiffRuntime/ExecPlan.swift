@@ -21,7 +21,7 @@ extension PlanBuilder {
         if let seccomp, !noNewPrivileges {
             plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
         }
-        buildCredentials(into: &plan, process: process)
+        try buildCredentials(into: &plan, process: process)
         if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
         if let seccomp, noNewPrivileges {

@@ -1,6 +1,6 @@
 /// OCI mount options split the way mount(2) takes them: flags to set, flags to clear,
 /// a propagation type, and the rest as filesystem data ("size=64k,mode=755").
-struct MountOptions: Equatable {
+public struct MountOptions: Equatable {
     var flags: Int64 = 0
     var clearedFlags: Int64 = 0
     var propagation: Int64 = 0
@@ -21,6 +21,9 @@ struct MountOptions: Equatable {
             }
         }
     }
+
+    /// Every option skiff knows by name (the rest pass to the filesystem as data).
+    public static var names: [String] { (Array(setting.keys) + Array(clearing.keys) + Array(propagations.keys) + ["defaults"]).sorted() }
 
     static let setting: [String: Int64] = [
         "ro": MountFlag.readOnly, "nosuid": MountFlag.noSuid, "nodev": MountFlag.noDev,

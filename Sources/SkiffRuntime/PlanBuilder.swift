@@ -112,6 +112,15 @@ struct PlanBuilder {
                         strings: [rlimit.type])
         }
         if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        // The time namespace before any user namespace: its offsets are set with the
+        // initial namespace's privileges (and while /proc/self is still ours to write).
+        if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
+            let offsets = spec.linux?.timeOffsets ?? [:]
+            let text = ["monotonic", "boottime"].map { clock in
+                "\(clock) \(offsets[clock]?.secs ?? 0) \(offsets[clock]?.nanosecs ?? 0)\n"
+            }.joined()
+            plan.append(SKIFF_OP_TIME_NAMESPACE, strings: [text])
+        }
         if newUserNamespace {
             // runc's order: the user namespace first and its maps written by the parent, then
             // every other namespace created from inside it, so that it owns them all.
@@ -129,13 +138,6 @@ struct PlanBuilder {
         let hooks = spec.hooks
         if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
             plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncRuntimeHooks), 0])
-        }
-        if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
-            let offsets = spec.linux?.timeOffsets ?? [:]
-            let text = ["monotonic", "boottime"].map { clock in
-                "\(clock) \(offsets[clock]?.secs ?? 0) \(offsets[clock]?.nanosecs ?? 0)\n"
-            }.joined()
-            plan.append(SKIFF_OP_TIME_NAMESPACE, strings: [text])
         }
         let newCgroupNamespace = namespaces.contains { $0.kind == .cgroup && $0.path == nil }
         if newCgroupNamespace { plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWCGROUP)]) }
@@ -157,7 +159,7 @@ struct PlanBuilder {
         if let seccomp, !noNewPrivileges {
             plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
         }
-        buildCredentials(into: &plan, process: process)
+        try buildCredentials(into: &plan, process: process)
         if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
         if let seccomp, noNewPrivileges {
@@ -341,8 +343,11 @@ struct PlanBuilder {
 
     // MARK: - Credentials
 
-    mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) {
+    mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) throws(RuntimeError) {
         let last = lastCapability
+        // Outside a new user namespace the process can only get capabilities skiff holds.
+        let held = newUserNamespace ? UInt64.max : Self.heldCapabilities()
+        var missing: (String, String)?
         func mask(_ names: [String]?, _ set: String) -> Int64 {
             var bits: UInt64 = 0
             for name in names ?? [] {
@@ -351,6 +356,7 @@ struct PlanBuilder {
                     warnings.append("process.capabilities.\(set): \(name) is not known to this kernel, skipped")
                     continue
                 }
+                if held & (1 << UInt64(number)) == 0, missing == nil { missing = (set, name) }
                 bits |= 1 << UInt64(number)
             }
             return Int64(bitPattern: bits)
@@ -362,6 +368,17 @@ struct PlanBuilder {
                     strings: (user.additionalGids ?? []).map(String.init))
         plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), mask(caps?.permitted, "permitted"),
                                           mask(caps?.inheritable, "inheritable"), mask(caps?.ambient, "ambient"), Int64(last)])
+        if let (set, name) = missing {
+            throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
+        }
+    }
+
+    /// This process's permitted capabilities (CapPrm of /proc/self/status).
+    static func heldCapabilities() -> UInt64 {
+        let status = String(decoding: (try? readFile("/proc/self/status")) ?? [], as: UTF8.self)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapPrm:") }),
+              let value = UInt64(line.dropFirst(7).filter { !$0.isWhitespace }, radix: 16) else { return UInt64.max }
+        return value
     }
 }
 

@@ -59,6 +59,8 @@ public enum SeccompCompiler {
                 throw SpecError(path["listenerPath"], "\(listener): \(String(cString: strerror(errno)))")
             }
             flags |= SeccompNames.newListener
+            // The kernel refuses TSYNC with a listener unless told to report ESRCH instead.
+            if flags & 1 != 0 { flags |= 16 }
         }
         return SeccompFilter(program: [], flags: flags, listenerPath: usesNotify ? seccomp.listenerPath : nil,
                              listenerMetadata: seccomp.listenerMetadata, warnings: warnings)

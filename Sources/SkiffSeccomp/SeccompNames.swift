@@ -1,6 +1,20 @@
+import CShims
+
 /// The OCI names of seccomp actions, operators, architectures and flags, and what the kernel
 /// and libseccomp call them.
-enum SeccompNames {
+public enum SeccompNames {
+    public static var actionNames: [String] { actions.keys.sorted() }
+    public static var operatorNames: [String] { operators.keys.sorted() }
+    public static var flagNames: [String] { flags.keys.sorted() }
+    /// The OCI architecture names this libseccomp knows.
+    public static var architectureNames: [String] {
+        let candidates = ["X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
+                          "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC", "PARISC64", "RISCV64", "LOONGARCH64", "M68K", "SH", "SHEB"]
+        return candidates.map { "SCMP_ARCH_" + $0 }.filter { name in
+            libseccompArchitecture(name).map { seccomp_arch_resolve_name($0) != 0 } ?? false
+        }
+    }
+
     /// SECCOMP_RET_* (the low 16 bits carry errno or the trace message).
     static let actions: [String: UInt32] = [
         "SCMP_ACT_KILL": 0x0000_0000, "SCMP_ACT_KILL_THREAD": 0x0000_0000,
@@ -16,6 +30,7 @@ enum SeccompNames {
     ]
 
     /// SECCOMP_FILTER_FLAG_*.
+    /// WAIT_KILLABLE_RECV needs a listener (and kernel 5.19); the others apply to any filter.
     static let flags: [String: UInt32] = [
         "SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,

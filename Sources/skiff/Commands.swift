@@ -43,6 +43,11 @@ let lifecycleCommands: [Command] = [
         try list(args, context)
         return 0
     },
+    Command(name: "features", summary: "print what this runtime supports (runtime-spec features JSON)", usage: "",
+            positionals: 0...0) { _, _ in
+        print(Runtime.features().serialized(pretty: true))
+        return 0
+    },
     Command(name: "spec", summary: "write a default config.json into the bundle", usage: "", positionals: 0...0,
             options: [.value("bundle", short: "b", "DIR", "the bundle directory (default .)"),
                       .flag("rootless", "for an unprivileged user: a user namespace mapping root to you")]) { args, _ in

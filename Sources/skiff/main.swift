@@ -2,7 +2,7 @@ import Glibc
 import SkiffCgroups
 import SkiffRuntime
 
-let version = "0.1.0"
+let version = Runtime.version
 
 func printHelp(_ command: Command?) {
     if let command {

@@ -103,17 +103,23 @@ struct SeccompTests {
         #expect(result.stderr.contains("Operation not permitted"))
     }
 
-    @Test func notifyDeliversToTheListenerWhichAnswers() throws {
-        let listenerTool = Harness.repository + "/.build/seccomp-listener"
+    /// tools/seccomp-listener on a fresh socket, answering every notification with `errno`.
+    static func startListener(answering errno: Int32 = ENOTSUP) throws -> (process: Process, socket: String, output: Pipe) {
         let socket = Harness.temporaryDirectory("skiff-listener") + "/listener.sock"
         let listener = Process()
-        listener.executableURL = URL(fileURLWithPath: listenerTool)
-        listener.arguments = [socket, String(ENOTSUP)]
+        listener.executableURL = URL(fileURLWithPath: Harness.repository + "/.build/seccomp-listener")
+        listener.arguments = [socket, String(errno)]
         let output = Pipe()
         listener.standardOutput = output
         try listener.run()
-        defer { listener.terminate() }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: socket), waited < 100 { usleep(10_000); waited += 1 }
+        return (listener, socket, output)
+    }
+
+    @Test func notifyDeliversToTheListenerWhichAnswers() throws {
+        let (listener, socket, output) = try Self.startListener()
+        defer { kill(listener.processIdentifier, SIGKILL) }
         let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "test-metadata", syscalls: [
             .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY"),
         ])

@@ -1,0 +1,49 @@
+import CShims
+import Glibc
+import SkiffCgroups
+import SkiffSeccomp
+import SkiffSpec
+
+extension Runtime {
+    /// The runtime-spec `features` document: what this skiff, on this host, supports. Every
+    /// list comes from the tables the code itself uses, so nothing is claimed by hand.
+    public static func features() -> JSONValue {
+        func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
+        let system = CgroupSystem.current()
+        let last = Int(skiff_last_capability())
+        let capabilities = LinuxNames.capabilities.filter { $0.value <= last }.sorted { $0.value < $1.value }.map(\.key)
+        let seccomp: JSONValue = .object([
+            ("enabled", .bool(true)),
+            ("actions", strings(SeccompNames.actionNames)),
+            ("operators", strings(SeccompNames.operatorNames)),
+            ("archs", strings(SeccompNames.architectureNames)),
+            ("knownFlags", strings(SeccompNames.flagNames)),
+            ("supportedFlags", strings(SeccompNames.flagNames)),
+        ])
+        let cgroup: JSONValue = .object([
+            ("v1", .bool(!system.v1.isEmpty)), ("v2", .bool(system.unified != nil)),
+            ("systemd", .bool(false)), ("systemdUser", .bool(false)),
+            ("rdma", .bool(system.hierarchy(for: "rdma") != nil)),
+        ])
+        let linux: JSONValue = .object([
+            ("namespaces", strings(Spec.NamespaceKind.allCases.map(\.rawValue).sorted())),
+            ("capabilities", strings(capabilities)),
+            ("cgroup", cgroup),
+            ("seccomp", seccomp),
+            ("apparmor", .object([("enabled", .bool(false))])),
+            ("selinux", .object([("enabled", .bool(false))])),
+            ("intelRdt", .object([("enabled", .bool(false))])),
+            ("mountExtensions", .object([("idmap", .object([("enabled", .bool(true))]))])),
+        ])
+        return .object([
+            ("ociVersionMin", .string("1.0.0")),
+            ("ociVersionMax", .string("1.2.0")),
+            ("hooks", strings(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])),
+            ("mountOptions", strings(MountOptions.names)),
+            ("linux", linux),
+            ("annotations", .object([("org.skiff.version", .string(version))])),
+        ])
+    }
+
+    public static let version = "0.1.0"
+}

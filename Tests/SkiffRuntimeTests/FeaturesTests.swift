@@ -1,0 +1,102 @@
+import Foundation
+import SkiffSpec
+import Testing
+
+/// `skiff features` is true: everything it lists is used here, for real.
+@Suite("features")
+struct FeaturesTests {
+    static func features() throws -> [String: Any] {
+        let result = Harness.skiff(["features"])
+        return try #require(try JSONSerialization.jsonObject(with: result.stdout.data(using: .utf8)!) as? [String: Any])
+    }
+
+    static func linux() throws -> [String: Any] { try #require(try features()["linux"] as? [String: Any]) }
+
+    @Test func everyNamespaceListedWorksTogether() throws {
+        let namespaces = try #require(try Self.linux()["namespaces"] as? [String])
+        #expect(Set(namespaces) == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"])
+        let rootfs = try UserNamespaceTests.mappedRootfs()
+        defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
+        let sandbox = Sandbox(args: ["sh", "-c", "for n in \(namespaces.map { $0 == "network" ? "net" : $0 == "mount" ? "mnt" : $0 }.joined(separator: " ")); do readlink /proc/self/ns/$n; done"])
+        sandbox.spec.root = .init(path: rootfs)
+        sandbox.spec.linux?.namespaces = namespaces.map { Spec.Namespace(type: $0) }
+        sandbox.spec.linux?.uidMappings = UserNamespaceTests.mapping
+        sandbox.spec.linux?.gidMappings = UserNamespaceTests.mapping
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in result.output.split(separator: "\n") {
+            let kind = String(line.split(separator: ":").first ?? "")
+            let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(kind)")
+            #expect(String(line) != host, "\(kind) is the host's")
+        }
+    }
+
+    @Test func everyCapabilityListedCanBeGranted() throws {
+        let listed = try #require(try Self.linux()["capabilities"] as? [String])
+        let last = Int(try String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        #expect(Set(listed) == Set(LinuxNames.capabilities.filter { $0.value <= last }.keys))
+        // Granted: every listed one this test process holds itself (a sandbox may lack some).
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let held = UInt64(status.split(separator: "\n").first { $0.hasPrefix("CapPrm:") }!.dropFirst(8), radix: 16)!
+        let capabilities = listed.filter { held & (1 << UInt64(LinuxNames.capabilities[$0]!)) != 0 }
+        let sandbox = Sandbox(args: ["grep", "CapBnd", "/proc/self/status"])
+        sandbox.spec.process?.capabilities = .init(bounding: capabilities, effective: capabilities, permitted: capabilities)
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let mask = capabilities.reduce(UInt64(0)) { $0 | 1 << UInt64(LinuxNames.capabilities[$1]!) }
+        let hex = String(mask, radix: 16)
+        #expect(result.output == "CapBnd:\t" + String(repeating: "0", count: 16 - hex.count) + hex)
+    }
+
+    @Test func everySeccompActionOperatorArchitectureAndFlagListedWorks() throws {
+        let seccomp = try #require(try Self.linux()["seccomp"] as? [String: Any])
+        let actions = try #require(seccomp["actions"] as? [String])
+        let operators = try #require(seccomp["operators"] as? [String])
+        let archs = try #require(seccomp["archs"] as? [String])
+        let flags = try #require(seccomp["supportedFlags"] as? [String])
+        #expect(archs.contains("SCMP_ARCH_X86_64") && archs.contains("SCMP_ARCH_AARCH64"))
+        // One rule per action and operator, on syscalls these containers never make.
+        let idle = ["acct", "syslog", "swapon", "swapoff", "reboot", "quotactl", "nfsservctl", "vhangup", "iopl", "ioperm", "kexec_load", "delete_module"]
+        var rules: [Spec.Syscall] = []
+        for (i, action) in actions.enumerated() where action != "SCMP_ACT_ALLOW" {
+            rules.append(.init(names: [idle[i % idle.count]], action: action, errnoRet: action == "SCMP_ACT_ERRNO" ? 1 : nil))
+        }
+        for (i, op) in operators.enumerated() {
+            rules.append(.init(names: [idle[(i + 3) % idle.count]], action: "SCMP_ACT_ERRNO", args: [.init(index: UInt(i % 6), value: 1, valueTwo: 1, op: op)]))
+        }
+        let listener = try SeccompTests.startListener()
+        // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
+        defer { kill(listener.process.processIdentifier, SIGKILL) }
+        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", architectures: archs.filter { ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"].contains($0) },
+                                   flags: flags, listenerPath: listener.socket, syscalls: rules)
+        let sandbox = Sandbox(args: ["sh", "-c", "grep Seccomp: /proc/self/status"])
+        sandbox.spec.linux?.seccomp = profile
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output == "Seccomp:\t2")
+    }
+
+    @Test func everyMountOptionListedMounts() throws {
+        let options = try #require(try Self.features()["mountOptions"] as? [String])
+        let host = Harness.temporaryDirectory("skiff-options")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        let sandbox = Sandbox(args: ["true"])
+        for (i, option) in options.enumerated() {
+            let bindish = option == "bind" || option == "rbind"
+            sandbox.spec.mounts?.append(.init(destination: "/mnt/\(i)", type: bindish ? "bind" : "tmpfs",
+                                               source: bindish ? host : "tmpfs", options: [option]))
+        }
+        sandbox.spec.root?.readonly = false
+        sandbox.spec.mounts?.insert(.init(destination: "/mnt", type: "tmpfs", source: "tmpfs"), at: 0)
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func theCgroupClaimsMatchTheHost() throws {
+        let cgroup = try #require(try Self.linux()["cgroup"] as? [String: Bool])
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(cgroup["v2"] == mounts.contains(" - cgroup2 "))
+        #expect(cgroup["v1"] == mounts.contains(" - cgroup "))
+        #expect(cgroup["systemd"] == false)
+    }
+}
