@@ -77,6 +77,10 @@ enum skiff_op {
                                     (startContainer); arg1 = payload slot with the state for its
                                     stdin; arg2 = argc; arg3 = timeout seconds (0: none);
                                     strings = kind, path, argv..., env... */
+    SKIFF_OP_CONSOLE = 33,       /* arg0 = fd index of the connected console socket, arg1/arg2 =
+                                    rows/columns (0: leave): open a pty in the container's devpts,
+                                    send the master over the socket, make the peer the controlling
+                                    terminal and stdio, bind it on /dev/console (arg3 = 1) */
     SKIFF_OP_USERNS_ROOT = 31,   /* become uid 0 / gid 0 of the new user namespace (once mapped) */
     SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */

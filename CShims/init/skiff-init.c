@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -882,6 +884,67 @@ static void op_seccomp(const struct op *o)
     }
 }
 
+/* process.terminal: a pty from the container's own devpts (after pivot_root, so /dev/pts is
+ * the container's). Its peer is reached by TIOCGPTPEER, never by a path the container could
+ * swap (CVE-2025-52565); the master goes to the console socket, as runc's terminals.md says. */
+static void op_console(const struct op *o)
+{
+    const char *step = "setting up the terminal";
+    int socket_fd = plan_fd(o->arg[0], step);
+    if (root_fd < 0 && (root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        fail(step, "opening the root");
+    int master = open_in_root("/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+    if (master < 0)
+        fail(step, "opening /dev/pts/ptmx (is devpts mounted with newinstance?)");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        fail(step, "unlocking the pty");
+    int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0)
+        fail(step, "opening the pty's peer");
+    if (o->arg[1] > 0 && o->arg[2] > 0) {
+        struct winsize size = { .ws_row = (unsigned short)o->arg[1], .ws_col = (unsigned short)o->arg[2] };
+        if (ioctl(peer, TIOCSWINSZ, &size) < 0)
+            fail(step, "setting the window size (process.consoleSize)");
+    }
+    if (o->arg[3]) {
+        /* /dev/console is the pty, bound from the peer's own mount by fd. */
+        int target = ensure_in_root("/dev/console", SKIFF_TARGET_FILE, step);
+        int tree = (int)syscall(SYS_open_tree, peer, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0)
+            fail(step, "cloning the pty for /dev/console");
+        attach(tree, target, step, "/dev/console");
+        close(tree);
+        close(target);
+    }
+    /* The master, with the pty's number as the message (what runc sends). */
+    unsigned int number = 0;
+    ioctl(master, TIOCGPTN, &number);
+    char name[32];
+    int len = snprintf(name, sizeof(name), "/dev/pts/%u", number);
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = { name, (size_t)len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &master, sizeof(int));
+    if (sendmsg(socket_fd, &msg, MSG_NOSIGNAL) < 0)
+        fail(step, "sending the pty master to the console socket");
+    close(master);
+    close(socket_fd);
+    if (setsid() < 0)
+        fail(step, "setsid");
+    if (ioctl(peer, TIOCSCTTY, 0) < 0)
+        fail(step, "making the pty the controlling terminal");
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(peer, fd) < 0)
+            fail(step, "making the pty stdio");
+    close(peer);
+}
+
 /* Enter a pid namespace joined by setns: only children land in it, so fork once. The
  * intermediate tells the parent the new pid and leaves. */
 static void op_fork(void)
@@ -984,6 +1047,7 @@ static void run(const struct op *o)
             fail("setting no_new_privs", "prctl");
         break;
     case SKIFF_OP_SECCOMP: op_seccomp(o); break;
+    case SKIFF_OP_CONSOLE: op_console(o); break;
     case SKIFF_OP_HOOK: op_hook(o); return;
     case SKIFF_OP_USERNS_ROOT:
         /* The maps are written: become the namespace's root, whose capabilities there

@@ -17,6 +17,7 @@ extension PlanBuilder {
         if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
         plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: containerPidfd), namespaceFlags], strings: ["of the container (pidfd)"])
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
+        appendConsole(into: &plan, process: process, bindConsole: false)
         let noNewPrivileges = process.noNewPrivileges == true
         if let seccomp, !noNewPrivileges {
             plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])

@@ -21,6 +21,15 @@ struct PlanBuilder {
     var containerID = ""
     /// The compiled seccomp filter (a file descriptor) and its load flags, if any.
     var seccomp: (descriptor: Int32, flags: UInt32)?
+    /// A connected console socket for process.terminal (skiff-init sends the pty master on it).
+    var consoleSocket: Int32?
+
+    /// The CONSOLE operation: the pty, its size, and /dev/console when `bindConsole`.
+    func appendConsole(into plan: inout LaunchPlan, process: Spec.Process, bindConsole: Bool) {
+        guard let consoleSocket else { return }
+        plan.append(SKIFF_OP_CONSOLE, args: [plan.add(descriptor: consoleSocket), Int64(process.consoleSize?.height ?? 0),
+                                             Int64(process.consoleSize?.width ?? 0), bindConsole ? 1 : 0])
+    }
     var cgroupSystem: CgroupSystem
     var cgroup: ContainerCgroup?
     /// Warnings for the log (e.g. a capability this kernel does not have).
@@ -201,6 +210,7 @@ struct PlanBuilder {
         if spec.root?.readonly == true { plan.append(SKIFF_OP_READONLY_ROOT) }
         for path in spec.linux?.readonlyPaths ?? [] { plan.append(SKIFF_OP_READONLY_PATH, strings: [path]) }
         for path in spec.linux?.maskedPaths ?? [] { plan.append(SKIFF_OP_MASK_PATH, strings: [path]) }
+        appendConsole(into: &plan, process: spec.process!, bindConsole: true)
     }
 
     private mutating func appendMount(_ mount: Spec.Mount, index: Int, into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {

@@ -23,9 +23,6 @@ extension Runtime {
     /// returns 0 once it runs.
     public func exec(id: String, process: Spec.Process, options: ExecOptions = ExecOptions()) throws(RuntimeError) -> Int32 {
         let id = try ContainerID(id)
-        if options.consoleSocket != nil || process.terminal == true {
-            throw .usage("exec: terminals are not supported yet (process.terminal, --console-socket)")
-        }
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "exec into") }
         let status = self.status(of: record, directory: nil)
         guard status == .running || status == .created || (status == .paused && options.ignorePaused) else {
@@ -60,6 +57,9 @@ extension Runtime {
             // A notify listener belongs to the container's own process, not to each exec.
             builder.seccomp = (seccompFd, filter.flags & ~UInt32(8))
         }
+        let console = try Self.console(terminal: process.terminal == true, socketPath: options.consoleSocket, relay: !options.detach)
+        defer { if console.child >= 0 { close(console.child) } }
+        builder.consoleSocket = console.child >= 0 ? console.child : nil
         let output = try builder.buildExec(process: process, containerPidfd: pidfd, namespaceFlags: flags)
         builder.warnings.forEach(warn)
 
@@ -81,7 +81,14 @@ extension Runtime {
                 throw error
             }
         }
+        var relay: TerminalRelay?
+        if console.relay >= 0 {
+            defer { close(console.relay) }
+            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: console.relay))
+        }
         guard let forwarder else { return 0 }
-        return forwarder.wait(for: launched.pid, pidfd: launched.pidfd)
+        let exitStatus = forwarder.wait(for: launched.pid, pidfd: launched.pidfd, relay: relay)
+        relay = nil
+        return exitStatus
     }
 }

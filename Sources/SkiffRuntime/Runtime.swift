@@ -60,16 +60,15 @@ public struct Runtime: Sendable {
         var directory: ContainerDirectory
         var record: ContainerRecord
         var process: LaunchedProcess
+        /// Our end of the console socket when skiff relays the terminal itself (else -1).
+        var relaySocket: Int32 = -1
     }
 
     /// Everything up to READY. Bad input is rejected before anything exists; after the
     /// state directory is claimed, any failure removes all that was made.
-    private func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool) throws(RuntimeError) -> Created {
+    private func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool, relayTerminal: Bool = false) throws(RuntimeError) -> Created {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        if options.consoleSocket != nil {
-            throw .usage("--console-socket: terminals are not supported yet (use a config with process.terminal false and no console socket)")
-        }
         let bundle = try absoluteDirectory(options.bundle, what: "bundle")
         let spec: Spec
         do { spec = try SpecLoader.load(bundle: bundle) } catch { throw .spec(error) }
@@ -106,6 +105,9 @@ public struct Runtime: Sendable {
         trace("seccomp filter ready", since: start)
         var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
         if let seccompFilter { builder.seccomp = (seccompFd, seccompFilter.flags) }
+        let console = try Self.console(terminal: spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
+        defer { if console.child >= 0 { close(console.child) } }
+        builder.consoleSocket = console.child >= 0 ? console.child : nil
         builder.noPivot = options.noPivot
         builder.noNewKeyring = options.noNewKeyring
         builder.containerID = id.value
@@ -176,8 +178,9 @@ public struct Runtime: Sendable {
                 Glibc.kill(process.pid, SIGKILL)
                 throw error
             }
-            return Created(directory: directory, record: record, process: process)
+            return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
         } catch {
+            if console.relay >= 0 { close(console.relay) }
             if cgroupMade { try? cgroup?.destroy() }
             try? directory.remove()
             throw error
@@ -199,6 +202,20 @@ public struct Runtime: Sendable {
             _ = layout.withCString { write(fd, $0, strlen($0)) }
             close(fd)
         }
+    }
+
+    /// The console socket skiff-init sends the pty master on: the one at `socketPath`, or a
+    /// socketpair whose other end skiff keeps to relay the terminal itself (`relay`).
+    static func console(terminal: Bool, socketPath: String?, relay: Bool) throws(RuntimeError) -> (child: Int32, relay: Int32) {
+        guard terminal else {
+            if socketPath != nil { throw .usage("--console-socket: only for a process with a terminal (process.terminal: true)") }
+            return (-1, -1)
+        }
+        if let socketPath { return (try UnixSocket.connect(socketPath, field: "--console-socket"), -1) }
+        guard relay else { throw .usage("process.terminal: a terminal needs --console-socket (or a foreground run)") }
+        var pair: [Int32] = [-1, -1]
+        try check(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair), "creating the console socket")
+        return (pair[1], pair[0])
     }
 
     private func absoluteDirectory(_ path: String, what: String) throws(RuntimeError) -> String {
@@ -411,16 +428,22 @@ public struct Runtime: Sendable {
         skiff_become_subreaper()
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
-        let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
+        let created = try prepareAndLaunch(id: id, options: options, waitForStart: false, relayTerminal: true)
         let record = created.record
         let pidfd = created.process.pidfd
+        var relay: TerminalRelay?
+        if created.relaySocket >= 0 {
+            defer { close(created.relaySocket) }
+            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: created.relaySocket))
+        }
         defer { if pidfd >= 0 { close(pidfd) } }
         // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
         created.directory.unlock()
         runPoststart(record)
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let status = forwarder.wait(for: record.pid, pidfd: pidfd)
+        let status = forwarder.wait(for: record.pid, pidfd: pidfd, relay: relay)
+        relay = nil   // the terminal is restored before anything else is said
         trace("container process exited with status \(status)", since: start)
         try delete(id: id.value, force: true)
         trace("deleted", since: start)

@@ -31,22 +31,38 @@ final class SignalForwarder {
     }
 
     /// Forward signals until `pid` exits; returns its status as a shell reports it.
-    func wait(for pid: Int32, pidfd: Int32) -> Int32 {
+    /// With a `relay`, also copies terminal bytes both ways and keeps the window size.
+    func wait(for pid: Int32, pidfd: Int32, relay: TerminalRelay? = nil) -> Int32 {
+        var stdinOpen = relay != nil
+        var masterOpen = relay != nil
         while true {
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            if pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: pidfd, events: Int16(pidfd >= 0 ? POLLIN : 0), revents: 0),
+                       pollfd(fd: stdinOpen ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: masterOpen ? relay!.master : -1, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, nfds_t(fds.count), pidfd >= 0 ? -1 : 50)
             if ready < 0, errno != EINTR { break }
+            if let relay {
+                if masterOpen, fds[3].revents != 0 { masterOpen = TerminalRelay.pump(relay.master, STDOUT_FILENO) }
+                if stdinOpen, fds[2].revents != 0 { stdinOpen = TerminalRelay.pump(STDIN_FILENO, relay.master) }
+            }
             if fds[0].revents & Int16(POLLIN) != 0 {
                 var info = signalfd_siginfo()
                 if read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-                    Glibc.kill(pid, Int32(info.ssi_signo))
+                    if Int32(info.ssi_signo) == SIGWINCH, let relay { relay.resize() } else { Glibc.kill(pid, Int32(info.ssi_signo)) }
                 }
             }
-            if pidfd < 0 || (fds.count > 1 && fds[1].revents != 0) {
+            if pidfd < 0 || fds[1].revents != 0 {
                 var status: Int32 = 0
                 let reaped = waitpid(pid, &status, pidfd >= 0 ? 0 : WNOHANG)
-                if reaped == pid { return Self.exitCode(status) }
+                if reaped == pid {
+                    // What the process wrote last is still in the pty: pass it on.
+                    if let relay, masterOpen {
+                        var drain = [pollfd(fd: relay.master, events: Int16(POLLIN), revents: 0)]
+                        while poll(&drain, 1, 0) > 0, drain[0].revents & Int16(POLLIN) != 0, TerminalRelay.pump(relay.master, STDOUT_FILENO) {}
+                    }
+                    return Self.exitCode(status)
+                }
                 if reaped < 0 && errno == ECHILD { return 255 }
             }
         }

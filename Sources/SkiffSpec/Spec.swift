@@ -72,6 +72,11 @@ extension Spec {
     public struct ConsoleSize: Sendable, Equatable {
         public var height: UInt
         public var width: UInt
+
+        public init(height: UInt, width: UInt) {
+            self.height = height
+            self.width = width
+        }
     }
 
     public struct User: Sendable, Equatable {

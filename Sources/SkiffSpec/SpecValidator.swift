@@ -58,9 +58,6 @@ public enum SpecValidator {
         for (i, entry) in (process.env ?? []).enumerated() where !entry.contains("=") || entry.hasPrefix("=") {
             throw SpecError(path.key("env")[i], "expected KEY=value, got \"\(entry)\"")
         }
-        if process.terminal == true {
-            throw SpecError(path["terminal"], "terminals are not supported yet (set it to false)")
-        }
         if let caps = process.capabilities {
             let sets: [(String, [String]?)] = [
                 ("bounding", caps.bounding), ("effective", caps.effective), ("inheritable", caps.inheritable),

@@ -33,7 +33,7 @@ let globalOptions: [OptionSpec] = [
 let createOptions: [OptionSpec] = [
     .value("bundle", short: "b", "DIR", "the bundle directory, holding config.json (default .)"),
     .value("pid-file", "FILE", "write the container's pid to FILE (no trailing newline)"),
-    .value("console-socket", "SOCKET", "AF_UNIX socket to send the console's pty master to"),
+    .value("console-socket", "SOCKET", "AF_UNIX socket to send the terminal's pty master to (process.terminal)"),
     .flag("no-pivot", "use MS_MOVE and chroot instead of pivot_root (for a rootfs on ramfs)"),
     .flag("no-new-keyring", "keep the caller's session keyring instead of a new one"),
     .value("preserve-fds", "N", "pass N descriptors after stdio (3, 4, ...) to the container"),

@@ -15,8 +15,8 @@ let execCommand = Command(
         .flag("no-new-privs", "set no_new_privs"),
         .value("apparmor", "PROFILE", "AppArmor profile (an error where AppArmor is not enabled)"),
         .value("process-label", "LABEL", "SELinux label (an error where SELinux is not enabled)"),
-        .flag("tty", short: "t", "allocate a terminal (not supported yet: an error)"),
-        .value("console-socket", "SOCKET", "where to send the terminal's master (not supported yet)"),
+        .flag("tty", short: "t", "allocate a terminal (its master goes to --console-socket, or skiff relays it)"),
+        .value("console-socket", "SOCKET", "AF_UNIX socket to send the terminal's master to"),
         .flag("detach", short: "d", "return once the process runs"),
         .value("pid-file", "FILE", "write the process's pid to FILE (no trailing newline)"),
         .value("preserve-fds", "N", "pass N descriptors after stdio to the process"),
@@ -30,7 +30,6 @@ let execCommand = Command(
 
 func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
     let id = args.positionals[0]
-    if args.has("tty") { throw UsageError(description: "--tty: terminals are not supported yet") }
     if let label = args["process-label"], !label.isEmpty, access("/sys/fs/selinux/enforce", F_OK) != 0 {
         throw UsageError(description: "--process-label: SELinux is not enabled on this host")
     }
@@ -39,7 +38,7 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
         throw UsageError(description: "--apparmor: applying AppArmor profiles is not supported yet")
     }
     if let cgroup = args["cgroup"], !cgroup.isEmpty { throw UsageError(description: "--cgroup: sub-cgroups for exec are not supported yet") }
-    let process: Spec.Process
+    var process: Spec.Process
     if let file = args["process"] {
         let bytes: [UInt8]
         do { bytes = try readFile(file) } catch { throw UsageError(description: "--process \(file): \(error)") }
@@ -52,6 +51,7 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
         guard args.positionals.count > 1 else { throw UsageError(description: "exec: a command or --process is required") }
         process = try processFromFlags(args, context)
     }
+    if args.has("tty") { process.terminal = true }
     var options = ExecOptions()
     options.detach = args.has("detach")
     options.pidFile = args["pid-file"].map(absolutePath)

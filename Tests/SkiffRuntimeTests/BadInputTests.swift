@@ -95,16 +95,6 @@ struct BadInputTests {
         expectCreateFails(sandbox, "mounting no-such-fs on /mnt")
     }
 
-    @Test func consoleSocketIsAClearErrorUntilTerminalsExist() {
-        let sandbox = Sandbox()
-        sandbox.writeConfig()
-        let id = Harness.id("console")
-        let result = sandbox.skiff(["create", "--console-socket", "/tmp/nope.sock", "-b", sandbox.bundle, id])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("--console-socket"))
-        sandbox.expectNothingLeft(id)
-    }
-
     @Test func duplicateID() {
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.writeConfig()
