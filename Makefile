@@ -51,6 +51,7 @@ run: deps build bundle
 
 test: deps build rootfs .build/seccomp-listener
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product tiny-scheduler
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
 	$(SWIFT) test --skip-build --disable-xctest
 

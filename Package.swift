@@ -29,6 +29,8 @@ let package = Package(
             dependencies: ["SkiffRuntime", "SkiffSpec"]
         ),
         .executableTarget(name: "skiff-bench", dependencies: ["CShims", "SkiffSpec"]),
+        // A tiny scheduler embedding the library (built and run by the tests).
+        .executableTarget(name: "tiny-scheduler", dependencies: ["SkiffRuntime", "SkiffSpec"], path: "Examples/TinyScheduler"),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
