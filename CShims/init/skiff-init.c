@@ -347,8 +347,10 @@ static void op_mount(const struct op *o)
             if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &idmap, sizeof(idmap)) < 0)
                 fail(step, "idmapping the mount (mounts[].uidMappings)");
         }
-        set_attr(tree, recursive, mount_attr_of(o->arg[0]), mount_attr_of(o->arg[1]),
-                 (uint64_t)o->arg[2], step, target);
+        /* mount_setattr takes one propagation type; "rprivate" is that type applied recursively. */
+        uint64_t propagation = (uint64_t)o->arg[2] & ~(uint64_t)MS_REC;
+        set_attr(tree, recursive || (o->arg[2] & MS_REC), mount_attr_of(o->arg[0]), mount_attr_of(o->arg[1]),
+                 propagation, step, target);
         attach(tree, tfd, step, target);
         close(tree);
     } else {
