@@ -112,7 +112,9 @@ struct EscapeTests {
 
     /// CVE-2025-52881: a /proc/sys file redirected by a mount before the sysctl is written.
     @Test func sysctlWritesCannotBeRedirected() throws {
-        let decoy = Harness.temporaryDirectory("skiff-decoy") + "/domainname"
+        let decoyDirectory = Harness.temporaryDirectory("skiff-decoy")
+        defer { try? FileManager.default.removeItem(atPath: decoyDirectory) }
+        let decoy = decoyDirectory + "/domainname"
         try "untouched\n".write(toFile: decoy, atomically: true, encoding: .utf8)
         let sandbox = Sandbox()
         sandbox.spec.mounts?.append(.init(destination: "/proc/sys/kernel/domainname", type: "bind", source: decoy, options: ["bind"]))

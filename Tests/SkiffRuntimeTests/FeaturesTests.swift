@@ -66,7 +66,7 @@ struct FeaturesTests {
         }
         let listener = try SeccompTests.startListener()
         // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
-        defer { kill(listener.process.processIdentifier, SIGKILL) }
+        defer { SeccompTests.stopListener(listener) }
         let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", architectures: archs.filter { ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"].contains($0) },
                                    flags: flags, listenerPath: listener.socket, syscalls: rules)
         let sandbox = Sandbox(args: ["sh", "-c", "grep Seccomp: /proc/self/status"])

@@ -104,6 +104,12 @@ struct SeccompTests {
     }
 
     /// tools/seccomp-listener on a fresh socket, answering every notification with `errno`.
+    /// The socket's directory is removed by `stopListener`.
+    static func stopListener(_ listener: (process: Process, socket: String, output: Pipe)) {
+        kill(listener.process.processIdentifier, SIGKILL)
+        try? FileManager.default.removeItem(atPath: (listener.socket as NSString).deletingLastPathComponent)
+    }
+
     static func startListener(answering errno: Int32 = ENOTSUP) throws -> (process: Process, socket: String, output: Pipe) {
         let socket = Harness.temporaryDirectory("skiff-listener") + "/listener.sock"
         let listener = Process()
@@ -118,8 +124,9 @@ struct SeccompTests {
     }
 
     @Test func notifyDeliversToTheListenerWhichAnswers() throws {
-        let (listener, socket, output) = try Self.startListener()
-        defer { kill(listener.processIdentifier, SIGKILL) }
+        let started = try Self.startListener()
+        let (listener, socket, output) = started
+        defer { Self.stopListener(started) }
         let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "test-metadata", syscalls: [
             .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY"),
         ])

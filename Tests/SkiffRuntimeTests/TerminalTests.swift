@@ -20,7 +20,10 @@ struct TerminalTests {
             listen(fd, 4)
         }
 
-        deinit { close(fd) }
+        deinit {
+            close(fd)
+            try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+        }
 
         /// Accept the runtime's connection and take the pty master it sends.
         func receiveMaster() -> (master: Int32, name: String) {
