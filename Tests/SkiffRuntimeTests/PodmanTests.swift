@@ -40,29 +40,35 @@ final class PodmanTests {
 
     struct Output { var status: Int32; var output: String }
 
-    /// posix_spawn and waitpid, output to a file: conmon, which outlives `podman run -d`,
-    /// keeps every descriptor it inherited, so neither a pipe nor Foundation's Process (which
-    /// waits on a socket its child inherits) would see the command end.
     func shell(_ command: String, stdin: String? = nil) throws -> Output {
-        let outputFile = directory + "/output-\(UUID().uuidString)"
-        let inputFile = directory + "/input-\(UUID().uuidString)"
-        try (stdin ?? "").write(toFile: inputFile, atomically: true, encoding: .utf8)
-        defer {
-            try? FileManager.default.removeItem(atPath: outputFile)
-            try? FileManager.default.removeItem(atPath: inputFile)
+        let result = try Shell().run(command, in: directory, stdin: stdin)
+        return Output(status: result.status, output: result.output)
+    }
+
+    /// posix_spawn and waitpid, output to a file: conmon and containerd's shims, which outlive
+    /// the commands that start them, keep every descriptor they inherited, so neither a pipe
+    /// nor Foundation's Process (which waits on a socket its child inherits) would see the
+    /// command end. Every command is bounded: a hang fails the test instead of the suite.
+    struct Shell {
+        func run(_ command: String, in directory: String, stdin: String? = nil) throws -> (status: Int32, output: String) {
+            let outputFile = directory + "/output-\(UUID().uuidString)"
+            let inputFile = directory + "/input-\(UUID().uuidString)"
+            try (stdin ?? "").write(toFile: inputFile, atomically: true, encoding: .utf8)
+            defer {
+                try? FileManager.default.removeItem(atPath: outputFile)
+                try? FileManager.default.removeItem(atPath: inputFile)
+            }
+            let script = "exec > \(outputFile) 2>&1 < \(inputFile); timeout 120 sh -c '" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            let words: [String] = ["/bin/sh", "-c", script]
+            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { return (127, "spawn failed") }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+            return (status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
         }
-        // Every command is bounded: a hang fails the test instead of stalling the suite.
-        let script = "exec > \(outputFile) 2>&1 < \(inputFile); timeout 120 sh -c '" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        let words: [String] = ["/bin/sh", "-c", script]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { return Output(status: 127, output: "spawn failed") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Output(status: code, output: text)
     }
 
     @Test func runWithRmStdinAndExitCodes() throws {

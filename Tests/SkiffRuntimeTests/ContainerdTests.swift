@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// skiff under the real containerd (Debian's 1.6) through its runc shim, driven with
+/// `ctr --runc-binary`: a containerd of our own (config, root, state and socket in a temporary
+/// directory, stopped by pid), and an image built from the rootfs as a docker archive.
+@Suite("under containerd", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/containerd")))
+final class ContainerdTests {
+    let directory = Harness.temporaryDirectory("skiff-containerd")
+    var daemon: pid_t = 0
+    var ctr: String { "ctr -a \(directory)/containerd.sock" }
+    let shell = PodmanTests.Shell()
+
+    init() throws {
+        let config = """
+            version = 2
+            root = "\(directory)/root"
+            state = "\(directory)/state"
+            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            [grpc]
+              address = "\(directory)/containerd.sock"
+            """
+        try config.write(toFile: directory + "/config.toml", atomically: true, encoding: .utf8)
+        let archive = """
+            set -e; mkdir -p \(directory)/img; cd \(directory)/img
+            tar -C \(Harness.rootfs) -cf layer.tar .
+            layer=$(sha256sum layer.tar | cut -d' ' -f1)
+            printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $layer > config.json
+            printf '[{"Config":"config.json","RepoTags":["skiff/busybox:latest"],"Layers":["layer.tar"]}]' > manifest.json
+            tar -cf ../image.tar config.json manifest.json layer.tar
+            """
+        #expect(try shell.run(archive, in: directory).status == 0)
+        let words: [String] = ["/usr/bin/containerd", "--config", directory + "/config.toml"]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, directory + "/containerd.log", O_WRONLY | O_CREAT, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, directory + "/containerd.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn(&daemon, "/usr/bin/containerd", &actions, nil, argv, environ)
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: directory + "/containerd.sock") { usleep(50_000) }
+        let imported = try shell.run("\(ctr) image import \(directory)/image.tar", in: directory)
+        #expect(imported.status == 0, "\(imported.output)")
+    }
+
+    deinit {
+        _ = try? shell.run("for t in $(\(ctr) task ls -q); do \(ctr) task kill -s KILL $t; sleep 0.2; \(ctr) task rm -f $t; done; for c in $(\(ctr) c ls -q); do \(ctr) c rm $c; done", in: directory)
+        if daemon > 0 {
+            kill(daemon, SIGTERM)
+            var status: Int32 = 0
+            waitpid(daemon, &status, 0)
+        }
+        // What the shim made for its runtime root, and containerd's parent cgroup, if empty now.
+        _ = try? shell.run("rm -rf /run/containerd/runc/default/.cgroup-layout /run/containerd/runc/default/.seccomp; rmdir /sys/fs/cgroup/*/default /run/containerd/runc/default /run/containerd/runc /run/containerd/fifo/* /run/containerd/fifo /run/containerd/s/* /run/containerd/s /run/containerd 2>/dev/null; true", in: directory)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var image: String { "docker.io/skiff/busybox:latest" }
+
+    @Test func runWithExitCodesAndATerminal() throws {
+        let run = try shell.run("\(ctr) run --rm --runc-binary \(Harness.skiff) \(image) ctr-run sh -c 'echo hello from containerd; exit 3'", in: directory)
+        #expect(run.status == 3, "\(run.output)")
+        #expect(run.output.contains("hello from containerd"))
+        let tty = try shell.run("echo 'tty; exit 2' | script -qec \"\(ctr) run --rm -t --runc-binary \(Harness.skiff) \(image) ctr-tty sh\" /dev/null", in: directory)
+        #expect(tty.status == 2, "\(tty.output)")
+        #expect(tty.output.contains("/dev/pts/0"))
+    }
+
+    @Test func detachedExecPsMetricsPauseResumeKill() throws {
+        let started = try shell.run("\(ctr) run -d --runc-binary \(Harness.skiff) --memory-limit 67108864 \(image) ctr-d sleep 300", in: directory)
+        #expect(started.status == 0, "\(started.output)")
+        let exec = try shell.run("\(ctr) task exec --exec-id e1 ctr-d sh -c 'echo exec-ok; exit 4'", in: directory)
+        #expect(exec.status == 4, "\(exec.output)")
+        #expect(exec.output.contains("exec-ok"))
+        #expect(try shell.run("\(ctr) task ps ctr-d", in: directory).output.split(separator: "\n").count >= 2)
+        #expect(try shell.run("\(ctr) task metrics ctr-d", in: directory).output.contains("67108864"))
+        #expect(try shell.run("\(ctr) task pause ctr-d", in: directory).status == 0)
+        #expect(try shell.run("\(ctr) task ls", in: directory).output.contains("PAUSED"))
+        #expect(try shell.run("\(ctr) task resume ctr-d", in: directory).status == 0)
+        #expect(try shell.run("\(ctr) task ls", in: directory).output.contains("RUNNING"))
+        #expect(try shell.run("\(ctr) task kill -s KILL ctr-d; sleep 0.5; \(ctr) task rm ctr-d; \(ctr) c rm ctr-d", in: directory).status == 0)
+        #expect(!(try shell.run("\(ctr) c ls -q", in: directory).output.contains("ctr-d")))
+    }
+}
