@@ -98,7 +98,13 @@ final class PodmanTests {
         #expect(try shell("\(podman) pause \(name)").status == 0)
         #expect(try shell("\(podman) inspect -f '{{.State.Status}}' \(name)").output.contains("paused"))
         #expect(try shell("\(podman) unpause \(name)").status == 0)
-        #expect(try shell("\(podman) kill -s KILL \(name)").status == 0)
+        // update through the runtime's `update --resources`.
+        #expect(try shell("\(podman) update --memory 128m \(name)").status == 0)
+        let updated = try shell("\(podman) exec \(name) sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'")
+        #expect(updated.output.contains("134217728"), "\(updated.output)")
+        #expect(try shell("\(podman) kill -s USR1 \(name)").status == 0)
+        #expect(try shell("\(podman) stop -t 1 \(name)").status == 0)
+        #expect(try shell("\(podman) inspect -f '{{.State.Status}}' \(name)").output.contains("exited"))
         #expect(try shell("\(podman) rm -f \(name)").status == 0)
         #expect(!(try shell("\(podman) ps -a").output.contains(name)))
     }
