@@ -109,11 +109,12 @@ func writeFile(_ path: String, _ text: String) {
 
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
-func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil) -> String {
+func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil,
+                  args: String = #"["/bin/true"]"#) -> String {
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
     {"ociVersion": "1.0.2",
-     "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["/bin/true"],
+     "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": \(args),
        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], "cwd": "/",
        "capabilities": {"bounding": \(caps), "effective": \(caps), "permitted": \(caps)},
        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true},
@@ -196,6 +197,13 @@ var runTimes: [String: [Double]] = [:]
 var lifecycleTimes: [String: [Double]] = [:]
 var limitedTimes: [String: [Double]] = [:]
 var seccompTimes: [String: [Double]] = [:]
+var execTimes: [String: [Double]] = [:]
+// A long-running container per runtime for `exec true`.
+mkdir(work + "/sleeper", 0o755)
+writeFile(work + "/sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#))
+for (name, path) in binaries {
+    _ = measure([path, "--root", "\(work)/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper"])
+}
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
 let unshareTool = which("unshare")
@@ -235,6 +243,7 @@ for round in 0..<options.iterations {
                            measure([path, "--root", root, "start", filtered]),
                            measure([path, "--root", root, "delete", "--force", filtered])]
         seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
+        execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
     }
     if let unshareTool {
@@ -247,8 +256,10 @@ let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
 let crunPeak = Double(peaks["crun"] ?? 0)
 let crunLimited = median(limitedTimes["crun"] ?? [])
 let crunSeccomp = median(seccompTimes["crun"] ?? [])
+let crunExec = median(execTimes["crun"] ?? [])
+for (name, path) in binaries { _ = measure([path, "--root", "\(work)/state-\(name)", "delete", "--force", "sleeper"]) }
 print("")
-print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   peak RSS MiB   vs crun")
+print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun")
 for (name, _) in binaries {
     let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
     let limited = median(limitedTimes[name] ?? [])
@@ -259,6 +270,7 @@ for (name, _) in binaries {
         format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
         format(limited).leftPad(35), format(limited / crunLimited).leftPad(9),
         format(median(seccompTimes[name] ?? [])).leftPad(39), format(median(seccompTimes[name] ?? []) / crunSeccomp).leftPad(9),
+        format(median(execTimes[name] ?? [])).leftPad(14), format(median(execTimes[name] ?? []) / crunExec).leftPad(9),
         format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
     ]
     print(columns.joined(separator: " "))
