@@ -142,25 +142,14 @@ func streamEvents(_ args: Arguments, _ context: Context) throws -> Int32 {
     guard let interval = parseDuration(args["interval"] ?? "5s"), interval > 0 else {
         throw UsageError(description: "--interval: \"\(args["interval"] ?? "")\" is not a duration (e.g. 5s, 500ms)")
     }
-    let cgroup = try context.runtime.cgroup(id: id)
-    var oomKills = cgroup.stats().memory.oomKills
-    var sinceStats = interval
-    let tick = min(interval, 0.1)
-    while true {
-        let state = try context.runtime.state(id: id)
-        let current = cgroup.stats()
-        if current.memory.oomKills > oomKills {
-            oomKills = current.memory.oomKills
-            emit(.object([("type", .string("oom")), ("id", .string(id))]))
+    try context.runtime.events(id: id, interval: interval) { event in
+        switch event {
+        case .oom: emit(.object([("type", .string("oom")), ("id", .string(id))]))
+        case .stats(let stats): emit(StatsJSON.event(id: id, stats))
         }
-        if state.status == .stopped { return 0 }
-        if sinceStats >= interval {
-            emit(StatsJSON.event(id: id, current))
-            sinceStats = 0
-        }
-        usleep(UInt32(tick * 1_000_000))
-        sinceStats += tick
+        return true
     }
+    return 0
 }
 
 private func emit(_ event: JSONValue) {
