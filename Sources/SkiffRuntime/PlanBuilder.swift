@@ -63,6 +63,42 @@ struct PlanBuilder {
         .cgroup: Int64(SKIFF_CLONE_NEWCGROUP), .time: Int64(SKIFF_CLONE_NEWTIME),
     ]
 
+    /// The end of every plan, create's and exec's: seccomp as late as possible (just before
+    /// the exec with no_new_privs; without it the filter needs CAP_SYS_ADMIN to load, so before
+    /// capabilities and ids change: runc's order), credentials, cwd, descriptors, the exec.
+    /// Returns where the exec fifo goes in the descriptors when `waitForStart`.
+    mutating func appendProcess(_ process: Spec.Process, into plan: inout LaunchPlan, waitForStart: Bool) throws(RuntimeError) -> Int64? {
+        let noNewPrivileges = process.noNewPrivileges == true
+        if let seccomp, !noNewPrivileges {
+            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
+        }
+        try buildCredentials(into: &plan, process: process)
+        if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
+        plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
+        if let seccomp, noNewPrivileges {
+            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
+        }
+        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
+        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
+        let env = process.env ?? []
+        let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let args = process.args!
+        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex == nil ? -1 : 1], strings: [search] + args + env)
+        return fifoIndex
+    }
+
+    /// rlimits and oom_score_adj: first, while the process still has the initial user
+    /// namespace's privileges (raising them needs those).
+    func appendLimits(_ process: Spec.Process, into plan: inout LaunchPlan) {
+        for rlimit in process.rlimits ?? [] {
+            plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
+                                                Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],
+                        strings: [rlimit.type])
+        }
+        if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+    }
+
     /// The SYNC tags: the parent writes uid_map and gid_map; runs prestart and createRuntime
     /// hooks; sends the state for createContainer hooks; sends it for startContainer hooks.
     static let syncUserMaps = 1
@@ -112,15 +148,8 @@ struct PlanBuilder {
             }
         }
 
-        // rlimits and oom_score_adj first: raising them needs privileges in the initial
-        // user namespace, which a new one does not give.
         let process = spec.process!
-        for rlimit in process.rlimits ?? [] {
-            plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
-                                                Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],
-                        strings: [rlimit.type])
-        }
-        if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        appendLimits(process, into: &plan)
         // The time namespace before any user namespace: its offsets are set with the
         // initial namespace's privileges (and while /proc/self is still ours to write).
         if namespaces.contains(where: { $0.kind == .time && $0.path == nil }) {
@@ -162,26 +191,7 @@ struct PlanBuilder {
             throw error
         }
         opened += idmapDescriptors
-        // Seccomp as late as possible: just before the exec with no_new_privs; without it the
-        // filter needs CAP_SYS_ADMIN to load, so before capabilities and ids change (runc's order).
-        let noNewPrivileges = process.noNewPrivileges == true
-        if let seccomp, !noNewPrivileges {
-            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
-        }
-        try buildCredentials(into: &plan, process: process)
-        if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
-        plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
-        if let seccomp, noNewPrivileges {
-            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
-        }
-        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
-        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
-
-        let env = process.env ?? []
-        let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
-            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        let args = process.args!
-        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex == nil ? -1 : 1], strings: [search] + args + env)
+        let fifoIndex = try appendProcess(process, into: &plan, waitForStart: waitForStart)
         return Output(plan: plan, cloneFlags: cloneFlags, openedDescriptors: opened, fifoIndex: fifoIndex)
     }
 
