@@ -99,7 +99,9 @@ extension ContainerCgroup {
     public func pids() -> [Int32] {
         var seen = Set<Int32>()
         for directory in directories {
-            for pid in CgroupFiles.pids(in: directory.path) { seen.insert(pid) }
+            for path in CgroupFiles.subtree(of: directory.path) {
+                for pid in CgroupFiles.pids(in: path) { seen.insert(pid) }
+            }
         }
         return seen.sorted()
     }
@@ -122,7 +124,7 @@ extension ContainerCgroup {
         // SIGKILL is asynchronous: retry until the tasks are gone (a few ms at most).
         var attempt = 0
         while true {
-            let remaining = existing.flatMap { CgroupFiles.pids(in: $0.path) }
+            let remaining = existing.flatMap { CgroupFiles.subtree(of: $0.path) }.flatMap { CgroupFiles.pids(in: $0) }
             if remaining.isEmpty { break }
             for pid in remaining { kill(pid, SIGKILL) }
             attempt += 1
@@ -131,13 +133,13 @@ extension ContainerCgroup {
             }
             usleep(1000)
         }
-        for directory in existing.reversed() {
+        for path in existing.reversed().flatMap({ CgroupFiles.subtree(of: $0.path) }) {
             var tries = 0
-            while rmdir(directory.path) != 0 {
+            while rmdir(path) != 0 {
                 if errno == ENOENT { break }
                 // EBUSY while the kernel finishes tearing down exited tasks
                 tries += 1
-                if errno != EBUSY || tries > 1000 { throw CgroupError("removing", path: directory.path, errno: errno) }
+                if errno != EBUSY || tries > 1000 { throw CgroupError("removing", path: path, errno: errno) }
                 usleep(1000)
             }
         }

@@ -12,6 +12,8 @@ public struct ExecOptions: Sendable {
     public var consoleSocket: String?
     /// Run even if the container is paused (the process starts frozen).
     public var ignorePaused = false
+    /// Run in this existing sub-cgroup of the container's cgroup (runc's `exec --cgroup`).
+    public var subCgroup: String?
 
     public init() {}
 }
@@ -66,9 +68,22 @@ extension Runtime {
         let forwarder: SignalForwarder? = options.detach ? nil : try SignalForwarder()
         defer { forwarder?.restore() }
         if !options.detach { skiff_become_subreaper() }
+        var cgroup = record.cgroup
+        if let sub = options.subCgroup, var nested = cgroup {
+            guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
+                throw .usage("--cgroup: \"\(sub)\" must be a relative path inside the container's cgroup")
+            }
+            for i in nested.directories.indices {
+                nested.directories[i].path += "/" + sub
+                guard access(nested.directories[i].path, F_OK) == 0 else {
+                    throw .usage("--cgroup: \(nested.directories[i].path) does not exist")
+                }
+            }
+            cgroup = nested
+        }
         let launched: LaunchedProcess
         do {
-            launched = try Launcher.launch(output.plan, cloneFlags: 0, cgroup: record.cgroup)
+            launched = try Launcher.launch(output.plan, cloneFlags: 0, cgroup: cgroup)
         } catch {
             // The container died between the check above and the setns: say so plainly.
             if case .container(_, let code, _) = error, code == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }

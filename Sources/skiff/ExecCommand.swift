@@ -21,7 +21,7 @@ let execCommand = Command(
         .value("pid-file", "FILE", "write the process's pid to FILE (no trailing newline)"),
         .value("preserve-fds", "N", "pass N descriptors after stdio to the process"),
         .flag("ignore-paused", "exec into a paused container (the process starts frozen)"),
-        .value("cgroup", "PATH", "a sub-cgroup to run in (not supported yet: an error unless empty)"),
+        .value("cgroup", "PATH", "run in this existing sub-cgroup of the container's cgroup"),
     ],
     optionsEndAfter: 2
 ) { args, context in
@@ -37,7 +37,6 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
         guard access("/sys/kernel/security/apparmor", F_OK) == 0 else { throw UsageError(description: "--apparmor: AppArmor is not enabled on this host") }
         throw UsageError(description: "--apparmor: applying AppArmor profiles is not supported yet")
     }
-    if let cgroup = args["cgroup"], !cgroup.isEmpty { throw UsageError(description: "--cgroup: sub-cgroups for exec are not supported yet") }
     var process: Spec.Process
     if let file = args["process"] {
         let bytes: [UInt8]
@@ -58,6 +57,7 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
     options.preserveFds = try args.integer("preserve-fds", default: 0)
     options.consoleSocket = args["console-socket"]
     options.ignorePaused = args.has("ignore-paused")
+    options.subCgroup = args["cgroup"].flatMap { $0.isEmpty ? nil : $0 }
     return try context.runtime.exec(id: id, process: process, options: options)
 }
 

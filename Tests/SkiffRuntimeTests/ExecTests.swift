@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCgroups
 import SkiffSpec
 import Testing
 
@@ -48,6 +49,31 @@ struct ExecTests {
         let pid = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
         let listed = sandbox.skiff(["ps", "--format", "json", id]).output
         #expect(listed.contains(String(pid)), "\(listed)")
+    }
+
+    @Test func execIntoASubCgroup() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current())
+        let missing = sandbox.skiff(["exec", "--cgroup", "side", id, "true"])
+        #expect(missing.stderr.contains("--cgroup: ") && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        for directory in cgroup.directories {
+            mkdir(directory.path + "/side", 0o755)
+            // A new v1 cpuset starts with no cpus or mems and takes no tasks until given some.
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if let value = try? String(contentsOfFile: directory.path + "/" + file, encoding: .utf8) {
+                    try? value.write(toFile: directory.path + "/side/" + file, atomically: false, encoding: .utf8)
+                }
+            }
+        }
+        let result = sandbox.skiff(["exec", "--cgroup", "side", id, "cat", "/proc/self/cgroup"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("pids:/side"), "\(result.stdout)")
+        #expect(sandbox.skiff(["exec", "--cgroup", "../escape", id, "true"]).stderr.contains("must be a relative path inside"))
+        // delete removes the sub-cgroups with the container's own.
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+        for directory in cgroup.directories { #expect(access(directory.path, F_OK) != 0, "\(directory.path) left behind") }
     }
 
     @Test func exitSignalsAreReported() {

@@ -35,7 +35,7 @@ final class PodmanTests {
     }
 
     var podman: String {
-        "CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --storage-driver vfs"
+        "CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --tmpdir \(directory)/tmp --storage-driver vfs"
     }
 
     struct Output { var status: Int32; var output: String }
