@@ -67,7 +67,7 @@ final class ContainerdTests {
         #expect(tty.output.contains("/dev/pts/0"))
     }
 
-    @Test func detachedExecPsMetricsPauseResumeKill() throws {
+    @Test func detachedExecPsMetricsPauseResumeKillAll() throws {
         let started = try shell.run("\(ctr) run -d --runc-binary \(Harness.skiff) --memory-limit 67108864 \(image) ctr-d sleep 300", in: directory)
         #expect(started.status == 0, "\(started.output)")
         let exec = try shell.run("\(ctr) task exec --exec-id e1 ctr-d sh -c 'echo exec-ok; exit 4'", in: directory)
@@ -79,6 +79,13 @@ final class ContainerdTests {
         #expect(try shell.run("\(ctr) task ls", in: directory).output.contains("PAUSED"))
         #expect(try shell.run("\(ctr) task resume ctr-d", in: directory).status == 0)
         #expect(try shell.run("\(ctr) task ls", in: directory).output.contains("RUNNING"))
+        // kill --all through the shim: pid 1 ignores SIGTERM (no handler), the exec'd sleep
+        // does not, so only the runtime's --all reaches it.
+        #expect(try shell.run("\(ctr) task exec -d --exec-id e2 ctr-d sleep 300", in: directory).status == 0)
+        #expect(try shell.run("\(ctr) task ps ctr-d", in: directory).output.split(separator: "\n").count == 3)
+        #expect(try shell.run("\(ctr) task kill -a -s TERM ctr-d; sleep 0.5", in: directory).status == 0)
+        let left = try shell.run("\(ctr) task ps ctr-d", in: directory).output
+        #expect(left.split(separator: "\n").count == 2, "\(left)")
         #expect(try shell.run("\(ctr) task kill -s KILL ctr-d; sleep 0.5; \(ctr) task rm ctr-d; \(ctr) c rm ctr-d", in: directory).status == 0)
         #expect(!(try shell.run("\(ctr) c ls -q", in: directory).output.contains("ctr-d")))
     }
