@@ -114,5 +114,12 @@ final class PodmanTests {
         #expect(oom.output.contains("dd=137"), "\(oom.output)")
         let pids = try shell("\(podman) run --rm --network none --pids-limit 5 skiff-busybox sh -c 'i=0; while [ $i -lt 10 ]; do sleep 5 & i=$((i+1)); echo $i; done'")
         #expect(pids.output.contains("can't fork"), "\(pids.output)")
+        // --cpus 0.5: a busy loop given 2 s of wall time gets about 1 s of CPU.
+        let cpu = try shell("\(podman) run --rm --network none --cpus 0.5 skiff-busybox time -p timeout 2 sh -c 'while :; do :; done'")
+        let used = cpu.output.split(separator: "\n").compactMap { line -> Double? in
+            let fields = line.split(separator: " ")
+            return fields.count == 2 && (fields[0] == "user" || fields[0] == "sys") ? Double(fields[1]) : nil
+        }.reduce(0, +)
+        #expect(used > 0.7 && used < 1.3, "\(cpu.output)")
     }
 }
