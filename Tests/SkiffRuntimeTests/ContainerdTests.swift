@@ -81,7 +81,7 @@ final class ContainerdTests {
         #expect(try shell.run("\(ctr) task ls", in: directory).output.contains("RUNNING"))
         // kill --all through the shim: pid 1 ignores SIGTERM (no handler), the exec'd sleep
         // does not, so only the runtime's --all reaches it.
-        #expect(try shell.run("\(ctr) task exec -d --exec-id e2 ctr-d sleep 300", in: directory).status == 0)
+        #expect(try shell.run("\(ctr) task exec -d --fifo-dir \(directory)/fifo --exec-id e2 ctr-d sleep 300", in: directory).status == 0)
         #expect(try shell.run("\(ctr) task ps ctr-d", in: directory).output.split(separator: "\n").count == 3)
         #expect(try shell.run("\(ctr) task kill -a -s TERM ctr-d; sleep 0.5", in: directory).status == 0)
         let left = try shell.run("\(ctr) task ps ctr-d", in: directory).output
