@@ -8,12 +8,7 @@ import Testing
 struct BadInputTests {
     /// `create` with the sandbox's bundle as it is; expects failure mentioning `message`.
     func expectCreateFails(_ sandbox: Sandbox, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let id = Harness.id("bad")
-        let result = sandbox.skiff(["create", "--bundle", sandbox.bundle, id])
-        #expect(result.status != 0, sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)", sourceLocation: sourceLocation)
-        sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+        sandbox.expectCreateFails(message, oneLine: true, sourceLocation: sourceLocation)
     }
 
     @Test func missingConfigJSON() {

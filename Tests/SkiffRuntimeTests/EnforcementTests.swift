@@ -148,11 +148,7 @@ struct EnforcementTests {
             let sandbox = Sandbox()
             configure(sandbox)
             sandbox.writeConfig()
-            let id = Harness.id("badres")
-            let result = sandbox.skiff(["create", "-b", sandbox.bundle, id])
-            #expect(result.status != 0, sourceLocation: sourceLocation)
-            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
-            sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+            sandbox.expectCreateFails(message, sourceLocation: sourceLocation)
         }
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: 0)) }, "linux.resources.cpu.quota: must be positive")
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: -7)) }, "linux.resources.cpu.quota: must be positive")

@@ -137,6 +137,19 @@ final class Sandbox {
         return try? JSONSerialization.jsonObject(with: result.stdout.data(using: .utf8)!) as? [String: Any]
     }
 
+    /// `create` with the bundle as it is on disk fails, says `message`, and leaves nothing.
+    /// `oneLine`: the whole error is that one line (bad input's promise).
+    func expectCreateFails(_ message: String, oneLine: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
+        let id = Harness.id("bad")
+        let result = skiff(["create", "--bundle", bundle, id])
+        #expect(result.status != 0, sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        if oneLine {
+            #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)", sourceLocation: sourceLocation)
+        }
+        expectNothingLeft(id, sourceLocation: sourceLocation)
+    }
+
     /// Nothing of container `id` is left: no state directory, no cgroup, no mount.
     func expectNothingLeft(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!FileManager.default.fileExists(atPath: root + "/" + id), "state directory of \(id) left", sourceLocation: sourceLocation)

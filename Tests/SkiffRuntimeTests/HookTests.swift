@@ -59,11 +59,7 @@ struct HookTests {
             let sandbox = Sandbox(args: ["true"])
             sandbox.spec.hooks = hooks
             sandbox.writeConfig()
-            let id = Harness.id("badhook")
-            let result = sandbox.skiff(["create", "-b", sandbox.bundle, id])
-            #expect(result.status != 0, sourceLocation: sourceLocation)
-            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
-            sandbox.expectNothingLeft(id, sourceLocation: sourceLocation)
+            sandbox.expectCreateFails(message, sourceLocation: sourceLocation)
         }
         expectFailure(.init(createRuntime: [.init(path: "/bin/false")]), "createRuntime hook /bin/false: exited with status 1")
         expectFailure(.init(createRuntime: [.init(path: "/nonexistent/hook")]), "createRuntime hook /nonexistent/hook: No such file or directory")

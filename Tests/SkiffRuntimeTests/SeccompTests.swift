@@ -157,11 +157,7 @@ struct SeccompTests {
             let box = Sandbox()
             box.spec.linux?.seccomp = seccomp
             box.writeConfig()
-            let id = Harness.id("badsec")
-            let result = box.skiff(["create", "-b", box.bundle, id])
-            #expect(result.status != 0, sourceLocation: sourceLocation)
-            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
-            box.expectNothingLeft(id, sourceLocation: sourceLocation)
+            box.expectCreateFails(message, sourceLocation: sourceLocation)
         }
         expectRejected(.init(defaultAction: "SCMP_ACT_EXPLODE"), #"linux.seccomp.defaultAction: unknown seccomp action "SCMP_ACT_EXPLODE""#)
         expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_MAYBE")]),

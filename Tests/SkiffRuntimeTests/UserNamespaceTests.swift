@@ -64,11 +64,7 @@ struct UserNamespaceTests {
             let box = Sandbox()
             configure(box)
             box.writeConfig()
-            let id = Harness.id("badmap")
-            let result = box.skiff(["create", "-b", box.bundle, id])
-            #expect(result.status != 0, sourceLocation: sourceLocation)
-            #expect(result.stderr.contains(message), "\(result.stderr)", sourceLocation: sourceLocation)
-            box.expectNothingLeft(id, sourceLocation: sourceLocation)
+            box.expectCreateFails(message, sourceLocation: sourceLocation)
         }
         expectRejected({ $0.spec.linux?.uidMappings = Self.mapping; $0.spec.linux?.gidMappings = Self.mapping },
                        "linux.uidMappings: needs a new user namespace")
