@@ -28,6 +28,15 @@ public struct ContainerCgroup: Sendable, Equatable {
         }
     }
 
+    /// The cgroup `sub` levels below this one in every hierarchy (runc's `exec --cgroup`).
+    /// The caller checks `sub` is relative and stays inside.
+    public func nested(_ sub: String) -> ContainerCgroup {
+        var nested = self
+        nested.relativePath += "/" + sub
+        for i in nested.directories.indices { nested.directories[i].path += "/" + sub }
+        return nested
+    }
+
     /// The v2 directory, for CLONE_INTO_CGROUP.
     public var unifiedDirectory: String? { directories.first { $0.version == "v2" }?.path }
 

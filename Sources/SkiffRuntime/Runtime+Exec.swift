@@ -26,6 +26,18 @@ extension Runtime {
     public func exec(id: String, process: Spec.Process, options: ExecOptions = ExecOptions()) throws(RuntimeError) -> Int32 {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "exec into") }
+        // Checked before anything is set up: a bad --cgroup leaves nothing to undo.
+        var cgroup = record.cgroup
+        if let sub = options.subCgroup, let own = cgroup {
+            guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
+                throw .usage("--cgroup: \"\(sub)\" must be a relative path inside the container's cgroup")
+            }
+            let nested = own.nested(sub)
+            if let missing = nested.directories.first(where: { access($0.path, F_OK) != 0 }) {
+                throw .usage("--cgroup: \(missing.path) does not exist")
+            }
+            cgroup = nested
+        }
         let status = self.status(of: record, directory: nil)
         guard status == .running || status == .created || (status == .paused && options.ignorePaused) else {
             throw .wrongState(id: id.value, status: status, action: "exec into")
@@ -68,19 +80,6 @@ extension Runtime {
         let forwarder: SignalForwarder? = options.detach ? nil : try SignalForwarder()
         defer { forwarder?.restore() }
         if !options.detach { skiff_become_subreaper() }
-        var cgroup = record.cgroup
-        if let sub = options.subCgroup, var nested = cgroup {
-            guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
-                throw .usage("--cgroup: \"\(sub)\" must be a relative path inside the container's cgroup")
-            }
-            for i in nested.directories.indices {
-                nested.directories[i].path += "/" + sub
-                guard access(nested.directories[i].path, F_OK) == 0 else {
-                    throw .usage("--cgroup: \(nested.directories[i].path) does not exist")
-                }
-            }
-            cgroup = nested
-        }
         let launched: LaunchedProcess
         do {
             launched = try Launcher.launch(output.plan, cloneFlags: 0, cgroup: cgroup)
