@@ -9,11 +9,7 @@ struct EscapeTests {
     /// A private copy of the default rootfs, for tests that plant things in the image.
     static func copyOfRootfs() throws -> String {
         let copy = Harness.temporaryDirectory("skiff-image") + "/rootfs"
-        let cp = Process()
-        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
-        cp.arguments = ["-a", Harness.rootfs, copy]
-        try cp.run()
-        cp.waitUntilExit()
+        Harness.run("/bin/cp", ["-a", Harness.rootfs, copy])
         return copy
     }
 

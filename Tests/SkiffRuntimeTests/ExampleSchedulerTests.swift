@@ -8,19 +8,11 @@ struct ExampleSchedulerTests {
         let binary = Harness.repository + "/.build/debug/tiny-scheduler"
         let root = Harness.temporaryDirectory("skiff-tiny")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--rootfs", Harness.rootfs, "--root", root, "--seconds", "1"]
         var environment = ProcessInfo.processInfo.environment
         environment["SKIFF_INIT"] = Harness.repository + "/.build/release/skiff-init"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let result = Harness.run(binary, ["--rootfs", Harness.rootfs, "--root", root, "--seconds", "1"], environment: environment)
+        let text = result.stdout
+        #expect(result.status == 0, "\(text) \(result.stderr)")
         #expect(text.contains("placed web: 0.5 CPU, 64 MiB"))
         #expect(text.contains("rejected batch"))
         #expect(text.contains("started web, worker, cache"))

@@ -38,6 +38,12 @@ enum Harness {
         return process.finish()
     }
 
+    /// Runs any program the same way (output captured, no stdin) and waits for it.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) -> Result {
+        start(arguments, executable: executable, environment: environment).finish()
+    }
+
     final class Running {
         let process: Process
         let out: String
@@ -59,10 +65,10 @@ enum Harness {
         }
     }
 
-    static func start(_ arguments: [String], stdin: String? = nil, environment: [String: String]? = nil,
-                      extraDescriptors: [FileHandle] = []) -> Running {
+    static func start(_ arguments: [String], executable: String = skiff, stdin: String? = nil,
+                      environment: [String: String]? = nil, extraDescriptors: [FileHandle] = []) -> Running {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: skiff)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         let out = NSTemporaryDirectory() + "skiff-out-\(UUID().uuidString)"

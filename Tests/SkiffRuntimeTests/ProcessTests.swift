@@ -124,16 +124,9 @@ struct ProcessTests {
         sandbox.writeConfig()
         // Run through sh so fd 3 and 7 are open in skiff: only 3 is preserved.
         let script = "exec 3</etc/hostname 7</etc/hostname; exec \(Harness.skiff) --root \(sandbox.root) run --preserve-fds 1 -b \(sandbox.bundle) \(Harness.id("fds"))"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let result = Harness.run("/bin/sh", ["-c", script])
+        let output = result.stdout
+        #expect(result.status == 0)
         // 0 1 2, the preserved 3, and the fd of `ls` reading the directory.
         let fds = output.split(separator: " ").compactMap { Int($0) }
         #expect(fds.contains(3))

@@ -9,11 +9,7 @@ struct UserNamespaceTests {
     /// A rootfs copy owned by the host ids that container root maps to.
     static func mappedRootfs() throws -> String {
         let rootfs = try EscapeTests.copyOfRootfs()
-        let chown = Process()
-        chown.executableURL = URL(fileURLWithPath: "/bin/chown")
-        chown.arguments = ["-R", "100000:100000", rootfs]
-        try chown.run()
-        chown.waitUntilExit()
+        Harness.run("/bin/chown", ["-R", "100000:100000", rootfs])
         return rootfs
     }
 
