@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "SkiffSpec"),
         .target(name: "SkiffCgroups", dependencies: ["SkiffSpec", "CShims"]),
         .target(name: "SkiffSeccomp", dependencies: ["SkiffSpec", "CShims"]),
-        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "CShims"]),
+        .target(name: "SkiffNetwork", dependencies: ["SkiffSpec", "CShims"]),
+        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "SkiffNetwork", "CShims"]),
         .executableTarget(
             name: "skiff",
             dependencies: ["SkiffRuntime", "SkiffSpec"]
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
+        .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec"]),
         .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"]),
     ]
 )

@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <seccomp.h>
 #include "skiff_plan.h"
+#include "skiff_netlink.h"
 
 struct skiff_spawn_request {
     uint64_t clone_flags;   /* CLONE_NEW* for the namespaces created at clone */

@@ -810,6 +810,11 @@ static void op_exec(const struct op *o)
     int argc = (int)o->arg[0];
     const char *search = o->str[0];
     char **argv = (char **)&o->str[1];
+    /* Its own session (runc does the same): the creator's session or process group
+     * ending, or a signal sent to it, does not reach the container. A terminal's
+     * session (op_console) is one already. */
+    if (getsid(0) != getpid() && setsid() < 0)
+        fail("starting the container process", "setsid");
     char *path = malloc(PATH_MAX);
     if (!path)
         fail("starting the container process", "out of memory");

@@ -22,6 +22,9 @@ public struct ContainerRecord: Sendable {
     public var annotations: [String: String]?
     /// skiff's own fields.
     public var cgroup: ContainerCgroup?
+    /// The node bridge of the task's own interface (its lease, veth and rules are found
+    /// from it), if it has one.
+    public var networkBridge: String?
     /// The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`, so a
     /// recycled pid is never mistaken for the container.
     public var pidStartTime: UInt64?
@@ -57,6 +60,7 @@ extension ContainerRecord: JSONObjectConvertible {
         ownerUID = try json.integer("ownerUID") ?? 0
         annotations = try json.stringMap("annotations")
         cgroup = try json.object("cgroup")
+        networkBridge = try json.string("networkBridge")
         pidStartTime = try json.integer("pidStartTime")
         poststart = try json.objects("poststart")
         poststop = try json.objects("poststop")
@@ -73,6 +77,7 @@ extension ContainerRecord: JSONObjectConvertible {
         json.set("ownerUID", ownerUID)
         json.set("annotations", annotations)
         json.set("cgroup", cgroup)
+        json.set("networkBridge", networkBridge)
         json.set("pidStartTime", pidStartTime)
         json.set("poststart", poststart)
         json.set("poststop", poststop)

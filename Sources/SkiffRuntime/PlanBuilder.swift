@@ -105,6 +105,11 @@ struct PlanBuilder {
     static let syncRuntimeHooks = 2
     static let syncCreateContainerState = 3
     static let syncStartContainerState = 4
+    /// The parent gives the new network namespace its interface, address and rules.
+    static let syncNetwork = 5
+
+    /// The task gets its own interface (network annotations and a new network namespace).
+    var network = false
 
     /// A new user namespace: created by skiff-init, mapped by the parent.
     var newUserNamespace: Bool {
@@ -172,7 +177,9 @@ struct PlanBuilder {
             if joinsPid { plan.append(SKIFF_OP_FORK) }
         }
         if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
-        // The namespaces exist: prestart and createRuntime hooks run now, in the runtime's.
+        // The namespaces exist: the task's interface first (hooks may rely on it), then
+        // prestart and createRuntime hooks, in the runtime's namespaces.
+        if network { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncNetwork)]) }
         let hooks = spec.hooks
         if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
             plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncRuntimeHooks), 0])

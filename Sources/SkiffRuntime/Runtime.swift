@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffCgroups
+import SkiffNetwork
 import SkiffSeccomp
 import SkiffSpec
 
@@ -76,6 +77,7 @@ public struct Runtime: Sendable {
         let rootPath = spec.root!.path
         let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
 
+        let network = try Self.network(of: spec)
         trace("loaded config.json", since: start)
         let manager = CgroupManager()
         reportLayoutOnce(manager.system)
@@ -112,6 +114,7 @@ public struct Runtime: Sendable {
         builder.noNewKeyring = options.noNewKeyring
         builder.containerID = id.value
         builder.preserveFds = options.preserveFds
+        builder.network = network != nil
         var output = try builder.build(waitForStart: waitForStart)
         defer { output.openedDescriptors.forEach { close($0) } }
         builder.warnings.forEach(warn)
@@ -122,6 +125,7 @@ public struct Runtime: Sendable {
             ociVersion: spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle, rootfs: rootfs,
             created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup,
             poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop)
+        record.networkBridge = network?.bridge
         var cgroupMade = false
         do throws(RuntimeError) {
             // The record names the cgroup before it exists: delete --force after a crash
@@ -142,11 +146,17 @@ public struct Runtime: Sendable {
             }
             let creating = record
             let hooks = spec.hooks
+            let root = store.root
             let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup,
                                               userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil) { tag, pid throws(RuntimeError) -> [UInt8] in
                 var current = creating
                 current.pid = pid
                 switch tag {
+                case PlanBuilder.syncNetwork:
+                    guard let network else { return [] }
+                    do throws(NetworkError) { _ = try TaskNetwork.setUp(network, containerID: id.value, namespacePath: "/proc/\(pid)/ns/net", root: root) }
+                    catch { throw RuntimeError(error) }
+                    return []
                 case PlanBuilder.syncRuntimeHooks:
                     let state = Self.ociState(current, status: .creating)
                     do throws(HookRunner.Failure) {
@@ -182,9 +192,25 @@ public struct Runtime: Sendable {
         } catch {
             if console.relay >= 0 { close(console.relay) }
             if cgroupMade { try? cgroup?.destroy() }
+            if let network { try? TaskNetwork.tearDown(bridge: network.bridge, containerID: id.value, root: store.root) }
             try? directory.remove()
             throw error
         }
+    }
+
+    /// The task's own network, if its annotations ask for one. It needs a new network
+    /// namespace; a container that joins one by path shares that task's interface and rules,
+    /// so its annotations are checked but not acted on.
+    static func network(of spec: Spec) throws(RuntimeError) -> NetworkConfig? {
+        let config: NetworkConfig?
+        do { config = try NetworkConfig.parse(annotations: spec.annotations) } catch { throw .spec(error) }
+        guard config != nil else { return nil }
+        let namespace = (spec.linux?.namespaces ?? []).first { $0.kind == .network }
+        guard let namespace else {
+            throw .spec(SpecError("annotations[\"\(NetworkConfig.prefix)*\"]",
+                                  "a task's own network needs a new network namespace (linux.namespaces has no \"network\" entry)"))
+        }
+        return namespace.path == nil ? config : nil
     }
 
     /// Says once (per state root, and so per boot for /run) which cgroup hierarchy carries
@@ -398,6 +424,9 @@ public struct Runtime: Sendable {
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
             do { try cgroup.destroy() } catch { throw .cgroup(error) }
+        }
+        if let bridge = record.networkBridge {
+            do throws(NetworkError) { try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root) } catch { throw RuntimeError(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0

@@ -1,5 +1,6 @@
 import Glibc
 import SkiffCgroups
+import SkiffNetwork
 import SkiffSpec
 
 /// Everything the lifecycle can fail with, each printing as one line that names the
@@ -11,6 +12,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     case wrongState(id: String, status: ContainerStatus, action: String)
     case spec(SpecError)
     case cgroup(CgroupError)
+    case network(NetworkError)
     /// A host-side step failed: what was being done, and errno.
     case system(String, Int32)
     /// skiff-init reported a failed step in the container's setup.
@@ -28,6 +30,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
             return "cannot \(action) container \"\(id)\": it is \(status.rawValue)"
         case .spec(let error): return error.description
         case .cgroup(let error): return "cgroup: \(error)"
+        case .network(let error): return error.description
         case .system(let step, let code): return "\(step): \(String(cString: strerror(code)))"
         case .container(let step, let code, let detail):
             let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
@@ -35,6 +38,13 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
         case .usage(let text): return text
         case .hook(let text): return text
         }
+    }
+}
+
+extension RuntimeError {
+    /// Bad network annotations are bad input like any other config field.
+    init(_ error: NetworkError) {
+        if case .annotation(let specError) = error { self = .spec(specError) } else { self = .network(error) }
     }
 }
 

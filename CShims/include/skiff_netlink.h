@@ -1,0 +1,43 @@
+/*
+ * The kernel's netlink, rtnetlink and nf_tables definitions, for SkiffNetwork (Swift
+ * imports their enums; the few macros it cannot import are restated below), and the one
+ * thing about network namespaces that must be C.
+ */
+#ifndef SKIFF_NETLINK_H
+#define SKIFF_NETLINK_H
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/veth.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
+/* A socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) that belongs to the network
+ * namespace `netns_fd`: the calling thread enters that namespace, opens the socket and
+ * returns to its own (a socket keeps the namespace it was made in). Returns -1 with errno
+ * if any step fails; if the way back fails the process aborts rather than run on in the
+ * wrong namespace. */
+int skiff_netlink_socket_in(int netns_fd, int protocol);
+
+enum {
+    SKIFF_NLM_F_REQUEST = NLM_F_REQUEST,
+    SKIFF_NLM_F_ACK = NLM_F_ACK,
+    SKIFF_NLM_F_CREATE = NLM_F_CREATE,
+    SKIFF_NLM_F_EXCL = NLM_F_EXCL,
+    SKIFF_NLM_F_APPEND = NLM_F_APPEND,
+    SKIFF_NLM_F_NONREC = 0x100,
+    SKIFF_NLA_F_NESTED = NLA_F_NESTED,
+    SKIFF_NLMSG_ERROR = NLMSG_ERROR,
+    SKIFF_NLMSG_DONE = NLMSG_DONE,
+    SKIFF_NFNL_SUBSYS_NFTABLES = NFNL_SUBSYS_NFTABLES,
+    SKIFF_NFNL_MSG_BATCH_BEGIN = NFNL_MSG_BATCH_BEGIN,
+    SKIFF_NFNL_MSG_BATCH_END = NFNL_MSG_BATCH_END,
+    SKIFF_NETLINK_EXT_ACK = 11,
+    SKIFF_NETLINK_CAP_ACK = 10,
+    SKIFF_NLMSGERR_ATTR_MSG = 1,
+};
+
+#endif

@@ -1,0 +1,72 @@
+/// An IPv4 address, as a number (most significant byte first on the wire).
+public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+
+    /// Dotted quad only ("10.77.0.5"): no shorthand, no leading zeros, no spaces.
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
+                  part == "0" || part.first != "0", let byte = UInt8(part) else { return nil }
+            value = value << 8 | UInt32(byte)
+        }
+        self.value = value
+    }
+
+    public init?(_ text: String) { self.init(text[...]) }
+
+    /// Network byte order, for netlink attributes and nftables data.
+    public var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+
+    public var description: String { bytes.map(String.init).joined(separator: ".") }
+
+    /// Eight hex digits: a name-safe spelling for interface and chain names.
+    public var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+
+    public static func < (a: IPv4Address, b: IPv4Address) -> Bool { a.value < b.value }
+}
+
+/// An IPv4 network in CIDR form ("10.77.0.0/16"); the address has no host bits set.
+public struct IPv4Subnet: Hashable, Sendable, CustomStringConvertible {
+    public var network: IPv4Address
+    public var prefixLength: Int
+
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let address = IPv4Address(parts[0]) else { return nil }
+        var length = 32
+        if parts.count == 2 {
+            guard !parts[1].isEmpty, parts[1].count <= 2, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let parsed = Int(parts[1]), parsed <= 32 else { return nil }
+            length = parsed
+        }
+        guard address.value & ~Self.mask(length) == 0 else { return nil }
+        network = address
+        prefixLength = length
+    }
+
+    public init?(_ text: String) { self.init(text[...]) }
+
+    public var mask: UInt32 { Self.mask(prefixLength) }
+
+    static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << (32 - length) }
+
+    public func contains(_ address: IPv4Address) -> Bool { address.value & mask == network.value }
+
+    public var broadcast: IPv4Address { IPv4Address(network.value | ~mask) }
+
+    /// The first host address: the node's (the bridge's) address on this subnet.
+    public var gateway: IPv4Address { IPv4Address(network.value + 1) }
+
+    /// The addresses a task may have: every host address but the gateway.
+    public var taskAddresses: ClosedRange<UInt32> { (network.value + 2)...(broadcast.value - 1) }
+
+    public var description: String { "\(network)/\(prefixLength)" }
+}

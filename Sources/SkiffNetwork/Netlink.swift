@@ -1,0 +1,187 @@
+import CShims
+import Glibc
+
+/// A netlink message being built: header, the family's fixed header, then attributes
+/// (type-length-value, 4-byte aligned, nestable). Integers are in host order unless a
+/// `bigEndian` variant is used (nf_tables wants network order).
+struct NetlinkMessage {
+    private(set) var bytes: [UInt8]
+    let wantsAck: Bool
+
+    init(type: UInt16, flags: Int, fixed: [UInt8] = []) {
+        bytes = [UInt8](repeating: 0, count: 16)
+        wantsAck = flags & SKIFF_NLM_F_ACK != 0
+        store(UInt16(type), at: 4)
+        store(UInt16(flags | Int(SKIFF_NLM_F_REQUEST)), at: 6)
+        bytes += fixed
+        pad()
+    }
+
+    mutating func put(_ type: UInt16, _ payload: [UInt8]) {
+        let start = bytes.count
+        bytes += [0, 0, 0, 0]
+        bytes += payload
+        store(UInt16(4 + payload.count), at: start)
+        store(type, at: start + 2)
+        pad()
+    }
+
+    mutating func put(_ type: UInt16, string: String) { put(type, Array(string.utf8) + [0]) }
+    mutating func put(_ type: UInt16, u32: UInt32) { put(type, Self.bytes(of: u32)) }
+    mutating func put(_ type: UInt16, bigEndian value: UInt32) { put(type, Self.bytes(of: value.bigEndian)) }
+    mutating func put(_ type: UInt16, bigEndian value: Int32) { put(type, bigEndian: UInt32(bitPattern: value)) }
+
+    /// An attribute whose payload is more attributes.
+    mutating func nest(_ type: UInt16, _ body: (inout NetlinkMessage) -> Void) {
+        let start = bytes.count
+        bytes += [0, 0, 0, 0]
+        body(&self)
+        store(UInt16(bytes.count - start), at: start)
+        store(type | UInt16(SKIFF_NLA_F_NESTED), at: start + 2)
+    }
+
+    /// Bytes with no attribute header (a nested fixed header, such as a veth peer's ifinfomsg).
+    mutating func appendRaw(_ raw: [UInt8]) {
+        bytes += raw
+        pad()
+    }
+
+    mutating func finish(sequence: UInt32) {
+        store(UInt32(bytes.count), at: 0)
+        store(sequence, at: 8)
+    }
+
+    private mutating func pad() {
+        while bytes.count % 4 != 0 { bytes.append(0) }
+    }
+
+    private mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        withUnsafeBytes(of: value) { raw in
+            for (i, byte) in raw.enumerated() { bytes[offset + i] = byte }
+        }
+    }
+
+    static func bytes<T: FixedWidthInteger>(of value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+}
+
+/// A reply from the kernel: its type and the bytes after the netlink header.
+struct NetlinkReply {
+    var type: UInt16
+    var payload: ArraySlice<UInt8>
+
+    /// The attributes after a fixed header of `fixedLength` bytes.
+    func attributes(after fixedLength: Int) -> [UInt16: ArraySlice<UInt8>] {
+        var result: [UInt16: ArraySlice<UInt8>] = [:]
+        var offset = payload.startIndex + fixedLength
+        while offset + 4 <= payload.endIndex {
+            let length = Int(payload[offset]) | Int(payload[offset + 1]) << 8
+            let type = (UInt16(payload[offset + 2]) | UInt16(payload[offset + 3]) << 8) & 0x3fff
+            guard length >= 4, offset + length <= payload.endIndex else { break }
+            result[type] = payload[(offset + 4)..<(offset + length)]
+            offset += (length + 3) & ~3
+        }
+        return result
+    }
+
+    func int32(at offset: Int) -> Int32 {
+        var value: Int32 = 0
+        withUnsafeMutableBytes(of: &value) { raw in
+            for i in 0..<4 { raw[i] = payload[payload.startIndex + offset + i] }
+        }
+        return value
+    }
+}
+
+/// One netlink socket (rtnetlink or nfnetlink), in this network namespace or another's.
+/// Every request asks for an acknowledgement, so each failure comes back with its errno
+/// (and, with extended acks, the kernel's explanation).
+struct NetlinkSocket: ~Copyable {
+    let fd: Int32
+    private var sequence: UInt32
+
+    init(protocol netlinkProtocol: Int32, namespace: Int32? = nil) throws(NetworkError) {
+        let fd = namespace.map { skiff_netlink_socket_in($0, netlinkProtocol) }
+            ?? socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
+        guard fd >= 0 else { throw .system(step: "opening a netlink socket", errno: errno) }
+        var on: Int32 = 1
+        // Short acks (no echo of our request) with the kernel's error text.
+        setsockopt(fd, SOL_NETLINK, Int32(SKIFF_NETLINK_CAP_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_NETLINK, Int32(SKIFF_NETLINK_EXT_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
+        // A kernel that never answers must not hang create or delete.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        self.fd = fd
+        var seed = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &seed)
+        sequence = UInt32(truncatingIfNeeded: seed.tv_nsec)
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `messages` in one datagram and waits for every acknowledgement. Returns the
+    /// data replies (for GET requests). Throws the first error, as `step` failing.
+    mutating func perform(_ messages: [NetlinkMessage], step: String) throws(NetworkError) -> [NetlinkReply] {
+        var datagram: [UInt8] = []
+        var awaited = Set<UInt32>()
+        for var message in messages {
+            sequence &+= 1
+            message.finish(sequence: sequence)
+            if message.wantsAck { awaited.insert(sequence) }
+            datagram += message.bytes
+        }
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        let sent = datagram.withUnsafeBytes { buffer in
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                }
+            }
+        }
+        guard sent == datagram.count else { throw .system(step: step, errno: sent < 0 ? errno : EMSGSIZE) }
+        var replies: [NetlinkReply] = []
+        var failure: NetworkError?
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !awaited.isEmpty {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system(step: step, errno: errno == EAGAIN ? ETIMEDOUT : errno, detail: "waiting for the kernel's answer")
+            }
+            var offset = 0
+            while offset + 16 <= n {
+                let length = Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16 | Int(buffer[offset + 3]) << 24
+                guard length >= 16, offset + length <= n else { break }
+                let type = UInt16(buffer[offset + 4]) | UInt16(buffer[offset + 5]) << 8
+                let flags = UInt16(buffer[offset + 6]) | UInt16(buffer[offset + 7]) << 8
+                let seq = UInt32(buffer[offset + 8]) | UInt32(buffer[offset + 9]) << 8 | UInt32(buffer[offset + 10]) << 16 | UInt32(buffer[offset + 11]) << 24
+                let reply = NetlinkReply(type: type, payload: buffer[(offset + 16)..<(offset + length)])
+                if type == UInt16(SKIFF_NLMSG_ERROR) {
+                    awaited.remove(seq)
+                    let code = reply.int32(at: 0)
+                    if code != 0, failure == nil {
+                        // Extended ack: the kernel's message follows the (capped) request header.
+                        let words = (flags & 0x200 != 0) ? reply.attributes(after: 20)[UInt16(SKIFF_NLMSGERR_ATTR_MSG)] : nil
+                        let detail = words.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } ?? ""
+                        failure = .system(step: step, errno: -code, detail: detail)
+                    }
+                } else if type != UInt16(SKIFF_NLMSG_DONE) {
+                    replies.append(reply)
+                }
+                offset += (length + 3) & ~3
+            }
+        }
+        if let failure { throw failure }
+        return replies
+    }
+}
+
+// The kernel's named enums (nft_*_attributes, ...) import as structs with a raw value;
+// these let `UInt16(NFTA_TABLE_NAME)` read like the C it mirrors.
+extension UInt16 {
+    init<T: RawRepresentable>(_ value: T) where T.RawValue: BinaryInteger { self.init(value.rawValue) }
+}
+
+extension UInt32 {
+    init<T: RawRepresentable>(_ value: T) where T.RawValue: BinaryInteger { self.init(value.rawValue) }
+}

@@ -1,0 +1,120 @@
+import CShims
+import Glibc
+
+/// The rtnetlink requests a task's network needs: bridge, veth pair, addresses, links up,
+/// default route, and removal. Made in the namespace the socket belongs to.
+struct RouteNetlink: ~Copyable {
+    private var socket: NetlinkSocket
+
+    /// rtnetlink in this process's network namespace, or in the one `namespace` refers to.
+    init(namespace: Int32? = nil) throws(NetworkError) {
+        socket = try NetlinkSocket(protocol: NETLINK_ROUTE, namespace: namespace)
+    }
+
+    /// struct ifinfomsg: family, type, index, flags, change.
+    private static func linkHeader(index: Int32 = 0, up: Bool = false) -> [UInt8] {
+        [UInt8(AF_UNSPEC), 0, 0, 0] + NetlinkMessage.bytes(of: index)
+            + NetlinkMessage.bytes(of: UInt32(up ? IFF_UP : 0)) + NetlinkMessage.bytes(of: UInt32(up ? IFF_UP : 0))
+    }
+
+    /// The index of the link called `name`, or nil if there is none.
+    mutating func index(of name: String) throws(NetworkError) -> Int32? {
+        var request = NetlinkMessage(type: UInt16(RTM_GETLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        request.put(UInt16(IFLA_IFNAME), string: name)
+        do throws(NetworkError) {
+            let replies = try socket.perform([request], step: "looking up \(name)")
+            return replies.first { $0.type == UInt16(RTM_NEWLINK) }.map { $0.int32(at: 4) }
+        } catch {
+            if case .system(_, let code, _) = error, code == ENODEV { return nil }
+            throw error
+        }
+    }
+
+    /// A bridge called `name`, up. Returns false if it existed already.
+    mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
+        var request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+                                     fixed: Self.linkHeader(up: true))
+        request.put(UInt16(IFLA_IFNAME), string: name)
+        request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
+        do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
+            if case .system(_, let code, _) = error, code == EEXIST { return false }
+            throw error
+        }
+        return true
+    }
+
+    /// A veth pair: `host` on the bridge `master`, up; its peer `peer` (with `peerMAC`)
+    /// created directly in the namespace `peerNamespace`.
+    mutating func createVeth(host: String, master: Int32, peer: String, peerMAC: [UInt8], peerNamespace: Int32) throws(NetworkError) {
+        var request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+                                     fixed: Self.linkHeader(up: true))
+        request.put(UInt16(IFLA_IFNAME), string: host)
+        request.put(UInt16(IFLA_MASTER), u32: UInt32(master))
+        request.nest(UInt16(IFLA_LINKINFO)) { info in
+            info.put(UInt16(IFLA_INFO_KIND), string: "veth")
+            info.nest(UInt16(IFLA_INFO_DATA)) { data in
+                data.nest(UInt16(VETH_INFO_PEER)) { peerInfo in
+                    // The peer's attributes follow its own ifinfomsg.
+                    peerInfo.appendRaw(Self.linkHeader())
+                    peerInfo.put(UInt16(IFLA_IFNAME), string: peer)
+                    peerInfo.put(UInt16(IFLA_ADDRESS), peerMAC)
+                    peerInfo.put(UInt16(IFLA_NET_NS_FD), u32: UInt32(peerNamespace))
+                }
+            }
+        }
+        _ = try socket.perform([request], step: "creating veth \(host)")
+    }
+
+    /// `address/prefixLength` on the link `index`; an address it has already is fine.
+    mutating func addAddress(_ address: IPv4Address, prefixLength: Int, index: Int32) throws(NetworkError) {
+        var request = NetlinkMessage(type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+                                     fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        request.put(UInt16(IFA_LOCAL), address.bytes)
+        request.put(UInt16(IFA_ADDRESS), address.bytes)
+        do throws(NetworkError) { _ = try socket.perform([request], step: "adding address \(address)/\(prefixLength)") } catch {
+            if case .system(_, let code, _) = error, code == EEXIST { return }
+            throw error
+        }
+    }
+
+    mutating func removeAddress(_ address: IPv4Address, prefixLength: Int, index: Int32) throws(NetworkError) {
+        var request = NetlinkMessage(type: UInt16(RTM_DELADDR), flags: SKIFF_NLM_F_ACK,
+                                     fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        request.put(UInt16(IFA_LOCAL), address.bytes)
+        do throws(NetworkError) { _ = try socket.perform([request], step: "removing address \(address)/\(prefixLength)") } catch {
+            if case .system(_, let code, _) = error, code == EADDRNOTAVAIL { return }
+            throw error
+        }
+    }
+
+    /// Inside the task: its address on `interface`, the interface and loopback up, and the
+    /// default route through `gateway` — one datagram, handled by the kernel in order.
+    mutating func configureTask(interface: String, address: IPv4Address, prefixLength: Int, gateway: IPv4Address) throws(NetworkError) {
+        guard let index = try index(of: interface) else { throw .system(step: "finding \(interface) in the task", errno: ENODEV) }
+        var addAddress = NetlinkMessage(type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+                                        fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        addAddress.put(UInt16(IFA_LOCAL), address.bytes)
+        addAddress.put(UInt16(IFA_ADDRESS), address.bytes)
+        let interfaceUp = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: index, up: true))
+        // Loopback is always index 1 in a new network namespace.
+        let loopbackUp = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: 1, up: true))
+        // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+        var defaultRoute = NetlinkMessage(type: UInt16(RTM_NEWROUTE), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+                                          fixed: [UInt8(AF_INET), 0, 0, 0, UInt8(RT_TABLE_MAIN.rawValue), UInt8(RTPROT_STATIC),
+                                                  UInt8(RT_SCOPE_UNIVERSE.rawValue), UInt8(RTN_UNICAST)] + NetlinkMessage.bytes(of: UInt32(0)))
+        defaultRoute.put(UInt16(RTA_GATEWAY), gateway.bytes)
+        defaultRoute.put(UInt16(RTA_OIF), u32: UInt32(index))
+        _ = try socket.perform([addAddress, interfaceUp, loopbackUp, defaultRoute],
+                               step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
+    }
+
+    /// Removes the link called `name`; one that is gone already is fine.
+    mutating func deleteLink(_ name: String) throws(NetworkError) {
+        var request = NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        request.put(UInt16(IFLA_IFNAME), string: name)
+        do throws(NetworkError) { _ = try socket.perform([request], step: "removing \(name)") } catch {
+            if case .system(_, let code, _) = error, code == ENODEV { return }
+            throw error
+        }
+    }
+}

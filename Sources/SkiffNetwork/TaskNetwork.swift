@@ -1,0 +1,106 @@
+import Glibc
+import SkiffSpec
+
+/// A task's own interface, address and rules, made on the node (the network namespace
+/// skiff runs in) and removed again. Everything for one bridge happens under its lease
+/// lock; see `TaskFirewall` for the rules.
+public enum TaskNetwork {
+    /// The node-side work of a task whose new network namespace is `namespacePath`: lease
+    /// an address, make the bridge on first use, a veth pair with the task end as `eth0`,
+    /// the task's address, loopback and default route inside, and its rules in one
+    /// nftables transaction. The lease is written first, so `tearDown` can undo a setup
+    /// that stopped at any point. Returns the task's address.
+    public static func setUp(_ config: NetworkConfig, containerID: String, namespacePath: String, root: String) throws(NetworkError) -> IPv4Address {
+        var store = try LeaseStore(root: root, bridge: config.bridge)
+        let previousSubnet = store.subnet
+        if let previousSubnet, previousSubnet != config.subnet, !store.leases.isEmpty {
+            throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]",
+                                        "bridge \(config.bridge) is on \(previousSubnet), not \(config.subnet) (\(store.leases.count) tasks use it)"))
+        }
+        let address: IPv4Address
+        if let wanted = config.address {
+            if let holder = store.leases.first(where: { $0.address == wanted }) {
+                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is leased to container \"\(holder.containerID)\""))
+            }
+            address = wanted
+        } else {
+            guard let free = store.firstFree(in: config.subnet) else {
+                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]", "no free address left in \(config.subnet)"))
+            }
+            address = free
+        }
+        store.subnet = config.subnet
+        store.leases.append(.init(address: address, containerID: containerID, groups: config.groups))
+        try store.save()
+
+        let task = TaskEndpoint(address: address)
+        var node = try RouteNetlink()
+        let bridge = try ensureBridge(config, replacing: previousSubnet, node: &node)
+        let namespace = open(namespacePath, O_RDONLY | O_CLOEXEC)
+        guard namespace >= 0 else { throw .system(step: "opening \(namespacePath)", errno: errno) }
+        defer { close(namespace) }
+        try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace)
+        var inside = try RouteNetlink(namespace: namespace)
+        try inside.configureTask(interface: "eth0", address: address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
+
+        let firewall = TaskFirewall(bridge: config.bridge)
+        var batch = NFTablesBatch()
+        // The tables and their hooked chains come in the same transaction as the first
+        // task's rules, so "the table exists" means "the skeleton is complete".
+        if try !NFTablesBatch.tableExists(.inet, firewall.table) { firewall.addSkeleton(to: &batch) }
+        firewall.addTask(task, config, to: &batch)
+        try batch.commit(step: "installing the rules of \(address) on \(config.bridge)")
+        return address
+    }
+
+    /// Removes what `setUp` made for `containerID` on `bridge`, whatever of it exists: the
+    /// veth, the rules and set memberships, and the lease. The bridge's tables go with its
+    /// last task; the bridge itself stays (like docker0, it is the node's).
+    public static func tearDown(bridge: String, containerID: String, root: String) throws(NetworkError) {
+        var store = try LeaseStore(root: root, bridge: bridge)
+        let mine = store.leases.filter { $0.containerID == containerID }
+        guard !mine.isEmpty else { return }
+        var node = try RouteNetlink()
+        for lease in mine { try node.deleteLink(TaskEndpoint(address: lease.address).hostInterface) }
+        let firewall = TaskFirewall(bridge: bridge)
+        let remaining = store.leases.filter { $0.containerID != containerID }
+        if try NFTablesBatch.tableExists(.inet, firewall.table) {
+            var batch = NFTablesBatch()
+            if remaining.isEmpty {
+                firewall.removeAll(to: &batch)
+            } else {
+                for lease in mine { firewall.removeTask(TaskEndpoint(address: lease.address), groups: lease.groups, to: &batch) }
+            }
+            try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)")
+        }
+        store.leases = remaining
+        try store.save()
+    }
+
+    /// The bridge's index, after making it (up, with the gateway address) if it is missing.
+    /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
+    private static func ensureBridge(_ config: NetworkConfig, replacing previous: IPv4Subnet?, node: inout RouteNetlink) throws(NetworkError) -> Int32 {
+        _ = try node.createBridge(config.bridge)
+        guard let index = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
+        if let previous, previous != config.subnet {
+            try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
+        }
+        try node.addAddress(config.subnet.gateway, prefixLength: config.subnet.prefixLength, index: index)
+        try enableBridgeFiltering()
+        return index
+    }
+
+    private static func enableBridgeFiltering() throws(NetworkError) {
+        let path = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .system(step: "opening \(path)", errno: errno, detail: "the rules between tasks need br_netfilter (modprobe br_netfilter)")
+        }
+        defer { close(fd) }
+        var current: UInt8 = 0
+        guard read(fd, &current, 1) == 1 else { throw .system(step: "reading \(path)", errno: errno) }
+        if current == UInt8(ascii: "1") { return }
+        var one = UInt8(ascii: "1")
+        guard pwrite(fd, &one, 1, 0) == 1 else { throw .system(step: "writing \(path)", errno: errno) }
+    }
+}
