@@ -11,7 +11,6 @@
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
 #include <linux/veth.h>
-#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -38,6 +37,10 @@ enum {
     SKIFF_NETLINK_EXT_ACK = 11,
     SKIFF_NETLINK_CAP_ACK = 10,
     SKIFF_NLMSGERR_ATTR_MSG = 1,
+    /* From <linux/netfilter.h>, which is not included: its <linux/in.h> clashes with
+     * glibc's <netinet/in.h> in any Swift module that imports both. */
+    SKIFF_NF_DROP = 0,
+    SKIFF_NF_ACCEPT = 1,
 };
 
 #endif

@@ -20,8 +20,7 @@ enum NFTExpression {
 
     static func equal(_ data: [UInt8]) -> NFTExpression { .compare(UInt32(NFT_CMP_EQ.rawValue), data) }
     static func notEqual(_ data: [UInt8]) -> NFTExpression { .compare(UInt32(NFT_CMP_NEQ.rawValue), data) }
-    static let accept = NFTExpression.verdict(Int32(NF_ACCEPT))
-    static let drop = NFTExpression.verdict(Int32(NF_DROP))
+    static let drop = NFTExpression.verdict(Int32(SKIFF_NF_DROP))
     static let `return` = NFTExpression.verdict(Int32(NFT_RETURN.rawValue))
 
     func encode(into message: inout NetlinkMessage) {
@@ -129,7 +128,7 @@ struct NFTablesBatch {
                 $0.put(UInt16(NFTA_HOOK_HOOKNUM), bigEndian: hook.number)
                 $0.put(UInt16(NFTA_HOOK_PRIORITY), bigEndian: hook.priority)
             }
-            m.put(UInt16(NFTA_CHAIN_POLICY), bigEndian: UInt32(NF_ACCEPT))
+            m.put(UInt16(NFTA_CHAIN_POLICY), bigEndian: UInt32(SKIFF_NF_ACCEPT))
             m.put(UInt16(NFTA_CHAIN_TYPE), string: "filter")
         }
         messages.append(m)

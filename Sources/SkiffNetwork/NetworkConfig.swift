@@ -95,6 +95,12 @@ public struct NetworkRule: Sendable, Equatable {
     public var ports: [ClosedRange<UInt16>]
     public var peer: Peer
 
+    public init(proto: Proto, ports: [ClosedRange<UInt16>], peer: Peer) {
+        self.proto = proto
+        self.ports = ports
+        self.peer = peer
+    }
+
     /// Rules separated by ';' or new lines, each `PROTO [PORTS] PEER`:
     /// `tcp 5432 web; udp 53,5353 10.0.0.0/8; tcp 8000-8080 web; icmp 0.0.0.0/0`.
     static func list(_ value: String, field: String) throws(SpecError) -> [NetworkRule] {

@@ -77,6 +77,13 @@ public enum TaskNetwork {
         try store.save()
     }
 
+    /// This thread's network namespace, as "net:[inode]": the node a task's network is on.
+    public static func currentNode() -> String? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/thread-self/ns/net", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+    }
+
     /// The bridge's index, after making it (up, with the gateway address) if it is missing.
     /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
     private static func ensureBridge(_ config: NetworkConfig, replacing previous: IPv4Subnet?, node: inout RouteNetlink) throws(NetworkError) -> Int32 {

@@ -25,6 +25,8 @@ public struct ContainerRecord: Sendable {
     /// The node bridge of the task's own interface (its lease, veth and rules are found
     /// from it), if it has one.
     public var networkBridge: String?
+    /// The node's network namespace ("net:[inode]"): teardown must happen in it.
+    public var networkNode: String?
     /// The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`, so a
     /// recycled pid is never mistaken for the container.
     public var pidStartTime: UInt64?
@@ -61,6 +63,7 @@ extension ContainerRecord: JSONObjectConvertible {
         annotations = try json.stringMap("annotations")
         cgroup = try json.object("cgroup")
         networkBridge = try json.string("networkBridge")
+        networkNode = try json.string("networkNode")
         pidStartTime = try json.integer("pidStartTime")
         poststart = try json.objects("poststart")
         poststop = try json.objects("poststop")
@@ -78,6 +81,7 @@ extension ContainerRecord: JSONObjectConvertible {
         json.set("annotations", annotations)
         json.set("cgroup", cgroup)
         json.set("networkBridge", networkBridge)
+        json.set("networkNode", networkNode)
         json.set("pidStartTime", pidStartTime)
         json.set("poststart", poststart)
         json.set("poststop", poststop)

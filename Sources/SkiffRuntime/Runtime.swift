@@ -126,6 +126,7 @@ public struct Runtime: Sendable {
             created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup,
             poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop)
         record.networkBridge = network?.bridge
+        record.networkNode = network == nil ? nil : TaskNetwork.currentNode()
         var cgroupMade = false
         do throws(RuntimeError) {
             // The record names the cgroup before it exists: delete --force after a crash
@@ -421,6 +422,12 @@ public struct Runtime: Sendable {
     }
 
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
+        if record.networkBridge != nil, let node = record.networkNode, let here = TaskNetwork.currentNode(), node != here {
+            // Elsewhere its veth, rules and lease are not there to remove: refuse before
+            // touching anything, and keep the record for a delete in the right place.
+            throw .network(.system(step: "removing the network of \(record.id)", errno: EXDEV,
+                                   detail: "run delete in the network namespace it was created in, \(node); this is \(here)"))
+        }
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
             do { try cgroup.destroy() } catch { throw .cgroup(error) }

@@ -1,0 +1,111 @@
+import Foundation
+import SkiffNetwork
+import SkiffSpec
+import Testing
+
+/// A network namespace that plays the node for one test (the machine's own namespace is
+/// never touched): skiff runs inside it, so the bridge, the veths and the nftables rules
+/// are made there, and go with it.
+final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
+    let name: String
+    let root: String
+    let bundles: String
+    private var ids: [String] = []
+    private let lock = NSLock()
+
+    init() {
+        name = "skiff-node-" + UUID().uuidString.prefix(8).lowercased()
+        root = Harness.temporaryDirectory("skiff-root")
+        bundles = Harness.temporaryDirectory("skiff-bundles")
+        let added = Harness.run("/usr/bin/ip", ["netns", "add", name])
+        precondition(added.status == 0, "ip netns add: \(added.stderr)")
+        Harness.run("/usr/bin/ip", ["-n", name, "link", "set", "lo", "up"])
+    }
+
+    deinit {
+        for id in ids { skiff(["delete", "--force", id]) }
+        Harness.run("/usr/bin/ip", ["netns", "delete", name])
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: bundles)
+    }
+
+    /// A command in the node's network namespace.
+    @discardableResult
+    func inNode(_ command: [String]) -> Harness.Result {
+        Harness.run("/usr/bin/nsenter", ["--net=/run/netns/\(name)", "--"] + command)
+    }
+
+    @discardableResult
+    func skiff(_ arguments: [String]) -> Harness.Result {
+        inNode([Harness.skiff, "--root", root] + arguments)
+    }
+
+    /// The spec of a networked task running `script` (busybox sh) with these annotations.
+    func spec(_ script: String, _ network: [String: String]) -> Spec {
+        var spec = Spec.defaultSpec(rootfs: Harness.rootfs)
+        spec.process?.args = ["sh", "-c", script]
+        spec.annotations = Dictionary(uniqueKeysWithValues: network.map { (NetworkConfig.prefix + $0.key, $0.value) })
+        return spec
+    }
+
+    /// Writes `spec` as the bundle of `id` and runs it detached.
+    @discardableResult
+    func start(_ id: String, _ spec: Spec) -> Harness.Result {
+        let bundle = bundles + "/" + id
+        try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        lock.withLock { ids.append(id) }
+        return skiff(["run", "--detach", "--bundle", bundle, id])
+    }
+
+    /// A task that serves "name" on each TCP port in `ports` until it is deleted.
+    @discardableResult
+    func startServer(_ id: String, ports: [Int], _ network: [String: String]) -> Harness.Result {
+        let servers = ports.map { "nc -ll -p \($0) -e echo \(id) & " }.joined()
+        return start(id, spec(servers + "exec sleep 1000", network))
+    }
+
+    @discardableResult
+    func exec(_ id: String, _ command: [String], caps: [String] = []) -> Harness.Result {
+        skiff(["exec"] + caps.flatMap { ["--cap", $0] } + [id] + command)
+    }
+
+    /// What a TCP connection from task `from` to `address:port` reads ("" if none within 1 s).
+    func connect(from: String, to address: String, port: Int) -> String {
+        exec(from, ["nc", "-w", "1", address, String(port)]).output
+    }
+
+    func ping(from: String, to address: String) -> Bool {
+        exec(from, ["ping", "-c", "1", "-W", "1", address], caps: ["CAP_NET_RAW"]).status == 0
+    }
+
+    /// The address the lease store gave `id`.
+    func address(of id: String) -> String? {
+        leases().first { $0.id == id }?.address
+    }
+
+    func leases() -> [(address: String, id: String)] {
+        let text = (try? String(contentsOfFile: root + "/.network/skiff0.leases", encoding: .utf8)) ?? ""
+        var leases: [(address: String, id: String)] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 3 { leases.append((String(fields[0]), String(fields[1]))) }
+        }
+        return leases
+    }
+
+    func pid(of id: String) -> Int32 {
+        let state = skiff(["state", id])
+        let json = try? JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any]
+        return (json?["pid"] as? Int).map(Int32.init) ?? 0
+    }
+
+    /// The node holds no veth, no skiff table (so no chain, map or set entry) and no lease.
+    func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
+        let links = inNode(["ip", "-o", "link", "show"]).stdout
+        #expect(!links.contains(": sk0"), "a veth is left: \(links)", sourceLocation: sourceLocation)
+        let ruleset = inNode(["nft", "list", "ruleset"]).stdout
+        #expect(!ruleset.contains("skiff_"), "rules are left: \(ruleset)", sourceLocation: sourceLocation)
+        #expect(leases().isEmpty, "leases are left: \(leases())", sourceLocation: sourceLocation)
+    }
+}

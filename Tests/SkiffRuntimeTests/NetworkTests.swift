@@ -1,0 +1,218 @@
+import Foundation
+import SkiffNetwork
+import SkiffSpec
+import Testing
+
+/// Each task its own machine on the wire: real packets between tasks on a bridge, in a
+/// namespace that plays the node.
+@Suite("network")
+struct NetworkTests {
+    /// A (group web), B (group db, ingress tcp 5432 and icmp from web) and C (no groups),
+    /// as the issue lays them out, plus a task that joins web later.
+    @Test func securityGroupsHoldBetweenTasks() throws {
+        let node = NetworkNode()
+        #expect(node.startServer("a", ports: [80], ["groups": "web"]).status == 0)
+        #expect(node.startServer("b", ports: [5432, 5433], ["groups": "db", "ingress": "tcp 5432 web; icmp web"]).status == 0)
+        #expect(node.startServer("c", ports: [80], ["bridge": "skiff0"]).status == 0)
+        let a = try #require(node.address(of: "a")), b = try #require(node.address(of: "b")), c = try #require(node.address(of: "c"))
+        #expect(Set([a, b, c]).count == 3)
+
+        // Each task sees only its own interface, with its address and the default route.
+        let inside = node.exec("a", ["sh", "-c", "ip -o -4 addr show; ip route"]).stdout
+        #expect(inside.contains("eth0    inet \(a)/16"), "\(inside)")
+        #expect(inside.contains("default via 10.77.0.1 dev eth0"), "\(inside)")
+
+        #expect(node.connect(from: "a", to: b, port: 5432) == "b")   // web -> db:5432 allowed
+        #expect(node.connect(from: "a", to: b, port: 5433) == "")    // another port is not
+        #expect(node.connect(from: "c", to: b, port: 5432) == "")    // not in web
+        #expect(node.connect(from: "b", to: a, port: 80) == "")      // A allows no ingress
+        #expect(node.ping(from: "a", to: "10.77.0.1"))               // egress to the node is open
+        #expect(!node.ping(from: "c", to: b))
+
+        // A task that joins web later reaches B, and B's rules were not touched for it.
+        let bChain = ["nft", "list", "chain", "inet", "skiff_skiff0", "in_" + IPv4Address(b)!.hex]
+        let before = node.inNode(bChain).stdout
+        #expect(node.startServer("d", ports: [80], ["groups": "web"]).status == 0)
+        #expect(node.connect(from: "d", to: b, port: 5432) == "b")
+        #expect(node.inNode(bChain).stdout == before)
+
+        // Spoofing: C sends B an echo request with A's (web) address. It never arrives.
+        let echoesBefore = icmpEchoesReceived(node, "b")
+        #expect(node.ping(from: "a", to: b))
+        #expect(icmpEchoesReceived(node, "b") == echoesBefore + 1)
+        let spoof = "ip addr add \(a)/32 dev eth0 && ip route add \(b)/32 dev eth0 src \(a) && ping -c 1 -W 1 \(b)"
+        #expect(node.exec("c", ["sh", "-c", spoof], caps: ["CAP_NET_ADMIN", "CAP_NET_RAW"]).status != 0)
+        #expect(icmpEchoesReceived(node, "b") == echoesBefore + 1, "a spoofed packet reached B")
+
+        // Root in B's namespace with CAP_NET_ADMIN sees no rules there, flushing its tables
+        // and moving to another address opens nothing.
+        let bNamespace = "--net=/proc/\(node.pid(of: "b"))/ns/net"
+        #expect(!Harness.run("/usr/bin/nsenter", [bNamespace, "nft", "list", "ruleset"]).stdout.contains("skiff"))
+        #expect(Harness.run("/usr/bin/nsenter", [bNamespace, "nft", "flush", "ruleset"]).status == 0)
+        #expect(node.connect(from: "c", to: b, port: 5432) == "")
+        let moved = node.exec("b", ["sh", "-c", "ip addr flush dev eth0 && ip addr add 10.77.0.200/16 dev eth0"], caps: ["CAP_NET_ADMIN"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(node.connect(from: "c", to: "10.77.0.200", port: 5432) == "")
+        #expect(node.connect(from: "a", to: "10.77.0.200", port: 5432) == "")
+        #expect(!node.ping(from: "b", to: "10.77.0.1"))              // B's new address reaches nothing
+
+        for id in ["a", "b", "c", "d"] { #expect(node.skiff(["delete", "--force", id]).status == 0) }
+        node.expectNothingLeft()
+    }
+
+    private func icmpEchoesReceived(_ node: NetworkNode, _ id: String) -> Int {
+        // /proc/net/snmp: the second "Icmp:" line holds the counters; InEchos is the 9th.
+        let lines = node.exec(id, ["grep", "Icmp:", "/proc/net/snmp"]).stdout.split(separator: "\n")
+        guard lines.count >= 2 else { return -1 }
+        let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
+        guard let index = names.firstIndex(of: "InEchos"), index < values.count else { return -1 }
+        return Int(values[index]) ?? -1
+    }
+
+    @Test func egressRulesRestrictOutboundTraffic() throws {
+        let node = NetworkNode()
+        node.startServer("db", ports: [5432, 6379], ["groups": "db", "ingress": "tcp 5432,6379 10.77.0.0/16"])
+        node.startServer("app", ports: [80], ["egress": "tcp 5432 db"])
+        node.startServer("sealed", ports: [80], ["egress": ""])
+        let db = try #require(node.address(of: "db"))
+        #expect(node.connect(from: "app", to: db, port: 5432) == "db")
+        #expect(node.connect(from: "app", to: db, port: 6379) == "")   // not in app's egress
+        #expect(!node.ping(from: "app", to: "10.77.0.1"))
+        #expect(node.connect(from: "sealed", to: db, port: 5432) == "")
+        for id in ["db", "app", "sealed"] { node.skiff(["delete", "--force", id]) }
+        node.expectNothingLeft()
+    }
+
+    /// A second container joining a task's network namespace by path shares its interface
+    /// and rules; it gets no lease or veth of its own.
+    @Test func containersJoiningATaskShareItsNetwork() throws {
+        let node = NetworkNode()
+        node.startServer("pod", ports: [80], ["groups": "web"])
+        let address = try #require(node.address(of: "pod"))
+        var sidecar = node.spec("exec sleep 1000", ["groups": "other"])
+        let podNamespace = "/proc/\(node.pid(of: "pod"))/ns/net"
+        var namespaces = sidecar.linux?.namespaces ?? []
+        for i in namespaces.indices where namespaces[i].kind == .network { namespaces[i].path = podNamespace }
+        sidecar.linux?.namespaces = namespaces
+        #expect(node.start("sidecar", sidecar).status == 0)
+        #expect(node.exec("sidecar", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address))
+        #expect(node.leases().count == 1)
+        node.skiff(["delete", "--force", "sidecar"])
+        node.skiff(["delete", "--force", "pod"])
+        node.expectNothingLeft()
+    }
+
+    /// Fifty tasks created at once on one bridge: fifty distinct addresses, fifty group
+    /// members, fifty ingress chains, and the rules work between them.
+    @Test func fiftyTasksInParallel() async throws {
+        let node = NetworkNode()
+        let ids = (0..<50).map { "p\($0)" }
+        await withTaskGroup(of: Void.self) { group in
+            for id in ids {
+                group.addTask { node.startServer(id, ports: [80], ["groups": "pool", "ingress": "tcp 80 pool"]) }
+            }
+        }
+        let leases = node.leases()
+        #expect(leases.count == 50)
+        #expect(Set(leases.map(\.address)).count == 50)
+        let members = node.inNode(["nft", "list", "set", "inet", "skiff_skiff0", "g_pool"]).stdout
+        #expect(leases.allSatisfy { members.contains($0.address) }, "\(members)")
+        let chains = node.inNode(["nft", "list", "table", "inet", "skiff_skiff0"]).stdout
+        #expect(chains.components(separatedBy: "chain in_").count - 1 == 50)
+        for id in ids {
+            let address = try #require(node.address(of: id))
+            #expect(node.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address + "/16"))
+        }
+        #expect(node.connect(from: "p0", to: try #require(node.address(of: "p49")), port: 80) == "p49")
+        #expect(node.connect(from: "p49", to: try #require(node.address(of: "p0")), port: 80) == "p0")
+        await withTaskGroup(of: Void.self) { group in
+            for id in ids { group.addTask { node.skiff(["delete", "--force", id]) } }
+        }
+        node.expectNothingLeft()
+    }
+
+    /// `create` killed at many instants, then `delete --force`: no veth, rule or lease.
+    @Test func killedCreateLeavesNoNetwork() throws {
+        let node = NetworkNode()
+        let spec = node.spec("exec sleep 1000", ["groups": "web", "ingress": "tcp 80 web"])
+        let bundle = node.bundles + "/killed"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        for instant in 0..<12 {
+            let id = "k\(instant)"
+            let create = Harness.start(["--net=/run/netns/\(node.name)", "--", Harness.skiff, "--root", node.root, "create", "--bundle", bundle, id],
+                                       executable: "/usr/bin/nsenter")
+            usleep(UInt32(1000 + instant * 700))
+            create.process.interrupt()
+            kill(create.process.processIdentifier, SIGKILL)
+            _ = create.finish()
+            #expect(node.skiff(["delete", "--force", id]).status == 0)
+        }
+        node.expectNothingLeft()
+    }
+
+    @Test func deleteRefusesToRunInAnotherNode() throws {
+        let node = NetworkNode()
+        node.startServer("t", ports: [80], [:].merging(["groups": "web"]) { $1 })
+        let result = Harness.skiff(["--root", node.root, "delete", "--force", "t"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("run delete in the network namespace it was created in"), "\(result.stderr)")
+        #expect(node.skiff(["delete", "--force", "t"]).status == 0)
+        node.expectNothingLeft()
+    }
+}
+
+/// Bad network input: one line naming the annotation, and nothing left behind.
+@Suite("network bad input")
+struct NetworkBadInputTests {
+    @Test(arguments: [
+        (["subnet": "10.77.0.0/33"], "annotations[\"io.skiff.network.subnet\"]: \"10.77.0.0/33\" is not an IPv4 CIDR"),
+        (["address": "10.99.0.5"], "annotations[\"io.skiff.network.address\"]: 10.99.0.5 is not a task address of the subnet"),
+        (["ingress": "tcp 65536 web"], "annotations[\"io.skiff.network.ingress\"]: rule 1 (\"tcp 65536 web\"): port \"65536\" is out of range"),
+        (["egress": "gre 10.0.0.0/8"], "annotations[\"io.skiff.network.egress\"]: rule 1 (\"gre 10.0.0.0/8\"): unknown protocol \"gre\""),
+        (["groups": "web;db"], "annotations[\"io.skiff.network.groups\"]: group \"web;db\""),
+        (["ingress": "tcp 80 we.b"], "annotations[\"io.skiff.network.ingress\"]: rule 1 (\"tcp 80 we.b\"): group \"we.b\""),
+        (["bridge": "skiff-bridge-0001"], "annotations[\"io.skiff.network.bridge\"]: \"skiff-bridge-0001\": an interface name has 1 to 15 characters"),
+        (["mtu": "1500"], "annotations[\"io.skiff.network.mtu\"]: unknown network annotation"),
+    ])
+    func badAnnotation(annotation: [String: String], message: String) {
+        let node = NetworkNode()
+        let result = node.start("bad", node.spec("true", annotation))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
+        expectNothingLeft(node, "bad")
+    }
+
+    /// Found only at setup, after the task's process exists: still one line, nothing left.
+    @Test func anAddressAlreadyLeased() throws {
+        let node = NetworkNode()
+        #expect(node.start("holder", node.spec("exec sleep 1000", ["address": "10.77.0.9"])).status == 0)
+        let result = node.start("bad", node.spec("true", ["address": "10.77.0.9", "groups": "web"]))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("annotations[\"io.skiff.network.address\"]: 10.77.0.9 is leased to container \"holder\""), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: node.root + "/bad"))
+        #expect(node.leases().map(\.id) == ["holder"])
+        #expect(!node.inNode(["nft", "list", "ruleset"]).stdout.contains("g_web"))
+        node.skiff(["delete", "--force", "holder"])
+        node.expectNothingLeft()
+    }
+
+    @Test func aTaskInTheHostNetworkCannotHaveItsOwn() {
+        let node = NetworkNode()
+        var spec = node.spec("true", ["groups": "web"])
+        spec.linux?.namespaces?.removeAll { $0.kind == .network }
+        let result = node.start("bad", spec)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("a task's own network needs a new network namespace"), "\(result.stderr)")
+        expectNothingLeft(node, "bad")
+    }
+
+    private func expectNothingLeft(_ node: NetworkNode, _ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!FileManager.default.fileExists(atPath: node.root + "/" + id), "state left", sourceLocation: sourceLocation)
+        node.expectNothingLeft(sourceLocation: sourceLocation)
+        let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "*\(id)*"]).stdout
+        #expect(!cgroups.contains("/" + id), "cgroup left: \(cgroups)", sourceLocation: sourceLocation)
+    }
+}
