@@ -11,6 +11,10 @@ struct LeaseStore: ~Copyable {
         var address: IPv4Address
         var containerID: String
         var groups: [String]
+        /// The node end of the task's veth.
+        var interface: String
+
+        var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
     }
 
     private let lockFd: Int32
@@ -37,9 +41,10 @@ struct LeaseStore: ~Copyable {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "subnet" {
                 subnet = IPv4Subnet(fields[1])
-            } else if fields.count == 3, let address = IPv4Address(fields[0]) {
+            } else if fields.count == 4, let address = IPv4Address(fields[0]) {
                 leases.append(Lease(address: address, containerID: String(fields[1]),
-                                    groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init)))
+                                    groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
+                                    interface: String(fields[3])))
             }
         }
     }
@@ -75,7 +80,7 @@ struct LeaseStore: ~Copyable {
     func save() throws(NetworkError) {
         var text = subnet.map { "subnet \($0)\n" } ?? ""
         for lease in leases {
-            text += "\(lease.address) \(lease.containerID) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ","))\n"
+            text += "\(lease.address) \(lease.containerID) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface)\n"
         }
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

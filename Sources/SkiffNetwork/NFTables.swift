@@ -21,6 +21,7 @@ enum NFTExpression {
     static func equal(_ data: [UInt8]) -> NFTExpression { .compare(UInt32(NFT_CMP_EQ.rawValue), data) }
     static func notEqual(_ data: [UInt8]) -> NFTExpression { .compare(UInt32(NFT_CMP_NEQ.rawValue), data) }
     static let drop = NFTExpression.verdict(Int32(SKIFF_NF_DROP))
+    static let accept = NFTExpression.verdict(Int32(SKIFF_NF_ACCEPT))
     static let `return` = NFTExpression.verdict(Int32(NFT_RETURN.rawValue))
 
     func encode(into message: inout NetlinkMessage) {

@@ -65,6 +65,20 @@ struct RouteNetlink: ~Copyable {
         _ = try socket.perform([request], step: "creating veth \(host)")
     }
 
+    /// Puts the bridge port `name` in the disabled state: the bridge neither takes frames
+    /// from it nor sends frames to it. A port that is gone already is fine.
+    mutating func disableBridgePort(_ name: String) throws(NetworkError) {
+        guard let index = try index(of: name) else { return }
+        var request = NetlinkMessage(type: UInt16(RTM_SETLINK), flags: SKIFF_NLM_F_ACK,
+                                     fixed: [UInt8(AF_BRIDGE), 0, 0, 0] + NetlinkMessage.bytes(of: index)
+                                         + NetlinkMessage.bytes(of: UInt32(0)) + NetlinkMessage.bytes(of: UInt32(0)))
+        request.nest(UInt16(IFLA_PROTINFO)) { $0.put(UInt16(IFLA_BRPORT_STATE), [0]) }  // BR_STATE_DISABLED
+        do throws(NetworkError) { _ = try socket.perform([request], step: "disabling bridge port \(name)") } catch {
+            if case .system(_, let code, _) = error, code == ENODEV { return }
+            throw error
+        }
+    }
+
     /// `address/prefixLength` on the link `index`; an address it has already is fine.
     mutating func addAddress(_ address: IPv4Address, prefixLength: Int, index: Int32) throws(NetworkError) {
         var request = NetlinkMessage(type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
@@ -106,15 +120,5 @@ struct RouteNetlink: ~Copyable {
         defaultRoute.put(UInt16(RTA_OIF), u32: UInt32(index))
         _ = try socket.perform([addAddress, interfaceUp, loopbackUp, defaultRoute],
                                step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
-    }
-
-    /// Removes the link called `name`; one that is gone already is fine.
-    mutating func deleteLink(_ name: String) throws(NetworkError) {
-        var request = NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
-        request.put(UInt16(IFLA_IFNAME), string: name)
-        do throws(NetworkError) { _ = try socket.perform([request], step: "removing \(name)") } catch {
-            if case .system(_, let code, _) = error, code == ENODEV { return }
-            throw error
-        }
     }
 }

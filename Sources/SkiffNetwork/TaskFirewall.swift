@@ -42,11 +42,16 @@ struct TaskFirewall {
         for map in ["ports", "dests"] {
             batch.addSet(.bridge, table, map, key: .interfaceName, keyLength: Self.interfaceNameLength, isVerdictMap: true)
         }
+        // A task port's own chain accepts what may pass; a task port with no chain (the
+        // veth of a deleted task, until the kernel removes it) passes nothing.
+        let fence: [UInt8] = Array(TaskEndpoint.interfacePrefix.utf8)
         batch.addChain(.bridge, table, "prerouting", hook: (Self.prerouting, Self.bridgePriority))
         batch.addRule(.bridge, table, "prerouting", [.meta(key: UInt32(NFT_META_IIFNAME)), .lookup(set: "ports", isVerdictMap: true)])
+        batch.addRule(.bridge, table, "prerouting", [.meta(key: UInt32(NFT_META_IIFNAME)), .equal(fence), .drop])
         for (chain, hook) in [("forward", Self.forward), ("output", Self.output)] {
             batch.addChain(.bridge, table, chain, hook: (hook, Self.bridgePriority))
             batch.addRule(.bridge, table, chain, [.meta(key: UInt32(NFT_META_OIFNAME)), .lookup(set: "dests", isVerdictMap: true)])
+            batch.addRule(.bridge, table, chain, [.meta(key: UInt32(NFT_META_OIFNAME)), .equal(fence), .drop])
         }
 
         batch.addTable(.inet, table)
@@ -74,14 +79,14 @@ struct TaskFirewall {
         batch.addChain(.bridge, table, "from_" + port)
         batch.flushChain(.bridge, table, "from_" + port)
         batch.addRule(.bridge, table, "from_" + port, [.payload(base: UInt32(NFT_PAYLOAD_LL_HEADER), offset: 6, length: 6), .notEqual(task.mac), .drop])
-        batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.sourceAddress, .equal(task.address.bytes), .return])
+        batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.sourceAddress, .equal(task.address.bytes), .accept])
         batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.arpEthertype), Self.network(8, 6), .equal(task.mac),
-                                                        Self.network(14, 4), .equal(task.address.bytes), .return])
+                                                        Self.network(14, 4), .equal(task.address.bytes), .accept])
         batch.addRule(.bridge, table, "from_" + port, [.drop])
         batch.addChain(.bridge, table, "to_" + port)
         batch.flushChain(.bridge, table, "to_" + port)
-        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.destinationAddress, .equal(task.address.bytes), .return])
-        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.arpEthertype), .return])
+        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.destinationAddress, .equal(task.address.bytes), .accept])
+        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.arpEthertype), .accept])
         batch.addRule(.bridge, table, "to_" + port, [.drop])
         batch.addElement(.bridge, table, "ports", key: Self.interfaceKey(port), jumpTo: "from_" + port)
         batch.addElement(.bridge, table, "dests", key: Self.interfaceKey(port), jumpTo: "to_" + port)
@@ -130,13 +135,12 @@ struct TaskFirewall {
         batch.addRule(.inet, table, chain, [.drop])
     }
 
-    /// Removes one task's objects whether or not each still exists: every object is
-    /// (re)added, then deleted, in one transaction (nftables has no "delete if present"
-    /// before Linux 6.3).
+    /// Removes one task's objects whether or not each still exists (the skeleton does):
+    /// every object is (re)added, then deleted, in one transaction (nftables has no "delete
+    /// if present" before Linux 6.3).
     func removeTask(_ task: TaskEndpoint, groups: [String], to batch: inout NFTablesBatch) {
         let port = task.hostInterface
         for (map, chain) in [("ports", "from_" + port), ("dests", "to_" + port)] {
-            batch.addSet(.bridge, table, map, key: .interfaceName, keyLength: Self.interfaceNameLength, isVerdictMap: true)
             batch.addChain(.bridge, table, chain)
             batch.addElement(.bridge, table, map, key: Self.interfaceKey(port), jumpTo: chain)
             batch.deleteElement(.bridge, table, map, key: Self.interfaceKey(port))
@@ -144,7 +148,6 @@ struct TaskFirewall {
             batch.deleteChain(.bridge, table, chain)
         }
         for (map, chain) in [("ingress", task.ingressChain), ("egress", task.egressChain)] {
-            batch.addSet(.inet, table, map, key: .ipv4Address, keyLength: 4, isVerdictMap: true)
             batch.addChain(.inet, table, chain)
             batch.addElement(.inet, table, map, key: task.address.bytes, jumpTo: chain)
             batch.deleteElement(.inet, table, map, key: task.address.bytes)
@@ -157,23 +160,29 @@ struct TaskFirewall {
             batch.deleteElement(.inet, table, "g_" + group, key: task.address.bytes)
         }
     }
-
-    /// Both tables, with everything in them (when the bridge's last task goes).
-    func removeAll(to batch: inout NFTablesBatch) {
-        for family in [NFTablesBatch.Family.bridge, .inet] {
-            batch.addTable(family, table)
-            batch.deleteTable(family, table)
-        }
-    }
 }
 
 /// A task as the node sees it: its address, the MAC of its `eth0`, and the host end of
-/// its veth — all derived from the address, so teardown needs nothing else.
+/// its veth (named in its lease, so teardown needs nothing else).
 struct TaskEndpoint {
     var address: IPv4Address
+    /// "skv" + the address in hex + 3 random hex digits (14 characters; IFNAMSIZ allows
+    /// 15): the veth of an earlier task with the same address may still be on its way out
+    /// (see `TaskNetwork.tearDown`), so names are never reused.
+    var hostInterface: String
 
-    /// "sk" + the address in hex: unique per node, 10 characters (IFNAMSIZ allows 15).
-    var hostInterface: String { "sk" + address.hex }
+    static let interfacePrefix = "skv"
+
+    init(address: IPv4Address, hostInterface: String) {
+        self.address = address
+        self.hostInterface = hostInterface
+    }
+
+    /// A new endpoint for `address`, with a fresh interface name.
+    init(newFor address: IPv4Address) {
+        let tag = String(UInt16.random(in: 0...0xfff), radix: 16)
+        self.init(address: address, hostInterface: Self.interfacePrefix + address.hex + String(repeating: "0", count: 3 - tag.count) + tag)
+    }
     /// Locally administered, 02:73 ("s") + the address.
     var mac: [UInt8] { [0x02, 0x73] + address.bytes }
     var ingressChain: String { "in_" + address.hex }

@@ -110,7 +110,7 @@ func writeFile(_ path: String, _ text: String) {
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
 func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil,
-                  args: String = #"["/bin/true"]"#) -> String {
+                  args: String = #"["/bin/true"]"#, annotations: String = "{}") -> String {
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
     {"ociVersion": "1.0.2",
@@ -120,6 +120,7 @@ func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": f
        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true},
      "root": {"path": "\(rootfs)", "readonly": true},
      "hostname": "bench",
+     "annotations": \(annotations),
      "mounts": [
        {"destination": "/proc", "type": "proc", "source": "proc"},
        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
@@ -277,6 +278,49 @@ for (name, _) in binaries {
 }
 if !floor.isEmpty {
     print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
+}
+
+// MARK: - networked tasks (skiff only: neither crun nor runc has them)
+
+/// The bench process moves to a network namespace of its own, which plays the node: the
+/// bridge, veths and rules are made there and vanish with it (the machine's own network
+/// is never touched).
+if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
+    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal("unshare(CLONE_NEWNET): \(String(cString: strerror(errno)))") }
+    let annotations = #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
+    mkdir(work + "/networked", 0o755)
+    writeFile(work + "/networked/config.json", bundleConfig(rootfs: rootfs, annotations: annotations))
+    mkdir(work + "/networked-sleeper", 0o755)
+    writeFile(work + "/networked-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#, annotations: annotations))
+    let root = "\(work)/state-network"
+    func lifecycle(_ bundle: String, _ id: String) -> Double {
+        [measure([skiff, "--root", root, "create", "--bundle", bundle, id]), measure([skiff, "--root", root, "start", id]),
+         measure([skiff, "--root", root, "delete", "--force", id])].map(\.milliseconds).reduce(0, +)
+    }
+    var plain: [Double] = [], networked: [Double] = []
+    for round in 0..<options.iterations {
+        // Alternating, so both see the same machine (and the kernel's deferred work of
+        // the one before: a namespace and its veth are freed after the task is gone).
+        plain.append(lifecycle(bundle, "plain-\(round)"))
+        networked.append(lifecycle(work + "/networked", "net-\(round)"))
+    }
+    // Back to back, each on its own: the steady cost per task, deferred kernel work included.
+    let wall = { (bundle: String, name: String) -> Double in
+        let start = now()
+        for round in 0..<options.iterations { _ = lifecycle(bundle, "\(name)-\(round)") }
+        return (now() - start) / Double(options.iterations)
+    }
+    let plainWall = wall(bundle, "plain-wall"), networkedWall = wall(work + "/networked", "net-wall")
+    print("")
+    print("networked task (veth, leased address, 3 ingress rules + 1 egress rule, group membership), create+start+delete of /bin/true:")
+    print("  alternating, medians: with network \(format(median(networked))) ms, without \(format(median(plain))) ms: network setup + teardown \(format(median(networked) - median(plain))) ms per task")
+    print("  back to back, \(options.iterations) of each, mean wall time per task: with network \(format(networkedWall)) ms, without \(format(plainWall)) ms: \(format(networkedWall - plainWall)) ms per task")
+    // 100 tasks staying on one bridge: does the 100th cost more than the 1st?
+    var creates: [Double] = [], deletes: [Double] = []
+    for i in 0..<100 { creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds) }
+    for i in 0..<100 { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
+    print("  100 live tasks on one bridge: run -d of tasks 1-10 \(format(median(Array(creates[0..<10])))) ms, of tasks 91-100 \(format(median(Array(creates[90..<100])))) ms;"
+          + " delete (100 tasks left → 91) \(format(median(Array(deletes[0..<10])))) ms, (10 left → 1) \(format(median(Array(deletes[90..<100])))) ms")
 }
 _ = system("rm -rf \(work)")
 

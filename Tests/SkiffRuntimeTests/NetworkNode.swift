@@ -89,7 +89,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         var leases: [(address: String, id: String)] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            if fields.count == 3 { leases.append((String(fields[0]), String(fields[1]))) }
+            if fields.count == 4 { leases.append((String(fields[0]), String(fields[1]))) }
         }
         return leases
     }
@@ -100,12 +100,28 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         return (json?["pid"] as? Int).map(Int32.init) ?? 0
     }
 
-    /// The node holds no veth, no skiff table (so no chain, map or set entry) and no lease.
+    /// The task veths on the node ("skv…" names).
+    func veths() -> [String] {
+        inNode(["ip", "-o", "link", "show"]).stdout.split(separator: "\n").compactMap { line in
+            let name = line.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces)
+            return name.flatMap { $0.hasPrefix("skv") ? String($0.split(separator: "@")[0]) : nil }
+        }
+    }
+
+    /// The node holds no task chain, map or set entry and no lease (the bridge and its
+    /// tables' hooked chains stay, as the node's), and its veths are gone: the kernel removes a veth pair with the task's namespace, in its own
+    /// worker, moments after the last process of the task has exited.
     func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
-        let links = inNode(["ip", "-o", "link", "show"]).stdout
-        #expect(!links.contains(": sk0"), "a veth is left: \(links)", sourceLocation: sourceLocation)
+        var waited = 0
+        while !veths().isEmpty, waited < 300 {
+            usleep(10_000)
+            waited += 1
+        }
+        #expect(veths().isEmpty, "veths are left: \(veths())", sourceLocation: sourceLocation)
         let ruleset = inNode(["nft", "list", "ruleset"]).stdout
-        #expect(!ruleset.contains("skiff_"), "rules are left: \(ruleset)", sourceLocation: sourceLocation)
+        for left in ["chain from_", "chain to_", "chain in_", "chain out_", "elements"] {
+            #expect(!ruleset.contains(left), "\(left) is left: \(ruleset)", sourceLocation: sourceLocation)
+        }
         #expect(leases().isEmpty, "leases are left: \(leases())", sourceLocation: sourceLocation)
     }
 }

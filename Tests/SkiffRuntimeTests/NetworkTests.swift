@@ -97,8 +97,15 @@ struct NetworkTests {
         #expect(node.start("sidecar", sidecar).status == 0)
         #expect(node.exec("sidecar", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address))
         #expect(node.leases().count == 1)
-        node.skiff(["delete", "--force", "sidecar"])
+        #expect(node.ping(from: "sidecar", to: "10.77.0.1"))
+
+        // The owner goes first: its rules and lease go with it. The sidecar still holds the
+        // namespace, so the veth stays until it goes too, fenced: nothing passes it.
         node.skiff(["delete", "--force", "pod"])
+        #expect(node.leases().isEmpty)
+        #expect(node.veths().count == 1)
+        #expect(!node.ping(from: "sidecar", to: "10.77.0.1"))
+        node.skiff(["delete", "--force", "sidecar"])
         node.expectNothingLeft()
     }
 
@@ -195,6 +202,7 @@ struct NetworkBadInputTests {
         #expect(!FileManager.default.fileExists(atPath: node.root + "/bad"))
         #expect(node.leases().map(\.id) == ["holder"])
         #expect(!node.inNode(["nft", "list", "ruleset"]).stdout.contains("g_web"))
+        #expect(node.veths().count == 1)
         node.skiff(["delete", "--force", "holder"])
         node.expectNothingLeft()
     }
