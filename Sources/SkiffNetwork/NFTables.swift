@@ -200,22 +200,22 @@ struct NFTablesBatch {
     }
 
     /// Sends the transaction; the kernel commits all of it or nothing.
-    func commit(step: String) throws(NetworkError) {
+    func commit(step: String, namespace: Int32? = nil) throws(NetworkError) {
         guard !messages.isEmpty else { return }
         func marker(_ type: Int) -> NetlinkMessage {
             // res_id names the subsystem, in network order.
             NetlinkMessage(type: UInt16(type), flags: 0, fixed: [UInt8(AF_UNSPEC), UInt8(NFNETLINK_V0), 0, UInt8(SKIFF_NFNL_SUBSYS_NFTABLES)])
         }
-        var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER)
+        var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
         _ = try socket.perform([marker(SKIFF_NFNL_MSG_BATCH_BEGIN)] + messages + [marker(SKIFF_NFNL_MSG_BATCH_END)], step: step)
     }
 
     /// Whether `table` exists in `family`.
-    static func tableExists(_ family: Family, _ table: String) throws(NetworkError) -> Bool {
+    static func tableExists(_ family: Family, _ table: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
         var request = NetlinkMessage(type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(NFT_MSG_GETTABLE.rawValue), flags: SKIFF_NLM_F_ACK,
                                      fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
         request.put(UInt16(NFTA_TABLE_NAME), string: table)
-        var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER)
+        var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
         do throws(NetworkError) { _ = try socket.perform([request], step: "looking up table \(table)") } catch {
             if case .system(_, let code, _) = error, code == ENOENT { return false }
             throw error

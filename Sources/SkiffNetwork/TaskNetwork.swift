@@ -63,26 +63,66 @@ public enum TaskNetwork {
     /// exited), batched in its own worker. Deleting it here would cost this call 15-35 ms of
     /// RCU grace periods. Until it is gone it is fenced: its bridge port is disabled (and
     /// the rules drop frames of a task port without a chain), and its name is never reused.
-    public static func tearDown(bridge: String, containerID: String, root: String) throws(NetworkError) {
+    ///
+    /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
+    /// `.gone` when it exists no more, so only the lease is left to release.
+    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current) throws(NetworkError) {
         var store = try LeaseStore(root: root, bridge: bridge)
         let mine = store.leases.filter { $0.containerID == containerID }
         guard !mine.isEmpty else { return }
-        var node = try RouteNetlink()
-        for lease in mine { try node.disableBridgePort(lease.interface) }
-        let firewall = TaskFirewall(bridge: bridge)
-        if try NFTablesBatch.tableExists(.inet, firewall.table) {
-            var batch = NFTablesBatch()
-            for lease in mine { firewall.removeTask(lease.endpoint, groups: lease.groups, to: &batch) }
-            try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)")
+        if node != .gone {
+            let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
+            var links = try RouteNetlink(namespace: namespace)
+            for lease in mine { try links.disableBridgePort(lease.interface) }
+            let firewall = TaskFirewall(bridge: bridge)
+            if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
+                var batch = NFTablesBatch()
+                for lease in mine { firewall.removeTask(lease.endpoint, groups: lease.groups, to: &batch) }
+                try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)", namespace: namespace)
+            }
         }
         store.leases.removeAll { $0.containerID == containerID }
         try store.save()
     }
 
+    /// Where a task's network is to be removed.
+    public enum Node: Equatable, Sendable {
+        /// This thread's network namespace.
+        case current
+        /// Another one, by an open descriptor.
+        case namespace(Int32)
+        /// It no longer exists: its bridge, veths and rules went with it.
+        case gone
+    }
+
     /// This thread's network namespace, as "net:[inode]": the node a task's network is on.
-    public static func currentNode() -> String? {
+    public static func currentNode() -> String? { namespaceName("/proc/thread-self/ns/net") }
+
+    /// A path to the network namespace called `node` ("net:[inode]"), found among the
+    /// namespaces of running processes and `ip netns` names; nil if nothing holds it.
+    public static func findNode(_ node: String) -> String? {
+        var candidates: [String] = []
+        for directory in ["/run/netns", "/proc"] {
+            guard let listing = opendir(directory) else { continue }
+            while let entry = readdir(listing) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if directory == "/run/netns", !name.hasPrefix(".") { candidates.append("/run/netns/" + name) }
+                if directory == "/proc", name.first?.isNumber == true { candidates.append("/proc/\(name)/ns/net") }
+            }
+            closedir(listing)
+        }
+        return candidates.first { namespaceName($0) == node }
+    }
+
+    private static func namespaceName(_ path: String) -> String? {
+        if !path.hasPrefix("/proc/") {
+            // An `ip netns` bind mount is the namespace file itself.
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return "net:[\(st.st_ino)]"
+        }
         var buffer = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/thread-self/ns/net", &buffer, buffer.count - 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
         return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 

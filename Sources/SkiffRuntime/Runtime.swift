@@ -422,18 +422,25 @@ public struct Runtime: Sendable {
     }
 
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
-        if record.networkBridge != nil, let node = record.networkNode, let here = TaskNetwork.currentNode(), node != here {
-            // Elsewhere its veth, rules and lease are not there to remove: refuse before
-            // touching anything, and keep the record for a delete in the right place.
-            throw .network(.system(step: "removing the network of \(record.id)", errno: EXDEV,
-                                   detail: "run delete in the network namespace it was created in, \(node); this is \(here)"))
-        }
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
             do { try cgroup.destroy() } catch { throw .cgroup(error) }
         }
         if let bridge = record.networkBridge {
-            do throws(NetworkError) { try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root) } catch { throw RuntimeError(error) }
+            // The rules are in the namespace the task was created from, which need not be
+            // this one: found by its name, or gone with everything in it.
+            var node = TaskNetwork.Node.current
+            var nodeFd: Int32 = -1
+            defer { if nodeFd >= 0 { close(nodeFd) } }
+            if let created = record.networkNode, created != TaskNetwork.currentNode() {
+                node = .gone
+                if let path = TaskNetwork.findNode(created) {
+                    nodeFd = open(path, O_RDONLY | O_CLOEXEC)
+                    if nodeFd >= 0 { node = .namespace(nodeFd) }
+                }
+            }
+            do throws(NetworkError) { try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node) }
+            catch { throw RuntimeError(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
