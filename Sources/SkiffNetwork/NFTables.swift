@@ -199,15 +199,20 @@ struct NFTablesBatch {
         messages.append(m)
     }
 
-    /// Sends the transaction; the kernel commits all of it or nothing.
-    func commit(step: String, namespace: Int32? = nil) throws(NetworkError) {
-        guard !messages.isEmpty else { return }
+    /// Sends the transaction; the kernel commits all of it or nothing. Returns the socket:
+    /// closing it after a transaction that deleted anything waits for an RCU grace period
+    /// (the kernel frees the deleted objects first), so a caller with other work to do
+    /// closes it after that work.
+    @discardableResult
+    func commit(step: String, namespace: Int32? = nil) throws(NetworkError) -> NetlinkSocket? {
+        guard !messages.isEmpty else { return nil }
         func marker(_ type: Int) -> NetlinkMessage {
             // res_id names the subsystem, in network order.
             NetlinkMessage(type: UInt16(type), flags: 0, fixed: [UInt8(AF_UNSPEC), UInt8(NFNETLINK_V0), 0, UInt8(SKIFF_NFNL_SUBSYS_NFTABLES)])
         }
         var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
         _ = try socket.perform([marker(SKIFF_NFNL_MSG_BATCH_BEGIN)] + messages + [marker(SKIFF_NFNL_MSG_BATCH_END)], step: step)
+        return socket
     }
 
     /// Whether `table` exists in `family`.

@@ -66,10 +66,15 @@ public enum TaskNetwork {
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
-    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current) throws(NetworkError) {
+    ///
+    /// Returns what is left to release: drop it after any other teardown work, which then
+    /// overlaps the RCU grace period the kernel makes an nftables deletion wait for.
+    @discardableResult
+    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current) throws(NetworkError) -> Release {
         var store = try LeaseStore(root: root, bridge: bridge)
         let mine = store.leases.filter { $0.containerID == containerID }
-        guard !mine.isEmpty else { return }
+        guard !mine.isEmpty else { return Release(socket: nil) }
+        var rules: NetlinkSocket? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
             var links = try RouteNetlink(namespace: namespace)
@@ -78,11 +83,17 @@ public enum TaskNetwork {
             if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
                 var batch = NFTablesBatch()
                 for lease in mine { firewall.removeTask(lease.endpoint, groups: lease.groups, to: &batch) }
-                try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)", namespace: namespace)
+                rules = try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)", namespace: namespace)
             }
         }
         store.leases.removeAll { $0.containerID == containerID }
         try store.save()
+        return Release(socket: rules)
+    }
+
+    /// The nf_tables socket of a teardown, closed when this is dropped.
+    public struct Release: ~Copyable {
+        let socket: NetlinkSocket?
     }
 
     /// Where a task's network is to be removed.

@@ -422,25 +422,12 @@ public struct Runtime: Sendable {
     }
 
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
+        // The network first: its port is fenced and its rules go before the task is killed,
+        // and the kernel's wait for the deleted rules overlaps the rest of the teardown.
+        let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
             do { try cgroup.destroy() } catch { throw .cgroup(error) }
-        }
-        if let bridge = record.networkBridge {
-            // The rules are in the namespace the task was created from, which need not be
-            // this one: found by its name, or gone with everything in it.
-            var node = TaskNetwork.Node.current
-            var nodeFd: Int32 = -1
-            defer { if nodeFd >= 0 { close(nodeFd) } }
-            if let created = record.networkNode, created != TaskNetwork.currentNode() {
-                node = .gone
-                if let path = TaskNetwork.findNode(created) {
-                    nodeFd = open(path, O_RDONLY | O_CLOEXEC)
-                    if nodeFd >= 0 { node = .namespace(nodeFd) }
-                }
-            }
-            do throws(NetworkError) { try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node) }
-            catch { throw RuntimeError(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
@@ -449,9 +436,28 @@ public struct Runtime: Sendable {
             waited += 1
         }
         try directory.remove()
+        _ = consume network
         if let hooks = record.poststop, !hooks.isEmpty {
             do { try HookRunner.run(hooks, kind: "poststop", state: Self.ociState(record, status: .stopped)) } catch { warn(error.description) }
         }
+    }
+
+    /// The task's rules, lease and fenced port, removed in the node it was created from
+    /// (which need not be this namespace: found by its name, or gone with everything in it).
+    private func removeNetwork(of record: ContainerRecord) throws(RuntimeError) -> TaskNetwork.Release? {
+        guard let bridge = record.networkBridge else { return nil }
+        var node = TaskNetwork.Node.current
+        var nodeFd: Int32 = -1
+        defer { if nodeFd >= 0 { close(nodeFd) } }
+        if let created = record.networkNode, created != TaskNetwork.currentNode() {
+            node = .gone
+            if let path = TaskNetwork.findNode(created) {
+                nodeFd = open(path, O_RDONLY | O_CLOEXEC)
+                if nodeFd >= 0 { node = .namespace(nodeFd) }
+            }
+        }
+        do throws(NetworkError) { return try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node) }
+        catch { throw RuntimeError(error) }
     }
 
     // MARK: run
