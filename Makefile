@@ -23,11 +23,18 @@ $(INIT): CShims/init/skiff-init.c CShims/init/skiff_syscalls.h CShims/include/sk
 
 init: $(INIT)
 
+# The probe `skiff check` runs inside the task: static, no files of the image used.
+PROBE := .build/skiff-probe
+$(PROBE): probe/skiff-probe.c
+	@mkdir -p .build
+	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ probe/skiff-probe.c
+
 # A fully static executable: no dynamic loading at start-up (half of `skiff run`'s
 # instructions went to ld.so relocating libstdc++ and friends).
-build: init
+build: init $(PROBE)
 	$(SWIFT) build -c release --static-swift-stdlib -Xswiftc -static-executable --product skiff
 	install -m 0755 $(INIT) $(RELEASE)/skiff-init
+	install -m 0755 $(PROBE) $(RELEASE)/skiff-probe
 
 # The default root filesystem: Debian's busybox-static and its applets (never committed).
 rootfs: rootfs/bin/busybox

@@ -24,10 +24,11 @@ let package = Package(
         .target(name: "SkiffCgroups", dependencies: ["SkiffSpec", "CShims"]),
         .target(name: "SkiffSeccomp", dependencies: ["SkiffSpec", "CShims"]),
         .target(name: "SkiffNetwork", dependencies: ["SkiffSpec", "CShims"]),
+        .target(name: "SkiffCheck", dependencies: ["SkiffSpec", "SkiffNetwork"]),
         .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "SkiffNetwork", "CShims"]),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffRuntime", "SkiffSpec"]
+            dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCheck"]
         ),
         .executableTarget(name: "skiff-bench", dependencies: ["CShims", "SkiffSpec"]),
         // A tiny scheduler embedding the library (built and run by the tests).

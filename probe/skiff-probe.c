@@ -255,10 +255,8 @@ static void masked(const char *path)
     fact(key, n > 0 ? "readable" : "empty");
 }
 
-static void writable(const char *key_prefix, const char *path)
+static void writable(const char *key, const char *path)
 {
-    char key[512];
-    snprintf(key, sizeof(key), "%s%s", key_prefix, path);
     struct statvfs vfs;
     if (statvfs(path, &vfs) < 0) {
         fact(key, "absent");
@@ -269,7 +267,7 @@ static void writable(const char *key_prefix, const char *path)
 
 static void filesystem(void)
 {
-    writable("root", "");
+    writable("root", "/");
     /* Descriptors beyond stdio (the one reading /proc/self/fd aside). */
     DIR *d = opendir("/proc/self/fd");
     char list[512] = "";
@@ -528,7 +526,11 @@ int main(int argc, char **argv)
     if (wanted("filesystem")) {
         filesystem();
         for (int i = 0; i < nmask; i++) masked(masks[i]);
-        for (int i = 0; i < nro; i++) writable("readonly.", readonly[i]);
+        for (int i = 0; i < nro; i++) {
+            char key[512];
+            snprintf(key, sizeof(key), "readonly.%s", readonly[i]);
+            writable(key, readonly[i]);
+        }
     }
     if (wanted("resources")) resources(memory, cpu, pid_limit);
     if (wanted("network")) {

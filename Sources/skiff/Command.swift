@@ -9,6 +9,8 @@ struct Command: Sendable {
     var options: [OptionSpec] = []
     /// After this many positionals the rest are the command's own arguments.
     var optionsEndAfter: Int? = nil
+    /// The exit status of any error (`check` says 2: "the check could not run").
+    var failureStatus: Int32 = 1
     var action: @Sendable (Arguments, Context) throws -> Int32
 }
 

@@ -2,7 +2,7 @@ import Glibc
 import SkiffRuntime
 import SkiffSpec
 
-let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands
+let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands + [checkCommand]
 
 let lifecycleCommands: [Command] = [
     Command(name: "create", summary: "create a container; its process waits for `start`", usage: "<container-id>",

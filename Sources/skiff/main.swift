@@ -86,7 +86,7 @@ func main() -> Int32 {
     } catch {
         log.error("\(error)")
     }
-    return 1
+    return command.failureStatus
 }
 
 /// The first argument that is not a global option (or a global option's value).

@@ -1,0 +1,158 @@
+import Glibc
+import SkiffSpec
+
+/// `skiff check`: runs a bundle exactly as configured, with its process replaced by the
+/// probe, under skiff or any runc-compatible runtime, and judges what the probe saw.
+public struct CheckRequest: Sendable {
+    public var bundle: String
+    /// A runc-compatible runtime; nil: this skiff.
+    public var runtime: String?
+    public var policy = CheckPolicy()
+    /// Empty: every group.
+    public var groups: Set<CheckGroup> = []
+
+    public init(bundle: String) { self.bundle = bundle }
+}
+
+/// Set by SIGINT/SIGTERM while the checked task runs: it is deleted, and the check ends.
+nonisolated(unsafe) private var interruption: Int32 = 0
+
+public enum Checker {
+    /// Where the probe is mounted inside the task: /dev is a tmpfs the runtime makes, so
+    /// the image is not written to (the root itself when no /dev tmpfs is configured).
+    static func probeDestination(_ spec: Spec) -> String {
+        (spec.mounts ?? []).contains { $0.destination == "/dev" && $0.type == "tmpfs" } ? "/dev/.skiff-probe" : "/.skiff-probe"
+    }
+
+    /// `skiff` beside which `skiff-probe` is installed (like skiff-init).
+    static var ownExecutable: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
+    }
+
+    public static func run(_ request: CheckRequest) throws(CheckError) -> [CheckResult] {
+        guard let resolved = realpath(request.bundle, nil) else {
+            throw CheckError("bundle \(request.bundle): \(String(cString: strerror(errno)))")
+        }
+        let bundle = String(cString: resolved)
+        free(resolved)
+        var spec: Spec
+        do { spec = try SpecLoader.load(bundle: bundle) } catch { throw CheckError("\(bundle)/config.json: \(error)") }
+        let skiff = ownExecutable
+        let runtime = try checkedRuntime(request.runtime ?? skiff)
+        let probe = skiff.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/skiff-probe"
+        guard access(probe, X_OK) == 0 else { throw CheckError("\(probe): the probe is missing (make build installs it beside skiff)") }
+
+        let destination = probeDestination(spec)
+        let plan = CheckPlan(spec: spec, policy: request.policy, groups: request.groups, probePath: destination, runtimePath: runtime)
+        // The task as configured, but running the probe, bind-mounted read-only.
+        let root = spec.root!.path
+        spec.root!.path = root.hasPrefix("/") ? root : bundle + "/" + root
+        spec.process?.args = [destination] + plan.probeArguments
+        spec.process?.terminal = false
+        spec.mounts = (spec.mounts ?? []) + [Spec.Mount(destination: destination, type: "bind", source: probe, options: ["bind", "ro", "nosuid"])]
+
+        let work = "/tmp/skiff-check-\(getpid())"
+        mkdir(work, 0o700)
+        mkdir(work + "/bundle", 0o700)
+        defer { removeTree(work) }
+        let bytes = SpecLoader.encode(spec)
+        guard writeFile(work + "/bundle/config.json", bytes) else { throw CheckError("writing \(work)/bundle/config.json: \(String(cString: strerror(errno)))") }
+        let id = "skiff-check-\(getpid())"
+        let state = work + "/state"
+        let output = try runTask(runtime: runtime, arguments: ["--root", state, "run", "--bundle", work + "/bundle", id], work: work)
+        // Whatever happened, the task goes (run deletes it; after a failure or Ctrl-C it may not have).
+        _ = spawn(runtime, ["--root", state, "delete", "--force", id], stdout: "/dev/null", stderr: "/dev/null").map(waitFor)
+        if interruption != 0 { throw CheckError("interrupted: the checked task was deleted") }
+        let report = ProbeReport(output.stdout)
+        guard report["probe"] == "1" else {
+            let why = output.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(output.status)"
+            throw CheckError("the task did not run the probe under \(runtime): \(why)")
+        }
+        guard report.isComplete else { throw CheckError("the probe was stopped before it finished (exit status \(output.status))") }
+        return plan.evaluate(report)
+    }
+
+    /// The runtime must exist and answer `--version` like runc does.
+    private static func checkedRuntime(_ path: String) throws(CheckError) -> String {
+        guard access(path, X_OK) == 0 else { throw CheckError("--runtime \(path): \(String(cString: strerror(errno)))") }
+        let probe = "/tmp/skiff-check-version-\(getpid())"
+        defer { unlink(probe) }
+        guard let pid = spawn(path, ["--version"], stdout: probe, stderr: "/dev/null") else { throw CheckError("--runtime \(path): cannot be run") }
+        let status = waitFor(pid)
+        let text = (try? readFile(probe)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard status == 0, text.lowercased().contains("version") else {
+            throw CheckError("--runtime \(path): not a runc-compatible runtime (`\(path) --version` did not print a version)")
+        }
+        return path
+    }
+
+    private static func runTask(runtime: String, arguments: [String], work: String) throws(CheckError) -> (status: Int32, stdout: String, stderr: String) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in interruption = 1 }
+        action.sa_flags = 0  // no SA_RESTART: waitpid returns, and the task is deleted
+        var previous = [sigaction(), sigaction()]
+        sigaction(SIGINT, &action, &previous[0])
+        sigaction(SIGTERM, &action, &previous[1])
+        defer {
+            sigaction(SIGINT, &previous[0], nil)
+            sigaction(SIGTERM, &previous[1], nil)
+        }
+        guard let pid = spawn(runtime, arguments, stdout: work + "/stdout", stderr: work + "/stderr") else {
+            throw CheckError("\(runtime): cannot be run")
+        }
+        var status: Int32 = 0
+        var waited = 0
+        // The probe takes seconds (the CPU share is measured over two); a minute is a hang.
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { break }
+            if interruption != 0 || waited > 6000 {
+                kill(pid, SIGTERM)
+                usleep(100_000)
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                if interruption == 0 { throw CheckError("the checked task did not finish within a minute") }
+                break
+            }
+            usleep(10_000)
+            waited += 1
+        }
+        func text(_ path: String) -> String { (try? readFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        return (status, text(work + "/stdout"), text(work + "/stderr"))
+    }
+
+    private static func spawn(_ path: String, _ arguments: [String], stdout: String, stderr: String) -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return nil }
+        return pid
+    }
+
+    private static func waitFor(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    private static func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
+    }
+
+    private static func removeTree(_ path: String) {
+        for name in ["bundle/config.json", "stdout", "stderr"] { unlink(path + "/" + name) }
+        for name in ["bundle", "state"] { rmdir(path + "/" + name) }
+        rmdir(path)
+    }
+}
