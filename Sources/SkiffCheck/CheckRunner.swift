@@ -40,7 +40,11 @@ public enum Checker {
         var spec: Spec
         do { spec = try SpecLoader.load(bundle: bundle) } catch { throw CheckError("\(bundle)/config.json: \(error)") }
         let skiff = ownExecutable
-        let runtime = try checkedRuntime(request.runtime ?? skiff)
+        let work = "/tmp/skiff-check-\(getpid())"
+        mkdir(work, 0o700)
+        mkdir(work + "/bundle", 0o700)
+        defer { removeTree(work) }
+        let runtime = try checkedRuntime(request.runtime ?? skiff, work: work)
         let probe = skiff.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/skiff-probe"
         guard access(probe, X_OK) == 0 else { throw CheckError("\(probe): the probe is missing (make build installs it beside skiff)") }
 
@@ -53,10 +57,6 @@ public enum Checker {
         spec.process?.terminal = false
         spec.mounts = (spec.mounts ?? []) + [Spec.Mount(destination: destination, type: "bind", source: probe, options: ["bind", "ro", "nosuid"])]
 
-        let work = "/tmp/skiff-check-\(getpid())"
-        mkdir(work, 0o700)
-        mkdir(work + "/bundle", 0o700)
-        defer { removeTree(work) }
         let bytes = SpecLoader.encode(spec)
         guard writeFile(work + "/bundle/config.json", bytes) else { throw CheckError("writing \(work)/bundle/config.json: \(String(cString: strerror(errno)))") }
         let id = "skiff-check-\(getpid())"
@@ -74,16 +74,17 @@ public enum Checker {
         return plan.evaluate(report)
     }
 
-    /// The runtime must exist and answer `--version` like runc does.
-    private static func checkedRuntime(_ path: String) throws(CheckError) -> String {
+    /// The runtime must exist and answer like runc: `--version` prints a version, and
+    /// `state` of a container that does not exist fails.
+    private static func checkedRuntime(_ path: String, work: String) throws(CheckError) -> String {
         guard access(path, X_OK) == 0 else { throw CheckError("--runtime \(path): \(String(cString: strerror(errno)))") }
-        let probe = "/tmp/skiff-check-version-\(getpid())"
-        defer { unlink(probe) }
-        guard let pid = spawn(path, ["--version"], stdout: probe, stderr: "/dev/null") else { throw CheckError("--runtime \(path): cannot be run") }
-        let status = waitFor(pid)
-        let text = (try? readFile(probe)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard status == 0, text.lowercased().contains("version") else {
-            throw CheckError("--runtime \(path): not a runc-compatible runtime (`\(path) --version` did not print a version)")
+        let output = work + "/version"
+        guard let version = spawn(path, ["--version"], stdout: output, stderr: "/dev/null") else { throw CheckError("--runtime \(path): cannot be run") }
+        let versionStatus = waitFor(version)
+        let text = (try? readFile(output)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let state = spawn(path, ["--root", work + "/state", "state", "skiff-check-nonexistent"], stdout: "/dev/null", stderr: "/dev/null").map(waitFor)
+        guard versionStatus == 0, text.lowercased().contains("version"), let state, state != 0 else {
+            throw CheckError("--runtime \(path): not a runc-compatible runtime (`--version` and `state` do not answer as runc's do)")
         }
         return path
     }
@@ -91,11 +92,19 @@ public enum Checker {
     private static func runTask(runtime: String, arguments: [String], work: String) throws(CheckError) -> (status: Int32, stdout: String, stderr: String) {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in interruption = 1 }
-        action.sa_flags = 0  // no SA_RESTART: waitpid returns, and the task is deleted
+        action.sa_flags = 0
         var previous = [sigaction(), sigaction()]
         sigaction(SIGINT, &action, &previous[0])
         sigaction(SIGTERM, &action, &previous[1])
+        // A caller may have blocked them (as some process supervisors do): Ctrl-C must still end the check.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        var previousMask = sigset_t()
+        sigprocmask(SIG_UNBLOCK, &signals, &previousMask)
         defer {
+            sigprocmask(SIG_SETMASK, &previousMask, nil)
             sigaction(SIGINT, &previous[0], nil)
             sigaction(SIGTERM, &previous[1], nil)
         }
@@ -150,9 +159,17 @@ public enum Checker {
         return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
     }
 
+    /// Removes the check's work directory: the bundle, the output, and whatever state the
+    /// runtime under test kept in its root there.
     private static func removeTree(_ path: String) {
-        for name in ["bundle/config.json", "stdout", "stderr"] { unlink(path + "/" + name) }
-        for name in ["bundle", "state"] { rmdir(path + "/" + name) }
+        if let directory = opendir(path) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                if Int32(entry.pointee.d_type) == Int32(DT_DIR) { removeTree(path + "/" + name) } else { unlink(path + "/" + name) }
+            }
+            closedir(directory)
+        }
         rmdir(path)
     }
 }
