@@ -10,6 +10,9 @@ public struct CheckRequest: Sendable {
     public var policy = CheckPolicy()
     /// Empty: every group.
     public var groups: Set<CheckGroup> = []
+    /// skiff's state root when skiff itself runs the task, so a networked task leases its
+    /// address beside the node's other tasks (another runtime keeps its state apart).
+    public var skiffRoot: String?
 
     public init(bundle: String) { self.bundle = bundle }
 }
@@ -60,7 +63,7 @@ public enum Checker {
         let bytes = SpecLoader.encode(spec)
         guard writeFile(work + "/bundle/config.json", bytes) else { throw CheckError("writing \(work)/bundle/config.json: \(String(cString: strerror(errno)))") }
         let id = "skiff-check-\(getpid())"
-        let state = work + "/state"
+        let state = request.runtime == nil ? request.skiffRoot ?? work + "/state" : work + "/state"
         let output = try runTask(runtime: runtime, arguments: ["--root", state, "run", "--bundle", work + "/bundle", id], work: work)
         // Whatever happened, the task goes (run deletes it; after a failure or Ctrl-C it may not have).
         _ = spawn(runtime, ["--root", state, "delete", "--force", id], stdout: "/dev/null", stderr: "/dev/null").map(waitFor)

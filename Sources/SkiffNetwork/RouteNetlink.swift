@@ -121,4 +121,14 @@ struct RouteNetlink: ~Copyable {
         _ = try socket.perform([addAddress, interfaceUp, loopbackUp, defaultRoute],
                                step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
     }
+
+    /// Removes the link called `name`; one that is gone already is fine.
+    mutating func deleteLink(_ name: String) throws(NetworkError) {
+        var request = NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        request.put(UInt16(IFLA_IFNAME), string: name)
+        do throws(NetworkError) { _ = try socket.perform([request], step: "removing \(name)") } catch {
+            if case .system(_, let code, _) = error, code == ENODEV { return }
+            throw error
+        }
+    }
 }

@@ -58,27 +58,25 @@ public enum TaskNetwork {
     /// chains, empty maps and group sets) stay, like docker0: they are the node's, and
     /// unhooking and re-hooking six chains for every lone task cost ~19 ms of RCU waits.
     ///
-    /// The veth pair is not deleted here: it lives exactly as long as the task's network
-    /// namespace, and the kernel removes both ends when that goes (its last process has
-    /// exited), batched in its own worker. Deleting it here would cost this call 15-35 ms of
-    /// RCU grace periods. Until it is gone it is fenced: its bridge port is disabled (and
-    /// the rules drop frames of a task port without a chain), and its name is never reused.
+    /// The veth is fenced here (its bridge port disabled; the rules drop frames of a task
+    /// port without a chain) and removed by `Release.finish`, after the task's processes
+    /// are gone. Its name is never reused, so a new task need not wait for it.
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
     ///
     /// Returns what is left to release: drop it after any other teardown work, which then
     /// overlaps the RCU grace period the kernel makes an nftables deletion wait for.
-    @discardableResult
     public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current) throws(NetworkError) -> Release {
         var store = try LeaseStore(root: root, bridge: bridge)
         let mine = store.leases.filter { $0.containerID == containerID }
-        guard !mine.isEmpty else { return Release(socket: nil) }
+        guard !mine.isEmpty else { return Release(rules: nil, links: nil, interfaces: []) }
         var rules: NetlinkSocket? = nil
+        var links: RouteNetlink? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
-            var links = try RouteNetlink(namespace: namespace)
-            for lease in mine { try links.disableBridgePort(lease.interface) }
+            links = try RouteNetlink(namespace: namespace)
+            for lease in mine { try links!.disableBridgePort(lease.interface) }
             let firewall = TaskFirewall(bridge: bridge)
             if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
                 var batch = NFTablesBatch()
@@ -88,12 +86,35 @@ public enum TaskNetwork {
         }
         store.leases.removeAll { $0.containerID == containerID }
         try store.save()
-        return Release(socket: rules)
+        return Release(rules: rules, links: links, interfaces: mine.map(\.interface))
     }
 
-    /// The nf_tables socket of a teardown, closed when this is dropped.
+    /// The end of a teardown, for after the task's processes are gone: `finish` closes the
+    /// nf_tables socket (the kernel's RCU wait for the deleted rules) and makes sure the
+    /// veth is gone. The kernel removes it with the task's namespace, usually while the
+    /// rules' wait runs (deleting it by hand costs 15-35 ms of RCU grace periods here); one
+    /// still there after 20 ms more — the namespace is held by a joined container, a TCP
+    /// connection still closing, or the kernel is busy — is deleted here.
     public struct Release: ~Copyable {
-        let socket: NetlinkSocket?
+        var rules: NetlinkSocket?
+        var links: RouteNetlink?
+        let interfaces: [String]
+
+        public consuming func finish() throws(NetworkError) {
+            rules = nil
+            guard links != nil else { return }
+            for name in interfaces {
+                var waited = 0
+                while try links!.index(of: name) != nil {
+                    if waited == 20 {
+                        try links!.deleteLink(name)
+                        break
+                    }
+                    usleep(1000)
+                    waited += 1
+                }
+            }
+        }
     }
 
     /// Where a task's network is to be removed.

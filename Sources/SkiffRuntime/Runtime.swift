@@ -193,7 +193,11 @@ public struct Runtime: Sendable {
         } catch {
             if console.relay >= 0 { close(console.relay) }
             if cgroupMade { try? cgroup?.destroy() }
-            if let network { try? TaskNetwork.tearDown(bridge: network.bridge, containerID: id.value, root: store.root) }
+            if let network {
+                do throws(NetworkError) {
+                    try TaskNetwork.tearDown(bridge: network.bridge, containerID: id.value, root: store.root).finish()
+                } catch { warn(error.description) }
+            }
             try? directory.remove()
             throw error
         }
@@ -435,8 +439,11 @@ public struct Runtime: Sendable {
             usleep(1000)
             waited += 1
         }
+        if let network = consume network {
+            // The rules and the lease are gone already; a veth that cannot be removed is fenced.
+            do throws(NetworkError) { try network.finish() } catch { warn(error.description) }
+        }
         try directory.remove()
-        _ = consume network
         if let hooks = record.poststop, !hooks.isEmpty {
             do { try HookRunner.run(hooks, kind: "poststop", state: Self.ociState(record, status: .stopped)) } catch { warn(error.description) }
         }

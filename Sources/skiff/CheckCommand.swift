@@ -18,6 +18,7 @@ let checkCommand = Command(
 ) { args, context in
     var request = CheckRequest(bundle: args.positionals.first ?? args["bundle"] ?? ".")
     request.runtime = args["runtime"]
+    request.skiffRoot = context.runtime.store.root
     let format = args["format"] ?? "table"
     guard format == "table" || format == "json" else { throw UsageError(description: "--format: table or json, not \"\(format)\"") }
     for group in args.all("only").flatMap({ $0.split(separator: ",") }) {

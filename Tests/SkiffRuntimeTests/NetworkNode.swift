@@ -108,15 +108,9 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         }
     }
 
-    /// The node holds no task chain, map or set entry and no lease (the bridge and its
-    /// tables' hooked chains stay, as the node's), and its veths are gone: the kernel removes a veth pair with the task's namespace, in its own
-    /// worker, moments after the last process of the task has exited.
+    /// The node holds no veth, no task chain, map or set entry and no lease (the bridge and
+    /// its tables' hooked chains stay, as the node's).
     func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
-        var waited = 0
-        while !veths().isEmpty, waited < 300 {
-            usleep(10_000)
-            waited += 1
-        }
         #expect(veths().isEmpty, "veths are left: \(veths())", sourceLocation: sourceLocation)
         let ruleset = inNode(["nft", "list", "ruleset"]).stdout
         for left in ["chain from_", "chain to_", "chain in_", "chain out_", "elements"] {
