@@ -86,6 +86,16 @@ final class ContainerdTests {
         #expect(try shell.run("\(ctr) task kill -a -s TERM ctr-d; sleep 0.5", in: directory).status == 0)
         let left = try shell.run("\(ctr) task ps ctr-d", in: directory).output
         #expect(left.split(separator: "\n").count == 2, "\(left)")
+        // update through the shim, as containerd sends it: 64 MiB becomes 128 MiB.
+        let shim = try #require(ShimClient(state: directory + "/state", id: "ctr-d"))
+        #expect(try shim.update(id: "ctr-d", resourcesJSON: #"{"memory": {"limit": 134217728}, "pids": {"limit": 64}}"#) == nil)
+        #expect(try shell.run("\(ctr) task metrics ctr-d", in: directory).output.contains("134217728"))
+        // The container's own cgroup on the host (containerd's cgroupsPath is /default/ID).
+        let limits = try shell.run("cat $(find /sys/fs/cgroup/memory -type d -path '*/default/ctr-d' | head -1)/memory.limit_in_bytes $(find /sys/fs/cgroup/pids -type d -path '*/default/ctr-d' | head -1)/pids.max", in: directory)
+        #expect(limits.output.split(separator: "\n") == ["134217728", "64"], "\(limits.output)")
+        // A bad update is refused by skiff, and the shim passes the error on.
+        let refused = try shim.update(id: "ctr-d", resourcesJSON: #"{"blockIO": {"weight": 5}}"#)
+        #expect(refused?.contains("linux.resources.blockIO.weight: must be between 10 and 1000") == true, "\(refused ?? "accepted")")
         #expect(try shell.run("\(ctr) task kill -s KILL ctr-d; sleep 0.5; \(ctr) task rm ctr-d; \(ctr) c rm ctr-d", in: directory).status == 0)
         #expect(!(try shell.run("\(ctr) c ls -q", in: directory).output.contains("ctr-d")))
     }
