@@ -1,8 +1,10 @@
 /*
- * seccomp-listener SOCKET ERRNO: a test listener for SCMP_ACT_NOTIFY. Accepts one
- * connection on the AF_UNIX socket SOCKET, receives the container process state (printed
- * to stdout) and the notify descriptor, then answers every notification with -ERRNO,
- * printing "notified syscall=N", until the container is gone.
+ * seccomp-listener SOCKET ANSWER [HOLD_FILE]: a test listener for SCMP_ACT_NOTIFY. Accepts
+ * connections on the AF_UNIX socket SOCKET (one per process with a filter: the container's,
+ * then each exec's), receives the state (printed to stdout) and the notify descriptor, and
+ * answers every notification with -ANSWER, or lets the syscall run when ANSWER is
+ * "continue", printing "notified syscall=N". With HOLD_FILE, the second connection's first
+ * notification (an exec's own execve) is held, printing "held pid=N", until HOLD_FILE exists.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,15 +16,23 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+static int answer, let_run;
+static const char *hold_file;
+
+static int serve(int client, int hold);
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: seccomp-listener SOCKET ERRNO\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: seccomp-listener SOCKET ERRNO|continue [HOLD_FILE]\n");
         return 2;
     }
-    int answer = atoi(argv[2]);
+    let_run = strcmp(argv[2], "continue") == 0;
+    answer = let_run ? 0 : atoi(argv[2]);
+    hold_file = argc == 4 ? argv[3] : NULL;
     alarm(120); /* a test that fails before connecting must not leave us waiting forever */
     int server = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un address = { .sun_family = AF_UNIX };
@@ -34,11 +44,29 @@ int main(int argc, char **argv)
     }
     printf("listening\n");
     fflush(stdout);
-    int client = accept(server, NULL, NULL);
-    if (client < 0) {
-        perror("seccomp-listener: accept");
-        return 2;
+    signal(SIGCHLD, SIG_IGN);
+    for (int connection = 1;; connection++) {
+        int client = accept(server, NULL, NULL);
+        if (client < 0) {
+            perror("seccomp-listener: accept");
+            return 2;
+        }
+        /* The first connection alone is served here (the original one-listener use);
+         * with HOLD_FILE every connection gets a process of its own. */
+        if (!hold_file)
+            return serve(client, 0);
+        pid_t child = fork();
+        if (child == 0) {
+            close(server);
+            _exit(serve(client, connection == 2));
+        }
+        close(client);
     }
+}
+
+static int serve(int client, int hold)
+{
+    alarm(120); /* nor may a connection's process outlive a failed test */
     char state[8192];
     char control[CMSG_SPACE(sizeof(int))];
     struct iovec iov = { state, sizeof(state) - 1 };
@@ -70,9 +98,19 @@ int main(int argc, char **argv)
         }
         printf("notified syscall=%d\n", request->data.nr);
         fflush(stdout);
+        if (hold) {
+            printf("held pid=%u\n", request->pid);
+            fflush(stdout);
+            while (access(hold_file, F_OK) != 0)
+                usleep(10000);
+            hold = 0;
+        }
         memset(response, 0, sizes.seccomp_notif_resp);
         response->id = request->id;
-        response->error = -answer;
+        if (let_run)
+            response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        else
+            response->error = -answer;
         if (ioctl(notify, SECCOMP_IOCTL_NOTIF_SEND, response) < 0 && errno != ENOENT)
             perror("seccomp-listener: send");
     }

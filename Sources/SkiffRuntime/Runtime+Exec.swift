@@ -62,14 +62,15 @@ extension Runtime {
         defer { if seccompFd >= 0 { close(seccompFd) } }
         var builder = PlanBuilder(spec: spec, bundle: record.bundle, rootfs: record.rootfs, cgroupSystem: CgroupSystem(hierarchies: []), cgroup: record.cgroup)
         builder.preserveFds = options.preserveFds
+        var seccompFilter: SeccompFilter?
         if let section = spec.linux?.seccomp {
-            let filter: SeccompFilter
             do {
-                filter = try SeccompCompiler.check(section)
+                seccompFilter = try SeccompCompiler.check(section)
                 seccompFd = try SeccompCache(root: store.root).open(section)
             } catch { throw .spec(error) }
-            // A notify listener belongs to the container's own process, not to each exec.
-            builder.seccomp = (seccompFd, filter.flags & ~UInt32(8))
+            // With SCMP_ACT_NOTIFY the exec'd process gets a listener of its own, sent to
+            // the same listenerPath with the container's state (as runc does).
+            builder.seccomp = (seccompFd, seccompFilter!.flags)
         }
         let console = try Self.console(terminal: process.terminal == true, socketPath: options.consoleSocket, relay: !options.detach)
         defer { if console.child >= 0 { close(console.child) } }
@@ -89,6 +90,16 @@ extension Runtime {
             throw error
         }
         defer { if launched.pidfd >= 0 { close(launched.pidfd) } }
+        if launched.listenerFd >= 0, let filter = seccompFilter {
+            defer { close(launched.listenerFd) }
+            do {
+                try SeccompListener.send(launched.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata,
+                                         state: Self.ociState(record, status: .running))
+            } catch {
+                Glibc.kill(launched.pid, SIGKILL)
+                throw error
+            }
+        }
         if let pidFile = options.pidFile {
             do { try writeAtomically(String(launched.pid), to: pidFile) } catch {
                 Glibc.kill(launched.pid, SIGKILL)

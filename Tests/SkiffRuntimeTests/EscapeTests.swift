@@ -46,6 +46,65 @@ struct EscapeTests {
         #expect((Self.digest(skiffBinary), Self.digest(initBinary)) == before)
     }
 
+    /// CVE-2019-5736 against `exec`: the exec'd skiff-init is held at its execve (a seccomp
+    /// notify listener that does not answer the exec's own execve until told), inside the
+    /// container's pid namespace, while a process in the container goes for its /proc/PID/exe.
+    @Test func theRuntimeBinaryCannotBeReachedThroughAnExec() throws {
+        let skiffBinary = Harness.repository + "/.build/release/skiff"
+        let initBinary = Harness.repository + "/.build/release/skiff-init"
+        let before = (Self.digest(skiffBinary), Self.digest(initBinary))
+        let directory = Harness.temporaryDirectory("skiff-listener")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/listener.sock", release = directory + "/release"
+        let listener = Process()
+        listener.executableURL = URL(fileURLWithPath: Harness.repository + "/.build/seccomp-listener")
+        listener.arguments = [socket, "continue", release]
+        let output = directory + "/listener.out"
+        FileManager.default.createFile(atPath: output, contents: nil)
+        listener.standardOutput = FileHandle(forWritingAtPath: output)
+        try listener.run()
+        defer {
+            FileManager.default.createFile(atPath: release, contents: nil)
+            kill(listener.processIdentifier, SIGKILL)
+        }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
+
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.spec.process?.capabilities = .init(bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
+                                                  permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
+        sandbox.spec.linux?.seccomp = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket,
+                                                   syscalls: [.init(names: ["execve"], action: "SCMP_ACT_NOTIFY")])
+        sandbox.writeConfig()
+        let id = Harness.id("exec-exe")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        // The second process with the filter is this exec; its execve waits for the listener.
+        #expect(sandbox.skiff(["exec", "-d", id, "/bin/true"]).status == 0)
+        var held: String?
+        for _ in 0..<200 {
+            held = (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("held pid=") }.map(String.init)
+            if held != nil { break }
+            usleep(10_000)
+        }
+        let hostPid = try #require(held.flatMap { Int($0.dropFirst("held pid=".count)) })
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(hostPid)/exe")
+        #expect(exe.hasPrefix("/memfd:skiff-init"), "the held exec runs \(exe)")
+
+        // From inside: every process that is not the attacker's, its exe read and opened for writing.
+        let attack = "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; echo \"pid $n $(readlink $p/exe 2>&1)\"; (echo pwned >> $p/exe) 2>/dev/null && echo \"pid $n WRITTEN\"; cat $p/exe > /dev/null 2>&1 && echo \"pid $n READ\"; done"
+        let result = sandbox.skiff(["exec", "--cap", "CAP_DAC_OVERRIDE", id, "sh", "-c", attack])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count >= 2, "the attacker saw \(result.stdout)")   // pid 1 and the held exec, at least
+        // pid 1 runs the container's own busybox, which it may read; nothing of the runtime is
+        // readable, and nothing at all is writable.
+        #expect(!result.stdout.contains("WRITTEN"), "\(result.stdout)")
+        #expect(lines.filter { $0.hasSuffix(" READ") } .allSatisfy { $0 == "pid 1 READ" }, "\(result.stdout)")
+        #expect(!result.stdout.contains(Harness.repository), "\(result.stdout)")
+        FileManager.default.createFile(atPath: release, contents: nil)
+        #expect((Self.digest(skiffBinary), Self.digest(initBinary)) == before)
+    }
+
     /// CVE-2024-21626: no descriptor of the runtime in the container, and a cwd can only
     /// name a place inside it.
     @Test func noRuntimeDescriptorsAndNoCwdOutside() throws {
