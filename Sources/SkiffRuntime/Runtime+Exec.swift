@@ -28,6 +28,9 @@ extension Runtime {
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "exec into") }
         // Checked before anything is set up: a bad --cgroup leaves nothing to undo.
         var cgroup = record.cgroup
+        if options.subCgroup != nil, cgroup == nil {
+            throw .usage("--cgroup: container \"\(id.value)\" has no cgroup (it runs rootless, without delegated cgroups)")
+        }
         if let sub = options.subCgroup, let own = cgroup {
             guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
                 throw .usage("--cgroup: \"\(sub)\" must be a relative path inside the container's cgroup")

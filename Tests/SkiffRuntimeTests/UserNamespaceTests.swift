@@ -125,6 +125,19 @@ struct RootlessTests {
         // It says that it runs without cgroup limits.
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("without cgroup limits"))
         #expect(try asNobody(["--root", state, "list", "--quiet"]).stdout.isEmpty)
+
+        // exec --cgroup into a container that has no cgroup is refused, not ignored.
+        var sleeping = spec
+        sleeping.process?.args = ["sh", "-c", "exec sleep 30 >/dev/null 2>&1"]  // lets go of the test's pipes
+        sleeping.process?.terminal = false
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(sleeping)))
+        let sleeper = Harness.id("rootless-exec")
+        let detached = try asNobody(["--root", state, "run", "-d", "-b", bundle, sleeper])
+        #expect(detached.status == 0, "\(detached.stderr)")
+        let refused = try asNobody(["--root", state, "exec", "--cgroup", "sub", sleeper, "true"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--cgroup: container \"\(sleeper)\" has no cgroup"), "\(refused.stderr)")
+        #expect(try asNobody(["--root", state, "delete", "--force", sleeper]).status == 0)
     }
 }
 
