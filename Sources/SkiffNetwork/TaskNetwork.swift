@@ -58,25 +58,32 @@ public enum TaskNetwork {
     /// chains, empty maps and group sets) stay, like docker0: they are the node's, and
     /// unhooking and re-hooking six chains for every lone task cost ~19 ms of RCU waits.
     ///
-    /// The veth is fenced here (its bridge port disabled; the rules drop frames of a task
-    /// port without a chain) and removed by `Release.finish`, after the task's processes
-    /// are gone. Its name is never reused, so a new task need not wait for it.
+    /// The veth is fenced first (its bridge port disabled; the rules drop frames of a task
+    /// port without a chain), then deleted on a thread of its own while the caller goes on;
+    /// `Release.finish` waits for it.
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
     ///
     /// Returns what is left to release: drop it after any other teardown work, which then
     /// overlaps the RCU grace period the kernel makes an nftables deletion wait for.
-    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current) throws(NetworkError) -> Release {
+    ///
+    /// `taskRunning`: whether the task's processes are still alive (they are about to be
+    /// killed): then the veth is deleted at once; else the kernel is given a moment to
+    /// take it with the namespace.
+    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current,
+                                taskRunning: Bool = false) throws(NetworkError) -> Release {
         var store = try LeaseStore(root: root, bridge: bridge)
         let mine = store.leases.filter { $0.containerID == containerID }
-        guard !mine.isEmpty else { return Release(rules: nil, links: nil, interfaces: []) }
+        guard !mine.isEmpty else { return Release(rules: nil, removal: nil) }
         var rules: NetlinkSocket? = nil
-        var links: RouteNetlink? = nil
+        var removal: LinkRemoval? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
-            links = try RouteNetlink(namespace: namespace)
-            for lease in mine { try links!.disableBridgePort(lease.interface) }
+            var links = try RouteNetlink(namespace: namespace)
+            for lease in mine { try links.disableBridgePort(lease.interface) }
+            // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
+            removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
             let firewall = TaskFirewall(bridge: bridge)
             if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
                 var batch = NFTablesBatch()
@@ -86,34 +93,19 @@ public enum TaskNetwork {
         }
         store.leases.removeAll { $0.containerID == containerID }
         try store.save()
-        return Release(rules: rules, links: links, interfaces: mine.map(\.interface))
+        return Release(rules: rules, removal: removal)
     }
 
     /// The end of a teardown, for after the task's processes are gone: `finish` closes the
-    /// nf_tables socket (the kernel's RCU wait for the deleted rules) and makes sure the
-    /// veth is gone. The kernel removes it with the task's namespace, usually while the
-    /// rules' wait runs (deleting it by hand costs 15-35 ms of RCU grace periods here); one
-    /// still there after 20 ms more — the namespace is held by a joined container, a TCP
-    /// connection still closing, or the kernel is busy — is deleted here.
+    /// nf_tables socket (the kernel's RCU wait for the deleted rules) and waits for the
+    /// veth's deletion, both of which ran alongside the rest of the caller's teardown.
     public struct Release: ~Copyable {
         var rules: NetlinkSocket?
-        var links: RouteNetlink?
-        let interfaces: [String]
+        let removal: LinkRemoval?
 
         public consuming func finish() throws(NetworkError) {
             rules = nil
-            guard links != nil else { return }
-            for name in interfaces {
-                var waited = 0
-                while try links!.index(of: name) != nil {
-                    if waited == 20 {
-                        try links!.deleteLink(name)
-                        break
-                    }
-                    usleep(1000)
-                    waited += 1
-                }
-            }
+            try removal?.wait()
         }
     }
 

@@ -463,7 +463,10 @@ public struct Runtime: Sendable {
                 if nodeFd >= 0 { node = .namespace(nodeFd) }
             }
         }
-        do throws(NetworkError) { return try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node) }
+        let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)
+        do throws(NetworkError) {
+            return try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node, taskRunning: running)
+        }
         catch { throw RuntimeError(error) }
     }
 
