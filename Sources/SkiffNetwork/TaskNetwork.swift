@@ -59,8 +59,8 @@ public enum TaskNetwork {
     /// unhooking and re-hooking six chains for every lone task cost ~19 ms of RCU waits.
     ///
     /// The veth is fenced first (its bridge port disabled; the rules drop frames of a task
-    /// port without a chain), then deleted on a thread of its own while the caller goes on;
-    /// `Release.finish` waits for it.
+    /// port without a chain); see `taskRunning` for how it goes. Veth names are never
+    /// reused, so a new task never waits for an old veth.
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
@@ -69,8 +69,10 @@ public enum TaskNetwork {
     /// overlaps the RCU grace period the kernel makes an nftables deletion wait for.
     ///
     /// `taskRunning`: whether the task's processes are still alive (they are about to be
-    /// killed): then the veth is deleted at once; else the kernel is given a moment to
-    /// take it with the namespace.
+    /// killed): then its veth is deleted, on a thread of its own. A task that has exited
+    /// took its veth with its namespace (the kernel removes both ends when the namespace
+    /// goes, in its own worker); if something still holds that namespace — a container that
+    /// joined it, a TCP connection still closing — the veth stays, fenced, until it goes.
     public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current,
                                 taskRunning: Bool = false) throws(NetworkError) -> Release {
         var store = try LeaseStore(root: root, bridge: bridge)
@@ -82,8 +84,8 @@ public enum TaskNetwork {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
             var links = try RouteNetlink(namespace: namespace)
             for lease in mine { try links.disableBridgePort(lease.interface) }
-            // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
-            removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
+            // Fenced: now the veth of a live task goes, on a thread of its own (see LinkRemoval).
+            if taskRunning { removal = LinkRemoval(links: links, names: mine.map(\.interface)) }
             let firewall = TaskFirewall(bridge: bridge)
             if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
                 var batch = NFTablesBatch()
