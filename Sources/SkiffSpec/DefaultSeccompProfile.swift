@@ -3,7 +3,9 @@
 
 extension Spec.Seccomp {
     /// The widely used default container allowlist: everything a normal program needs, none of
-    /// the syscalls that reach past the container (kexec, modules, mount, bpf, ...).
+    /// the syscalls that reach past the container (kexec, modules, bpf, setns without
+    /// CAP_SYS_ADMIN, ...). As in podman's profile, mount, unshare and ptrace are allowed and
+    /// left to the capabilities and the kernel's own checks.
     public static let defaultProfile = Spec.Seccomp(
         defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 38,
         architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
@@ -60,7 +62,7 @@ extension Spec.Seccomp {
             "seccomp", "select", "semctl", "semget", "semop", "semtimedop", "semtimedop_time64", "send",
             "sendfile", "sendfile64", "sendmmsg", "sendmsg", "sendto", "set_mempolicy", "set_robust_list",
             "set_thread_area", "set_tid_address", "setfsgid", "setfsgid32", "setfsuid", "setfsuid32",
-            "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setns", "setpgid", "setpriority",
+            "setgid", "setgid32", "setgroups", "setgroups32", "setitimer", "setpgid", "setpriority",
             "setregid", "setregid32", "setresgid", "setresgid32", "setresuid", "setresuid32", "setreuid",
             "setreuid32", "setrlimit", "setsid", "setsockopt", "setuid", "setuid32", "setxattr", "shmat",
             "shmctl", "shmdt", "shmget", "shutdown", "sigaction", "sigaltstack", "signal", "signalfd",
