@@ -65,6 +65,12 @@ struct RouteNetlink: ~Copyable {
         _ = try socket.perform([request], step: "creating veth \(host)")
     }
 
+    /// Brings the link `index` up.
+    mutating func setUp(index: Int32) throws(NetworkError) {
+        let request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: index, up: true))
+        _ = try socket.perform([request], step: "bringing link \(index) up")
+    }
+
     /// Puts the bridge port `name` in the disabled state: the bridge neither takes frames
     /// from it nor sends frames to it. A port that is gone already is fine.
     mutating func disableBridgePort(_ name: String) throws(NetworkError) {

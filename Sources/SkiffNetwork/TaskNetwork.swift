@@ -155,8 +155,10 @@ public enum TaskNetwork {
     /// The bridge's index, after making it (up, with the gateway address) if it is missing.
     /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
     private static func ensureBridge(_ config: NetworkConfig, replacing previous: IPv4Subnet?, node: inout RouteNetlink) throws(NetworkError) -> Int32 {
-        _ = try node.createBridge(config.bridge)
+        let created = try node.createBridge(config.bridge)
         guard let index = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
+        // One that was there already (made by someone else, or left down) is brought up.
+        if !created { try node.setUp(index: index) }
         if let previous, previous != config.subnet {
             try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
         }

@@ -71,6 +71,8 @@ struct NetworkTests {
 
     @Test func egressRulesRestrictOutboundTraffic() throws {
         let node = NetworkNode()
+        // A bridge that is there already, and down, is used and brought up.
+        #expect(node.inNode(["ip", "link", "add", "skiff0", "type", "bridge"]).status == 0)
         node.startServer("db", ports: [5432, 6379], ["groups": "db", "ingress": "tcp 5432,6379 10.77.0.0/16"])
         node.startServer("app", ports: [80], ["egress": "tcp 5432 db"])
         node.startServer("sealed", ports: [80], ["egress": ""])
