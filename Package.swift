@@ -37,6 +37,6 @@ let package = Package(
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
         .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec"]),
-        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"]),
+        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "CShims"]),
     ]
 )

@@ -2,6 +2,7 @@ import CShims
 import Glibc
 import SkiffCgroups
 import SkiffSeccomp
+import SkiffNetwork
 import SkiffSpec
 
 extension Runtime {
@@ -41,7 +42,9 @@ extension Runtime {
             ("hooks", strings(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])),
             ("mountOptions", strings(MountOptions.names)),
             ("linux", linux),
-            ("annotations", .object([("org.skiff.version", .string(version))])),
+            // The per-task network annotations this skiff understands (see the README).
+            ("annotations", .object([("org.skiff.version", .string(version)),
+                                     ("io.skiff.network", .string(NetworkConfig.keys.map { NetworkConfig.prefix + $0 }.joined(separator: ",")))])),
         ])
     }
 

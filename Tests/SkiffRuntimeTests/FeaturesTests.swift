@@ -1,4 +1,5 @@
 import Foundation
+import SkiffNetwork
 import SkiffSpec
 import Testing
 
@@ -11,6 +12,19 @@ struct FeaturesTests {
     }
 
     static func linux() throws -> [String: Any] { try #require(try features()["linux"] as? [String: Any]) }
+
+    /// The network annotations it lists are the ones the parser takes (and the only ones).
+    @Test func everyNetworkAnnotationListedIsUnderstood() throws {
+        let annotations = try #require(try Self.features()["annotations"] as? [String: String])
+        let keys = try #require(annotations["io.skiff.network"]).split(separator: ",").map(String.init)
+        let samples = ["bridge": "br1", "subnet": "10.9.0.0/16", "address": "10.9.0.7", "groups": "web", "ingress": "tcp 80 web", "egress": "udp 53 10.9.0.1"]
+        #expect(Set(keys) == Set(samples.keys.map { NetworkConfig.prefix + $0 }))
+        for key in keys {
+            let value = samples[String(key.dropFirst(NetworkConfig.prefix.count))]!
+            let subnet = key.hasSuffix(".address") ? [NetworkConfig.prefix + "subnet": "10.9.0.0/16"] : [:]
+            #expect(throws: Never.self) { _ = try NetworkConfig.parse(annotations: [key: value].merging(subnet) { a, _ in a }) }
+        }
+    }
 
     @Test func everyNamespaceListedWorksTogether() throws {
         let namespaces = try #require(try Self.linux()["namespaces"] as? [String])
