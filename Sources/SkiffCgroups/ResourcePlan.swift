@@ -153,6 +153,7 @@ public struct ResourcePlan: Sendable {
             guard swap >= limit else { throw SpecError(path["swap"], "must be at least memory.limit (\(limit)): it counts memory+swap, got \(swap)") }
         }
         if swap < -1 { throw SpecError(path["swap"], "must be positive (or -1 for no limit), got \(swap)") }
+        if limit < -1 { throw SpecError(path["limit"], "must be positive (or -1 for no limit), got \(limit)") }
         if v == .v2 {
             if limit != 0 { writes.append(CgroupWrite("memory", "memory.max", limit < 0 ? "max" : String(limit), field: path["limit"])) }
             if let reservation = memory.reservation {

@@ -75,6 +75,8 @@ struct ResourcePlanTests {
         expectError(.init(memory: .init(limit: 64 << 20, swap: 32 << 20)),
                     "linux.resources.memory.swap: must be at least memory.limit (67108864): it counts memory+swap, got 33554432")
         expectError(.init(memory: .init(swap: 32 << 20)), "linux.resources.memory.swap: needs memory.limit (swap is memory+swap)")
+        expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5")
+        expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5", .v1)
         expectError(.init(cpu: .init(cpus: "0-4095")), "linux.resources.cpu.cpus: CPU 2 does not exist on this host (online: 0,1)")
         expectError(.init(cpu: .init(cpus: "zero")), #"linux.resources.cpu.cpus: "zero" is not a list like "0-3,7""#)
         var realtime = Spec.CPU()
