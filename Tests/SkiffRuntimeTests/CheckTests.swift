@@ -64,7 +64,8 @@ struct CheckTests {
     /// Limits are shown in the cgroup and enforced: the OOM kill, the CPU share, the pids cap.
     @Test func limitsAreEnforced() {
         let bundle = Bundle {
-            $0.linux?.resources = Spec.Resources(memory: Spec.Memory(limit: 64 << 20), cpu: Spec.CPU(quota: 50_000, period: 100_000),
+            // A quarter of a CPU: easy to get in full while other suites keep both cores busy.
+            $0.linux?.resources = Spec.Resources(memory: Spec.Memory(limit: 64 << 20), cpu: Spec.CPU(quota: 25_000, period: 100_000),
                                                  pids: Spec.Pids(limit: 20))
         }
         let (status, rows, stderr) = Self.check(bundle, ["--only", "resources"])
