@@ -65,8 +65,8 @@ public enum TaskNetwork {
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
     ///
-    /// Returns what is left to release: drop it after any other teardown work, which then
-    /// overlaps the RCU grace period the kernel makes an nftables deletion wait for.
+    /// Returns what is still under way: `finish()` it after any other teardown work, which
+    /// then overlaps the kernel's waits (the nftables deletion's RCU grace period, the veth's).
     ///
     /// `taskRunning`: whether the task's processes are still alive (they are about to be
     /// killed): then its veth is deleted, on a thread of its own. A task that has exited
