@@ -94,11 +94,11 @@ struct CheckPlan {
         var results: [CheckResult] = []
         let configured = linux.namespaces ?? []
         for (kind, file) in Self.namespaceFiles {
-            let host = Self.namespaceName("/proc/self/ns/\(file)") ?? "?"
+            let host = readLink("/proc/self/ns/\(file)") ?? "?"
             let observed = report["ns.\(file)"]
             let entry = configured.first { $0.kind == kind }
             if let path = entry?.path {
-                results.append(Self.compare(.namespaces, "\(kind.rawValue) namespace (joined \(path))", expected: Self.namespaceName(path) ?? "?", observed: observed))
+                results.append(Self.compare(.namespaces, "\(kind.rawValue) namespace (joined \(path))", expected: namespaceName(at: path, kind: file) ?? "?", observed: observed))
             } else if entry != nil || policy.namespaces.contains(kind.rawValue) {
                 let own = observed != nil && observed != host && observed?.hasPrefix("unknown") == false
                 results.append(CheckResult(.namespaces, "\(kind.rawValue) namespace", expected: "its own (not \(host))", observed: observed ?? "-",
@@ -337,17 +337,6 @@ struct CheckPlan {
     }
 
     // MARK: - The host's side
-
-    static func namespaceName(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 128)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        if n > 0 { return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-        // A bind-mounted namespace (ip netns): its inode, with the kind from the path's use.
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        let kind = path.contains("netns") ? "net" : "ns"
-        return "\(kind):[\(st.st_ino)]"
-    }
 
     static func statusField(_ field: String) -> String? {
         guard let bytes = try? readFile("/proc/self/status") else { return nil }

@@ -28,11 +28,7 @@ public enum Checker {
     }
 
     /// `skiff` beside which `skiff-probe` is installed (like skiff-init).
-    static var ownExecutable: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "skiff"
-    }
+    static var ownExecutable: String { readLink("/proc/self/exe") ?? "skiff" }
 
     public static func run(_ request: CheckRequest) throws(CheckError) -> [CheckResult] {
         guard let resolved = realpath(request.bundle, nil) else {

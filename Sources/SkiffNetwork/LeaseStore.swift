@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSpec
 
 /// The addresses handed out on one bridge, in `<root>/.network/<bridge>.leases`, guarded by
 /// an exclusive `flock` on `<bridge>.lock` for as long as the store is open: every change to
@@ -51,22 +52,10 @@ struct LeaseStore: ~Copyable {
 
     /// The file's text; empty if there is none yet.
     private static func read(_ path: String) throws(NetworkError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { return "" }
-            throw .system(step: "reading \(path)", errno: errno)
+        do throws(SystemErrorText) { return String(decoding: try readFile(path), as: UTF8.self) } catch {
+            if error.errno == ENOENT { return "" }
+            throw .system(step: "reading \(path)", errno: error.errno)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            if n < 0 { throw .system(step: "reading \(path)", errno: errno) }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     deinit { close(lockFd) }

@@ -122,7 +122,7 @@ public enum TaskNetwork {
     }
 
     /// This thread's network namespace, as "net:[inode]": the node a task's network is on.
-    public static func currentNode() -> String? { namespaceName("/proc/thread-self/ns/net") }
+    public static func currentNode() -> String? { readLink("/proc/thread-self/ns/net") }
 
     /// A path to the network namespace called `node` ("net:[inode]"), found among the
     /// namespaces of running processes and `ip netns` names; nil if nothing holds it.
@@ -137,19 +137,7 @@ public enum TaskNetwork {
             }
             closedir(listing)
         }
-        return candidates.first { namespaceName($0) == node }
-    }
-
-    private static func namespaceName(_ path: String) -> String? {
-        if !path.hasPrefix("/proc/") {
-            // An `ip netns` bind mount is the namespace file itself.
-            var st = stat()
-            guard stat(path, &st) == 0 else { return nil }
-            return "net:[\(st.st_ino)]"
-        }
-        var buffer = [CChar](repeating: 0, count: 64)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        return candidates.first { namespaceName(at: $0, kind: "net") == node }
     }
 
     /// The bridge's index, after making it (up, with the gateway address) if it is missing.

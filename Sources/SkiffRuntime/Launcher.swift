@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffCgroups
+import SkiffSpec
 
 /// A container process that skiff-init has set up and reported READY.
 struct LaunchedProcess {
@@ -19,10 +20,7 @@ enum Launcher {
     /// `SKIFF_INIT` says.
     static func initPath() -> String {
         if let override = getenv("SKIFF_INIT") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if n > 0 {
-            let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let exe = readLink("/proc/self/exe") {
             let candidate = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/skiff-init"
             if access(candidate, X_OK) == 0 { return candidate }
         }

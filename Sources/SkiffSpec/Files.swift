@@ -1,5 +1,21 @@
 import Glibc
 
+/// Where the symbolic link at `path` points (nil if it is none, or unreadable).
+public func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = readlink(path, &buffer, buffer.count - 1)
+    return n > 0 ? String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+}
+
+/// A namespace file's name as /proc shows it ("net:[4026531833]"): the link text of a
+/// /proc/PID/ns entry, or `kind` and the inode of a bind-mounted one (`ip netns`).
+public func namespaceName(at path: String, kind: String) -> String? {
+    if let name = readLink(path) { return name }
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return "\(kind):[\(st.st_ino)]"
+}
+
 /// A file's bytes, with the errno text on failure.
 public func readFile(_ path: String) throws(SystemErrorText) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -145,10 +145,7 @@ struct EnforcementTests {
 
     @Test func badResourcesAreRejectedAndLeaveNothing() {
         func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            let sandbox = Sandbox()
-            configure(sandbox)
-            sandbox.writeConfig()
-            sandbox.expectCreateFails(message, sourceLocation: sourceLocation)
+            Sandbox.expectCreateFails(configuring: configure, message, sourceLocation: sourceLocation)
         }
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: 0)) }, "linux.resources.cpu.quota: must be positive")
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: -7)) }, "linux.resources.cpu.quota: must be positive")

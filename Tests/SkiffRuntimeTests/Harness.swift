@@ -156,6 +156,16 @@ final class Sandbox {
         expectNothingLeft(id, sourceLocation: sourceLocation)
     }
 
+    /// A fresh sandbox, changed by `configure`, whose `create` fails with `message` and
+    /// leaves nothing.
+    static func expectCreateFails(configuring configure: (Sandbox) -> Void, _ message: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        let sandbox = Sandbox()
+        configure(sandbox)
+        sandbox.writeConfig()
+        sandbox.expectCreateFails(message, sourceLocation: sourceLocation)
+    }
+
     /// Nothing of container `id` is left: no state directory, no cgroup, no mount.
     func expectNothingLeft(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!FileManager.default.fileExists(atPath: root + "/" + id), "state directory of \(id) left", sourceLocation: sourceLocation)

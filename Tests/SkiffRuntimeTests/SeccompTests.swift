@@ -154,10 +154,7 @@ struct SeccompTests {
 
     @Test func badSeccompSectionsNameTheFieldAndLeaveNothing() {
         func expectRejected(_ seccomp: Spec.Seccomp, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            let box = Sandbox()
-            box.spec.linux?.seccomp = seccomp
-            box.writeConfig()
-            box.expectCreateFails(message, sourceLocation: sourceLocation)
+            Sandbox.expectCreateFails(configuring: { $0.spec.linux?.seccomp = seccomp }, message, sourceLocation: sourceLocation)
         }
         expectRejected(.init(defaultAction: "SCMP_ACT_EXPLODE"), #"linux.seccomp.defaultAction: unknown seccomp action "SCMP_ACT_EXPLODE""#)
         expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_MAYBE")]),

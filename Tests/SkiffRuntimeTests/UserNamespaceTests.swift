@@ -57,10 +57,7 @@ struct UserNamespaceTests {
 
     @Test func badMappingsAreNamed() {
         func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
-            let box = Sandbox()
-            configure(box)
-            box.writeConfig()
-            box.expectCreateFails(message, sourceLocation: sourceLocation)
+            Sandbox.expectCreateFails(configuring: configure, message, sourceLocation: sourceLocation)
         }
         expectRejected({ $0.spec.linux?.uidMappings = Self.mapping; $0.spec.linux?.gidMappings = Self.mapping },
                        "linux.uidMappings: needs a new user namespace")
