@@ -69,10 +69,10 @@ public enum TaskNetwork {
     /// then overlaps the kernel's waits (the nftables deletion's RCU grace period, the veth's).
     ///
     /// `taskRunning`: whether the task's processes are still alive (they are about to be
-    /// killed): then its veth is deleted, on a thread of its own. A task that has exited
-    /// took its veth with its namespace (the kernel removes both ends when the namespace
-    /// goes, in its own worker); if something still holds that namespace — a container that
-    /// joined it, a TCP connection still closing — the veth stays, fenced, until it goes.
+    /// killed): then its veth is deleted at once, on a thread of its own. A task that has
+    /// exited takes its veth with its namespace (the kernel removes both ends in its own
+    /// worker); one still there after 20 ms — the namespace is held by a container that
+    /// joined it, or a TCP connection still closing — is deleted.
     public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current,
                                 taskRunning: Bool = false) throws(NetworkError) -> Release {
         var store = try LeaseStore(root: root, bridge: bridge)
@@ -84,8 +84,8 @@ public enum TaskNetwork {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
             var links = try RouteNetlink(namespace: namespace)
             for lease in mine { try links.disableBridgePort(lease.interface) }
-            // Fenced: now the veth of a live task goes, on a thread of its own (see LinkRemoval).
-            if taskRunning { removal = LinkRemoval(links: links, names: mine.map(\.interface)) }
+            // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
+            removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
             let firewall = TaskFirewall(bridge: bridge)
             if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
                 var batch = NFTablesBatch()

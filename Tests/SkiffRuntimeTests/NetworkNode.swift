@@ -109,14 +109,8 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     }
 
     /// The node holds no veth, no task chain, map or set entry and no lease (the bridge and
-    /// its tables' hooked chains stay, as the node's). The veth of a task that exited on its
-    /// own goes with its namespace, in the kernel's worker: moments, not an instant.
+    /// its tables' hooked chains stay, as the node's).
     func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
-        var waited = 0
-        while !veths().isEmpty, waited < 300 {
-            usleep(10_000)
-            waited += 1
-        }
         #expect(veths().isEmpty, "veths are left: \(veths())", sourceLocation: sourceLocation)
         let ruleset = inNode(["nft", "list", "ruleset"]).stdout
         for left in ["chain from_", "chain to_", "chain in_", "chain out_", "elements"] {
