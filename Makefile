@@ -5,9 +5,12 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 RELEASE := .build/release
 DEBUG := .build/debug
 INIT := .build/skiff-init
-INIT_CC := $(shell command -v musl-gcc 2>/dev/null || echo cc)
+# Recursively expanded on purpose: musl-gcc arrives with `deps`, so the choice is made when a
+# recipe runs (after `deps`), never when make reads this file on a fresh machine.
+INIT_CC = $(shell command -v musl-gcc 2>/dev/null || echo cc)
+STATIC_CFLAGS := -static -Os -s -Wall -Wextra -Werror
 
-.PHONY: all deps build init rootfs bundle run test bench clean
+.PHONY: all deps build init rootfs bundle run test bench clean check-static-helpers
 
 all: build
 
@@ -19,7 +22,7 @@ deps:
 # (see DESIGN.md). It is installed beside every skiff binary.
 $(INIT): CShims/init/skiff-init.c CShims/init/skiff_syscalls.h CShims/include/skiff_plan.h
 	@mkdir -p .build
-	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ CShims/init/skiff-init.c
+	$(INIT_CC) $(STATIC_CFLAGS) -o $@ CShims/init/skiff-init.c
 
 init: $(INIT)
 
@@ -27,7 +30,7 @@ init: $(INIT)
 PROBE := .build/skiff-probe
 $(PROBE): probe/skiff-probe.c
 	@mkdir -p .build
-	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ probe/skiff-probe.c
+	$(INIT_CC) $(STATIC_CFLAGS) -o $@ probe/skiff-probe.c
 
 # A fully static executable: no dynamic loading at start-up (half of `skiff run`'s
 # instructions went to ld.so relocating libstdc++ and friends).
@@ -56,7 +59,17 @@ run: deps build bundle
 	@mkdir -p .build
 	cc -O2 -Wall -Wextra -Werror -o $@ tools/seccomp-listener.c
 
-test: deps build rootfs .build/seccomp-listener
+# The static helpers must build with either libc (a machine without musl-tools falls back
+# to cc and glibc): build each with both, so CI catches a header that only one of them has.
+STATIC_HELPERS := CShims/init/skiff-init.c probe/skiff-probe.c bench/rss-probe.c
+check-static-helpers:
+	@mkdir -p .build/helpers-check
+	@for compiler in cc musl-gcc; do for source in $(STATIC_HELPERS); do \
+	    $$compiler $(STATIC_CFLAGS) -o .build/helpers-check/$$(basename $$source .c)-$$compiler $$source || exit 1; \
+	done; done
+	@echo "static helpers build with cc (glibc) and musl-gcc"
+
+test: deps check-static-helpers build rootfs .build/seccomp-listener
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product tiny-scheduler
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
@@ -65,7 +78,7 @@ test: deps build rootfs .build/seccomp-listener
 # The benchmark measures each runtime through a tiny static probe (see bench/rss-probe.c).
 .build/rss-probe: bench/rss-probe.c
 	@mkdir -p .build
-	$(INIT_CC) -static -Os -s -Wall -Wextra -Werror -o $@ bench/rss-probe.c
+	$(INIT_CC) $(STATIC_CFLAGS) -o $@ bench/rss-probe.c
 
 bench: deps build rootfs .build/rss-probe
 	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench

@@ -1,6 +1,8 @@
 /*
- * Kernel interfaces newer than the C library headers we build skiff-init with (musl):
- * openat2, the fd-based mount API and close_range. Values are the kernel's UAPI ones.
+ * Kernel interfaces newer than some C library headers skiff-init is built with: openat2, the
+ * fd-based mount API and close_range. Values are the kernel's UAPI ones. musl 1.2.3 has none
+ * of them; glibc 2.36 has the mount API (its <sys/mount.h> pulls in <linux/mount.h>), so every
+ * definition is guarded and the program builds with either libc.
  */
 #ifndef SKIFF_SYSCALLS_H
 #define SKIFF_SYSCALLS_H
@@ -32,6 +34,7 @@
 #define SYS_mount_setattr 442
 #endif
 
+#ifndef RESOLVE_IN_ROOT
 struct open_how {
     uint64_t flags;
     uint64_t mode;
@@ -39,7 +42,10 @@ struct open_how {
 };
 #define RESOLVE_NO_MAGICLINKS 0x02
 #define RESOLVE_IN_ROOT 0x10
+#endif
 
+/* <linux/mount.h> defines MOUNT_ATTR_SIZE_VER0 together with the struct and its flags. */
+#ifndef MOUNT_ATTR_SIZE_VER0
 struct mount_attr {
     uint64_t attr_set;
     uint64_t attr_clr;
@@ -64,6 +70,7 @@ struct mount_attr {
 #define FSMOUNT_CLOEXEC 0x00000001
 #define FSCONFIG_SET_STRING 1
 #define FSCONFIG_CMD_CREATE 6
+#endif
 
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000

@@ -58,7 +58,8 @@ final class PodmanTests {
                 try? FileManager.default.removeItem(atPath: outputFile)
                 try? FileManager.default.removeItem(atPath: inputFile)
             }
-            let script = "exec > \(outputFile) 2>&1 < \(inputFile); timeout 120 sh -c '" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            // Run in `directory`: conmon writes files (an `oom` marker) into its working directory.
+            let script = "cd \(directory) && exec > \(outputFile) 2>&1 < \(inputFile); timeout 120 sh -c '" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
             let words: [String] = ["/bin/sh", "-c", script]
             let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
