@@ -245,3 +245,25 @@ int skiff_userns_fd(const char *uid_map, const char *gid_map)
     errno = saved;
     return fd;
 }
+
+/* A runtime hook (prestart, createRuntime, poststart, poststop): a child that dies with the
+ * thread that started it (PR_SET_PDEATHSIG), so a `create` killed while its hook runs takes
+ * the hook with it, in a process group of its own, so a timeout kills all it started. Only
+ * async-signal-safe calls between fork and execve. */
+pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        _exit(126);
+    if (setpgid(0, 0) < 0 || dup2(stdin_fd, 0) < 0)
+        _exit(126);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execve(path, argv, envp);
+    _exit(127);
+}

@@ -28,6 +28,10 @@ struct skiff_spawn_request {
 /* clone3 (falling back to clone) + execveat of skiff-init. Returns the child's pid. */
 pid_t skiff_spawn(struct skiff_spawn_request *request);
 
+/* fork + execve of a runtime hook: killed with the calling thread (PR_SET_PDEATHSIG), in a
+ * process group of its own, `stdin_fd` as its standard input. Returns the pid, or -1. */
+pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd);
+
 /* A sealed, read-only memfd holding the executable at `path` (CVE-2019-5736). */
 int skiff_sealed_copy(const char *path);
 

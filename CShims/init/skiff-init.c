@@ -427,6 +427,22 @@ static void op_pivot(const struct op *o)
         fail("pivot_root", "opening the new root");
 }
 
+/* No mount namespace of the container's own: the node's mount table is shared, so nothing
+ * is mounted; the process is only chroot'ed into its root. */
+static void op_chroot(const struct op *o)
+{
+    rootfs_path = o->str[0];
+    if (chdir(rootfs_path) < 0)
+        fail("entering the rootfs", "%s", rootfs_path);
+    if (chroot(".") < 0)
+        fail("chroot", "%s", rootfs_path);
+    if (chdir("/") < 0)
+        fail("chroot", "chdir /");
+    root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        fail("chroot", "opening the new root");
+}
+
 /* Files are masked with the host's /dev/null, never with the container's: an image (or a
  * racing process) may have replaced that one with a symlink or a regular file
  * (CVE-2025-31133). Checked to be the 1:3 character device, then cloned `count` times. */
@@ -1041,6 +1057,7 @@ static void run(const struct op *o)
     case SKIFF_OP_SYMLINK: op_symlink(o); break;
     case SKIFF_OP_MKDIR: op_mkdir(o); break;
     case SKIFF_OP_PIVOT: op_pivot(o); break;
+    case SKIFF_OP_CHROOT: op_chroot(o); break;
     case SKIFF_OP_READONLY_ROOT: op_readonly_root(); break;
     case SKIFF_OP_READONLY_PATH: op_readonly_path(o); break;
     case SKIFF_OP_MASK_PATH: op_mask(o); break;

@@ -48,6 +48,18 @@ enum CgroupFiles {
         return children.flatMap { subtree(of: $0) } + [directory]
     }
 
+    /// Whether `directory` has a cgroup below it.
+    static func hasChildCgroups(_ directory: String) -> Bool {
+        guard let dir = opendir(directory) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return true }
+        }
+        return false
+    }
+
     static func pids(in directory: String) -> [Int32] {
         (read(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { Int32($0) }
     }

@@ -27,15 +27,74 @@ public struct CgroupManager: Sendable {
         try ResourcePlan(resources) { controller in system.hierarchy(for: controller)?.version }
     }
 
+    /// Refuse a cgroup that is not a container's to have: a hierarchy's root, or the cgroup
+    /// skiff itself runs in or one of its ancestors (`"."` and `"/"` resolve there). Killing
+    /// "the container's processes" there would kill the caller, or every process of the node.
+    public func checkPlacement(_ cgroup: ContainerCgroup) throws(SpecError) {
+        for directory in cgroup.directories {
+            guard let hierarchy = system.participating().first(where: { directory.path.hasPrefix($0.mountPoint) }) else { continue }
+            let relative = ContainerCgroup.normalize(String(directory.path.dropFirst(hierarchy.mountPoint.count)))
+            let own = ContainerCgroup.normalize(hierarchy.ownPath)
+            let name = hierarchy.version == .v2 ? "cgroup v2 hierarchy" : "\(hierarchy.name) hierarchy"
+            if relative == "/" {
+                throw SpecError("linux.cgroupsPath", "resolves to the root of the \(name): a container cannot have the whole node's cgroup")
+            }
+            if own == relative || own.hasPrefix(relative + "/") {
+                throw SpecError("linux.cgroupsPath", "resolves to \(relative) in the \(name), which holds skiff's own process: a container cannot have its caller's cgroup")
+            }
+        }
+    }
+
+    /// Decide which controllers to turn on above the container's v2 directory. On a pure v2
+    /// host: every available one (as runc and crun do: stats need them). On a hybrid host, where
+    /// v2 carries only a few, just those the limits use: an ancestor left with a controller on
+    /// cannot take processes any more (EBUSY), which breaks whoever places them there next
+    /// (buildah places containers in its own cgroup).
+    public func planControllers(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {
+        cgroup.enabledControllers = []
+        guard let unified = system.unified,
+              let directory = cgroup.directories.first(where: { $0.version == "v2" && $0.path.hasPrefix(unified.mountPoint + "/") })
+        else { return }
+        var wanted: Set<String>
+        if system.isPureV2 {
+            wanted = Set(unified.controllers)
+        } else {
+            wanted = Set(plan.writes.compactMap { write -> String? in
+                if write.controller == CgroupWrite.unified {
+                    return write.candidates.first.map { String($0.file.prefix { $0 != "." }) }
+                }
+                return system.hierarchy(for: write.controller)?.version == .v2 ? write.controller : nil
+            })
+        }
+        guard !wanted.isEmpty else { return }
+        var ancestor = unified.mountPoint
+        var available = Set(unified.controllers)
+        let below = directory.path.dropFirst(unified.mountPoint.count + 1).split(separator: "/").dropLast()
+        for component in [Substring("")] + below {
+            if !component.isEmpty { ancestor += "/" + component }
+            // A directory skiff is about to make enables nothing yet.
+            let enabled = Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+            for controller in wanted.intersection(available).subtracting(enabled).sorted() {
+                cgroup.enabledControllers.append(.init(ancestor: ancestor, controller: controller))
+            }
+            available = available.intersection(wanted.union(enabled))
+        }
+    }
+
     /// Create every directory and write the plan. On failure, the directories it created
-    /// are removed again.
+    /// are removed again and the ancestors left as they were.
     public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan?) throws(CgroupError) {
         var made: [String] = []
-        do {
+        do throws(CgroupError) {
             for directory in cgroup.directories {
+                if directory.existed { continue }
+                if directory.version == "v2" { try enableControllers(cgroup.enabledControllers) }
                 let created = try CgroupFiles.makeDirectories(directory.path)
+                // Planned as new, found existing: someone else's, made in the meantime.
+                if created.last != directory.path {
+                    throw CgroupError("creating", path: directory.path, errno: EEXIST, reason: "it appeared while the container was being created")
+                }
                 made.append(contentsOf: created)
-                if directory.version == "v2" { try enableControllers(above: directory.path) }
                 if directory.version == "v1", directory.controllers.contains("cpuset") {
                     try inheritCpuset(created)
                 }
@@ -43,6 +102,7 @@ public struct CgroupManager: Sendable {
             if let plan { try CgroupWriter(cgroup: cgroup, system: system).apply(plan) }
         } catch {
             for directory in made.reversed() { rmdir(directory) }
+            cgroup.releaseControllers()
             throw error
         }
     }
@@ -53,19 +113,11 @@ public struct CgroupManager: Sendable {
     }
 
     /// On v2 a controller works in a cgroup only if every ancestor enables it in
-    /// `cgroup.subtree_control`: enable each available one from the root down to the parent.
-    private func enableControllers(above path: String) throws(CgroupError) {
-        guard let unified = system.unified, path.hasPrefix(unified.mountPoint + "/") else { return }
-        var ancestor = unified.mountPoint
-        let below = path.dropFirst(unified.mountPoint.count + 1).split(separator: "/").dropLast()
-        for component in [Substring("")] + below {
-            if !component.isEmpty { ancestor += "/" + component }
-            let available = Set((CgroupFiles.read(ancestor + "/cgroup.controllers") ?? "").split(whereSeparator: \.isWhitespace))
-            let enabled = Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace))
-            let missing = available.subtracting(enabled).sorted()
-            guard !missing.isEmpty else { continue }
+    /// `cgroup.subtree_control`: turn on the planned ones, from the root down.
+    private func enableControllers(_ planned: [ContainerCgroup.EnabledController]) throws(CgroupError) {
+        for entry in planned {
             do {
-                try CgroupFiles.write(missing.map { "+" + $0 }.joined(separator: " "), to: ancestor + "/cgroup.subtree_control")
+                try CgroupFiles.write("+" + entry.controller, to: entry.ancestor + "/cgroup.subtree_control")
             } catch {
                 // A cgroup with processes of its own cannot enable controllers for children
                 // (EBUSY): the limits that need them will say so when written.
@@ -106,18 +158,24 @@ extension ContainerCgroup {
         return seen.sorted()
     }
 
-    public func signal(_ signal: Int32) {
-        for pid in pids() { kill(pid, signal) }
+    /// Signal the container's processes: every one in a cgroup skiff made; in one it did not,
+    /// only those `belongs` accepts (the container's pid namespace, or its init).
+    public func signal(_ signal: Int32, belongs: (Int32) -> Bool) {
+        for pid in pids() where isOwned || belongs(pid) { kill(pid, signal) }
     }
 
-    /// Kill whatever is left, wait for the cgroups to empty, and remove them. Missing
-    /// directories are fine: delete must be safe to repeat.
-    public func destroy() throws(CgroupError) {
+    /// Kill the container's processes, wait for them to go, and remove the directories skiff
+    /// made (never one that existed before it). Missing directories are fine: delete must be
+    /// safe to repeat.
+    public func destroy(belongs: (Int32) -> Bool) throws(CgroupError) {
         let existing = directories.filter { access($0.path, F_OK) == 0 }
-        guard !existing.isEmpty else { return }
-        // Frozen tasks do not act on SIGKILL (v1) until thawed.
-        if isFrozen { try? thaw() }
-        if let unified = existing.first(where: { $0.version == "v2" }),
+        guard !existing.isEmpty else {
+            releaseControllers()
+            return
+        }
+        // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
+        if isOwned, isFrozen { try? thaw() }
+        if isOwned, let unified = existing.first(where: { $0.version == "v2" }),
            access(unified.path + "/cgroup.kill", F_OK) == 0 {
             try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
         }
@@ -125,6 +183,7 @@ extension ContainerCgroup {
         var attempt = 0
         while true {
             let remaining = existing.flatMap { CgroupFiles.subtree(of: $0.path) }.flatMap { CgroupFiles.pids(in: $0) }
+                .filter { isOwned || belongs($0) }
             if remaining.isEmpty { break }
             for pid in remaining { kill(pid, SIGKILL) }
             attempt += 1
@@ -133,15 +192,27 @@ extension ContainerCgroup {
             }
             usleep(1000)
         }
-        for path in existing.reversed().flatMap({ CgroupFiles.subtree(of: $0.path) }) {
-            var tries = 0
-            while rmdir(path) != 0 {
-                if errno == ENOENT { break }
-                // EBUSY while the kernel finishes tearing down exited tasks
-                tries += 1
-                if errno != EBUSY || tries > 1000 { throw CgroupError("removing", path: path, errno: errno) }
-                usleep(1000)
+        for directory in existing.reversed() where !directory.existed && !shared {
+            for path in CgroupFiles.subtree(of: directory.path) {
+                var tries = 0
+                while rmdir(path) != 0 {
+                    if errno == ENOENT { break }
+                    // EBUSY while the kernel finishes tearing down exited tasks
+                    tries += 1
+                    if errno != EBUSY || tries > 1000 { throw CgroupError("removing", path: path, errno: errno) }
+                    usleep(1000)
+                }
             }
+        }
+        releaseControllers()
+    }
+
+    /// Turn off the controllers skiff turned on for this container, deepest ancestor first,
+    /// in each ancestor that has no child cgroup left (another container may still use them).
+    public func releaseControllers() {
+        for entry in enabledControllers.reversed() {
+            guard access(entry.ancestor, F_OK) == 0, !CgroupFiles.hasChildCgroups(entry.ancestor) else { continue }
+            try? CgroupFiles.write("-" + entry.controller, to: entry.ancestor + "/cgroup.subtree_control")
         }
     }
 }

@@ -10,7 +10,28 @@ public struct ContainerCgroup: Sendable, Equatable {
         public var path: String
         public var version: String
         public var controllers: [String]
+        /// The directory was there before skiff planned the container: it is not skiff's to
+        /// remove, and only the container's own processes in it are skiff's to kill.
+        public var existed = false
     }
+
+    /// Controllers skiff turns on in an ancestor's `cgroup.subtree_control` (v2) for this
+    /// container, decided before anything is written so the record names them: delete turns
+    /// each off again once the ancestor has no child cgroups left (see `CgroupManager`).
+    public var enabledControllers: [EnabledController] = []
+
+    public struct EnabledController: Sendable, Equatable {
+        public var ancestor: String
+        public var controller: String
+    }
+
+    /// The cgroup existed with processes in it when the container was created: the container
+    /// joined it (with a warning, as runc does), so skiff neither limits, freezes, kills nor
+    /// removes anything in it but the container's own processes.
+    public var shared = false
+
+    /// Whether skiff made every directory (and so may kill all in them and remove them).
+    public var isOwned: Bool { !directories.contains { $0.existed } && !shared }
 
     /// The cgroup path relative to each hierarchy's root (`/process_api/c495…/skiff-web`).
     public var relativePath: String
@@ -70,7 +91,9 @@ public struct ContainerCgroup: Sendable, Equatable {
                              controllers: hierarchy.controllers)
         }
         let relative = given.hasPrefix("/") ? normalize(given) : normalize(given.isEmpty ? "skiff-\(id)" : given)
-        return ContainerCgroup(relativePath: relative, directories: directories)
+        var cgroup = ContainerCgroup(relativePath: relative, directories: directories)
+        for i in cgroup.directories.indices { cgroup.directories[i].existed = access(cgroup.directories[i].path, F_OK) == 0 }
+        return cgroup
     }
 
     static func normalize(_ path: String) -> String {
@@ -82,11 +105,15 @@ extension ContainerCgroup: JSONObjectConvertible {
     public init(json: JSONObject) throws(SpecError) {
         relativePath = try json.required("relativePath") { key throws(SpecError) in try json.string(key) }
         directories = try json.objects("directories") ?? []
+        enabledControllers = try json.objects("enabledControllers") ?? []
+        shared = try json.bool("shared") ?? false
     }
 
     public func write(to json: inout JSONObjectWriter) {
         json.set("relativePath", relativePath)
         json.set("directories", directories)
+        if !enabledControllers.isEmpty { json.set("enabledControllers", enabledControllers) }
+        if shared { json.set("shared", true) }
     }
 }
 
@@ -95,11 +122,25 @@ extension ContainerCgroup.Directory: JSONObjectConvertible {
         path = try json.required("path") { key throws(SpecError) in try json.string(key) }
         version = try json.required("version") { key throws(SpecError) in try json.string(key) }
         controllers = try json.strings("controllers") ?? []
+        existed = try json.bool("existed") ?? false
     }
 
     public func write(to json: inout JSONObjectWriter) {
         json.set("path", path)
         json.set("version", version)
         json.set("controllers", controllers)
+        if existed { json.set("existed", true) }
+    }
+}
+
+extension ContainerCgroup.EnabledController: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        ancestor = try json.required("ancestor") { key throws(SpecError) in try json.string(key) }
+        controller = try json.required("controller") { key throws(SpecError) in try json.string(key) }
+    }
+
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("ancestor", ancestor)
+        json.set("controller", controller)
     }
 }

@@ -41,15 +41,16 @@ public struct ResourcePlan: Sendable {
     public var warnings: [String] = []
 
     /// `version(controller)`: where a controller lives, nil when the host lacks it.
-    public init(_ resources: Spec.Resources, path: JSONPath = JSONPath("linux.resources"),
+    public init(_ given: Spec.Resources, path: JSONPath = JSONPath("linux.resources"),
                 version: (String) -> CgroupHierarchy.Version?) throws(SpecError) {
+        let resources = given.withZerosUnset
         func require(_ controller: String, _ field: String) throws(SpecError) -> CgroupHierarchy.Version {
             guard let v = version(controller) else { throw SpecError(field, "this host has no \(controller) cgroup controller") }
             return v
         }
         if let cpu = resources.cpu { try planCPU(cpu, path.key("cpu"), require) }
         if let memory = resources.memory { try planMemory(memory, path.key("memory"), require) }
-        if let pids = resources.pids, pids.limit != 0 {
+        if let pids = resources.pids {
             _ = try require("pids", path["pids"])
             writes.append(CgroupWrite("pids", "pids.max", pids.limit < 0 ? "max" : String(pids.limit), field: path.key("pids")["limit"]))
         }
@@ -88,11 +89,11 @@ public struct ResourcePlan: Sendable {
     }
 
     private mutating func planCPU(_ cpu: Spec.CPU, _ path: JSONPath, _ require: (String, String) throws(SpecError) -> CgroupHierarchy.Version) throws(SpecError) {
-        let needsCPU = cpu.shares.map { $0 != 0 } == true || cpu.quota != nil || cpu.period != nil || cpu.burst != nil
+        let needsCPU = cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.burst != nil
             || cpu.idle != nil || cpu.realtimeRuntime != nil || cpu.realtimePeriod != nil
         if needsCPU {
             let v = try require("cpu", path.text)
-            if let shares = cpu.shares, shares != 0 {
+            if let shares = cpu.shares {
                 if v == .v2 {
                     writes.append(CgroupWrite("cpu", "cpu.weight", String(Self.weight(fromShares: shares)), field: path["shares"]))
                 } else {

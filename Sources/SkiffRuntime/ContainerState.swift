@@ -33,6 +33,9 @@ public struct ContainerRecord: Sendable {
     /// Hooks that run after create has returned (`start`, `delete` are other processes).
     public var poststart: [Spec.Hook]?
     public var poststop: [Spec.Hook]?
+    /// The container's pid namespace ("pid:[inode]") when it is not skiff's own: in a cgroup
+    /// skiff did not make, the processes in it are the container's, the others are not.
+    public var pidNamespace: String?
 }
 
 /// The OCI state as `skiff state` prints it (runc's field set).
@@ -67,6 +70,7 @@ extension ContainerRecord: JSONObjectConvertible {
         pidStartTime = try json.integer("pidStartTime")
         poststart = try json.objects("poststart")
         poststop = try json.objects("poststop")
+        pidNamespace = try json.string("pidNamespace")
     }
 
     public func write(to json: inout JSONObjectWriter) {
@@ -85,6 +89,7 @@ extension ContainerRecord: JSONObjectConvertible {
         json.set("pidStartTime", pidStartTime)
         json.set("poststart", poststart)
         json.set("poststop", poststop)
+        json.set("pidNamespace", pidNamespace)
     }
 }
 

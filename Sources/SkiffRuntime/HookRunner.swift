@@ -10,9 +10,21 @@ enum HookRunner {
         var description: String
     }
 
+    /// Runs `hooks` in order; the first failure stops the rest (prestart, createRuntime).
     static func run(_ hooks: [Spec.Hook], kind: String, state: JSONValue) throws(Failure) {
         let input = state.serializedBytes()
         for hook in hooks { try run(hook, kind: kind, input: input) }
+    }
+
+    /// Runs every hook even when one fails (poststart, poststop: the runtime spec makes their
+    /// failures warnings, and the remaining hooks still run); returns the failures.
+    static func runAll(_ hooks: [Spec.Hook], kind: String, state: JSONValue) -> [Failure] {
+        let input = state.serializedBytes()
+        var failures: [Failure] = []
+        for hook in hooks {
+            do throws(Failure) { try run(hook, kind: kind, input: input) } catch { failures.append(error) }
+        }
+        return failures
     }
 
     static func run(_ hook: Spec.Hook, kind: String, input: [UInt8]) throws(Failure) {
@@ -23,30 +35,21 @@ enum HookRunner {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pipeFds) == 0 else {
             throw Failure(description: "\(what): socketpair: \(String(cString: strerror(errno)))")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeFds[0], 0)
         let argv = (hook.args?.isEmpty == false ? hook.args! : [hook.path]).map { strdup($0) } + [nil]
         let envp = (hook.env ?? []).map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, hook.path, &actions, &attributes, argv, envp)
-        close(pipeFds[0])
-        guard spawned == 0 else {
+        // execve's own errors show as exit status 127; the common one is said up front.
+        guard access(hook.path, X_OK) == 0 else {
+            close(pipeFds[0])
             close(pipeFds[1])
-            throw Failure(description: "\(what): \(String(cString: strerror(spawned)))")
+            throw Failure(description: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let pid = skiff_spawn_hook(hook.path, argv, envp, pipeFds[0])
+        let spawnError = errno
+        close(pipeFds[0])
+        guard pid > 0 else {
+            close(pipeFds[1])
+            throw Failure(description: "\(what): \(String(cString: strerror(spawnError)))")
         }
         _ = input.withUnsafeBytes { send(pipeFds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         close(pipeFds[1])
@@ -58,7 +61,7 @@ enum HookRunner {
             var ready: Int32
             repeat { ready = poll(&fds, 1, Int32(min(timeout, 1_000_000)) * 1000) } while ready < 0 && errno == EINTR
             if ready == 0 {
-                kill(pid, SIGKILL)
+                kill(-pid, SIGKILL)
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
                 throw Failure(description: "\(what): did not finish within \(timeout) s")

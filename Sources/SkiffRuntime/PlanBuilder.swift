@@ -116,6 +116,21 @@ struct PlanBuilder {
         (spec.linux?.namespaces ?? []).contains { $0.kind == .user && $0.path == nil }
     }
 
+    /// Whether the container has a namespace of `kind` to itself: a new one, or one joined by
+    /// a path that is not skiff's own (`/proc/self/ns/net` given as a path is the node's).
+    func ownsNamespace(_ kind: Spec.NamespaceKind) -> Bool {
+        guard let namespace = (spec.linux?.namespaces ?? []).first(where: { $0.kind == kind }) else { return false }
+        guard let path = namespace.path else { return true }
+        var joined = stat(), own = stat()
+        guard stat(path, &joined) == 0, stat("/proc/self/ns/\(Self.procName[kind]!)", &own) == 0 else { return false }
+        return joined.st_ino != own.st_ino || joined.st_dev != own.st_dev
+    }
+
+    /// The names /proc/PID/ns gives each kind.
+    static let procName: [Spec.NamespaceKind: String] = [
+        .pid: "pid", .network: "net", .mount: "mnt", .ipc: "ipc", .uts: "uts", .user: "user", .cgroup: "cgroup", .time: "time",
+    ]
+
     var newNetworkNamespace: Bool {
         (spec.linux?.namespaces ?? []).contains { $0.kind == .network && $0.path == nil }
     }
@@ -127,9 +142,7 @@ struct PlanBuilder {
         var opened: [Int32] = []
         var cloneFlags: UInt64 = 0
         let namespaces = spec.linux?.namespaces ?? []
-        guard namespaces.contains(where: { $0.kind == .mount }) else {
-            throw .spec(SpecError("linux.namespaces", "a mount namespace is required"))
-        }
+        do { try SysctlPolicy.check(spec.linux?.sysctl ?? [:], ownsNamespace: ownsNamespace) } catch { throw .spec(error) }
 
         // Namespaces: new ones at clone (cgroup and time later), existing ones joined by path,
         // a joined user namespace first (it grants the capabilities to join the others).
@@ -204,7 +217,37 @@ struct PlanBuilder {
 
     // MARK: - Root filesystem
 
+    /// Whether the config lists a mount namespace (new or joined). Namespaces are optional in
+    /// the runtime spec: one that is not listed is the runtime's.
+    var hasMountNamespace: Bool { (spec.linux?.namespaces ?? []).contains { $0.kind == .mount } }
+
+    /// Without a mount namespace the container shares the node's mount table: it is
+    /// chroot'ed into its root, and anything that would mount (and so change the node's
+    /// mounts) is refused, naming the field. runc refuses masked and read-only paths there too.
+    private func checkNoMountNamespace() throws(RuntimeError) {
+        let why = "needs a mount namespace of the container's own (linux.namespaces has no \"mount\"): without one it would change the node's mounts"
+        let linux = spec.linux
+        let fields: [(String, Bool)] = [
+            ("mounts", !(spec.mounts ?? []).isEmpty), ("root.readonly", spec.root?.readonly == true),
+            ("linux.maskedPaths", !(linux?.maskedPaths ?? []).isEmpty), ("linux.readonlyPaths", !(linux?.readonlyPaths ?? []).isEmpty),
+            ("linux.devices", !(linux?.devices ?? []).isEmpty), ("linux.rootfsPropagation", linux?.rootfsPropagation != nil),
+            ("process.terminal", spec.process?.terminal == true),
+        ]
+        if let (field, _) = fields.first(where: { $0.1 }) { throw .spec(SpecError(field, why)) }
+        if noPivot { throw .usage("--no-pivot: \(why)") }
+    }
+
     private mutating func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
+        guard hasMountNamespace else {
+            try checkNoMountNamespace()
+            plan.append(SKIFF_OP_CHROOT, strings: [rootfs])
+            plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
+            appendContainerHooks(into: &plan)
+            for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
+                plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
+            }
+            return
+        }
         // Nothing we mount may propagate back to the host.
         plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
         plan.append(SKIFF_OP_ROOTFS, args: [Int64(spec.linux?.maskedPaths?.count ?? 0)], strings: [rootfs])
@@ -393,8 +436,23 @@ struct PlanBuilder {
         let user = process.user
         plan.append(SKIFF_OP_USER, args: [Int64(user.uid), Int64(user.gid), Int64(user.umask ?? 0o022), 1],
                     strings: (user.additionalGids ?? []).map(String.init))
-        plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), mask(caps?.permitted, "permitted"),
-                                          mask(caps?.inheritable, "inheritable"), mask(caps?.ambient, "ambient"), Int64(last)])
+        let permitted = mask(caps?.permitted, "permitted"), inheritable = mask(caps?.inheritable, "inheritable")
+        var ambient = mask(caps?.ambient, "ambient")
+        // The kernel raises an ambient capability only if it is both permitted and inheritable.
+        // crun's and buildah's configs list ambient capabilities without the inheritable set;
+        // runc and crun skip those with a warning, and so does skiff (naming each one).
+        var skipped: [String] = []
+        for name in caps?.ambient ?? [] {
+            guard let number = LinuxNames.capabilities[name], number <= last else { continue }
+            let bit = Int64(bitPattern: 1 << UInt64(number))
+            guard ambient & bit != 0, permitted & inheritable & bit != bit else { continue }
+            skipped.append(name)
+            ambient &= ~bit
+        }
+        if !skipped.isEmpty {
+            warnings.append("process.capabilities.ambient: \(skipped.joined(separator: ", ")) not raised: the kernel raises an ambient capability only if it is also permitted and inheritable")
+        }
+        plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), permitted, inheritable, ambient, Int64(last)])
         if let (set, name) = missing {
             throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
         }

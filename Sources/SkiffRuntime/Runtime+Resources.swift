@@ -5,7 +5,9 @@ import SkiffSpec
 /// The operations on a running container's cgroup: pause/resume, update, ps, stats.
 extension Runtime {
     /// The record of a container that has a live process (created, running or paused).
-    private func liveRecord(_ id: String, action: String) throws(RuntimeError) -> (ContainerRecord, ContainerCgroup) {
+    /// `changing`: the action changes the cgroup (freeze, limits), which a cgroup shared with
+    /// other processes must not be.
+    private func liveRecord(_ id: String, action: String, changing: Bool = false) throws(RuntimeError) -> (ContainerRecord, ContainerCgroup) {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: action) }
         let status = self.status(of: record, directory: nil)
@@ -13,17 +15,20 @@ extension Runtime {
             throw .wrongState(id: id.value, status: status, action: action)
         }
         guard let cgroup = record.cgroup else { throw .usage("container \"\(id.value)\" has no cgroup") }
+        if cgroup.shared, changing {
+            throw .usage("cannot \(action) container \"\(id.value)\": it shares the cgroup \(cgroup.relativePath) with processes that are not its own")
+        }
         return (record, cgroup)
     }
 
     public func pause(id: String) throws(RuntimeError) {
-        let (record, cgroup) = try liveRecord(id, action: "pause")
+        let (record, cgroup) = try liveRecord(id, action: "pause", changing: true)
         if status(of: record, directory: nil) == .paused { throw .wrongState(id: id, status: .paused, action: "pause") }
         do { try cgroup.freeze() } catch { throw .cgroup(error) }
     }
 
     public func resume(id: String) throws(RuntimeError) {
-        let (record, cgroup) = try liveRecord(id, action: "resume")
+        let (record, cgroup) = try liveRecord(id, action: "resume", changing: true)
         let status = self.status(of: record, directory: nil)
         guard status == .paused else { throw .wrongState(id: id, status: status, action: "resume") }
         do { try cgroup.thaw() } catch { throw .cgroup(error) }
@@ -31,10 +36,14 @@ extension Runtime {
 
     /// New limits for a container that is still alive (`skiff update`).
     public func update(id: String, resources: Spec.Resources) throws(RuntimeError) {
-        let (_, cgroup) = try liveRecord(id, action: "update")
+        let (_, cgroup) = try liveRecord(id, action: "update", changing: true)
         let manager = CgroupManager()
         let plan: ResourcePlan
-        do { plan = try manager.plan(resources) } catch { throw .spec(error) }
+        do {
+            // The same rules as config.json: a negative value is refused, not taken as "max".
+            try SpecValidator.validate(resources, at: JSONPath("linux.resources"))
+            plan = try manager.plan(resources)
+        } catch { throw .spec(error) }
         plan.warnings.forEach(warn)
         do { try manager.update(cgroup, plan: plan) } catch { throw .cgroup(error) }
     }

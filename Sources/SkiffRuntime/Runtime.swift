@@ -82,15 +82,38 @@ public struct Runtime: Sendable {
         let manager = CgroupManager()
         reportLayoutOnce(manager.system)
         var cgroup: ContainerCgroup? = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
+        if geteuid() == 0, manager.system.participating().isEmpty {
+            // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
+            // unlimited and delete could not find it. runc refuses too.
+            throw .usage("no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
+        }
         if geteuid() != 0, let planned = cgroup, !planned.canBeCreated {
             // Rootless without delegated cgroups: run, but say that nothing limits the task.
             note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
             cgroup = nil
         }
+        if let planned = cgroup {
+            do { try manager.checkPlacement(planned) } catch { throw .spec(error) }
+        }
         var resources: ResourcePlan
         do { resources = try manager.plan(cgroup == nil ? Spec.Resources() : spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
         if cgroup == nil, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
             warn("linux.resources: not applied (no cgroup)")
+        }
+        if var planned = cgroup, planned.directories.contains(where: \.existed), case let occupants = planned.pids(), !occupants.isEmpty {
+            // runc's reading: a warning, and the container joins. But the cgroup is not the
+            // container's: limits would bind the processes already there, and delete must
+            // leave them alone.
+            if let write = resources.writes.first {
+                throw .spec(SpecError(write.field, "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"))
+            }
+            warn("linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them")
+            planned.shared = true
+            cgroup = planned
+        }
+        if var planned = cgroup {
+            manager.planControllers(&planned, for: resources)
+            cgroup = planned
         }
         resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
         resources.warnings.forEach(warn)
@@ -173,6 +196,9 @@ public struct Runtime: Sendable {
             trace("container process \(process.pid) ready", since: start)
             record.pid = process.pid
             record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
+            if let namespace = readLink("/proc/\(process.pid)/ns/pid"), namespace != readLink("/proc/self/ns/pid") {
+                record.pidNamespace = namespace
+            }
             record.status = waitForStart ? .created : .running
             do {
                 if process.listenerFd >= 0, let filter = seccompFilter {
@@ -192,7 +218,8 @@ public struct Runtime: Sendable {
             return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
         } catch {
             if console.relay >= 0 { close(console.relay) }
-            if cgroupMade { try? cgroup?.destroy() }
+            // Only what skiff made: the init (if any) was killed by the launcher.
+            if cgroupMade { try? cgroup?.destroy(belongs: { _ in false }) }
             if let network {
                 do throws(NetworkError) {
                     try TaskNetwork.tearDown(bridge: network.bridge, containerID: id.value, root: store.root).finish()
@@ -321,16 +348,19 @@ public struct Runtime: Sendable {
         let written = write(fifo, &byte, 1)
         close(fifo)
         try check(written, "releasing the container process")
+        // The process runs from here on: a scheduler told "start failed" would think it is not
+        // running. What is left is bookkeeping (the status is also read from the fifo's
+        // absence), so its failures are warnings.
         unlink(directory.fifoPath)
         record.status = .running
-        try directory.write(record)
+        do { try directory.write(record) } catch { warn("start: container \"\(id.value)\" is running, but its state could not be recorded: \(error)") }
         runPoststart(record)
     }
 
     /// poststart hooks: after the process started; a failure is only a warning (runtime spec).
     func runPoststart(_ record: ContainerRecord) {
         guard let hooks = record.poststart, !hooks.isEmpty else { return }
-        do { try HookRunner.run(hooks, kind: "poststart", state: Self.ociState(record, status: .running)) } catch { warn(error.description) }
+        HookRunner.runAll(hooks, kind: "poststart", state: Self.ociState(record, status: .running)).forEach { warn($0.description) }
     }
 
     // MARK: state
@@ -382,10 +412,19 @@ public struct Runtime: Sendable {
             throw .wrongState(id: id.value, status: status, action: "signal")
         }
         if all, let cgroup = record.cgroup {
-            cgroup.signal(signal)
+            cgroup.signal(signal, belongs: Self.belongs(to: record))
             return
         }
         try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
+    }
+
+    /// Which processes in a cgroup skiff did not make are the container's: those in its own
+    /// pid namespace, or (sharing skiff's) its init alone.
+    static func belongs(to record: ContainerRecord) -> (Int32) -> Bool {
+        if let namespace = record.pidNamespace {
+            return { pid in readLink("/proc/\(pid)/ns/pid") == namespace }
+        }
+        return { pid in pid == record.pid && ProcessStat.isRunning(pid: pid, startTime: record.pidStartTime) }
     }
 
     /// Signal through a pidfd checked against the start time: never a recycled pid.
@@ -431,7 +470,7 @@ public struct Runtime: Sendable {
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
-            do { try cgroup.destroy() } catch { throw .cgroup(error) }
+            do { try cgroup.destroy(belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
@@ -445,7 +484,7 @@ public struct Runtime: Sendable {
         }
         try directory.remove()
         if let hooks = record.poststop, !hooks.isEmpty {
-            do { try HookRunner.run(hooks, kind: "poststop", state: Self.ociState(record, status: .stopped)) } catch { warn(error.description) }
+            HookRunner.runAll(hooks, kind: "poststop", state: Self.ociState(record, status: .stopped)).forEach { warn($0.description) }
         }
     }
 

@@ -80,7 +80,10 @@ public struct JSONObject {
         guard let value = value(key) else { return nil }
         guard case .object(let members) = value else { throw SpecError(path[key], "expected an object, found \(value.kind)") }
         var result: [String: T] = [:]
-        for (k, v) in members { result[k] = try element(v, path.key(key).key(k)) }
+        for (k, v) in members {
+            if k.utf8.contains(0) { throw SpecError(path.key(key).key(k.visibleNUL).text, JSONValue.nulMessage) }
+            result[k] = try element(v, path.key(key).key(k))
+        }
         return result
     }
 
@@ -94,10 +97,16 @@ public struct JSONObject {
 }
 
 extension JSONValue {
+    /// Every string skiff reads from JSON ends up a C string somewhere (skiff-init's plan, a
+    /// path, a cgroup file): one with a NUL inside would be read as two (`A=x\0B=y` as two
+    /// variables) or cut short, so it is refused here, once, naming where it is.
     public func string(at path: JSONPath) throws(SpecError) -> String {
         guard case .string(let s) = self else { throw SpecError(path.text.orDocument, "expected a string, found \(kind)") }
+        if s.utf8.contains(0) { throw SpecError(path.text.orDocument, Self.nulMessage) }
         return s
     }
+
+    static let nulMessage = "contains a NUL character (\\u0000), which the kernel would read as the end of the string"
 
     public func integer<T: FixedWidthInteger>(at path: JSONPath, as type: T.Type = T.self) throws(SpecError) -> T {
         guard case .number(let text) = self else { throw SpecError(path.text.orDocument, "expected an integer, found \(kind)") }
@@ -139,6 +148,9 @@ public struct JSONObjectWriter {
 }
 
 extension String {
+    /// NUL shown as `\u0000`, for messages.
+    var visibleNUL: String { split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\u0000") }
+
     /// An empty JSON path means the whole document.
     var orDocument: String { isEmpty ? "config.json" : self }
 }

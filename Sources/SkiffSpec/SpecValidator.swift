@@ -2,6 +2,9 @@
 /// thrown, named by its JSON path, so the user fixes one line at a time.
 public enum SpecValidator {
     public static let supportedMajorVersion = 1
+    /// Limits of skiff-init's fixed tables (skiff-init.c), checked before anything is made.
+    public static let maximumStartContainerHooks = 64
+    public static let maximumMaskedPaths = 256
 
     public static func validate(_ spec: Spec) throws(SpecError) {
         try validateVersion(spec.ociVersion)
@@ -24,6 +27,10 @@ public enum SpecValidator {
                     if !hook.path.hasPrefix("/") { throw SpecError(at["path"], "must be an absolute path, got \"\(hook.path)\"") }
                     if let timeout = hook.timeout, timeout <= 0 { throw SpecError(at["timeout"], "must be positive, got \(timeout)") }
                 }
+            }
+            // skiff-init keeps startContainer hooks in a fixed table until the process starts.
+            if let start = hooks.startContainer, start.count > maximumStartContainerHooks {
+                throw SpecError("hooks.startContainer", "at most \(maximumStartContainerHooks) hooks, got \(start.count)")
             }
         }
         let namespaces = Set((spec.linux?.namespaces ?? []).compactMap(\.kind))
@@ -81,6 +88,27 @@ public enum SpecValidator {
         }
         if let umask = process.user.umask, umask > 0o777 {
             throw SpecError(path.key("user")["umask"], "must be at most 0777, got \(umask)")
+        }
+        try validateIDs(process.user, at: path.key("user"))
+    }
+
+    /// The largest id a process can be given: 4294967295 is `(uid_t)-1`, which setresuid(2)
+    /// and setgroups-free setresgid(2) read as "leave unchanged", so a process asked to run as
+    /// it would keep running as root (runc's range is the same).
+    public static let maximumID: UInt32 = UInt32.max - 1
+    /// The kernel's NGROUPS_MAX.
+    public static let maximumAdditionalGids = 65536
+
+    public static func validateIDs(_ user: Spec.User, at path: JSONPath) throws(SpecError) {
+        let unchanged = "is (uid_t)-1, which the kernel reads as \"leave the id unchanged\" (ids go up to \(maximumID))"
+        if user.uid > maximumID { throw SpecError(path["uid"], "\(user.uid) \(unchanged)") }
+        if user.gid > maximumID { throw SpecError(path["gid"], "\(user.gid) \(unchanged)") }
+        let gids = user.additionalGids ?? []
+        if gids.count > maximumAdditionalGids {
+            throw SpecError(path["additionalGids"], "at most \(maximumAdditionalGids) groups (the kernel's NGROUPS_MAX), got \(gids.count)")
+        }
+        if let i = gids.firstIndex(where: { $0 > maximumID }) {
+            throw SpecError(path.key("additionalGids")[i], "\(gids[i]) \(unchanged)")
         }
     }
 
@@ -141,6 +169,10 @@ public enum SpecValidator {
                 throw SpecError(at["type"], "unknown device type \"\(device.type)\" (expected c, b, u or p)")
             }
             if !device.path.hasPrefix("/dev/") { throw SpecError(at["path"], "must be under /dev, got \"\(device.path)\"") }
+            // "/dev/../x" is outside /dev: the node would be made in the image on disk.
+            if device.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+                throw SpecError(at["path"], "must not contain \".\" or \"..\" components, got \"\(device.path)\"")
+            }
             if device.type != "p", device.major == nil || device.minor == nil {
                 throw SpecError(at.text, "major and minor are required for a \(device.type) device")
             }
@@ -150,6 +182,9 @@ public enum SpecValidator {
             if key.isEmpty || key.contains("/") || parts.contains(where: { $0.isEmpty || $0 == ".." }) {
                 throw SpecError(path.key("sysctl")[key], "invalid sysctl name")
             }
+        }
+        if let masked = linux.maskedPaths, masked.count > maximumMaskedPaths {
+            throw SpecError(path["maskedPaths"], "at most \(maximumMaskedPaths) paths, got \(masked.count)")
         }
         for (i, masked) in (linux.maskedPaths ?? []).enumerated() where !masked.hasPrefix("/") {
             throw SpecError(path.key("maskedPaths")[i], "must be an absolute path, got \"\(masked)\"")
@@ -178,19 +213,33 @@ public enum SpecValidator {
         }
     }
 
-    static func validate(_ resources: Spec.Resources, at path: JSONPath) throws(SpecError) {
-        // As in runc, 0 leaves a limit unset and -1 means "max".
-        if let limit = resources.memory?.limit, limit < -1 {
-            throw SpecError(path.key("memory")["limit"], "must be positive (or -1 for no limit), got \(limit)")
+    /// The kernel's range for v1 `cpu.shares` (it clamps anything else silently; runc refuses).
+    public static let cpuSharesRange: ClosedRange<UInt64> = 2...262_144
+
+    /// `linux.resources` from config.json or `update`. As in runc, 0 leaves a limit unset
+    /// (Docker sends 0 for every field it does not set) and -1 means "max".
+    public static func validate(_ resources: Spec.Resources, at path: JSONPath) throws(SpecError) {
+        if let memory = resources.memory {
+            for (name, value) in [("limit", memory.limit), ("reservation", memory.reservation), ("swap", memory.swap)] {
+                if let value, value < -1 { throw SpecError(path.key("memory")[name], "must be positive (or -1 for no limit), got \(value)") }
+            }
         }
         if let cpu = resources.cpu {
-            if let quota = cpu.quota, quota <= 0, quota != -1 {
+            if let quota = cpu.quota, quota < -1 {
                 throw SpecError(path.key("cpu")["quota"], "must be positive (or -1 for no limit), got \(quota)")
             }
-            if let period = cpu.period, period == 0 { throw SpecError(path.key("cpu")["period"], "must be positive") }
+            if let shares = cpu.shares, shares != 0, !cpuSharesRange.contains(shares) {
+                throw SpecError(path.key("cpu")["shares"], "must be between \(cpuSharesRange.lowerBound) and \(cpuSharesRange.upperBound) (the kernel's range), got \(shares)")
+            }
+            if let runtime = cpu.realtimeRuntime, runtime < -1 {
+                throw SpecError(path.key("cpu")["realtimeRuntime"], "must be positive (or -1 for no limit), got \(runtime)")
+            }
         }
         if let limit = resources.pids?.limit, limit < -1 {
             throw SpecError(path.key("pids")["limit"], "must be positive (or -1 for no limit), got \(limit)")
+        }
+        if let weight = resources.blockIO?.weight, weight != 0, !(10...1000).contains(weight) {
+            throw SpecError(path.key("blockIO")["weight"], "must be between 10 and 1000, got \(weight)")
         }
     }
 }
