@@ -26,3 +26,22 @@ int skiff_netlink_socket_in(int netns_fd, int protocol)
     errno = saved;
     return fd;
 }
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+uint64_t skiff_netns_cookie(int netns_fd)
+{
+    int fd = netns_fd >= 0 ? skiff_netlink_socket_in(netns_fd, NETLINK_ROUTE)
+                           : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0)
+        return 0;
+    uint64_t cookie = 0;
+    socklen_t length = sizeof(cookie);
+    int rc = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &length);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc == 0 ? cookie : 0;
+}

@@ -13,6 +13,7 @@
 #include <linux/veth.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <stdint.h>
 
 /* A socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) that belongs to the network
  * namespace `netns_fd`: the calling thread enters that namespace, opens the socket and
@@ -20,6 +21,10 @@
  * if any step fails; if the way back fails the process aborts rather than run on in the
  * wrong namespace. */
 int skiff_netlink_socket_in(int netns_fd, int protocol);
+
+/* The cookie of the network namespace `netns_fd` (-1: the calling thread's), which the
+ * kernel never reuses while it runs (SO_NETNS_COOKIE). 0 with errno on failure. */
+uint64_t skiff_netns_cookie(int netns_fd);
 
 enum {
     SKIFF_NLM_F_REQUEST = NLM_F_REQUEST,

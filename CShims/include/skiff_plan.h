@@ -60,7 +60,9 @@ enum skiff_op {
     SKIFF_OP_USER = 21,          /* arg0 = uid, arg1 = gid, arg2 = umask (-1: keep),
                                     arg3 = 1 to set additional gids; strings = gids in decimal */
     SKIFF_OP_CAPS = 22,          /* arg0..arg3 = effective, permitted, inheritable, ambient masks,
-                                    arg4 = highest capability the kernel knows */
+                                    arg4 = highest capability the kernel knows, arg5 = 1 to keep
+                                    CAP_SYS_ADMIN until the seccomp filter is loaded (no
+                                    no_new_privs: loading needs it), then drop it */
     SKIFF_OP_NO_NEW_PRIVS = 23,
     SKIFF_OP_CLOSE_FDS = 24,     /* arg0 = first fd to close (3 + --preserve-fds), arg1 = fd
                                     index of the exec fifo (kept) or -1 */
@@ -87,9 +89,11 @@ enum skiff_op {
     SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */
     SKIFF_OP_SECCOMP = 29,       /* arg0 = fd index of a file holding the BPF program (compiled
-                                    by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags; with
-                                    SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd is sent to
-                                    the parent in a LISTENER report */
+                                    by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags, arg2 = 0
+                                    to load it just before READY (a NOTIFY listener: its fd is
+                                    sent to the parent in a LISTENER report), 1 to load it just
+                                    before execve. Read now; EXEC loads it. Must come before
+                                    CLOSE_FDS. */
 };
 
 /* What a mount target must be when it has to be created. */

@@ -51,6 +51,10 @@ static int plan_nfds;
 static int devnull_trees[SKIFF_MAX_MASKS];
 static int devnull_count, devnull_used;
 static int exec_fifo = -1;        /* kept across CLOSE_FDS for EXEC */
+static int caps_pending;          /* see load_seccomp */
+static int seccomp_before_ready;  /* see op_seccomp */
+static void load_seccomp(int reported);
+static uint64_t final_eff, final_perm, final_inh;
 
 /* ---- reporting ------------------------------------------------------------------------ */
 
@@ -641,16 +645,17 @@ static void op_bounding(const struct op *o)
     }
 }
 
+static int set_caps(uint64_t eff, uint64_t perm, uint64_t inh);
+
 static void op_caps(const struct op *o)
 {
     uint64_t eff = (uint64_t)o->arg[0], perm = (uint64_t)o->arg[1];
     uint64_t inh = (uint64_t)o->arg[2], amb = (uint64_t)o->arg[3];
-    struct { uint32_t version; int pid; } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
-    struct { uint32_t effective, permitted, inheritable; } data[2] = {
-        { (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
-        { (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
-    };
-    if (syscall(SYS_capset, &header, data) < 0)
+    const uint64_t sys_admin = 1ULL << 21;
+    /* arg5: keep CAP_SYS_ADMIN until the seccomp filter is loaded (see load_seccomp). */
+    caps_pending = o->arg[5] && !(eff & sys_admin);
+    final_eff = eff, final_perm = perm, final_inh = inh;
+    if (set_caps(caps_pending ? eff | sys_admin : eff, caps_pending ? perm | sys_admin : perm, inh) < 0)
         fail("setting capabilities", "capset");
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         fail("setting capabilities", "clearing the ambient set");
@@ -845,6 +850,8 @@ static void op_exec(const struct op *o)
     memcpy(args, argv, sizeof(char *) * (size_t)argc);
     args[argc] = NULL;
 
+    if (seccomp_before_ready)
+        load_seccomp(1);
     send_report(SKIFF_REPORT_READY, 0, 0, NULL, NULL);
     if (o->arg[1] >= 0) {
         /* `skiff start` writes one byte into the exec fifo; we hold it open read-write so
@@ -862,32 +869,74 @@ static void op_exec(const struct op *o)
     for (int i = 0; i < deferred_count; i++)
         run_hook(deferred_hooks[i]);
     close(sync_fd);
+    load_seccomp(0);
     execve(path, args, envp);
     dprintf(2, "skiff-init: exec %s: %s\n", path, strerror(errno));
     _exit(127);
 }
 
-/* The parent compiled the OCI seccomp section to BPF (with libseccomp); load it. With a
- * NOTIFY action the kernel hands back a listener, which goes to the parent by SCM_RIGHTS
- * (it forwards it to linux.seccomp.listenerPath). */
+/* The parent compiled the OCI seccomp section to BPF (with libseccomp). SECCOMP reads it
+ * (its descriptor is closed with the others at CLOSE_FDS); op_exec loads it as late as it can
+ * be: just before execve, so that nothing skiff-init does depends on a syscall the profile may
+ * deny (a profile may deny anything the container's process does not need). With a NOTIFY
+ * listener (arg2 = 0) it is loaded just before READY instead, because the listener must reach
+ * the parent, which is gone after `create`. */
+static struct sock_filter_insn { uint16_t code; uint8_t jt, jf; uint32_t k; } *seccomp_insns;
+static unsigned short seccomp_len;
+static unsigned long seccomp_flags;
+
 static void op_seccomp(const struct op *o)
 {
     int fd = plan_fd(o->arg[0], "loading the seccomp filter");
     struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % 8 != 0)
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % 8 != 0 || st.st_size / 8 > 0xffff)
         fail("loading the seccomp filter", "the compiled filter is unreadable");
-    struct sock_filter_insn { uint16_t code; uint8_t jt, jf; uint32_t k; } *insns = malloc((size_t)st.st_size);
-    if (!insns)
+    seccomp_insns = malloc((size_t)st.st_size);
+    if (!seccomp_insns)
         fail("loading the seccomp filter", "out of memory");
-    if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
+    if (pread(fd, seccomp_insns, (size_t)st.st_size, 0) != st.st_size)
         fail("loading the seccomp filter", "reading the compiled filter");
-    struct { unsigned short len; void *filter; } prog = { (unsigned short)(st.st_size / 8), insns };
-    unsigned long flags = (unsigned long)o->arg[1];
-    long listener = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
-    if (listener < 0)
-        fail("loading the seccomp filter", "seccomp(SECCOMP_SET_MODE_FILTER, 0x%lx)", flags);
-    free(insns);
-    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+    seccomp_len = (unsigned short)(st.st_size / 8);
+    seccomp_flags = (unsigned long)o->arg[1];
+    seccomp_before_ready = o->arg[2] == 0;
+}
+
+static int set_caps(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+    struct { uint32_t version; int pid; } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+    struct { uint32_t effective, permitted, inheritable; } data[2] = {
+        { (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
+        { (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
+    };
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+/* Loads the filter read by SECCOMP, then drops the CAP_SYS_ADMIN kept for it. After this only
+ * what a profile must allow anyway runs: capset (only when CAP_SYS_ADMIN is kept, which the
+ * parent has checked the profile allows) and execve; with a listener, also its sendmsg, the
+ * READY send, the exec fifo's read and the startContainer hooks. A failure after READY cannot
+ * reach the parent: it is said on stderr, and the process exits before running anything. */
+static void load_seccomp(int reported)
+{
+    if (!seccomp_insns)
+        return;
+    struct { unsigned short len; void *filter; } prog = { seccomp_len, seccomp_insns };
+    long listener = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, seccomp_flags, &prog);
+    if (listener < 0) {
+        if (reported)
+            fail("loading the seccomp filter", "seccomp(SECCOMP_SET_MODE_FILTER, 0x%lx)", seccomp_flags);
+        dprintf(2, "skiff-init: loading the seccomp filter: %s\n", strerror(errno));
+        _exit(127);
+    }
+    seccomp_insns = NULL;
+    if (caps_pending && set_caps(final_eff, final_perm, final_inh) < 0) {
+        if (reported)
+            fail("setting capabilities", "capset after loading the seccomp filter");
+        dprintf(2, "skiff-init: setting capabilities after loading the seccomp filter: %s\n", strerror(errno));
+        _exit(127);
+    }
+    caps_pending = 0;
+    if (seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
         struct skiff_report r;
         memset(&r, 0, sizeof(r));
         r.kind = SKIFF_REPORT_LISTENER;

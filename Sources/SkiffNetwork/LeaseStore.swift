@@ -1,16 +1,20 @@
 import Glibc
 import SkiffSpec
 
-/// The addresses handed out on one bridge, in `<root>/.network/<bridge>.leases`, guarded by
-/// an exclusive `flock` on `<bridge>.lock` for as long as the store is open: every change to
-/// a bridge's leases, links and rules happens under it, so parallel creates never share an
-/// address and a teardown never races a setup. The lease file is replaced atomically (a
-/// killed writer leaves the old one), and it names each lease's container and groups, so
-/// `delete --force` can undo a create killed at any instant.
+/// The addresses handed out on one bridge of one node, in `<node directory>/<bridge>.leases`
+/// (see `TaskNetwork.leaseDirectory`: one per network namespace, whatever `--root` the
+/// caller uses, since the bridge, its tables and its chains are the node's), guarded by an
+/// exclusive `flock` on `<bridge>.lock` for as long as the store is open: every change to a
+/// bridge's leases, links and rules happens under it, so no two tasks ever share an address
+/// and a teardown never races a setup. The lease file is replaced atomically (a killed writer
+/// leaves the old one), and it names each lease's owner (the container's state directory,
+/// unique across roots) and groups, so `delete --force` can undo a create killed at any
+/// instant, and a delete removes only what its own task holds.
 struct LeaseStore: ~Copyable {
     struct Lease: Equatable {
         var address: IPv4Address
-        var containerID: String
+        /// The container's state directory (`<root>/<id>`): unique on the node.
+        var owner: String
         var groups: [String]
         /// The node end of the task's veth.
         var interface: String
@@ -23,9 +27,11 @@ struct LeaseStore: ~Copyable {
     var subnet: IPv4Subnet?
     var leases: [Lease] = []
 
-    init(root: String, bridge: String) throws(NetworkError) {
-        let directory = root + "/.network"
-        if mkdir(root, 0o711) != 0, errno != EEXIST { throw .system(step: "creating \(root)", errno: errno) }
+    init(directory: String, bridge: String) throws(NetworkError) {
+        if let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }), !parent.isEmpty,
+           mkdir(parent, 0o700) != 0, errno != EEXIST {
+            throw .system(step: "creating \(parent)", errno: errno)
+        }
         if mkdir(directory, 0o700) != 0, errno != EEXIST { throw .system(step: "creating \(directory)", errno: errno) }
         let lockPath = directory + "/" + bridge + ".lock"
         let lockFd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -43,7 +49,7 @@ struct LeaseStore: ~Copyable {
             if fields.count == 2, fields[0] == "subnet" {
                 subnet = IPv4Subnet(fields[1])
             } else if fields.count == 4, let address = IPv4Address(fields[0]) {
-                leases.append(Lease(address: address, containerID: String(fields[1]),
+                leases.append(Lease(address: address, owner: Self.unescape(fields[1]),
                                     groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
                                     interface: String(fields[3])))
             }
@@ -66,10 +72,40 @@ struct LeaseStore: ~Copyable {
         return subnet.taskAddresses.lazy.first { !taken.contains($0) }.map(IPv4Address.init)
     }
 
+    /// Owners are paths: spaces, newlines and '%' are written %-escaped.
+    static func escape(_ owner: String) -> String {
+        var text = ""
+        for c in owner.unicodeScalars {
+            switch c {
+            case "%": text += "%25"
+            case " ": text += "%20"
+            case "\n": text += "%0A"
+            case "\t": text += "%09"
+            default: text.unicodeScalars.append(c)
+            }
+        }
+        return text
+    }
+
+    static func unescape(_ text: Substring) -> String {
+        guard text.contains("%") else { return String(text) }
+        var result = String(text)
+        for (escaped, plain) in [("%20", " "), ("%0A", "\n"), ("%09", "\t"), ("%25", "%")] {
+            result = result.split(separator: escaped, omittingEmptySubsequences: false).joined(separator: plain)
+        }
+        return result
+    }
+
+    /// Writes the leases; a bridge with none left has no lease file (the lock file stays: a
+    /// lock file removed while another process waits on it would lock nothing).
     func save() throws(NetworkError) {
+        if leases.isEmpty {
+            if unlink(path) != 0, errno != ENOENT { throw .system(step: "removing \(path)", errno: errno) }
+            return
+        }
         var text = subnet.map { "subnet \($0)\n" } ?? ""
         for lease in leases {
-            text += "\(lease.address) \(lease.containerID) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface)\n"
+            text += "\(lease.address) \(Self.escape(lease.owner)) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface)\n"
         }
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

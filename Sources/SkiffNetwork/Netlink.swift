@@ -129,6 +129,12 @@ struct NetlinkSocket: ~Copyable {
             if message.wantsAck { awaited.insert(sequence) }
             datagram += message.bytes
         }
+        // A batch is one datagram (nftables takes a transaction only whole), and every message
+        // in it is acknowledged: size both buffers for it, as libmnl's users do (the FORCE
+        // variants pass the system limits, which a root-only runtime may).
+        Self.reserve(SO_SNDBUFFORCE, SO_SNDBUF, bytes: datagram.count + 4096, on: fd)
+        // Each acknowledgement is a buffer of its own: about 1 KiB of the receive budget.
+        Self.reserve(SO_RCVBUFFORCE, SO_RCVBUF, bytes: 64 * 1024 + awaited.count * 1024, on: fd)
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
         let sent = datagram.withUnsafeBytes { buffer in
@@ -173,6 +179,19 @@ struct NetlinkSocket: ~Copyable {
         }
         if let failure { throw failure }
         return replies
+    }
+}
+
+extension NetlinkSocket {
+    /// Raises a socket buffer to at least `bytes` (the kernel doubles what it is given).
+    static func reserve(_ forced: Int32, _ plain: Int32, bytes: Int, on fd: Int32) {
+        var current: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, plain, &current, &length) == 0, Int(current) >= bytes { return }
+        var wanted = Int32(clamping: bytes)
+        if setsockopt(fd, SOL_SOCKET, forced, &wanted, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            setsockopt(fd, SOL_SOCKET, plain, &wanted, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 }
 

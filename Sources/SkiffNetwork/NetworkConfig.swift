@@ -111,8 +111,16 @@ public struct NetworkRule: Sendable, Equatable {
                 throw SpecError(field, "rule \(i + 1) (\"\(text)\"): \(error.message)")
             }
         }
+        let expanded = rules.reduce(0) { $0 + max(1, $1.ports.count) }
+        if expanded > maximumRules {
+            throw SpecError(field, "\(rules.count) rules make \(expanded) nftables rules (one per port range); at most \(maximumRules) per direction")
+        }
         return rules
     }
+
+    /// The most nftables rules one direction of a task may have (each port range of a rule is
+    /// one). Installed in one transaction; 4096 take about 0.1 s here.
+    public static let maximumRules = 4096
 
     init(_ text: Substring) throws(SpecError) {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })

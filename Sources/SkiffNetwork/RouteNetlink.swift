@@ -30,11 +30,38 @@ struct RouteNetlink: ~Copyable {
         }
     }
 
-    /// A bridge called `name`, up. Returns false if it existed already.
+    /// What the node has under `name`: its index, its kind (`bridge`, `veth`; nil for a plain
+    /// device such as `lo` or a NIC) and its alias. nil if there is no such link.
+    struct Link {
+        var index: Int32
+        var kind: String?
+        var alias: String?
+    }
+
+    mutating func link(named name: String) throws(NetworkError) -> Link? {
+        var request = NetlinkMessage(type: UInt16(RTM_GETLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        request.put(UInt16(IFLA_IFNAME), string: name)
+        let replies: [NetlinkReply]
+        do throws(NetworkError) { replies = try socket.perform([request], step: "looking up \(name)") } catch {
+            if case .system(_, let code, _) = error, code == ENODEV { return nil }
+            throw error
+        }
+        guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }) else { return nil }
+        let attributes = reply.attributes(after: 16)
+        func text(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        let info = attributes[UInt16(IFLA_LINKINFO)].map { NetlinkReply(type: 0, payload: $0).attributes(after: 0) }
+        return Link(index: reply.int32(at: 4), kind: text(info?[UInt16(IFLA_INFO_KIND)]), alias: text(attributes[UInt16(IFLA_IFALIAS)]))
+    }
+
+    /// The alias skiff gives the bridges it makes: only those are skiff's to configure.
+    static let bridgeAlias = "made by skiff"
+
+    /// A bridge called `name`, up, marked as skiff's. Returns false if it existed already.
     mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
         var request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
                                      fixed: Self.linkHeader(up: true))
         request.put(UInt16(IFLA_IFNAME), string: name)
+        request.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
         do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
             if case .system(_, let code, _) = error, code == EEXIST { return false }

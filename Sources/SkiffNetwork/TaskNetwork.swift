@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 import SkiffSpec
 
@@ -10,8 +11,8 @@ public enum TaskNetwork {
     /// the task's address, loopback and default route inside, and its rules in one
     /// nftables transaction. The lease is written first, so `tearDown` can undo a setup
     /// that stopped at any point. Returns the task's address.
-    public static func setUp(_ config: NetworkConfig, containerID: String, namespacePath: String, root: String) throws(NetworkError) -> IPv4Address {
-        var store = try LeaseStore(root: root, bridge: config.bridge)
+    public static func setUp(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
+        var store = try LeaseStore(directory: leases, bridge: config.bridge)
         let previousSubnet = store.subnet
         if let previousSubnet, previousSubnet != config.subnet, !store.leases.isEmpty {
             throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]",
@@ -20,7 +21,7 @@ public enum TaskNetwork {
         let address: IPv4Address
         if let wanted = config.address {
             if let holder = store.leases.first(where: { $0.address == wanted }) {
-                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is leased to container \"\(holder.containerID)\""))
+                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is leased to container \"\(holder.owner.split(separator: "/").last ?? "")\" on this node"))
             }
             address = wanted
         } else {
@@ -31,7 +32,7 @@ public enum TaskNetwork {
         }
         let task = TaskEndpoint(newFor: address)
         store.subnet = config.subnet
-        store.leases.append(.init(address: address, containerID: containerID, groups: config.groups, interface: task.hostInterface))
+        store.leases.append(.init(address: address, owner: owner, groups: config.groups, interface: task.hostInterface))
         try store.save()
 
         var node = try RouteNetlink()
@@ -73,10 +74,10 @@ public enum TaskNetwork {
     /// exited takes its veth with its namespace (the kernel removes both ends in its own
     /// worker); one still there after 20 ms — the namespace is held by a container that
     /// joined it, or a TCP connection still closing — is deleted.
-    public static func tearDown(bridge: String, containerID: String, root: String, node: Node = .current,
+    public static func tearDown(bridge: String, owner: String, leases: String, node: Node = .current,
                                 taskRunning: Bool = false) throws(NetworkError) -> Release {
-        var store = try LeaseStore(root: root, bridge: bridge)
-        let mine = store.leases.filter { $0.containerID == containerID }
+        var store = try LeaseStore(directory: leases, bridge: bridge)
+        let mine = store.leases.filter { $0.owner == owner }
         guard !mine.isEmpty else { return Release(rules: nil, removal: nil) }
         var rules: NetlinkSocket? = nil
         var removal: LinkRemoval? = nil
@@ -93,7 +94,7 @@ public enum TaskNetwork {
                 rules = try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)", namespace: namespace)
             }
         }
-        store.leases.removeAll { $0.containerID == containerID }
+        store.leases.removeAll { $0.owner == owner }
         try store.save()
         return Release(rules: rules, removal: removal)
     }
@@ -121,36 +122,101 @@ public enum TaskNetwork {
         case gone
     }
 
+    /// Where a node's leases live: one directory per network namespace, named by the
+    /// namespace's cookie (SO_NETNS_COOKIE: never reused while the machine is up, unlike an
+    /// inode number), shared by every `--root` that runs tasks on that node.
+    public static let leaseDirectories = "/run/skiff-network"
+
+    public static func leaseDirectory(namespace: Int32? = nil) throws(NetworkError) -> String {
+        let cookie = skiff_netns_cookie(namespace ?? -1)
+        guard cookie != 0 else { throw .system(step: "reading the node's network namespace cookie", errno: errno) }
+        return leaseDirectories + "/" + String(cookie)
+    }
+
+    /// Every lease `owner` holds on any node: (lease directory, bridge) pairs, for a delete
+    /// that has lost the container's record.
+    public static func leases(of owner: String) -> [(directory: String, bridge: String)] {
+        var found: [(String, String)] = []
+        for node in listDirectory(leaseDirectories) {
+            let directory = leaseDirectories + "/" + node
+            for file in listDirectory(directory) where file.hasSuffix(".leases") {
+                let text = String(decoding: (try? readFile(directory + "/" + file)) ?? [], as: UTF8.self)
+                let owners = text.split(separator: "\n").compactMap { line -> String? in
+                    let fields = line.split(separator: " ")
+                    return fields.count == 4 ? LeaseStore.unescape(fields[1]) : nil
+                }
+                if owners.contains(owner) { found.append((directory, String(file.dropLast(".leases".count)))) }
+            }
+        }
+        return found
+    }
+
+    /// A path to the network namespace whose lease directory is `directory`, found among the
+    /// namespaces of running processes and `ip netns` names; nil if nothing holds it.
+    public static func findNode(leaseDirectory directory: String) -> String? {
+        candidateNodes().first { path in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            return (try? leaseDirectory(namespace: fd)) == directory
+        }
+    }
+
+    private static func listDirectory(_ path: String) -> [String] {
+        guard let listing = opendir(path) else { return [] }
+        defer { closedir(listing) }
+        var names: [String] = []
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    private static func candidateNodes() -> [String] {
+        listDirectory("/run/netns").filter { !$0.hasPrefix(".") }.map { "/run/netns/" + $0 }
+            + listDirectory("/proc").filter { $0.first?.isNumber == true }.map { "/proc/\($0)/ns/net" }
+    }
+
     /// This thread's network namespace, as "net:[inode]": the node a task's network is on.
     public static func currentNode() -> String? { readLink("/proc/thread-self/ns/net") }
 
     /// A path to the network namespace called `node` ("net:[inode]"), found among the
     /// namespaces of running processes and `ip netns` names; nil if nothing holds it.
     public static func findNode(_ node: String) -> String? {
-        var candidates: [String] = []
-        for directory in ["/run/netns", "/proc"] {
-            guard let listing = opendir(directory) else { continue }
-            while let entry = readdir(listing) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if directory == "/run/netns", !name.hasPrefix(".") { candidates.append("/run/netns/" + name) }
-                if directory == "/proc", name.first?.isNumber == true { candidates.append("/proc/\(name)/ns/net") }
-            }
-            closedir(listing)
-        }
-        return candidates.first { namespaceName(at: $0, kind: "net") == node }
+        candidateNodes().first { namespaceName(at: $0, kind: "net") == node }
+    }
+
+    /// Refuses a `bridge` annotation that names an interface of the node that is not a bridge
+    /// (its uplink, `lo`, a veth): skiff would enslave task interfaces to it and address it.
+    /// Run before anything of the task exists.
+    public static func check(_ config: NetworkConfig) throws(NetworkError) {
+        var node = try RouteNetlink()
+        guard let link = try node.link(named: config.bridge), link.kind != "bridge" else { return }
+        throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]",
+                                    "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
     }
 
     /// The bridge's index, after making it (up, with the gateway address) if it is missing.
+    /// A bridge skiff made (marked by its alias) is brought up and given the gateway again if
+    /// needed; one that someone else made (docker0, cni0) is used as it is: skiff attaches
+    /// its tasks' veths and rules, but changes nothing of the bridge itself.
     /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
     private static func ensureBridge(_ config: NetworkConfig, replacing previous: IPv4Subnet?, node: inout RouteNetlink) throws(NetworkError) -> Int32 {
         let created = try node.createBridge(config.bridge)
-        guard let index = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
-        // One that was there already (made by someone else, or left down) is brought up.
-        if !created { try node.setUp(index: index) }
-        if let previous, previous != config.subnet {
-            try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
+        guard let link = try node.link(named: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
+        guard link.kind == "bridge" else {
+            // Made in the meantime by someone else, as something else.
+            throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is an interface of the node that is not a bridge"))
         }
-        try node.addAddress(config.subnet.gateway, prefixLength: config.subnet.prefixLength, index: index)
+        let index = link.index
+        if created || link.alias == RouteNetlink.bridgeAlias {
+            if !created { try node.setUp(index: index) }
+            if let previous, previous != config.subnet {
+                try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
+            }
+            try node.addAddress(config.subnet.gateway, prefixLength: config.subnet.prefixLength, index: index)
+        }
         try enableBridgeFiltering()
         return index
     }

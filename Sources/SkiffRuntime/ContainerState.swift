@@ -4,6 +4,9 @@ import SkiffSpec
 /// The OCI statuses, plus `paused` (runc's extension).
 public enum ContainerStatus: String, Sendable {
     case creating, created, running, stopped, paused
+    /// Only in `list`: the record (state.json) cannot be read; `delete --force` still removes
+    /// what can be found from the id.
+    case unreadable
 }
 
 /// What `state.json` holds: the OCI state, plus what skiff needs to find the container's
@@ -25,8 +28,9 @@ public struct ContainerRecord: Sendable {
     /// The node bridge of the task's own interface (its lease, veth and rules are found
     /// from it), if it has one.
     public var networkBridge: String?
-    /// The node's network namespace ("net:[inode]"): teardown must happen in it.
-    public var networkNode: String?
+    /// The node's lease directory (`TaskNetwork.leaseDirectory`, named by the node's network
+    /// namespace cookie): teardown happens in that namespace and releases the lease there.
+    public var networkLeases: String?
     /// The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`, so a
     /// recycled pid is never mistaken for the container.
     public var pidStartTime: UInt64?
@@ -66,7 +70,7 @@ extension ContainerRecord: JSONObjectConvertible {
         annotations = try json.stringMap("annotations")
         cgroup = try json.object("cgroup")
         networkBridge = try json.string("networkBridge")
-        networkNode = try json.string("networkNode")
+        networkLeases = try json.string("networkLeases")
         pidStartTime = try json.integer("pidStartTime")
         poststart = try json.objects("poststart")
         poststop = try json.objects("poststop")
@@ -85,7 +89,7 @@ extension ContainerRecord: JSONObjectConvertible {
         json.set("annotations", annotations)
         json.set("cgroup", cgroup)
         json.set("networkBridge", networkBridge)
-        json.set("networkNode", networkNode)
+        json.set("networkLeases", networkLeases)
         json.set("pidStartTime", pidStartTime)
         json.set("poststart", poststart)
         json.set("poststop", poststop)

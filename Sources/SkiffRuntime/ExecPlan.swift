@@ -14,6 +14,7 @@ extension PlanBuilder {
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
         appendConsole(into: &plan, process: process, bindConsole: false)
         _ = try appendProcess(process, into: &plan, waitForStart: false)
+        do { try plan.checkLimits() } catch { throw .spec(error) }
         return Output(plan: plan, cloneFlags: 0, openedDescriptors: [], fifoIndex: nil)
     }
 }

@@ -1,4 +1,5 @@
 import CShims
+import SkiffSpec
 
 /// One operation for skiff-init (see `skiff_plan.h`).
 struct PlanOperation: Equatable {
@@ -28,6 +29,36 @@ struct LaunchPlan {
     mutating func add(descriptor: Int32) -> Int64 {
         descriptors.append(descriptor)
         return Int64(descriptors.count - 1)
+    }
+
+    /// Checks, before anything is made, that skiff-init can take the plan: every operation fits
+    /// one message and counts its strings in 16 bits, and the descriptors fit one SCM_RIGHTS.
+    func checkLimits() throws(SpecError) {
+        let limit = Int(SKIFF_PLAN_MAX_MESSAGE)
+        for operation in operations {
+            let size = MemoryLayout<skiff_op_header>.size + operation.strings.reduce(0) { $0 + $1.utf8.count + 1 }
+            if operation.strings.count > Int(UInt16.max) || size > limit {
+                throw SpecError(Self.field(of: operation.code), "too large for skiff-init's plan: \(operation.strings.count) strings, \(size) bytes (one operation takes at most \(UInt16.max) strings and \(limit) bytes)")
+            }
+        }
+        if descriptors.count > Int(SKIFF_PLAN_MAX_FDS) {
+            throw SpecError("mounts", "the container needs \(descriptors.count) descriptors (namespaces, idmapped mounts); skiff-init takes at most \(SKIFF_PLAN_MAX_FDS)")
+        }
+    }
+
+    /// The config field an operation's strings come from, for errors.
+    static func field(of code: skiff_op) -> String {
+        switch code {
+        case SKIFF_OP_USER: "process.user.additionalGids"
+        case SKIFF_OP_EXEC: "process.args and process.env"
+        case SKIFF_OP_HOOK: "hooks"
+        case SKIFF_OP_MOUNT: "mounts"
+        case SKIFF_OP_SYSCTL: "linux.sysctl"
+        case SKIFF_OP_HOSTNAME: "hostname"
+        case SKIFF_OP_DOMAINNAME: "domainname"
+        case SKIFF_OP_TIME_NAMESPACE: "linux.timeOffsets"
+        default: "config.json"
+        }
     }
 
     /// The plan as SOCK_SEQPACKET messages of at most SKIFF_PLAN_MAX_MESSAGE bytes, never

@@ -69,14 +69,17 @@ struct PlanBuilder {
     /// Returns where the exec fifo goes in the descriptors when `waitForStart`.
     mutating func appendProcess(_ process: Spec.Process, into plan: inout LaunchPlan, waitForStart: Bool) throws(RuntimeError) -> Int64? {
         let noNewPrivileges = process.noNewPrivileges == true
-        if let seccomp, !noNewPrivileges {
-            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
-        }
-        try buildCredentials(into: &plan, process: process)
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN to load: skiff-init keeps it
+        // until then, and drops it with one capset right after.
+        let keepSysAdmin = seccomp != nil && !noNewPrivileges
+        try buildCredentials(into: &plan, process: process, keepSysAdmin: keepSysAdmin)
         if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
         plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
-        if let seccomp, noNewPrivileges {
-            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags)])
+        if let seccomp {
+            // Read now, loaded by EXEC as late as it can be (see skiff_plan.h): just before
+            // execve, or just before READY when a notify listener must reach the parent.
+            let withListener = seccomp.flags & Self.newListenerFlag != 0
+            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags), withListener ? 0 : 1])
         }
         let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
         plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
@@ -212,6 +215,10 @@ struct PlanBuilder {
         }
         opened += idmapDescriptors
         let fifoIndex = try appendProcess(process, into: &plan, waitForStart: waitForStart)
+        do { try plan.checkLimits() } catch {
+            opened.forEach { close($0) }
+            throw .spec(error)
+        }
         return Output(plan: plan, cloneFlags: cloneFlags, openedDescriptors: opened, fifoIndex: fifoIndex)
     }
 
@@ -413,7 +420,10 @@ struct PlanBuilder {
 
     // MARK: - Credentials
 
-    mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process) throws(RuntimeError) {
+    /// The value of SECCOMP_FILTER_FLAG_NEW_LISTENER.
+    static let newListenerFlag: UInt32 = 1 << 3
+
+    mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process, keepSysAdmin: Bool = false) throws(RuntimeError) {
         let last = lastCapability
         // Outside a new user namespace the process can only get capabilities skiff holds.
         let held = newUserNamespace ? UInt64.max : Self.heldCapabilities()
@@ -452,7 +462,14 @@ struct PlanBuilder {
         if !skipped.isEmpty {
             warnings.append("process.capabilities.ambient: \(skipped.joined(separator: ", ")) not raised: the kernel raises an ambient capability only if it is also permitted and inheritable")
         }
-        plan.append(SKIFF_OP_CAPS, args: [mask(caps?.effective, "effective"), permitted, inheritable, ambient, Int64(last)])
+        let effective = mask(caps?.effective, "effective")
+        let sysAdmin = Int64(1) << 21
+        if keepSysAdmin, effective & sysAdmin == 0, let profile = spec.linux?.seccomp, !profile.allows("capset") {
+            // The one call skiff-init must make after the filter is in: without it the process
+            // would keep CAP_SYS_ADMIN. Refused rather than run with more than the config says.
+            throw .spec(SpecError("linux.seccomp", "denies capset, which skiff must call after loading the filter to drop CAP_SYS_ADMIN (loading a filter without process.noNewPrivileges needs it): allow capset, or set noNewPrivileges"))
+        }
+        plan.append(SKIFF_OP_CAPS, args: [effective, permitted, inheritable, ambient, Int64(last), keepSysAdmin ? 1 : 0])
         if let (set, name) = missing {
             throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
         }

@@ -78,6 +78,14 @@ public struct Runtime: Sendable {
         let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
 
         let network = try Self.network(of: spec)
+        var networkLeases: String?
+        if let network {
+            // The node's own interfaces are checked before anything exists.
+            do throws(NetworkError) {
+                try TaskNetwork.check(network)
+                networkLeases = try TaskNetwork.leaseDirectory()
+            } catch { throw RuntimeError(error) }
+        }
         trace("loaded config.json", since: start)
         let manager = CgroupManager()
         reportLayoutOnce(manager.system)
@@ -149,7 +157,7 @@ public struct Runtime: Sendable {
             created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup,
             poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop)
         record.networkBridge = network?.bridge
-        record.networkNode = network == nil ? nil : TaskNetwork.currentNode()
+        record.networkLeases = networkLeases
         var cgroupMade = false
         do throws(RuntimeError) {
             // The record names the cgroup before it exists: delete --force after a crash
@@ -170,7 +178,7 @@ public struct Runtime: Sendable {
             }
             let creating = record
             let hooks = spec.hooks
-            let root = store.root
+            let owner = directory.path
             let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup,
                                               userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil) { tag, pid throws(RuntimeError) -> [UInt8] in
                 var current = creating
@@ -178,7 +186,7 @@ public struct Runtime: Sendable {
                 switch tag {
                 case PlanBuilder.syncNetwork:
                     guard let network else { return [] }
-                    do throws(NetworkError) { _ = try TaskNetwork.setUp(network, containerID: id.value, namespacePath: "/proc/\(pid)/ns/net", root: root) }
+                    do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases!) }
                     catch { throw RuntimeError(error) }
                     return []
                 case PlanBuilder.syncRuntimeHooks:
@@ -222,7 +230,7 @@ public struct Runtime: Sendable {
             if cgroupMade { try? cgroup?.destroy(belongs: { _ in false }) }
             if let network {
                 do throws(NetworkError) {
-                    try TaskNetwork.tearDown(bridge: network.bridge, containerID: id.value, root: store.root).finish()
+                    try TaskNetwork.tearDown(bridge: network.bridge, owner: directory.path, leases: networkLeases!).finish()
                 } catch { warn(error.description) }
             }
             try? directory.remove()
@@ -398,8 +406,16 @@ public struct Runtime: Sendable {
         }
     }
 
+    /// Every container of this root; one whose record cannot be read is listed as
+    /// `unreadable` (so that it can be found and deleted), not left out.
     public func list() -> [ContainerState] {
-        store.list().compactMap { try? state(id: $0.value) }
+        store.list().compactMap { id in
+            do throws(RuntimeError) { return try state(id: id.value) } catch {
+                guard case .unreadableState = error else { return nil }
+                return ContainerState(ociVersion: "", id: id.value, pid: 0, status: .unreadable, bundle: "", rootfs: "",
+                                      created: "", owner: "", annotations: nil)
+            }
+        }
     }
 
     // MARK: kill
@@ -452,7 +468,13 @@ public struct Runtime: Sendable {
             if case .notFound = error, force { return }
             throw error
         }
-        guard let record = try store.read(id) else {
+        let found: ContainerRecord?
+        do throws(RuntimeError) { found = try store.read(id) } catch {
+            guard case .unreadableState = error, force else { throw error }
+            try destroyUnreadable(id, directory: directory)
+            return
+        }
+        guard let record = found else {
             // Claimed by a create that died before writing anything: nothing else exists.
             try directory.remove()
             return
@@ -462,6 +484,24 @@ public struct Runtime: Sendable {
             throw .usage("cannot delete container \"\(id.value)\": it is \(status.rawValue) (stop it first, or use --force)")
         }
         try destroy(record, directory: directory)
+    }
+
+    /// `delete --force` of a container whose record cannot be read: what can be known from the
+    /// id alone goes. Its cgroup at the default path (`skiff-<id>` under skiff's own, a name
+    /// only skiff gives), with every process in it, and every lease the container's state
+    /// directory holds on any node, with its rules and veth; then the directory.
+    private func destroyUnreadable(_ id: ContainerID, directory: ContainerDirectory) throws(RuntimeError) {
+        var cgroup = CgroupManager().plan(cgroupsPath: nil, id: id.value)
+        cgroup.directories = cgroup.directories.filter(\.existed)
+        for i in cgroup.directories.indices { cgroup.directories[i].existed = false }
+        if !cgroup.directories.isEmpty {
+            do { try cgroup.destroy(belongs: { _ in true }) } catch { throw .cgroup(error) }
+        }
+        for (leases, bridge) in TaskNetwork.leases(of: directory.path) {
+            let release = try releaseNetwork(bridge: bridge, leases: leases, owner: directory.path, taskRunning: false)
+            do throws(NetworkError) { try release.finish() } catch { warn(error.description) }
+        }
+        try directory.remove()
     }
 
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
@@ -491,20 +531,27 @@ public struct Runtime: Sendable {
     /// The task's rules, lease and fenced port, removed in the node it was created from
     /// (which need not be this namespace: found by its name, or gone with everything in it).
     private func removeNetwork(of record: ContainerRecord) throws(RuntimeError) -> TaskNetwork.Release? {
-        guard let bridge = record.networkBridge else { return nil }
+        guard let bridge = record.networkBridge, let leases = record.networkLeases else { return nil }
+        let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)
+        return try releaseNetwork(bridge: bridge, leases: leases, owner: store.path(of: try ContainerID(record.id)), taskRunning: running)
+    }
+
+    /// The rules, lease and fenced port `owner` holds on `bridge`, removed in the node whose
+    /// leases are in `leases` (which need not be this namespace: found by its cookie, or gone
+    /// with everything in it, when only the lease is left to release).
+    func releaseNetwork(bridge: String, leases: String, owner: String, taskRunning: Bool) throws(RuntimeError) -> TaskNetwork.Release {
         var node = TaskNetwork.Node.current
         var nodeFd: Int32 = -1
         defer { if nodeFd >= 0 { close(nodeFd) } }
-        if let created = record.networkNode, created != TaskNetwork.currentNode() {
+        if (try? TaskNetwork.leaseDirectory()) != leases {
             node = .gone
-            if let path = TaskNetwork.findNode(created) {
+            if let path = TaskNetwork.findNode(leaseDirectory: leases) {
                 nodeFd = open(path, O_RDONLY | O_CLOEXEC)
                 if nodeFd >= 0 { node = .namespace(nodeFd) }
             }
         }
-        let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)
         do throws(NetworkError) {
-            return try TaskNetwork.tearDown(bridge: bridge, containerID: record.id, root: store.root, node: node, taskRunning: running)
+            return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: node, taskRunning: taskRunning)
         }
         catch { throw RuntimeError(error) }
     }

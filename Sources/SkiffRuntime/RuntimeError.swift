@@ -18,6 +18,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     /// skiff-init reported a failed step in the container's setup.
     case container(step: String, errno: Int32, detail: String)
     case usage(String)
+    /// The container's record cannot be read (truncated, empty, not JSON).
+    case unreadableState(id: String, detail: String)
     /// A hook failed (createRuntime, createContainer, startContainer stop the container).
     case hook(String)
 
@@ -36,6 +38,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
             let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
             return detail.isEmpty ? "\(step)\(reason)" : "\(step): \(detail)\(reason)"
         case .usage(let text): return text
+        case .unreadableState(let id, let detail):
+            return "\(detail) (`delete --force \(id)` removes what can be found of the container)"
         case .hook(let text): return text
         }
     }

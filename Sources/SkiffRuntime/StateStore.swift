@@ -67,13 +67,21 @@ public struct StateStore: Sendable {
             if access(path(of: id), F_OK) != 0 { throw .notFound(id.value) }
             return nil
         }
+        let record: ContainerRecord
         do {
-            return try ContainerRecord(jsonValue: try JSONValue.parse(bytes))
+            record = try ContainerRecord(jsonValue: try JSONValue.parse(bytes))
         } catch let error as SpecError {
-            throw .usage("\(file): unreadable state: \(error)")
+            throw .unreadableState(id: id.value, detail: "\(file): unreadable state: \(error)")
+        } catch let error as JSONSyntaxError {
+            throw .unreadableState(id: id.value, detail: "\(file): unreadable state: line \(error.line), column \(error.column): \(error.message)")
         } catch {
-            throw .usage("\(file): unreadable state: not JSON (\(error))")
+            throw .unreadableState(id: id.value, detail: "\(file): unreadable state: \(error)")
         }
+        // A record under another id's directory is not this container's.
+        guard record.id == id.value else {
+            throw .unreadableState(id: id.value, detail: "\(file): unreadable state: it is the record of \"\(record.id)\"")
+        }
+        return record
     }
 
     /// A `create` killed between making its private directory and renaming it into place

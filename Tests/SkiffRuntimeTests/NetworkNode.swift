@@ -20,11 +20,24 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         let added = Harness.run("/usr/bin/ip", ["netns", "add", name])
         precondition(added.status == 0, "ip netns add: \(added.stderr)")
         Harness.run("/usr/bin/ip", ["-n", name, "link", "set", "lo", "up"])
+        leaseDirectory = NetworkNode.leaseDirectory(ofNamespace: "/run/netns/" + name)
+    }
+
+    /// Where skiff keeps this node's leases: named by the namespace's cookie (SO_NETNS_COOKIE).
+    let leaseDirectory: String
+
+    static func leaseDirectory(ofNamespace path: String) -> String {
+        let script = "import socket; s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print(int.from_bytes(s.getsockopt(socket.SOL_SOCKET, 71, 8), 'little'))"
+        let cookie = Harness.run("/usr/bin/nsenter", ["--net=" + path, "--", "python3", "-c", script]).output
+        precondition(!cookie.isEmpty, "no netns cookie for \(path)")
+        return "/run/skiff-network/" + cookie
     }
 
     deinit {
         for id in ids { skiff(["delete", "--force", id]) }
         Harness.run("/usr/bin/ip", ["netns", "delete", name])
+        // Lock files stay in a node's lease directory while the node lives; this one is gone.
+        try? FileManager.default.removeItem(atPath: leaseDirectory)
         try? FileManager.default.removeItem(atPath: root)
         try? FileManager.default.removeItem(atPath: bundles)
     }
@@ -85,11 +98,12 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     }
 
     func leases() -> [(address: String, id: String)] {
-        let text = (try? String(contentsOfFile: root + "/.network/skiff0.leases", encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOfFile: leaseDirectory + "/skiff0.leases", encoding: .utf8)) ?? ""
         var leases: [(address: String, id: String)] = []
         for line in text.split(separator: "\n") {
+            // address, owner (the container's state directory), groups, interface
             let fields = line.split(separator: " ")
-            if fields.count == 4 { leases.append((String(fields[0]), String(fields[1]))) }
+            if fields.count == 4 { leases.append((String(fields[0]), String(fields[1].split(separator: "/").last ?? ""))) }
         }
         return leases
     }
