@@ -179,7 +179,7 @@ public struct Runtime: Sendable {
             let creating = record
             let hooks = spec.hooks
             let owner = directory.path
-            let process = try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup,
+            let process = try launchExplained(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup, spec: spec,
                                               userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil) { tag, pid throws(RuntimeError) -> [UInt8] in
                 var current = creating
                 current.pid = pid
@@ -234,6 +234,21 @@ public struct Runtime: Sendable {
                 } catch { warn(error.description) }
             }
             try? directory.remove()
+            throw error
+        }
+    }
+
+    /// `Launcher.launch`, with the cause said when skiff-init was killed before it was ready
+    /// by the memory limit of its own cgroup (a limit below what a process needs to start).
+    private func launchExplained(_ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, spec: Spec,
+                                 userMaps: Launcher.UserMaps?, sync: Launcher.SyncHandler?) throws(RuntimeError) -> LaunchedProcess {
+        do throws(RuntimeError) {
+            return try Launcher.launch(plan, cloneFlags: cloneFlags, cgroup: cgroup, userMaps: userMaps, sync: sync)
+        } catch {
+            if case .container(let step, _, _) = error, step == "skiff-init", let cgroup, cgroup.stats().memory.oomKills > 0,
+               let limit = spec.linux?.resources?.memory?.limit {
+                throw .spec(SpecError("linux.resources.memory.limit", "\(limit) bytes is too little for the container to start: the kernel's OOM killer ended its setup"))
+            }
             throw error
         }
     }
