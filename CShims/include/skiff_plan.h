@@ -83,6 +83,10 @@ enum skiff_op {
                                     rows/columns (0: leave): open a pty in the container's devpts,
                                     send the master over the socket, make the peer the controlling
                                     terminal and stdio, bind it on /dev/console (arg3 = 1) */
+    SKIFF_OP_EXEC_LABEL = 35,    /* s0 = attribute under /proc/thread-self/attr ("apparmor/exec",
+                                    "exec"), s1 = value: opened now (procfs verified), written by
+                                    EXEC just before execve (after the startContainer hooks,
+                                    which must not inherit it) */
     SKIFF_OP_CHROOT = 34,        /* s0 = rootfs host path: chroot into it (no mount namespace of
                                     the container's own, so nothing is mounted) */
     SKIFF_OP_USERNS_ROOT = 31,   /* become uid 0 / gid 0 of the new user namespace (once mapped) */

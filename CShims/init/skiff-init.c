@@ -53,6 +53,10 @@ static int devnull_count, devnull_used;
 static int exec_fifo = -1;        /* kept across CLOSE_FDS for EXEC */
 static int caps_pending;          /* see load_seccomp */
 static int seccomp_before_ready;  /* see op_seccomp */
+#define SKIFF_MAX_LABELS 2
+static int label_fds[SKIFF_MAX_LABELS]; /* see op_exec_label */
+static const char *label_values[SKIFF_MAX_LABELS];
+static int label_count;
 static void load_seccomp(int reported);
 static uint64_t final_eff, final_perm, final_inh;
 
@@ -431,6 +435,48 @@ static void op_pivot(const struct op *o)
         fail("pivot_root", "opening the new root");
 }
 
+/* An LSM label for the container's execve (AppArmor "exec PROFILE", an SELinux context):
+ * the task's own attribute file, opened through a procfs that is checked to be one (its root
+ * inode, no mount crossed on the way: a container cannot put a file of its own there), and
+ * written by op_exec at the very end. */
+static void op_exec_label(const struct op *o)
+{
+    const char *step = "setting the security label";
+    if (label_count >= SKIFF_MAX_LABELS) {
+        errno = E2BIG;
+        fail(step, "more than %d labels", SKIFF_MAX_LABELS);
+    }
+    int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct statfs fs;
+    struct stat st;
+    if (proc < 0 || fstatfs(proc, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC || fstat(proc, &st) < 0 || st.st_ino != 1) {
+        errno = EPERM;
+        fail(step, "/proc is not a procfs root");
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "thread-self/attr/%s", o->str[0]);
+    struct open_how how = { .flags = O_WRONLY | O_CLOEXEC, .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_openat2, proc, path, &how, sizeof(how));
+    if (fd < 0)
+        fail(step, "opening /proc/%s", path);
+    close(proc);
+    label_fds[label_count] = fd;
+    label_values[label_count++] = o->str[1];
+}
+
+static void write_exec_labels(void)
+{
+    for (int i = 0; i < label_count; i++) {
+        size_t len = strlen(label_values[i]);
+        if (write(label_fds[i], label_values[i], len) != (ssize_t)len) {
+            dprintf(2, "skiff-init: setting the security label \"%s\": %s\n", label_values[i], strerror(errno));
+            _exit(127);
+        }
+        close(label_fds[i]);
+    }
+    label_count = 0;
+}
+
 /* No mount namespace of the container's own: the node's mount table is shared, so nothing
  * is mounted; the process is only chroot'ed into its root. */
 static void op_chroot(const struct op *o)
@@ -697,15 +743,23 @@ static void close_from_to(unsigned int first, unsigned int last)
 static void op_close_fds(const struct op *o, int fifo)
 {
     unsigned int first = (unsigned int)o->arg[0];
-    unsigned int keep[2] = { (unsigned int)sync_fd, fifo >= 0 ? (unsigned int)fifo : ~0U };
-    if (keep[0] > keep[1]) {
-        unsigned int t = keep[0];
-        keep[0] = keep[1];
-        keep[1] = t;
-    }
+    /* Kept: the plan socket, the exec fifo and the label attributes (all close-on-exec). */
+    unsigned int keep[2 + SKIFF_MAX_LABELS];
+    int nkeep = 0;
+    keep[nkeep++] = (unsigned int)sync_fd;
+    if (fifo >= 0)
+        keep[nkeep++] = (unsigned int)fifo;
+    for (int i = 0; i < label_count; i++)
+        keep[nkeep++] = (unsigned int)label_fds[i];
+    for (int i = 1; i < nkeep; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            unsigned int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
     unsigned int from = first;
-    for (int i = 0; i < 2; i++) {
-        if (keep[i] == ~0U || keep[i] < from)
+    for (int i = 0; i < nkeep; i++) {
+        if (keep[i] < from)
             continue;
         close_from_to(from, keep[i] - 1);
         from = keep[i] + 1;
@@ -869,6 +923,7 @@ static void op_exec(const struct op *o)
     for (int i = 0; i < deferred_count; i++)
         run_hook(deferred_hooks[i]);
     close(sync_fd);
+    write_exec_labels();
     load_seccomp(0);
     execve(path, args, envp);
     dprintf(2, "skiff-init: exec %s: %s\n", path, strerror(errno));
@@ -1107,6 +1162,7 @@ static void run(const struct op *o)
     case SKIFF_OP_MKDIR: op_mkdir(o); break;
     case SKIFF_OP_PIVOT: op_pivot(o); break;
     case SKIFF_OP_CHROOT: op_chroot(o); break;
+    case SKIFF_OP_EXEC_LABEL: op_exec_label(o); break;
     case SKIFF_OP_READONLY_ROOT: op_readonly_root(); break;
     case SKIFF_OP_READONLY_PATH: op_readonly_path(o); break;
     case SKIFF_OP_MASK_PATH: op_mask(o); break;

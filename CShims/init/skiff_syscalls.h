@@ -43,6 +43,9 @@ struct open_how {
 #define RESOLVE_NO_MAGICLINKS 0x02
 #define RESOLVE_IN_ROOT 0x10
 #endif
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#endif
 
 /* <linux/mount.h> defines MOUNT_ATTR_SIZE_VER0 together with the struct and its flags. */
 #ifndef MOUNT_ATTR_SIZE_VER0

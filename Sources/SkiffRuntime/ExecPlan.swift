@@ -12,6 +12,8 @@ extension PlanBuilder {
         appendLimits(process, into: &plan)
         plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: containerPidfd), namespaceFlags], strings: ["of the container (pidfd)"])
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
+        // In the container's namespaces now: its /proc is checked before the label goes in.
+        plan.appendExecLabels(for: process)
         appendConsole(into: &plan, process: process, bindConsole: false)
         _ = try appendProcess(process, into: &plan, waitForStart: false)
         do { try plan.checkLimits() } catch { throw .spec(error) }

@@ -31,8 +31,9 @@ extension Runtime {
             ("capabilities", strings(capabilities)),
             ("cgroup", cgroup),
             ("seccomp", seccomp),
-            ("apparmor", .object([("enabled", .bool(false))])),
-            ("selinux", .object([("enabled", .bool(false))])),
+            // What skiff applies on this host: a module the kernel has not enabled is refused.
+            ("apparmor", .object([("enabled", .bool(SecurityModules.appArmorEnabled))])),
+            ("selinux", .object([("enabled", .bool(SecurityModules.selinuxEnabled))])),
             ("intelRdt", .object([("enabled", .bool(false))])),
             ("mountExtensions", .object([("idmap", .object([("enabled", .bool(true))]))])),
         ])

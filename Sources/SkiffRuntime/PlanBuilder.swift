@@ -247,6 +247,7 @@ struct PlanBuilder {
     private mutating func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
         guard hasMountNamespace else {
             try checkNoMountNamespace()
+            plan.appendExecLabels(for: spec.process!)
             plan.append(SKIFF_OP_CHROOT, strings: [rootfs])
             plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
             appendContainerHooks(into: &plan)
@@ -258,6 +259,8 @@ struct PlanBuilder {
         // Nothing we mount may propagate back to the host.
         plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
         plan.append(SKIFF_OP_ROOTFS, args: [Int64(spec.linux?.maskedPaths?.count ?? 0)], strings: [rootfs])
+        // While /proc is still the host's: the label attributes are opened through it.
+        plan.appendExecLabels(for: spec.process!)
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
         }
@@ -313,10 +316,18 @@ struct PlanBuilder {
             plan.mount(source, on: mount.destination, flags: options.flags, cleared: options.clearedFlags,
                        propagation: options.propagation, kind: kind, bind: true, idmap: idmap)
         } else {
-            plan.mount(mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: options.data.joined(separator: ","),
+            var data = options.data
+            // SELinux: the files of the filesystems the container mounts get its mount label.
+            if let label = spec.linux?.mountLabel, !label.isEmpty, Self.labelledFilesystems.contains(mount.type ?? "") {
+                data.append("context=\"\(label)\"")
+            }
+            plan.mount(mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: data.joined(separator: ","),
                        flags: options.flags, propagation: options.propagation, bind: false)
         }
     }
+
+    /// Filesystems that take an SELinux `context=` mount option (runc labels the same).
+    static let labelledFilesystems: Set<String> = ["tmpfs", "devpts", "mqueue", "shm"]
 
     /// `type: cgroup`: in a cgroup namespace the hierarchies are mounted afresh (they show
     /// the container's own cgroup as their root); without one, the container's directories

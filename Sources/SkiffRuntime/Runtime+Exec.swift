@@ -45,7 +45,10 @@ extension Runtime {
         guard status == .running || status == .created || (status == .paused && options.ignorePaused) else {
             throw .wrongState(id: id.value, status: status, action: "exec into")
         }
-        do { try SpecValidator.validate(execProcess: process) } catch { throw .spec(error) }
+        do {
+            try SpecValidator.validate(execProcess: process)
+            try SecurityModules.check(process, mountLabel: nil)
+        } catch { throw .spec(error) }
         let spec: Spec
         do { spec = try SpecLoader.load(bundle: record.bundle) } catch { throw .spec(error) }
 

@@ -77,6 +77,7 @@ public struct Runtime: Sendable {
         let rootPath = spec.root!.path
         let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
 
+        do { try SecurityModules.check(spec.process!, mountLabel: spec.linux?.mountLabel) } catch { throw .spec(error) }
         let network = try Self.network(of: spec)
         var networkLeases: String?
         if let network {

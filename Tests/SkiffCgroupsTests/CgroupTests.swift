@@ -36,12 +36,12 @@ struct CgroupTests {
         }
         let pids = cgroup.directory(for: "pids")!.path + "/pids.max"
         #expect(try String(contentsOfFile: pids, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
-        try cgroup.destroy()
+        try cgroup.destroy(belongs: { _ in false })
         for directory in cgroup.directories {
             #expect(!FileManager.default.fileExists(atPath: directory.path))
         }
         // Destroying twice is fine (delete must be repeatable).
-        try cgroup.destroy()
+        try cgroup.destroy(belongs: { _ in false })
     }
 
     @Test func aFailedLimitRemovesWhatWasCreated() throws {
