@@ -165,6 +165,25 @@ static void outcome(const char *key, int result)
         fact(key, "errno:%d", result);
 }
 
+/* The process's LSM label: AppArmor's "profile (mode)", an SELinux context, or "-". */
+static void lsm_label(void)
+{
+    char label[256] = "";
+    const char *paths[] = { "/proc/self/attr/apparmor/current", "/proc/self/attr/current" };
+    for (int i = 0; i < 2 && !label[0]; i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, label, sizeof(label) - 1);
+        close(fd);
+        label[n > 0 ? n : 0] = 0;
+        char *newline = strchr(label, '\n');
+        if (newline)
+            *newline = 0;
+    }
+    fact("lsm.label", "%s", label[0] ? label : "-");
+}
+
 static void privilege(void)
 {
     status_field("CapInh", "cap.inheritable");
@@ -173,6 +192,7 @@ static void privilege(void)
     status_field("CapBnd", "cap.bounding");
     status_field("CapAmb", "cap.ambient");
     status_field("NoNewPrivs", "nonewprivs");
+    lsm_label();
     outcome("op.mount", in_child(try_mount));
     outcome("op.sethostname", in_child(try_sethostname));
     outcome("op.rawsocket", in_child(try_raw_socket));

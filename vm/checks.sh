@@ -128,6 +128,60 @@ out=$(skiff run -b "$WORK/bad" bad 2>&1)
 case "$out" in *"linux.resources.unified.memory.bogus"*) ok "bad input: unknown unified file is named" ;; *) notok "bad input: unknown unified file" "$out" ;; esac
 [ ! -e $CG/skiff-bad ] && [ ! -e $STATE/bad ] && ok "bad input: nothing left" || notok "bad input: nothing left" "$(ls -d $CG/skiff-bad $STATE/bad 2>&1)"
 
+# --- AppArmor: a profile that denies a path is enforced on the container's process ---
+# Debian's kernel enables AppArmor; the VM has Debian's apparmor_parser (vm/run).
+aa_bundle() {  # NAME PROFILE-FIELD
+    mkdir -p "$WORK/$1"
+    cat > "$WORK/$1/config.json" <<JSON
+{"ociVersion": "1.2.0",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "cat /proc/self/attr/current; cat /secret"],
+             "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"], "cwd": "/" $2},
+ "root": {"path": "$ROOTFS"},
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/secret", "type": "bind", "source": "$WORK/secret", "options": ["ro"]}],
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+JSON
+}
+if [ -e /sys/kernel/security/apparmor/.replace ] && command -v apparmor_parser >/dev/null; then
+    echo "the secret" > "$WORK/secret"
+    cat > "$WORK/profile" <<'PROFILE'
+profile skiff-deny-secret flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  signal,
+  unix,
+  ptrace,
+  mount,
+  umount,
+  pivot_root,
+  deny /secret r,
+}
+PROFILE
+    if out=$(apparmor_parser -r -K "$WORK/profile" 2>&1); then ok "apparmor: profile loaded"; else notok "apparmor: profile loaded" "$out"; fi
+    aa_bundle aa ', "apparmorProfile": "skiff-deny-secret"'
+    out=$(skiff run -b "$WORK/aa" aa 2>&1)
+    case "$out" in *"skiff-deny-secret (enforce)"*) ok "apparmor: the process runs under its profile" ;; *) notok "apparmor: the process runs under its profile" "$out" ;; esac
+    case "$out" in *"the secret"*) notok "apparmor: the denied path is refused" "$out" ;; *"ermission denied"*) ok "apparmor: the denied path is refused" ;; *) notok "apparmor: the denied path is refused" "$out" ;; esac
+    aa_bundle noaa ''
+    out=$(skiff run -b "$WORK/noaa" noaa 2>&1)
+    case "$out" in *"the secret"*) ok "apparmor: without the profile the path is readable" ;; *) notok "apparmor: without the profile the path is readable" "$out" ;; esac
+    aa_bundle aa-missing ', "apparmorProfile": "skiff-no-such-profile"'
+    out=$(skiff run -b "$WORK/aa-missing" aa-missing 2>&1)
+    case "$out" in *"process.apparmorProfile"*"not loaded"*) ok "apparmor: a profile that is not loaded is refused" ;; *) notok "apparmor: a profile that is not loaded is refused" "$out" ;; esac
+    [ ! -e $STATE/aa-missing ] && [ ! -e $CG/skiff-aa-missing ] && ok "apparmor: nothing left after the refusal" || notok "apparmor: nothing left" "$(ls -d $STATE/aa-missing $CG/skiff-aa-missing 2>&1)"
+    apparmor_parser -R "$WORK/profile" >/dev/null 2>&1
+else
+    notok "apparmor" "not enabled in this kernel, or no apparmor_parser (vm/run copies Debian's)"
+fi
+
+# --- parents as found: the controllers skiff turned on above its cgroups are off again ---
+before=$(cat $CG/cgroup.subtree_control)
+bundle par '["true"]' '{"pids": {"limit": 50}}'
+skiff run -b "$WORK/par" par
+after=$(cat $CG/cgroup.subtree_control)
+if [ "$before" = "$after" ]; then ok "controllers: the root's subtree_control is as found (\"$after\")"; else notok "controllers: the root's subtree_control is as found" "\"$before\" -> \"$after\""; fi
+
 rm -rf "$WORK"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

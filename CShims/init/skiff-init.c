@@ -658,14 +658,18 @@ static void op_sysctl(const struct op *o)
 static void op_user(const struct op *o)
 {
     if (o->arg[3]) {
-        gid_t gids[NGROUPS_MAX];
-        int n = o->nstr < NGROUPS_MAX ? o->nstr : NGROUPS_MAX;
+        /* Not NGROUPS_MAX: musl's is 32, the kernel's 65536 (the parent checks the count). */
+        int n = o->nstr;
+        gid_t *gids = malloc(sizeof(gid_t) * (size_t)(n > 0 ? n : 1));
+        if (!gids)
+            fail("setting additional groups", "out of memory");
         for (int i = 0; i < n; i++)
             gids[i] = (gid_t)strtoul(o->str[i], NULL, 10);
         /* In a rootless user namespace setgroups is denied: with no groups to set, the
          * empty list it would have set is what the namespace has anyway. */
         if (setgroups((size_t)n, gids) < 0 && !(errno == EPERM && n == 0))
             fail("setting additional groups", "setgroups");
+        free(gids);
     }
     /* Keep the permitted set across the switch from root; CAPS then sets what remains. */
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)

@@ -168,6 +168,7 @@ struct CheckPlan {
         if policy.noNewPrivileges == true {
             results.append(Self.compare(.privilege, "no_new_privs (policy)", expected: "1", observed: report["nonewprivs"]))
         }
+        results.append(Self.securityLabel(spec.process, observed: report["lsm.label"]))
         let effective = Self.mask(caps?.effective)
         for (operation, capability) in [("mount", "CAP_SYS_ADMIN"), ("sethostname", "CAP_SYS_ADMIN"), ("rawsocket", "CAP_NET_RAW")] {
             let property = operation == "rawsocket" ? "a raw socket" : "\(operation)(2)"
@@ -181,6 +182,18 @@ struct CheckPlan {
                                        status: observed != nil && observed != "ok" ? .pass : .fail))
         }
         return results
+    }
+
+    /// The process's AppArmor profile or SELinux label, as the kernel reports it. Without one
+    /// in the config, what the process runs under is reported (AppArmor's "unconfined", or none).
+    static func securityLabel(_ process: Spec.Process?, observed: String?) -> CheckResult {
+        let wanted = [process?.apparmorProfile, process?.selinuxLabel].compactMap { $0 }.first { !$0.isEmpty }
+        guard let wanted else {
+            return CheckResult(.privilege, "security label", expected: "-", observed: observed ?? "-", status: .pass)
+        }
+        // AppArmor shows "profile (enforce)"; SELinux the context itself.
+        let matches = observed == wanted || observed?.hasPrefix(wanted + " (") == true
+        return CheckResult(.privilege, "security label", expected: wanted, observed: observed ?? "-", status: matches ? .pass : .fail)
     }
 
     /// How the profile answers `name` with zero arguments: nil when it allows it (or only

@@ -76,6 +76,10 @@ public struct Runtime: Sendable {
         do { try CgroupManager.validate(cgroupsPath: spec.linux?.cgroupsPath) } catch { throw .spec(error) }
         let rootPath = spec.root!.path
         let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
+        if rootfs == "/" {
+            // A symlink to / (or "/" itself): the container would be the node, every file of it writable.
+            throw .spec(SpecError("root.path", "\"\(rootPath)\" resolves to /, the node's own root: a container needs a root of its own"))
+        }
 
         do { try SecurityModules.check(spec.process!, mountLabel: spec.linux?.mountLabel) } catch { throw .spec(error) }
         let network = try Self.network(of: spec)

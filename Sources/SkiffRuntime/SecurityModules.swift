@@ -25,6 +25,11 @@ public enum SecurityModules {
             guard appArmorEnabled else { throw SpecError("process.apparmorProfile", "AppArmor is not enabled on this host, so profile \"\(profile)\" cannot be applied") }
             // The kernel reads the attribute up to a newline.
             if profile.contains("\n") { throw SpecError("process.apparmorProfile", "must not contain a newline") }
+            // Checked now, while the error still reaches the caller: the kernel would refuse it
+            // only at the container's execve, after `start`.
+            if profile != "unconfined", !loadedAppArmorProfiles().contains(profile) {
+                throw SpecError("process.apparmorProfile", "profile \"\(profile)\" is not loaded (apparmor_parser -r loads it)")
+            }
         }
         if let label = process.selinuxLabel, !label.isEmpty, !selinuxEnabled {
             throw SpecError("process.selinuxLabel", "SELinux is not enabled on this host, so label \"\(label)\" cannot be applied")
@@ -32,6 +37,14 @@ public enum SecurityModules {
         if let label = mountLabel, !label.isEmpty, !selinuxEnabled {
             throw SpecError("linux.mountLabel", "SELinux is not enabled on this host, so label \"\(label)\" cannot be applied")
         }
+    }
+
+    /// The names of the profiles the kernel has, from "name (mode)" lines.
+    static func loadedAppArmorProfiles() -> Set<String> {
+        let text = String(decoding: (try? readFile("/sys/kernel/security/apparmor/profiles")) ?? [], as: UTF8.self)
+        return Set(text.split(separator: "\n").map { line in
+            line.hasSuffix(")") ? String(line[..<(line.lastIndex(of: "(") ?? line.endIndex)].dropLast()) : String(line)
+        })
     }
 
     /// The EXEC_LABEL operations for `process`: the attribute file under

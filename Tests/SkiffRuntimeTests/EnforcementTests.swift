@@ -147,9 +147,11 @@ struct EnforcementTests {
         func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
             Sandbox.expectCreateFails(configuring: configure, message, sourceLocation: sourceLocation)
         }
-        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: 0)) }, "linux.resources.cpu.quota: must be positive")
+        // (0 means "not set", as in runc: Docker's configs say 0 for every field they leave alone.)
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(quota: -7)) }, "linux.resources.cpu.quota: must be positive")
-        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(period: 0)) }, "linux.resources.cpu.period: must be positive")
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(shares: 1)) }, "linux.resources.cpu.shares: must be between 2 and 262144")
+        expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(shares: 262_145)) }, "linux.resources.cpu.shares: must be between 2 and 262144")
+        expectRejected({ $0.spec.linux?.resources = .init(memory: .init(reservation: -2)) }, "linux.resources.memory.reservation: must be positive")
         expectRejected({ $0.spec.linux?.resources = .init(memory: .init(limit: 64 << 20, swap: 32 << 20)) }, "linux.resources.memory.swap: must be at least memory.limit")
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(cpus: "0-4000")) }, "linux.resources.cpu.cpus: CPU")
         expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["../x": "1"] }, "linux.resources.unified.../x: not a cgroup file name")

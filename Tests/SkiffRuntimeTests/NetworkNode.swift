@@ -49,8 +49,8 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     }
 
     @discardableResult
-    func skiff(_ arguments: [String]) -> Harness.Result {
-        inNode([Harness.skiff, "--root", root] + arguments)
+    func skiff(_ arguments: [String], root: String? = nil) -> Harness.Result {
+        inNode([Harness.skiff, "--root", root ?? self.root] + arguments)
     }
 
     /// The spec of a networked task running `script` (busybox sh) with these annotations.
@@ -62,30 +62,31 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     }
 
     /// Writes `spec` as the bundle of `id` and runs it detached.
+    /// `root`: another state root on the same node (containerd keeps one per namespace).
     @discardableResult
-    func start(_ id: String, _ spec: Spec) -> Harness.Result {
+    func start(_ id: String, _ spec: Spec, root: String? = nil) -> Harness.Result {
         let bundle = bundles + "/" + id
         try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
-        lock.withLock { ids.append(id) }
-        return skiff(["run", "--detach", "--bundle", bundle, id])
+        if root == nil { lock.withLock { ids.append(id) } }
+        return skiff(["run", "--detach", "--bundle", bundle, id], root: root)
     }
 
     /// A task that serves "name" on each TCP port in `ports` until it is deleted.
     @discardableResult
-    func startServer(_ id: String, ports: [Int], _ network: [String: String]) -> Harness.Result {
+    func startServer(_ id: String, ports: [Int], _ network: [String: String], root: String? = nil) -> Harness.Result {
         let servers = ports.map { "nc -ll -p \($0) -e echo \(id) & " }.joined()
-        return start(id, spec(servers + "exec sleep 1000", network))
+        return start(id, spec(servers + "exec sleep 1000", network), root: root)
     }
 
     @discardableResult
-    func exec(_ id: String, _ command: [String], caps: [String] = []) -> Harness.Result {
-        skiff(["exec"] + caps.flatMap { ["--cap", $0] } + [id] + command)
+    func exec(_ id: String, _ command: [String], caps: [String] = [], root: String? = nil) -> Harness.Result {
+        skiff(["exec"] + caps.flatMap { ["--cap", $0] } + [id] + command, root: root)
     }
 
     /// What a TCP connection from task `from` to `address:port` reads ("" if none within 1 s).
-    func connect(from: String, to address: String, port: Int) -> String {
-        exec(from, ["nc", "-w", "1", address, String(port)]).output
+    func connect(from: String, to address: String, port: Int, root: String? = nil) -> String {
+        exec(from, ["nc", "-w", "1", address, String(port)], root: root).output
     }
 
     func ping(from: String, to address: String) -> Bool {
@@ -95,6 +96,15 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     /// The address the lease store gave `id`.
     func address(of id: String) -> String? {
         leases().first { $0.id == id }?.address
+    }
+
+    /// The owners (state directories) of the leases.
+    func leaseOwners() -> [String] {
+        let text = (try? String(contentsOfFile: leaseDirectory + "/skiff0.leases", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count == 4 ? String(fields[1]) : nil
+        }
     }
 
     func leases() -> [(address: String, id: String)] {
@@ -131,5 +141,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
             #expect(!ruleset.contains(left), "\(left) is left: \(ruleset)", sourceLocation: sourceLocation)
         }
         #expect(leases().isEmpty, "leases are left: \(leases())", sourceLocation: sourceLocation)
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: leaseDirectory)) ?? []
+        #expect(!files.contains { $0.hasSuffix(".leases") }, "lease files are left: \(files)", sourceLocation: sourceLocation)
     }
 }

@@ -71,8 +71,11 @@ struct NetworkTests {
 
     @Test func egressRulesRestrictOutboundTraffic() throws {
         let node = NetworkNode()
-        // A bridge that is there already, and down, is used and brought up.
+        // A bridge someone else made is used as it is: its owner brings it up and gives it
+        // the gateway; skiff only attaches its tasks.
         #expect(node.inNode(["ip", "link", "add", "skiff0", "type", "bridge"]).status == 0)
+        #expect(node.inNode(["ip", "addr", "add", "10.77.0.1/16", "dev", "skiff0"]).status == 0)
+        #expect(node.inNode(["ip", "link", "set", "skiff0", "up"]).status == 0)
         node.startServer("db", ports: [5432, 6379], ["groups": "db", "ingress": "tcp 5432,6379 10.77.0.0/16"])
         node.startServer("app", ports: [80], ["egress": "tcp 5432 db"])
         node.startServer("sealed", ports: [80], ["egress": ""])

@@ -27,19 +27,28 @@ struct PlanBuilderTests {
         #expect(bounding.args == [1 << 5, 37])
     }
 
-    /// Seccomp loads last with no_new_privs, and before the capabilities drop without it.
-    @Test func seccompIsPlacedAsRuncPlacesIt() throws {
+    /// The filter is read before the descriptors close and loaded by EXEC as late as it can be
+    /// (so no call skiff-init makes depends on what a profile allows): just before execve, or,
+    /// with a notify listener, just before READY. Without no_new_privs CAPS keeps CAP_SYS_ADMIN
+    /// for the load (arg5), which skiff-init drops right after it.
+    @Test func seccompIsLoadedAsLateAsItCanBe() throws {
         var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-        var planner = builder(spec)
-        planner.seccomp = (descriptor: 9, flags: 0)
-        var codes = try planner.build(waitForStart: false).plan.operations.map(\.code)
-        #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! > codes.firstIndex(of: SKIFF_OP_CAPS)!)
-        #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! > codes.firstIndex(of: SKIFF_OP_NO_NEW_PRIVS)!)
-        spec.process?.noNewPrivileges = false
-        planner = builder(spec)
-        planner.seccomp = (descriptor: 9, flags: 0)
-        codes = try planner.build(waitForStart: false).plan.operations.map(\.code)
-        #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! < codes.firstIndex(of: SKIFF_OP_BOUNDING)!)
-        #expect(!codes.contains(SKIFF_OP_NO_NEW_PRIVS))
+        for noNewPrivileges in [true, false] {
+            spec.process?.noNewPrivileges = noNewPrivileges
+            for (flags, loadBeforeReady) in [(UInt32(0), false), (UInt32(1 << 3), true)] {
+                var planner = builder(spec)
+                planner.seccomp = (descriptor: 9, flags: flags)
+                let operations = try planner.build(waitForStart: false).plan.operations
+                let codes = operations.map(\.code)
+                let seccomp = try #require(operations.first { $0.code == SKIFF_OP_SECCOMP })
+                #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! > codes.firstIndex(of: SKIFF_OP_CHDIR)!)
+                #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! < codes.firstIndex(of: SKIFF_OP_CLOSE_FDS)!)
+                #expect(seccomp.args[1] == Int64(flags))
+                #expect(seccomp.args[2] == (loadBeforeReady ? 0 : 1))
+                let caps = try #require(operations.first { $0.code == SKIFF_OP_CAPS })
+                #expect(caps.args[5] == (noNewPrivileges ? 0 : 1))
+                #expect(codes.contains(SKIFF_OP_NO_NEW_PRIVS) == noNewPrivileges)
+            }
+        }
     }
 }
