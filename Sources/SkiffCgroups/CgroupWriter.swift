@@ -47,7 +47,10 @@ struct CgroupWriter {
         do {
             try CgroupFiles.write(text, to: directory.path + "/" + file)
         } catch {
-            throw CgroupError("\(write.field): writing \"\(text)\" to", path: directory.path + "/" + file, errno: error.errno)
+            // v1 refuses a memory limit below what the cgroup uses now with EBUSY: say so.
+            let belowUsage = error.errno == EBUSY && (file == "memory.limit_in_bytes" || file == "memory.memsw.limit_in_bytes")
+            throw CgroupError("\(write.field): writing \"\(text)\" to", path: directory.path + "/" + file, errno: error.errno,
+                              reason: belowUsage ? "the limit is below what the container uses now" : nil)
         }
     }
 

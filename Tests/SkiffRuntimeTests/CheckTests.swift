@@ -50,6 +50,8 @@ struct CheckTests {
         #expect(rows.count > 40)
         #expect(Set(rows.map(\.group)) == ["namespaces", "identity", "privilege", "seccomp", "filesystem", "resources", "network"])
         #expect(Self.failures(rows).isEmpty)
+        // The process's LSM label is reported (none asked for, so it passes with what it has).
+        #expect(rows.contains { $0.group == "privilege" && $0.property == "security label" && $0.result == "PASS" }, "\(rows.map(\.property))")
         Self.expectNothingLeft()
     }
 

@@ -160,6 +160,25 @@ struct EverydayConfigTests {
         #expect(features.contains("\"selinux\": {\n      \"enabled\": \(selinux)"), "\(features)")
     }
 
+    /// A limit below what a running container uses is named as the cause (v1 says EBUSY).
+    @Test func anUpdateBelowTheMemoryInUseIsNamed() throws {
+        guard CgroupSystem.current().hierarchy(for: "memory")?.version == .v1 else { return }
+        let sandbox = Sandbox(args: ["sh", "-c", "dd if=/dev/zero of=/dev/shm/f bs=1M count=20 2>/dev/null; echo ready; sleep 1000"])
+        sandbox.writeConfig()
+        let id = Harness.id("below-usage")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current())
+        let usage = try #require(cgroup.directory(for: "memory")).path + "/memory.usage_in_bytes"
+        for _ in 0..<100 where (Int((try? String(contentsOfFile: usage, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) < 20 << 20 {
+            usleep(20_000)
+        }
+        let result = sandbox.skiff(["update", "--memory", "2m", id])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("linux.resources.memory.limit: writing \"2097152\"") && result.stderr.contains("the limit is below what the container uses now"),
+                "\(result.stderr)")
+    }
+
     /// A memory limit below what the container needs to start is named as the cause.
     @Test func aMemoryLimitTooSmallToStartIsNamed() {
         let sandbox = Sandbox(args: ["true"])
