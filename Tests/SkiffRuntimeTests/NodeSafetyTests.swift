@@ -40,6 +40,22 @@ struct NodeSafetyTests {
 
     // MARK: cgroups
 
+    /// A cgroup made by someone else (the test), at `path` in every hierarchy skiff uses.
+    func makeCgroup(_ path: String) throws -> ContainerCgroup {
+        let cgroup = ContainerCgroup.plan(cgroupsPath: path, id: "-", system: .current())
+        for directory in cgroup.directories {
+            #expect(mkdir(directory.path, 0o755) == 0)
+            // A new v1 cpuset has no CPUs or memory nodes: it takes no process until given some.
+            if directory.controllers.contains("cpuset") {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    let parent = (directory.path as NSString).deletingLastPathComponent
+                    try String(contentsOfFile: parent + "/" + file, encoding: .utf8).write(toFile: directory.path + "/" + file, atomically: false, encoding: .utf8)
+                }
+            }
+        }
+        return cgroup
+    }
+
     /// "." and "/" resolve to the caller's cgroup and the hierarchy's root: a failed create, a
     /// delete or `kill --all` there would kill the caller or the whole node.
     @Test(arguments: [".", "/", "a/../.."])
@@ -69,16 +85,9 @@ struct NodeSafetyTests {
     /// `delete --force` touch the process that was there, nor remove the cgroup.
     @Test func aCgroupThatIsNotTheContainersKeepsItsProcessesAndStays() throws {
         let path = "/skiff-shared-\(UUID().uuidString.prefix(8).lowercased())"
-        let cgroup = ContainerCgroup.plan(cgroupsPath: path, id: "-", system: .current())
+        let cgroup = try makeCgroup(path)
         let bystander = Bystander()
         for directory in cgroup.directories {
-            #expect(mkdir(directory.path, 0o755) == 0)
-            if directory.controllers.contains("cpuset") {
-                for file in ["cpuset.cpus", "cpuset.mems"] {
-                    let parent = (directory.path as NSString).deletingLastPathComponent
-                    try String(contentsOfFile: parent + "/" + file, encoding: .utf8).write(toFile: directory.path + "/" + file, atomically: false, encoding: .utf8)
-                }
-            }
             try String(bystander.pid).write(toFile: directory.path + "/cgroup.procs", atomically: false, encoding: .utf8)
         }
         defer {
@@ -114,16 +123,7 @@ struct NodeSafetyTests {
     /// skiff's to remove.
     @Test func anEmptyCgroupThatExistedIsUsedAndLeft() throws {
         let path = "/skiff-premade-\(UUID().uuidString.prefix(8).lowercased())"
-        let cgroup = ContainerCgroup.plan(cgroupsPath: path, id: "-", system: .current())
-        for directory in cgroup.directories {
-            #expect(mkdir(directory.path, 0o755) == 0)
-            if directory.controllers.contains("cpuset") {
-                for file in ["cpuset.cpus", "cpuset.mems"] {
-                    let parent = (directory.path as NSString).deletingLastPathComponent
-                    try String(contentsOfFile: parent + "/" + file, encoding: .utf8).write(toFile: directory.path + "/" + file, atomically: false, encoding: .utf8)
-                }
-            }
-        }
+        let cgroup = try makeCgroup(path)
         defer { for directory in cgroup.directories { rmdir(directory.path) } }
         let sandbox = Sandbox(args: ["sleep", "1000"])
         sandbox.spec.linux?.cgroupsPath = path
