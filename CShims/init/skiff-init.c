@@ -1101,63 +1101,117 @@ static void reset_signals(void)
         sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and gaps */
 }
 
-static void run(const struct op *o)
+/* ---- namespaces, limits and process attributes ------------------------------------------ */
+
+static void op_setns(const struct op *o)
 {
     char step[96];
+    snprintf(step, sizeof(step), "joining namespace %s", o->str[0]);
+    if (setns(plan_fd(o->arg[0], step), (int)o->arg[1]) < 0)
+        fail(step, "setns");
+}
+
+static void op_unshare(const struct op *o)
+{
+    if (unshare((int)o->arg[0]) < 0)
+        fail("creating namespaces", "unshare 0x%llx", (unsigned long long)o->arg[0]);
+}
+
+static void op_sync(const struct op *o)
+{
+    /* An unprivileged parent (rootless) may write our uid_map only while we are dumpable;
+     * nothing of the container runs yet, so this window is safe. */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        fail("waiting for the parent", "PR_SET_DUMPABLE");
+    send_report(SKIFF_REPORT_SYNC, 0, (int)o->arg[0], NULL, NULL);
+    wait_for_go(o->arg[1] > 0 ? o->arg[1] - 1 : -1);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail("waiting for the parent", "PR_SET_DUMPABLE");
+}
+
+static void op_hostname(const struct op *o)
+{
+    if (sethostname(o->str[0], strlen(o->str[0])) < 0)
+        fail("setting the hostname", "%s", o->str[0]);
+}
+
+static void op_domainname(const struct op *o)
+{
+    if (setdomainname(o->str[0], strlen(o->str[0])) < 0)
+        fail("setting the domain name", "%s", o->str[0]);
+}
+
+static void op_rlimit(const struct op *o)
+{
+    struct rlimit rl = { (rlim_t)o->arg[1], (rlim_t)o->arg[2] };
+    if (setrlimit((int)o->arg[0], &rl) < 0)
+        fail("setting rlimits", "%s", o->str[0]);
+}
+
+static void op_oom_score_adj(const struct op *o)
+{
+    /* Before the rootfs is set up: this /proc is still the host's. */
+    char value[32];
+    snprintf(value, sizeof(value), "%lld", (long long)o->arg[0]);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        fail("setting oom_score_adj", "opening /proc/self/oom_score_adj");
+    write_verified(fd, value, "setting oom_score_adj", "/proc/self/oom_score_adj");
+}
+
+static void op_session_keyring(const struct op *o)
+{
+    /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) have nothing to share. */
+    if (syscall(SYS_keyctl, 1, o->str[0]) < 0 && errno != ENOSYS)
+        fail("creating a session keyring", "%s", o->str[0]);
+}
+
+static void op_propagate(const struct op *o)
+{
+    if (mount(NULL, o->str[0], NULL, (unsigned long)o->arg[0], NULL) < 0)
+        fail("setting mount propagation", "%s", o->str[0]);
+}
+
+static void op_no_new_privs(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail("setting no_new_privs", "prctl");
+}
+
+static void op_userns_root(void)
+{
+    /* The maps are written: become the namespace's root, whose capabilities there let the
+     * rest of the plan create namespaces, mount and set ids. */
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        fail("entering the user namespace", "becoming its root (is container id 0 mapped?)");
+}
+
+static void op_time_namespace(const struct op *o)
+{
+    /* The offsets can only be set before any process is in the namespace: this process stays
+     * outside it and the container's process enters it at execve. */
+    if (unshare(0x00000080 /* CLONE_NEWTIME */) < 0)
+        fail("creating the time namespace", "unshare");
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        fail("setting linux.timeOffsets", "opening /proc/self/timens_offsets");
+    write_verified(fd, o->str[0], "setting linux.timeOffsets", "/proc/self/timens_offsets");
+}
+
+/* One operation of the plan: one op_* function each. */
+static void run(const struct op *o)
+{
     switch (o->code) {
-    case SKIFF_OP_SETNS:
-        snprintf(step, sizeof(step), "joining namespace %s", o->str[0]);
-        if (setns(plan_fd(o->arg[0], step), (int)o->arg[1]) < 0)
-            fail(step, "setns");
-        break;
-    case SKIFF_OP_UNSHARE:
-        if (unshare((int)o->arg[0]) < 0)
-            fail("creating namespaces", "unshare 0x%llx", (unsigned long long)o->arg[0]);
-        break;
+    case SKIFF_OP_SETNS: op_setns(o); break;
+    case SKIFF_OP_UNSHARE: op_unshare(o); break;
     case SKIFF_OP_FORK: op_fork(); break;
-    case SKIFF_OP_SYNC:
-        /* An unprivileged parent (rootless) may write our uid_map only while we are
-         * dumpable; nothing of the container runs yet, so this window is safe. */
-        if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-            fail("waiting for the parent", "PR_SET_DUMPABLE");
-        send_report(SKIFF_REPORT_SYNC, 0, (int)o->arg[0], NULL, NULL);
-        wait_for_go(o->arg[1] > 0 ? o->arg[1] - 1 : -1);
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-            fail("waiting for the parent", "PR_SET_DUMPABLE");
-        break;
-    case SKIFF_OP_HOSTNAME:
-        if (sethostname(o->str[0], strlen(o->str[0])) < 0)
-            fail("setting the hostname", "%s", o->str[0]);
-        break;
-    case SKIFF_OP_DOMAINNAME:
-        if (setdomainname(o->str[0], strlen(o->str[0])) < 0)
-            fail("setting the domain name", "%s", o->str[0]);
-        break;
-    case SKIFF_OP_RLIMIT: {
-        struct rlimit rl = { (rlim_t)o->arg[1], (rlim_t)o->arg[2] };
-        if (setrlimit((int)o->arg[0], &rl) < 0)
-            fail("setting rlimits", "%s", o->str[0]);
-        break;
-    }
-    case SKIFF_OP_OOM_SCORE_ADJ: {
-        /* Before the rootfs is set up: this /proc is still the host's. */
-        char value[32];
-        snprintf(value, sizeof(value), "%lld", (long long)o->arg[0]);
-        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            fail("setting oom_score_adj", "opening /proc/self/oom_score_adj");
-        write_verified(fd, value, "setting oom_score_adj", "/proc/self/oom_score_adj");
-        break;
-    }
-    case SKIFF_OP_SESSION_KEYRING:
-        /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) have nothing to share. */
-        if (syscall(SYS_keyctl, 1, o->str[0]) < 0 && errno != ENOSYS)
-            fail("creating a session keyring", "%s", o->str[0]);
-        break;
-    case SKIFF_OP_PROPAGATE:
-        if (mount(NULL, o->str[0], NULL, (unsigned long)o->arg[0], NULL) < 0)
-            fail("setting mount propagation", "%s", o->str[0]);
-        break;
+    case SKIFF_OP_SYNC: op_sync(o); break;
+    case SKIFF_OP_HOSTNAME: op_hostname(o); break;
+    case SKIFF_OP_DOMAINNAME: op_domainname(o); break;
+    case SKIFF_OP_RLIMIT: op_rlimit(o); break;
+    case SKIFF_OP_OOM_SCORE_ADJ: op_oom_score_adj(o); break;
+    case SKIFF_OP_SESSION_KEYRING: op_session_keyring(o); break;
+    case SKIFF_OP_PROPAGATE: op_propagate(o); break;
     case SKIFF_OP_ROOTFS: op_rootfs(o); break;
     case SKIFF_OP_MOUNT: op_mount(o); break;
     case SKIFF_OP_REMOUNT: op_remount(o); break;
@@ -1175,30 +1229,12 @@ static void run(const struct op *o)
     case SKIFF_OP_USER: op_user(o); break;
     case SKIFF_OP_BOUNDING: op_bounding(o); break;
     case SKIFF_OP_CAPS: op_caps(o); break;
-    case SKIFF_OP_NO_NEW_PRIVS:
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            fail("setting no_new_privs", "prctl");
-        break;
+    case SKIFF_OP_NO_NEW_PRIVS: op_no_new_privs(); break;
     case SKIFF_OP_SECCOMP: op_seccomp(o); break;
     case SKIFF_OP_CONSOLE: op_console(o); break;
-    case SKIFF_OP_HOOK: op_hook(o); return;
-    case SKIFF_OP_USERNS_ROOT:
-        /* The maps are written: become the namespace's root, whose capabilities there
-         * let the rest of the plan create namespaces, mount and set ids. */
-        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-            fail("entering the user namespace", "becoming its root (is container id 0 mapped?)");
-        break;
-    case SKIFF_OP_TIME_NAMESPACE: {
-        /* The offsets can only be set before any process is in the namespace: this process
-         * stays outside it and the container's process enters it at execve. */
-        if (unshare(0x00000080 /* CLONE_NEWTIME */) < 0)
-            fail("creating the time namespace", "unshare");
-        int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            fail("setting linux.timeOffsets", "opening /proc/self/timens_offsets");
-        write_verified(fd, o->str[0], "setting linux.timeOffsets", "/proc/self/timens_offsets");
-        break;
-    }
+    case SKIFF_OP_HOOK: op_hook(o); break;
+    case SKIFF_OP_USERNS_ROOT: op_userns_root(); break;
+    case SKIFF_OP_TIME_NAMESPACE: op_time_namespace(o); break;
     case SKIFF_OP_CLOSE_FDS:
         exec_fifo = o->arg[1] >= 0 ? plan_fd(o->arg[1], "closing descriptors") : -1;
         op_close_fds(o, exec_fifo);

@@ -17,7 +17,7 @@ public struct ContainerCgroup: Sendable, Equatable {
 
     /// Controllers skiff turns on in an ancestor's `cgroup.subtree_control` (v2) for this
     /// container, decided before anything is written so the record names them: delete turns
-    /// each off again once the ancestor has no child cgroups left (see `CgroupManager`).
+    /// each off again once the ancestor has no child cgroups left (see `CgroupfsDriver.planAncestors`).
     public var enabledControllers: [EnabledController] = []
 
     public struct EnabledController: Sendable, Equatable {
@@ -33,6 +33,8 @@ public struct ContainerCgroup: Sendable, Equatable {
     /// Whether skiff made every directory (and so may kill all in them and remove them).
     public var isOwned: Bool { !directories.contains { $0.existed } && !shared }
 
+    /// The driver that made it (`CgroupDriver.name`): every later command uses the same one.
+    public var driver = CgroupfsDriver.name
     /// The cgroup path relative to each hierarchy's root (`/process_api/c495…/skiff-web`).
     public var relativePath: String
     public var directories: [Directory]
@@ -103,6 +105,7 @@ public struct ContainerCgroup: Sendable, Equatable {
 
 extension ContainerCgroup: JSONObjectConvertible {
     public init(json: JSONObject) throws(SpecError) {
+        driver = try json.string("driver") ?? CgroupfsDriver.name
         relativePath = try json.required("relativePath") { key throws(SpecError) in try json.string(key) }
         directories = try json.objects("directories") ?? []
         enabledControllers = try json.objects("enabledControllers") ?? []
@@ -110,6 +113,7 @@ extension ContainerCgroup: JSONObjectConvertible {
     }
 
     public func write(to json: inout JSONObjectWriter) {
+        json.set("driver", driver)
         json.set("relativePath", relativePath)
         json.set("directories", directories)
         if !enabledControllers.isEmpty { json.set("enabledControllers", enabledControllers) }

@@ -64,11 +64,10 @@ public struct DeviceRules: Equatable, Sendable {
     /// opening it), the standard devices skiff creates, ptys, and the tun device; then the
     /// config's own `linux.devices`.
     public mutating func allowStandardDevices(plus devices: [Spec.Device]) {
-        let standard: [(Character, Int64?, Int64?, String)] = [
-            ("c", nil, nil, "m"), ("b", nil, nil, "m"),
-            ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"), ("c", 1, 9, "rwm"),
-            ("c", 5, 0, "rwm"), ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"), ("c", 136, nil, "rwm"), ("c", 10, 200, "rwm"),
-        ]
+        // Creating nodes, the standard devices, then the console, ptmx, the ptys and tun.
+        let standard: [(Character, Int64?, Int64?, String)] = [("c", nil, nil, "m"), ("b", nil, nil, "m")]
+            + Spec.Device.standard.map { ("c", $0.major, $0.minor, "rwm") }
+            + [("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"), ("c", 136, nil, "rwm"), ("c", 10, 200, "rwm")]
         for (type, major, minor, access) in standard {
             append(DeviceRule(allow: true, type: type, major: major, minor: minor, access: access))
         }

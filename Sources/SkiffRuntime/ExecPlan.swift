@@ -10,8 +10,8 @@ extension PlanBuilder {
     mutating func buildExec(process: Spec.Process, containerPidfd: Int32, namespaceFlags: Int64) throws(RuntimeError) -> Output {
         var plan = LaunchPlan()
         appendLimits(process, into: &plan)
-        plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: containerPidfd), namespaceFlags], strings: ["of the container (pidfd)"])
-        if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
+        plan.setNamespace(containerPidfd, flag: namespaceFlags, path: "of the container (pidfd)")
+        if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.fork() }
         // In the container's namespaces now: its /proc is checked before the label goes in.
         plan.appendExecLabels(for: process)
         appendConsole(into: &plan, process: process, bindConsole: false)

@@ -27,8 +27,8 @@ struct PlanBuilder {
     /// The CONSOLE operation: the pty, its size, and /dev/console when `bindConsole`.
     func appendConsole(into plan: inout LaunchPlan, process: Spec.Process, bindConsole: Bool) {
         guard let consoleSocket else { return }
-        plan.append(SKIFF_OP_CONSOLE, args: [plan.add(descriptor: consoleSocket), Int64(process.consoleSize?.height ?? 0),
-                                             Int64(process.consoleSize?.width ?? 0), bindConsole ? 1 : 0])
+        plan.console(socket: consoleSocket, rows: Int(process.consoleSize?.height ?? 0), columns: Int(process.consoleSize?.width ?? 0),
+                     bindConsole: bindConsole)
     }
     var cgroupSystem: CgroupSystem
     var cgroup: ContainerCgroup?
@@ -73,21 +73,21 @@ struct PlanBuilder {
         // until then, and drops it with one capset right after.
         let keepSysAdmin = seccomp != nil && !noNewPrivileges
         try buildCredentials(into: &plan, process: process, keepSysAdmin: keepSysAdmin)
-        if noNewPrivileges { plan.append(SKIFF_OP_NO_NEW_PRIVS) }
-        plan.append(SKIFF_OP_CHDIR, strings: [process.cwd])
+        if noNewPrivileges { plan.noNewPrivileges() }
+        plan.changeDirectory(process.cwd)
         if let seccomp {
             // Read now, loaded by EXEC as late as it can be (see skiff_plan.h): just before
             // execve, or just before READY when a notify listener must reach the parent.
             let withListener = seccomp.flags & Self.newListenerFlag != 0
-            plan.append(SKIFF_OP_SECCOMP, args: [plan.add(descriptor: seccomp.descriptor), Int64(seccomp.flags), withListener ? 0 : 1])
+            plan.seccomp(seccomp.descriptor, flags: seccomp.flags, beforeReady: withListener)
         }
         let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
-        plan.append(SKIFF_OP_CLOSE_FDS, args: [Int64(3 + preserveFds), fifoIndex ?? -1])
+        plan.closeDescriptors(from: 3 + preserveFds, keepingFifo: fifoIndex)
         let env = process.env ?? []
         let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let args = process.args!
-        plan.append(SKIFF_OP_EXEC, args: [Int64(args.count), fifoIndex == nil ? -1 : 1], strings: [search] + args + env)
+        plan.exec(args, env: env, search: search, waitForStart: fifoIndex != nil)
         return fifoIndex
     }
 
@@ -95,11 +95,9 @@ struct PlanBuilder {
     /// namespace's privileges (raising them needs those).
     func appendLimits(_ process: Spec.Process, into plan: inout LaunchPlan) {
         for rlimit in process.rlimits ?? [] {
-            plan.append(SKIFF_OP_RLIMIT, args: [Int64(LinuxNames.rlimits[rlimit.type]!),
-                                                Int64(bitPattern: rlimit.soft), Int64(bitPattern: rlimit.hard)],
-                        strings: [rlimit.type])
+            plan.rlimit(Int32(LinuxNames.rlimits[rlimit.type]!), soft: rlimit.soft, hard: rlimit.hard, name: rlimit.type)
         }
-        if let adj = process.oomScoreAdj { plan.append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(adj)]) }
+        if let adj = process.oomScoreAdj { plan.oomScoreAdjust(Int(adj)) }
     }
 
     /// The SYNC tags: the parent writes uid_map and gid_map; runs prestart and createRuntime
@@ -162,7 +160,7 @@ struct PlanBuilder {
                     throw .spec(SpecError("linux.namespaces[\(i)].path", "\(path): \(String(cString: strerror(code)))"))
                 }
                 opened.append(fd)
-                plan.append(SKIFF_OP_SETNS, args: [plan.add(descriptor: fd), flag], strings: [path])
+                plan.setNamespace(fd, flag: flag, path: path)
                 if kind == .pid { joinsPid = true }
             } else if kind != .cgroup && kind != .time && kind != .user {
                 newFlags |= UInt64(flag)
@@ -178,32 +176,32 @@ struct PlanBuilder {
             let text = ["monotonic", "boottime"].map { clock in
                 "\(clock) \(offsets[clock]?.secs ?? 0) \(offsets[clock]?.nanosecs ?? 0)\n"
             }.joined()
-            plan.append(SKIFF_OP_TIME_NAMESPACE, strings: [text])
+            plan.timeNamespace(offsets: text)
         }
         if newUserNamespace {
             // runc's order: the user namespace first and its maps written by the parent, then
             // every other namespace created from inside it, so that it owns them all.
-            plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWUSER)])
-            plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncUserMaps)])
-            plan.append(SKIFF_OP_USERNS_ROOT)
-            if newFlags != 0 { plan.append(SKIFF_OP_UNSHARE, args: [Int64(newFlags)]) }
-            if joinsPid || newFlags & UInt64(SKIFF_CLONE_NEWPID) != 0 { plan.append(SKIFF_OP_FORK) }
+            plan.unshare(Int64(SKIFF_CLONE_NEWUSER))
+            plan.sync(Self.syncUserMaps)
+            plan.becomeNamespaceRoot()
+            if newFlags != 0 { plan.unshare(Int64(newFlags)) }
+            if joinsPid || newFlags & UInt64(SKIFF_CLONE_NEWPID) != 0 { plan.fork() }
         } else {
             cloneFlags = newFlags
-            if joinsPid { plan.append(SKIFF_OP_FORK) }
+            if joinsPid { plan.fork() }
         }
-        if !noNewKeyring { plan.append(SKIFF_OP_SESSION_KEYRING, strings: [containerID]) }
+        if !noNewKeyring { plan.sessionKeyring(named: containerID) }
         // The namespaces exist: the task's interface first (hooks may rely on it), then
         // prestart and createRuntime hooks, in the runtime's namespaces.
-        if network { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncNetwork)]) }
+        if network { plan.sync(Self.syncNetwork) }
         let hooks = spec.hooks
         if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
-            plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncRuntimeHooks), 0])
+            plan.sync(Self.syncRuntimeHooks)
         }
         let newCgroupNamespace = namespaces.contains { $0.kind == .cgroup && $0.path == nil }
-        if newCgroupNamespace { plan.append(SKIFF_OP_UNSHARE, args: [Int64(SKIFF_CLONE_NEWCGROUP)]) }
-        if let hostname = spec.hostname, !hostname.isEmpty { plan.append(SKIFF_OP_HOSTNAME, strings: [hostname]) }
-        if let domain = spec.domainname, !domain.isEmpty { plan.append(SKIFF_OP_DOMAINNAME, strings: [domain]) }
+        if newCgroupNamespace { plan.unshare(Int64(SKIFF_CLONE_NEWCGROUP)) }
+        if let hostname = spec.hostname, !hostname.isEmpty { plan.hostname(hostname) }
+        if let domain = spec.domainname, !domain.isEmpty { plan.domainname(domain) }
 
         do {
             try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
@@ -248,38 +246,34 @@ struct PlanBuilder {
         guard hasMountNamespace else {
             try checkNoMountNamespace()
             plan.appendExecLabels(for: spec.process!)
-            plan.append(SKIFF_OP_CHROOT, strings: [rootfs])
-            plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
+            plan.chroot(rootfs)
+            plan.makeDirectory(spec.process!.cwd, mode: 0o755)
             appendContainerHooks(into: &plan)
-            for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
-                plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
-            }
+            appendSysctls(into: &plan)
             return
         }
         // Nothing we mount may propagate back to the host.
-        plan.append(SKIFF_OP_PROPAGATE, args: [MountFlag.slave | MountFlag.recursive], strings: ["/"])
-        plan.append(SKIFF_OP_ROOTFS, args: [Int64(spec.linux?.maskedPaths?.count ?? 0)], strings: [rootfs])
+        plan.propagation(MountFlag.slave | MountFlag.recursive, of: "/")
+        plan.rootfs(rootfs, masks: spec.linux?.maskedPaths?.count ?? 0)
         // While /proc is still the host's: the label attributes are opened through it.
         plan.appendExecLabels(for: spec.process!)
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
         }
         // runc creates a missing cwd (after the mounts: it may be inside one).
-        plan.append(SKIFF_OP_MKDIR, args: [0o755], strings: [spec.process!.cwd])
+        plan.makeDirectory(spec.process!.cwd, mode: 0o755)
         try appendDevices(into: &plan)
         appendContainerHooks(into: &plan)
 
-        plan.append(SKIFF_OP_PIVOT, args: [noPivot ? 1 : 0])
+        plan.pivotRoot(noPivot: noPivot)
         if let propagation = spec.linux?.rootfsPropagation {
-            plan.append(SKIFF_OP_PROPAGATE, args: [MountOptions([propagation]).propagation], strings: ["/"])
+            plan.propagation(MountOptions([propagation]).propagation, of: "/")
         }
         // Through the container's /proc, before /proc/sys becomes read-only.
-        for key in (spec.linux?.sysctl ?? [:]).keys.sorted() {
-            plan.append(SKIFF_OP_SYSCTL, strings: [key, spec.linux!.sysctl![key]!])
-        }
-        if spec.root?.readonly == true { plan.append(SKIFF_OP_READONLY_ROOT) }
-        for path in spec.linux?.readonlyPaths ?? [] { plan.append(SKIFF_OP_READONLY_PATH, strings: [path]) }
-        for path in spec.linux?.maskedPaths ?? [] { plan.append(SKIFF_OP_MASK_PATH, strings: [path]) }
+        appendSysctls(into: &plan)
+        if spec.root?.readonly == true { plan.readonlyRoot() }
+        for path in spec.linux?.readonlyPaths ?? [] { plan.readonlyPath(path) }
+        for path in spec.linux?.maskedPaths ?? [] { plan.maskPath(path) }
         appendConsole(into: &plan, process: spec.process!, bindConsole: true)
     }
 
@@ -306,7 +300,7 @@ struct PlanBuilder {
             let kind = (st.st_mode & S_IFMT) == S_IFDIR ? SKIFF_TARGET_DIR : SKIFF_TARGET_FILE
             var idmap: Int64 = -1
             if let uids = mount.uidMappings, let gids = mount.gidMappings {
-                let fd = skiff_userns_fd(Self.mapText(uids), Self.mapText(gids))
+                let fd = skiff_userns_fd(uids.mapFileText, gids.mapFileText)
                 guard fd >= 0 else {
                     throw .spec(SpecError("mounts[\(index)].uidMappings", "creating the user namespace to idmap with: \(String(cString: strerror(errno)))"))
                 }
@@ -324,6 +318,11 @@ struct PlanBuilder {
             plan.mount(mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: data.joined(separator: ","),
                        flags: options.flags, propagation: options.propagation, bind: false)
         }
+    }
+
+    /// `linux.sysctl`, in key order.
+    private func appendSysctls(into plan: inout LaunchPlan) {
+        for key in (spec.linux?.sysctl ?? [:]).keys.sorted() { plan.sysctl(key, spec.linux!.sysctl![key]!) }
     }
 
     /// Filesystems that take an SELinux `context=` mount option (runc labels the same).
@@ -361,8 +360,7 @@ struct PlanBuilder {
             mountHierarchy(hierarchy, at: destination + "/" + (hierarchy.version == .v2 ? "unified" : hierarchy.name))
         }
         if flags & MountFlag.readOnly != 0 {
-            plan.append(SKIFF_OP_REMOUNT, args: [flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec)],
-                        strings: [destination])
+            plan.remount(destination, flags: flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec))
         }
     }
 
@@ -371,30 +369,23 @@ struct PlanBuilder {
     /// Both get the state (as the parent sends it) on stdin.
     private func appendContainerHooks(into plan: inout LaunchPlan) {
         let create = spec.hooks?.createContainer ?? [], start = spec.hooks?.startContainer ?? []
-        if !create.isEmpty { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncCreateContainerState), 1]) }
+        if !create.isEmpty { plan.sync(Self.syncCreateContainerState, keepPayloadIn: 0) }
         for hook in create { appendHook(hook, kind: "createContainer", deferred: false, slot: 0, into: &plan) }
-        if !start.isEmpty { plan.append(SKIFF_OP_SYNC, args: [Int64(Self.syncStartContainerState), 2]) }
+        if !start.isEmpty { plan.sync(Self.syncStartContainerState, keepPayloadIn: 1) }
         for hook in start { appendHook(hook, kind: "startContainer", deferred: true, slot: 1, into: &plan) }
     }
 
     private func appendHook(_ hook: Spec.Hook, kind: String, deferred: Bool, slot: Int64, into plan: inout LaunchPlan) {
         let argv = hook.args?.isEmpty == false ? hook.args! : [hook.path]
-        plan.append(SKIFF_OP_HOOK, args: [deferred ? 1 : 0, slot, Int64(argv.count), Int64(hook.timeout ?? 0)],
-                    strings: [kind, hook.path] + argv + (hook.env ?? []))
+        plan.hook(kind, path: hook.path, argv: argv, env: hook.env ?? [], timeout: hook.timeout ?? 0, deferred: deferred, slot: slot)
     }
-
-    /// The devices every container gets (as in runc), then `linux.devices`.
-    static let defaultDevices: [Spec.Device] = [
-        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8),
-        ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
-    ].map { Spec.Device(type: "c", path: $0.0, major: $0.1, minor: $0.2, fileMode: 0o666, uid: 0, gid: 0) }
 
     private func appendDevices(into plan: inout LaunchPlan) throws(RuntimeError) {
         let configured = spec.linux?.devices ?? []
         for (i, device) in configured.enumerated() where newUserNamespace && access(device.path, F_OK) != 0 {
             throw .spec(SpecError("linux.devices[\(i)].path", "\(device.path) does not exist on the host (in a user namespace devices are bind-mounted from the host)"))
         }
-        let defaults = Self.defaultDevices.filter { d in !configured.contains { $0.path == d.path } }
+        let defaults = Spec.Device.standard.filter { d in !configured.contains { $0.path == d.path } }
         for device in defaults + configured {
             if newUserNamespace {
                 // A user namespace cannot create device nodes: bind the host's (as runc does).
@@ -408,19 +399,15 @@ struct PlanBuilder {
             }
             let mode = type | Int64((device.fileMode ?? 0o666) & 0o7777)
             let dev = Self.makedev(major: device.major ?? 0, minor: device.minor ?? 0)
-            plan.append(SKIFF_OP_MKNOD, args: [mode, dev, Int64(device.uid ?? 0), Int64(device.gid ?? 0)], strings: [device.path])
+            plan.makeNode(device.path, mode: mode, device: dev, uid: device.uid ?? 0, gid: device.gid ?? 0)
         }
         for (target, link) in [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
                                ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
                                ("pts/ptmx", "/dev/ptmx")] {
-            plan.append(SKIFF_OP_SYMLINK, strings: [target, link])
+            plan.symlink(target, at: link)
         }
     }
 
-    /// uid_map/gid_map text for `mappings`.
-    static func mapText(_ mappings: [Spec.IDMapping]) -> String {
-        mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
-    }
 
     /// glibc's makedev(3).
     static func makedev(major: Int64, minor: Int64) -> Int64 {
@@ -453,10 +440,9 @@ struct PlanBuilder {
             return Int64(bitPattern: bits)
         }
         let caps = process.capabilities
-        plan.append(SKIFF_OP_BOUNDING, args: [mask(caps?.bounding, "bounding"), Int64(last)])
+        plan.bounding(keep: mask(caps?.bounding, "bounding"), lastCapability: last)
         let user = process.user
-        plan.append(SKIFF_OP_USER, args: [Int64(user.uid), Int64(user.gid), Int64(user.umask ?? 0o022), 1],
-                    strings: (user.additionalGids ?? []).map(String.init))
+        plan.user(uid: user.uid, gid: user.gid, umask: user.umask, additionalGids: user.additionalGids ?? [])
         let permitted = mask(caps?.permitted, "permitted"), inheritable = mask(caps?.inheritable, "inheritable")
         var ambient = mask(caps?.ambient, "ambient")
         // The kernel raises an ambient capability only if it is both permitted and inheritable.
@@ -480,7 +466,8 @@ struct PlanBuilder {
             // would keep CAP_SYS_ADMIN. Refused rather than run with more than the config says.
             throw .spec(SpecError("linux.seccomp", "denies capset, which skiff must call after loading the filter to drop CAP_SYS_ADMIN (loading a filter without process.noNewPrivileges needs it): allow capset, or set noNewPrivileges"))
         }
-        plan.append(SKIFF_OP_CAPS, args: [effective, permitted, inheritable, ambient, Int64(last), keepSysAdmin ? 1 : 0])
+        plan.capabilities(effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient,
+                          lastCapability: last, keepSysAdmin: keepSysAdmin)
         if let (set, name) = missing {
             throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
         }
@@ -496,13 +483,3 @@ struct PlanBuilder {
 }
 
 
-extension LaunchPlan {
-    /// A MOUNT operation (see skiff_plan.h); `idmap` is the descriptor index of a user
-    /// namespace for an idmapped bind mount.
-    mutating func mount(_ source: String, on target: String, type: String = "", data: String = "", flags: Int64,
-                        cleared: Int64 = 0, propagation: Int64 = 0, kind: skiff_target_kind = SKIFF_TARGET_DIR,
-                        bind: Bool, idmap: Int64 = -1) {
-        append(SKIFF_OP_MOUNT, args: [flags, cleared, propagation, Int64(kind.rawValue), bind ? 1 : 0, idmap],
-               strings: [source, target, type, data])
-    }
-}

@@ -16,12 +16,12 @@ extension Runtime {
     public func events(id: String, interval: Double, handler: (ContainerEvent) -> Bool) throws(RuntimeError) {
         guard interval > 0 else { throw .usage("events: the interval must be positive") }
         let cgroup = try self.cgroup(id: id)
-        var oomKills = cgroup.stats().memory.oomKills
+        var oomKills = CgroupDrivers.driver(for: cgroup).stats(cgroup).memory.oomKills
         var sinceStats = interval
         let tick = min(interval, 0.1)
         while true {
             let state = try self.state(id: id)
-            let current = cgroup.stats()
+            let current = CgroupDrivers.driver(for: cgroup).stats(cgroup)
             if current.memory.oomKills > oomKills {
                 oomKills = current.memory.oomKills
                 if !handler(.oom) { return }

@@ -64,20 +64,12 @@ extension Runtime {
             if let kind = namespace.kind, let flag = PlanBuilder.cloneFlags[kind] { flags |= flag }
         }
 
-        var seccompFd: Int32 = -1
-        defer { if seccompFd >= 0 { close(seccompFd) } }
         var builder = PlanBuilder(spec: spec, bundle: record.bundle, rootfs: record.rootfs, cgroupSystem: CgroupSystem(hierarchies: []), cgroup: record.cgroup)
         builder.preserveFds = options.preserveFds
-        var seccompFilter: SeccompFilter?
-        if let section = spec.linux?.seccomp {
-            do {
-                seccompFilter = try SeccompCompiler.check(section)
-                seccompFd = try SeccompCache(root: store.root).open(section)
-            } catch { throw .spec(error) }
-            // With SCMP_ACT_NOTIFY the exec'd process gets a listener of its own, sent to
-            // the same listenerPath with the container's state (as runc does).
-            builder.seccomp = (seccompFd, seccompFilter!.flags)
-        }
+        // With SCMP_ACT_NOTIFY the exec'd process gets a listener of its own, sent to the same
+        // listenerPath with the container's state (as runc does).
+        let seccomp = try SeccompProgram.prepare(spec.linux?.seccomp, root: store.root, warn: { _ in })
+        builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
         let console = try Self.console(terminal: process.terminal == true, socketPath: options.consoleSocket, relay: !options.detach)
         defer { if console.child >= 0 { close(console.child) } }
         builder.consoleSocket = console.child >= 0 ? console.child : nil
@@ -96,30 +88,11 @@ extension Runtime {
             throw error
         }
         defer { if launched.pidfd >= 0 { close(launched.pidfd) } }
-        if launched.listenerFd >= 0, let filter = seccompFilter {
-            defer { close(launched.listenerFd) }
-            do {
-                try SeccompListener.send(launched.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata,
-                                         state: Self.ociState(record, status: .running))
-            } catch {
-                Glibc.kill(launched.pid, SIGKILL)
-                throw error
-            }
+        try handOver(launched, seccomp: seccomp, state: Self.ociState(record, status: .running), pidFile: options.pidFile)
+        guard let forwarder else {
+            if console.relay >= 0 { close(console.relay) }
+            return 0
         }
-        if let pidFile = options.pidFile {
-            do { try writeAtomically(String(launched.pid), to: pidFile) } catch {
-                Glibc.kill(launched.pid, SIGKILL)
-                throw error
-            }
-        }
-        var relay: TerminalRelay?
-        if console.relay >= 0 {
-            defer { close(console.relay) }
-            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: console.relay))
-        }
-        guard let forwarder else { return 0 }
-        let exitStatus = forwarder.wait(for: launched.pid, pidfd: launched.pidfd, relay: relay)
-        relay = nil
-        return exitStatus
+        return try waitInForeground(pid: launched.pid, pidfd: launched.pidfd, relaySocket: console.relay, forwarder: forwarder)
     }
 }

@@ -24,37 +24,39 @@ extension Runtime {
     public func pause(id: String) throws(RuntimeError) {
         let (record, cgroup) = try liveRecord(id, action: "pause", changing: true)
         if status(of: record, directory: nil) == .paused { throw .wrongState(id: id, status: .paused, action: "pause") }
-        do { try cgroup.freeze() } catch { throw .cgroup(error) }
+        do { try CgroupDrivers.driver(for: cgroup).freeze(cgroup) } catch { throw .cgroup(error) }
     }
 
     public func resume(id: String) throws(RuntimeError) {
         let (record, cgroup) = try liveRecord(id, action: "resume", changing: true)
         let status = self.status(of: record, directory: nil)
         guard status == .paused else { throw .wrongState(id: id, status: status, action: "resume") }
-        do { try cgroup.thaw() } catch { throw .cgroup(error) }
+        do { try CgroupDrivers.driver(for: cgroup).thaw(cgroup) } catch { throw .cgroup(error) }
     }
 
     /// New limits for a container that is still alive (`skiff update`).
     public func update(id: String, resources: Spec.Resources) throws(RuntimeError) {
         let (_, cgroup) = try liveRecord(id, action: "update", changing: true)
-        let manager = CgroupManager()
+        let driver = CgroupDrivers.driver(for: cgroup)
         let plan: ResourcePlan
         do {
             // The same rules as config.json: a negative value is refused, not taken as "max".
             try SpecValidator.validate(resources, at: JSONPath("linux.resources"))
-            plan = try manager.plan(resources)
+            plan = try driver.plan(resources)
         } catch { throw .spec(error) }
         plan.warnings.forEach(warn)
-        do { try manager.update(cgroup, plan: plan) } catch { throw .cgroup(error) }
+        do { try driver.update(cgroup, plan: plan) } catch { throw .cgroup(error) }
     }
 
     /// Every process in the container's cgroup.
     public func processes(id: String) throws(RuntimeError) -> [Int32] {
-        try liveRecord(id, action: "list the processes of").1.pids()
+        let cgroup = try liveRecord(id, action: "list the processes of").1
+        return CgroupDrivers.driver(for: cgroup).processes(cgroup)
     }
 
     public func stats(id: String) throws(RuntimeError) -> CgroupStats {
-        try liveRecord(id, action: "read the statistics of").1.stats()
+        let cgroup = try liveRecord(id, action: "read the statistics of").1
+        return CgroupDrivers.driver(for: cgroup).stats(cgroup)
     }
 
     /// The cgroup of a container in any status (for `events`, which outlives the process).

@@ -41,13 +41,10 @@ public struct Runtime: Sendable {
         self.debug = debug
     }
 
-    /// Logs `step` with the milliseconds since `start` (for --debug).
-    private func trace(_ step: @autoclosure () -> String, since start: timespec) {
+    /// Logs `step` with the milliseconds since `clock` started (for --debug).
+    func trace(_ step: @autoclosure () -> String, since clock: Stopwatch) {
         guard let debug else { return }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let ms = Double(now.tv_sec - start.tv_sec) * 1000 + Double(now.tv_nsec - start.tv_nsec) / 1e6
-        debug("\(step()) (+\((ms * 1000).rounded() / 1000) ms)")
+        debug("\(step()) (+\((clock.milliseconds * 1000).rounded() / 1000) ms)")
     }
 
     // MARK: create
@@ -55,207 +52,6 @@ public struct Runtime: Sendable {
     public func create(id: String, options: CreateOptions) throws(RuntimeError) {
         let created = try prepareAndLaunch(id: try ContainerID(id), options: options, waitForStart: true)
         if created.process.pidfd >= 0 { close(created.process.pidfd) }
-    }
-
-    private struct Created {
-        var directory: ContainerDirectory
-        var record: ContainerRecord
-        var process: LaunchedProcess
-        /// Our end of the console socket when skiff relays the terminal itself (else -1).
-        var relaySocket: Int32 = -1
-    }
-
-    /// Everything up to READY. Bad input is rejected before anything exists; after the
-    /// state directory is claimed, any failure removes all that was made.
-    private func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool, relayTerminal: Bool = false) throws(RuntimeError) -> Created {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        let bundle = try absoluteDirectory(options.bundle, what: "bundle")
-        let spec: Spec
-        do { spec = try SpecLoader.load(bundle: bundle) } catch { throw .spec(error) }
-        do { try CgroupManager.validate(cgroupsPath: spec.linux?.cgroupsPath) } catch { throw .spec(error) }
-        let rootPath = spec.root!.path
-        let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath, what: "root.path")
-        if rootfs == "/" {
-            // A symlink to / (or "/" itself): the container would be the node, every file of it writable.
-            throw .spec(SpecError("root.path", "\"\(rootPath)\" resolves to /, the node's own root: a container needs a root of its own"))
-        }
-
-        do { try SecurityModules.check(spec.process!, mountLabel: spec.linux?.mountLabel) } catch { throw .spec(error) }
-        let network = try Self.network(of: spec)
-        var networkLeases: String?
-        if let network {
-            // The node's own interfaces are checked before anything exists.
-            do throws(NetworkError) {
-                try TaskNetwork.check(network)
-                networkLeases = try TaskNetwork.leaseDirectory()
-            } catch { throw RuntimeError(error) }
-        }
-        trace("loaded config.json", since: start)
-        let manager = CgroupManager()
-        reportLayoutOnce(manager.system)
-        var cgroup: ContainerCgroup? = manager.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value)
-        if geteuid() == 0, manager.system.participating().isEmpty {
-            // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
-            // unlimited and delete could not find it. runc refuses too.
-            throw .usage("no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
-        }
-        if geteuid() != 0, let planned = cgroup, !planned.canBeCreated {
-            // Rootless without delegated cgroups: run, but say that nothing limits the task.
-            note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
-            cgroup = nil
-        }
-        if let planned = cgroup {
-            do { try manager.checkPlacement(planned) } catch { throw .spec(error) }
-        }
-        var resources: ResourcePlan
-        do { resources = try manager.plan(cgroup == nil ? Spec.Resources() : spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
-        if cgroup == nil, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
-            warn("linux.resources: not applied (no cgroup)")
-        }
-        if var planned = cgroup, planned.directories.contains(where: \.existed), case let occupants = planned.pids(), !occupants.isEmpty {
-            // runc's reading: a warning, and the container joins. But the cgroup is not the
-            // container's: limits would bind the processes already there, and delete must
-            // leave them alone.
-            if let write = resources.writes.first {
-                throw .spec(SpecError(write.field, "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"))
-            }
-            warn("linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them")
-            planned.shared = true
-            cgroup = planned
-        }
-        if var planned = cgroup {
-            manager.planControllers(&planned, for: resources)
-            cgroup = planned
-        }
-        resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
-        resources.warnings.forEach(warn)
-        var seccompFilter: SeccompFilter?
-        var seccompFd: Int32 = -1
-        defer { if seccompFd >= 0 { close(seccompFd) } }
-        if let section = spec.linux?.seccomp {
-            do {
-                seccompFilter = try SeccompCompiler.check(section)
-                seccompFd = try SeccompCache(root: store.root).open(section)
-            } catch { throw .spec(error) }
-            seccompFilter?.warnings.forEach(warn)
-        }
-        trace("seccomp filter ready", since: start)
-        var builder = PlanBuilder(spec: spec, bundle: bundle, rootfs: rootfs, cgroupSystem: manager.system, cgroup: cgroup)
-        if let seccompFilter { builder.seccomp = (seccompFd, seccompFilter.flags) }
-        let console = try Self.console(terminal: spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
-        defer { if console.child >= 0 { close(console.child) } }
-        builder.consoleSocket = console.child >= 0 ? console.child : nil
-        builder.noPivot = options.noPivot
-        builder.noNewKeyring = options.noNewKeyring
-        builder.containerID = id.value
-        builder.preserveFds = options.preserveFds
-        builder.network = network != nil
-        var output = try builder.build(waitForStart: waitForStart)
-        defer { output.openedDescriptors.forEach { close($0) } }
-        builder.warnings.forEach(warn)
-        trace("built the launch plan (\(output.plan.operations.count) operations)", since: start)
-
-        let directory = try store.claim(id)
-        var record = ContainerRecord(
-            ociVersion: spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle, rootfs: rootfs,
-            created: Self.timestamp(), ownerUID: geteuid(), annotations: spec.annotations, cgroup: cgroup,
-            poststart: spec.hooks?.poststart, poststop: spec.hooks?.poststop)
-        record.networkBridge = network?.bridge
-        record.networkLeases = networkLeases
-        var cgroupMade = false
-        do throws(RuntimeError) {
-            // The record names the cgroup before it exists: delete --force after a crash
-            // at any later instant finds and removes it.
-            try directory.write(record)
-            if let cgroup {
-                do { try manager.create(cgroup, plan: resources) } catch { throw .cgroup(error) }
-                cgroupMade = true
-                trace("created cgroup \(cgroup.relativePath)", since: start)
-            }
-            var fifo: Int32 = -1
-            defer { if fifo >= 0 { close(fifo) } }
-            if let index = output.fifoIndex {
-                try check(mkfifo(directory.fifoPath, 0o600), "creating \(directory.fifoPath)")
-                // Read-write, so the init's read blocks until `start` writes (never EOF).
-                fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
-                output.plan.descriptors[Int(index)] = fifo
-            }
-            let creating = record
-            let hooks = spec.hooks
-            let owner = directory.path
-            let process = try launchExplained(output.plan, cloneFlags: output.cloneFlags, cgroup: cgroup, spec: spec,
-                                              userMaps: builder.newUserNamespace ? Self.userMaps(spec) : nil) { tag, pid throws(RuntimeError) -> [UInt8] in
-                var current = creating
-                current.pid = pid
-                switch tag {
-                case PlanBuilder.syncNetwork:
-                    guard let network else { return [] }
-                    do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases!) }
-                    catch { throw RuntimeError(error) }
-                    return []
-                case PlanBuilder.syncRuntimeHooks:
-                    let state = Self.ociState(current, status: .creating)
-                    do throws(HookRunner.Failure) {
-                        try HookRunner.run(hooks?.prestart ?? [], kind: "prestart", state: state)
-                        try HookRunner.run(hooks?.createRuntime ?? [], kind: "createRuntime", state: state)
-                    } catch { throw .hook(error.description) }
-                    return []
-                case PlanBuilder.syncCreateContainerState: return Self.ociState(current, status: .creating).serializedBytes()
-                case PlanBuilder.syncStartContainerState: return Self.ociState(current, status: .created).serializedBytes()
-                default: return []
-                }
-            }
-            trace("container process \(process.pid) ready", since: start)
-            record.pid = process.pid
-            record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
-            if let namespace = readLink("/proc/\(process.pid)/ns/pid"), namespace != readLink("/proc/self/ns/pid") {
-                record.pidNamespace = namespace
-            }
-            record.status = waitForStart ? .created : .running
-            do {
-                if process.listenerFd >= 0, let filter = seccompFilter {
-                    defer { close(process.listenerFd) }
-                    try SeccompListener.send(process.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata,
-                                             state: Self.ociState(record, status: .creating))
-                }
-                try directory.write(record)
-                if let pidFile = options.pidFile {
-                    // The bare number, no newline: containerd cannot parse "123\n".
-                    try writeAtomically(String(process.pid), to: pidFile)
-                }
-            } catch {
-                Glibc.kill(process.pid, SIGKILL)
-                throw error
-            }
-            return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
-        } catch {
-            if console.relay >= 0 { close(console.relay) }
-            // Only what skiff made: the init (if any) was killed by the launcher.
-            if cgroupMade { try? cgroup?.destroy(belongs: { _ in false }) }
-            if let network {
-                do throws(NetworkError) {
-                    try TaskNetwork.tearDown(bridge: network.bridge, owner: directory.path, leases: networkLeases!).finish()
-                } catch { warn(error.description) }
-            }
-            try? directory.remove()
-            throw error
-        }
-    }
-
-    /// `Launcher.launch`, with the cause said when skiff-init was killed before it was ready
-    /// by the memory limit of its own cgroup (a limit below what a process needs to start).
-    private func launchExplained(_ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, spec: Spec,
-                                 userMaps: Launcher.UserMaps?, sync: Launcher.SyncHandler?) throws(RuntimeError) -> LaunchedProcess {
-        do throws(RuntimeError) {
-            return try Launcher.launch(plan, cloneFlags: cloneFlags, cgroup: cgroup, userMaps: userMaps, sync: sync)
-        } catch {
-            if case .container(let step, _, _) = error, step == "skiff-init", let cgroup, cgroup.stats().memory.oomKills > 0,
-               let limit = spec.linux?.resources?.memory?.limit {
-                throw .spec(SpecError("linux.resources.memory.limit", "\(limit) bytes is too little for the container to start: the kernel's OOM killer ended its setup"))
-            }
-            throw error
-        }
     }
 
     /// The task's own network, if its annotations ask for one. It needs a new network
@@ -275,7 +71,7 @@ public struct Runtime: Sendable {
 
     /// Says once (per state root, and so per boot for /run) which cgroup hierarchy carries
     /// which controllers; again whenever that changes.
-    private func reportLayoutOnce(_ system: CgroupSystem) {
+    func reportLayoutOnce(_ system: CgroupSystem) {
         let marker = store.root + "/.cgroup-layout"
         let layout = system.layout
         if let seen = try? readFile(marker), String(decoding: seen, as: UTF8.self) == layout { return }
@@ -304,7 +100,7 @@ public struct Runtime: Sendable {
         return (pair[1], pair[0])
     }
 
-    private func absoluteDirectory(_ path: String, what: String) throws(RuntimeError) -> String {
+    func absoluteDirectory(_ path: String, what: String) throws(RuntimeError) -> String {
         guard let resolved = realpath(path, nil) else {
             let why = String(cString: strerror(errno))
             throw what == "bundle" ? .usage("bundle \(path): \(why)") : .spec(SpecError(what, "\(path): \(why)"))
@@ -319,10 +115,7 @@ public struct Runtime: Sendable {
     }
 
     static func userMaps(_ spec: Spec) -> Launcher.UserMaps {
-        func lines(_ mappings: [Spec.IDMapping]?) -> String {
-            (mappings ?? []).map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
-        }
-        return Launcher.UserMaps(uid: lines(spec.linux?.uidMappings), gid: lines(spec.linux?.gidMappings))
+        Launcher.UserMaps(uid: (spec.linux?.uidMappings ?? []).mapFileText, gid: (spec.linux?.gidMappings ?? []).mapFileText)
     }
 
     /// The OCI state of `record` as the runtime spec shapes it (for listeners and hooks).
@@ -422,7 +215,8 @@ public struct Runtime: Sendable {
             if record.status == .created, access(store.path(of: try! ContainerID(record.id)) + "/exec.fifo", F_OK) == 0 {
                 return .created
             }
-            return record.cgroup?.isFrozen == true ? .paused : .running
+            guard let cgroup = record.cgroup else { return .running }
+            return CgroupDrivers.driver(for: cgroup).isFrozen(cgroup) ? .paused : .running
         }
     }
 
@@ -448,7 +242,7 @@ public struct Runtime: Sendable {
             throw .wrongState(id: id.value, status: status, action: "signal")
         }
         if all, let cgroup = record.cgroup {
-            cgroup.signal(signal, belongs: Self.belongs(to: record))
+            CgroupDrivers.driver(for: cgroup).signal(cgroup, signal, belongs: Self.belongs(to: record))
             return
         }
         try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
@@ -511,11 +305,12 @@ public struct Runtime: Sendable {
     /// only skiff gives), with every process in it, and every lease the container's state
     /// directory holds on any node, with its rules and veth; then the directory.
     private func destroyUnreadable(_ id: ContainerID, directory: ContainerDirectory) throws(RuntimeError) {
-        var cgroup = CgroupManager().plan(cgroupsPath: nil, id: id.value)
+        let driver = CgroupfsDriver()
+        var cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id.value, system: driver.system)
         cgroup.directories = cgroup.directories.filter(\.existed)
         for i in cgroup.directories.indices { cgroup.directories[i].existed = false }
         if !cgroup.directories.isEmpty {
-            do { try cgroup.destroy(belongs: { _ in true }) } catch { throw .cgroup(error) }
+            do { try driver.destroy(cgroup, belongs: { _ in true }) } catch { throw .cgroup(error) }
         }
         for (leases, bridge) in TaskNetwork.leases(of: directory.path) {
             let release = try releaseNetwork(bridge: bridge, leases: leases, owner: directory.path, taskRunning: false)
@@ -530,7 +325,7 @@ public struct Runtime: Sendable {
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         if let cgroup = record.cgroup {
-            do { try cgroup.destroy(belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
+            do { try CgroupDrivers.driver(for: cgroup).destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
         }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
@@ -594,24 +389,33 @@ public struct Runtime: Sendable {
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
         let created = try prepareAndLaunch(id: id, options: options, waitForStart: false, relayTerminal: true)
-        let record = created.record
         let pidfd = created.process.pidfd
-        var relay: TerminalRelay?
-        if created.relaySocket >= 0 {
-            defer { close(created.relaySocket) }
-            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: created.relaySocket))
-        }
         defer { if pidfd >= 0 { close(pidfd) } }
-        // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
-        created.directory.unlock()
-        runPoststart(record)
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        let status = forwarder.wait(for: record.pid, pidfd: pidfd, relay: relay)
-        relay = nil   // the terminal is restored before anything else is said
-        trace("container process exited with status \(status)", since: start)
+        let status = try waitInForeground(pid: created.record.pid, pidfd: pidfd, relaySocket: created.relaySocket, forwarder: forwarder) {
+            // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
+            created.directory.unlock()
+            runPoststart(created.record)
+        }
+        let clock = Stopwatch()
+        trace("container process exited with status \(status)", since: clock)
         try delete(id: id.value, force: true)
-        trace("deleted", since: start)
+        trace("deleted", since: clock)
+        return status
+    }
+
+    /// run's and exec's foreground: the terminal relayed (when skiff holds the console socket),
+    /// signals forwarded, and the process's exit status returned (128+N for signal N).
+    /// `whileRunning` runs once the relay is set up, before the wait.
+    func waitInForeground(pid: Int32, pidfd: Int32, relaySocket: Int32, forwarder: SignalForwarder,
+                          whileRunning: () -> Void = {}) throws(RuntimeError) -> Int32 {
+        var relay: TerminalRelay?
+        if relaySocket >= 0 {
+            defer { close(relaySocket) }
+            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: relaySocket))
+        }
+        whileRunning()
+        let status = forwarder.wait(for: pid, pidfd: pidfd, relay: relay)
+        relay = nil   // the terminal is restored before anything else is said
         return status
     }
 }

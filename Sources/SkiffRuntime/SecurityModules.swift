@@ -67,7 +67,7 @@ extension LaunchPlan {
     /// The process's AppArmor profile and SELinux label, set for its execve (see skiff_plan.h).
     mutating func appendExecLabels(for process: Spec.Process) {
         for label in SecurityModules.execLabels(for: process) {
-            append(SKIFF_OP_EXEC_LABEL, strings: [label.attribute, label.value])
+            execLabel(label.attribute, label.value)
         }
     }
 }

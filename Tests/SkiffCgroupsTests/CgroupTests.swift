@@ -28,28 +28,28 @@ struct CgroupTests {
     }
 
     @Test func createWritesLimitsAndDestroyRemovesEverything() throws {
-        let manager = CgroupManager()
-        let cgroup = manager.plan(cgroupsPath: nil, id: "unit-\(UUID().uuidString.prefix(8))")
-        try manager.create(cgroup, plan: try manager.plan(.init(memory: .init(limit: 32 << 20), pids: .init(limit: 7))))
+        let driver = CgroupfsDriver()
+        let cgroup = try driver.plan(cgroupsPath: nil, id: "unit-\(UUID().uuidString.prefix(8))")
+        try driver.create(cgroup, plan: try driver.plan(.init(memory: .init(limit: 32 << 20), pids: .init(limit: 7))))
         for directory in cgroup.directories {
             #expect(FileManager.default.fileExists(atPath: directory.path))
         }
         let pids = cgroup.directory(for: "pids")!.path + "/pids.max"
         #expect(try String(contentsOfFile: pids, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
-        try cgroup.destroy(belongs: { _ in false })
+        try driver.destroy(cgroup, belongs: { _ in false })
         for directory in cgroup.directories {
             #expect(!FileManager.default.fileExists(atPath: directory.path))
         }
         // Destroying twice is fine (delete must be repeatable).
-        try cgroup.destroy(belongs: { _ in false })
+        try driver.destroy(cgroup, belongs: { _ in false })
     }
 
     @Test func aFailedLimitRemovesWhatWasCreated() throws {
-        let manager = CgroupManager()
-        let cgroup = manager.plan(cgroupsPath: nil, id: "unit-bad-\(UUID().uuidString.prefix(8))")
+        let driver = CgroupfsDriver()
+        let cgroup = try driver.plan(cgroupsPath: nil, id: "unit-bad-\(UUID().uuidString.prefix(8))")
         #expect(throws: (any Error).self) {
             // A quota the kernel rejects (below 1ms).
-            try manager.create(cgroup, plan: try manager.plan(.init(cpu: .init(quota: 10, period: 100_000))))
+            try driver.create(cgroup, plan: try driver.plan(.init(cpu: .init(quota: 10, period: 100_000))))
         }
         for directory in cgroup.directories {
             #expect(!FileManager.default.fileExists(atPath: directory.path))
@@ -57,6 +57,7 @@ struct CgroupTests {
     }
 
     @Test func cgroupsPathWithDotDotIsRejected() {
-        #expect(throws: SpecError.self) { try CgroupManager.validate(cgroupsPath: "/a/../../b") }
+        #expect(throws: SpecError.self) { try CgroupfsDriver.validate(cgroupsPath: "/a/../../b") }
+        #expect(throws: SpecError.self) { try CgroupfsDriver().plan(cgroupsPath: "/", id: "x") }
     }
 }

@@ -1,14 +1,29 @@
 import Glibc
 import SkiffSpec
 
-/// Makes, fills, empties and removes a container's cgroup in every hierarchy it joins.
-public struct CgroupManager: Sendable {
-    public var system: CgroupSystem
+/// The cgroupfs driver: the container's cgroup is a directory skiff makes in every mounted
+/// hierarchy that carries a controller (v2, and on hybrid hosts each v1 hierarchy too), with
+/// its limits written into the files of whichever hierarchy carries each controller.
+public struct CgroupfsDriver: CgroupDriver {
+    public static let name = "cgroupfs"
 
-    public init(system: CgroupSystem = .current()) { self.system = system }
+    /// The host's hierarchies, read when first needed: operations on an existing cgroup use
+    /// only its recorded directories, so `kill` and `delete` never read the layout.
+    public var system: CgroupSystem { systemReader() }
+    private let systemReader: @Sendable () -> CgroupSystem
 
-    public func plan(cgroupsPath: String?, id: String) -> ContainerCgroup {
-        ContainerCgroup.plan(cgroupsPath: cgroupsPath, id: id, system: system)
+    public init(system: CgroupSystem) { systemReader = { system } }
+
+    public init() {
+        let layout = LazyCgroupSystem()
+        systemReader = { layout.value }
+    }
+
+    public func plan(cgroupsPath: String?, id: String) throws(SpecError) -> ContainerCgroup {
+        try Self.validate(cgroupsPath: cgroupsPath)
+        let cgroup = ContainerCgroup.plan(cgroupsPath: cgroupsPath, id: id, system: system)
+        try checkPlacement(cgroup)
+        return cgroup
     }
 
     /// Validate `cgroupsPath` before anything touches the filesystem.
@@ -50,7 +65,7 @@ public struct CgroupManager: Sendable {
     /// v2 carries only a few, just those the limits use: an ancestor left with a controller on
     /// cannot take processes any more (EBUSY), which breaks whoever places them there next
     /// (buildah places containers in its own cgroup).
-    public func planControllers(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {
+    public func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {
         cgroup.enabledControllers = []
         guard let unified = system.unified,
               let directory = cgroup.directories.first(where: { $0.version == "v2" && $0.path.hasPrefix(unified.mountPoint + "/") })
@@ -83,7 +98,7 @@ public struct CgroupManager: Sendable {
 
     /// Create every directory and write the plan. On failure, the directories it created
     /// are removed again and the ancestors left as they were.
-    public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan?) throws(CgroupError) {
+    public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
         var made: [String] = []
         do throws(CgroupError) {
             for directory in cgroup.directories {
@@ -99,7 +114,7 @@ public struct CgroupManager: Sendable {
                     try inheritCpuset(created)
                 }
             }
-            if let plan { try CgroupWriter(cgroup: cgroup, system: system).apply(plan) }
+            try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
         } catch {
             for directory in made.reversed() { rmdir(directory) }
             cgroup.releaseControllers()
@@ -135,6 +150,39 @@ public struct CgroupManager: Sendable {
                 try CgroupFiles.write(value, to: directory + "/" + file)
             }
         }
+    }
+}
+
+extension CgroupfsDriver {
+    public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroup.pids() }
+    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroup.signal(signal, belongs: belongs) }
+    public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) { try cgroup.destroy(belongs: belongs) }
+    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool { cgroup.isFrozen }
+    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.freeze() }
+    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.thaw() }
+    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { cgroup.stats() }
+}
+
+/// The host's layout, read from /proc once, on first use (a driver may be shared by threads
+/// of an embedding scheduler).
+final class LazyCgroupSystem: @unchecked Sendable {  // `read` is guarded by `mutex`
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t> = .allocate(capacity: 1)
+    private var read: CgroupSystem?
+
+    init() { pthread_mutex_init(mutex, nil) }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    var value: CgroupSystem {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let read { return read }
+        let system = CgroupSystem.current()
+        read = system
+        return system
     }
 }
 

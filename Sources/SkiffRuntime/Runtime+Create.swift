@@ -1,0 +1,342 @@
+import CShims
+import Glibc
+import SkiffCgroups
+import SkiffNetwork
+import SkiffSeccomp
+import SkiffSpec
+
+/// `create`, as one story. `prepareAndLaunch` reads top to bottom as its phases, each a method
+/// below in the order it runs:
+///
+/// 1. `loadBundle`: config.json parsed and validated, the root resolved; bad input stops here.
+/// 2. `planEnvelope`: the cgroup (where, whose, what it limits) and the network (which node,
+///    which bridge); nothing is made yet.
+/// 3. `SeccompProgram.prepare`: the filter compiled to BPF (cached per profile).
+/// 4. `buildPlan`: the launch plan for skiff-init, every decision made (`PlanBuilder`).
+/// 5. claim: the state directory, and the record naming all that will exist, written first.
+/// 6. launch: the cgroup made, skiff-init cloned into it; its SYNC points are `CreateSync`.
+/// 7. `recordLaunched`: pid, seccomp listener, state, pid file.
+/// 8. undo: after a failure anywhere from 5 on, everything made is removed.
+///
+/// `exec` shares phases 3, 6 (the launch itself) and 7 (`handOver`).
+extension Runtime {
+    struct Created {
+        var directory: ContainerDirectory
+        var record: ContainerRecord
+        var process: LaunchedProcess
+        /// Our end of the console socket when skiff relays the terminal itself (else -1).
+        var relaySocket: Int32 = -1
+    }
+
+    /// Everything up to READY.
+    func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool, relayTerminal: Bool = false) throws(RuntimeError) -> Created {
+        let clock = Stopwatch()
+        let bundle = try loadBundle(options)
+        trace("loaded config.json", since: clock)
+        var envelope = try planEnvelope(bundle.spec, id: id)
+        let seccomp = try SeccompProgram.prepare(bundle.spec.linux?.seccomp, root: store.root, warn: warn)
+        trace("seccomp filter ready", since: clock)
+        let console = try Self.console(terminal: bundle.spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
+        defer { if console.child >= 0 { close(console.child) } }
+        var launch = try buildPlan(bundle, id: id, envelope: envelope, seccomp: seccomp, console: console.child,
+                                   options: options, waitForStart: waitForStart)
+        defer { launch.output.openedDescriptors.forEach { close($0) } }
+        trace("built the launch plan (\(launch.output.plan.operations.count) operations)", since: clock)
+
+        let directory = try store.claim(id)
+        var record = ContainerRecord(
+            ociVersion: bundle.spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle.path, rootfs: bundle.rootfs,
+            created: Self.timestamp(), ownerUID: geteuid(), annotations: bundle.spec.annotations, cgroup: envelope.cgroup,
+            poststart: bundle.spec.hooks?.poststart, poststop: bundle.spec.hooks?.poststop)
+        record.networkBridge = envelope.network?.bridge
+        record.networkLeases = envelope.networkLeases
+        do throws(RuntimeError) {
+            // The record names the cgroup and the lease before they exist: delete --force after
+            // a crash at any later instant finds and removes them.
+            try directory.write(record)
+            if let cgroup = envelope.cgroup {
+                do { try envelope.driver.create(cgroup, plan: envelope.resources) } catch { throw .cgroup(error) }
+                envelope.cgroupMade = true
+                trace("created cgroup \(cgroup.relativePath)", since: clock)
+            }
+            let fifo = try openExecFifo(directory, into: &launch.output)
+            defer { if fifo >= 0 { close(fifo) } }
+            let sync = CreateSync(record: record, hooks: bundle.spec.hooks, network: envelope.network,
+                                  networkLeases: envelope.networkLeases, owner: directory.path)
+            let process = try launchExplained(launch.output, envelope: envelope, spec: bundle.spec,
+                                              userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
+            trace("container process \(process.pid) ready", since: clock)
+            record = try recordLaunched(process, record: record, status: waitForStart ? .created : .running,
+                                        seccomp: seccomp, directory: directory, pidFile: options.pidFile)
+            return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
+        } catch {
+            if console.relay >= 0 { close(console.relay) }
+            undoCreate(envelope, directory: directory)
+            throw error
+        }
+    }
+
+    // MARK: 1. the bundle
+
+    struct LoadedBundle {
+        var path: String
+        var spec: Spec
+        var rootfs: String
+    }
+
+    /// config.json, validated, with the root it names resolved. Nothing exists yet.
+    func loadBundle(_ options: CreateOptions) throws(RuntimeError) -> LoadedBundle {
+        let path = try absoluteDirectory(options.bundle, what: "bundle")
+        let spec: Spec
+        do { spec = try SpecLoader.load(bundle: path) } catch { throw .spec(error) }
+        let rootPath = spec.root!.path
+        let rootfs = try absoluteDirectory(rootPath.hasPrefix("/") ? rootPath : path + "/" + rootPath, what: "root.path")
+        if rootfs == "/" {
+            // A symlink to / (or "/" itself): the container would be the node, every file of it writable.
+            throw .spec(SpecError("root.path", "\"\(rootPath)\" resolves to /, the node's own root: a container needs a root of its own"))
+        }
+        do { try SecurityModules.check(spec.process!, mountLabel: spec.linux?.mountLabel) } catch { throw .spec(error) }
+        return LoadedBundle(path: path, spec: spec, rootfs: rootfs)
+    }
+
+    // MARK: 2. the envelope: cgroup and network
+
+    /// The container's cgroup and network as planned: what the record names before they exist.
+    struct Envelope {
+        var driver: any CgroupDriver
+        var cgroup: ContainerCgroup?
+        var resources: ResourcePlan
+        var cgroupMade = false
+        var network: NetworkConfig?
+        var networkLeases: String?
+    }
+
+    func planEnvelope(_ spec: Spec, id: ContainerID) throws(RuntimeError) -> Envelope {
+        let network = try Self.network(of: spec)
+        var networkLeases: String?
+        if let network {
+            // The node's own interfaces are checked before anything exists.
+            do throws(NetworkError) {
+                try TaskNetwork.check(network)
+                networkLeases = try TaskNetwork.leaseDirectory()
+            } catch { throw RuntimeError(error) }
+        }
+        let driver = CgroupfsDriver()
+        reportLayoutOnce(driver.system)
+        if geteuid() == 0, driver.system.participating().isEmpty {
+            // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
+            // unlimited and delete could not find it. runc refuses too.
+            throw .usage("no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
+        }
+        var cgroup: ContainerCgroup?
+        do { cgroup = try driver.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value) } catch { throw .spec(error) }
+        if geteuid() != 0, let planned = cgroup, !planned.canBeCreated {
+            // Rootless without delegated cgroups: run, but say that nothing limits the task.
+            note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
+            cgroup = nil
+        }
+        var resources: ResourcePlan
+        do { resources = try driver.plan(cgroup == nil ? Spec.Resources() : spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
+        if cgroup == nil, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
+            warn("linux.resources: not applied (no cgroup)")
+        }
+        if var planned = cgroup, planned.directories.contains(where: \.existed), case let occupants = driver.processes(planned), !occupants.isEmpty {
+            // runc's reading: a warning, and the container joins. But the cgroup is not the
+            // container's: limits would bind the processes already there, and delete must
+            // leave them alone.
+            if let write = resources.writes.first {
+                throw .spec(SpecError(write.field, "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"))
+            }
+            warn("linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them")
+            planned.shared = true
+            cgroup = planned
+        }
+        if var planned = cgroup {
+            driver.planAncestors(&planned, for: resources)
+            cgroup = planned
+        }
+        resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
+        resources.warnings.forEach(warn)
+        return Envelope(driver: driver, cgroup: cgroup, resources: resources, network: network, networkLeases: networkLeases)
+    }
+
+    // MARK: 4. the launch plan
+
+    struct BuiltPlan {
+        var output: PlanBuilder.Output
+        var newUserNamespace: Bool
+    }
+
+    func buildPlan(_ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Int32,
+                   options: CreateOptions, waitForStart: Bool) throws(RuntimeError) -> BuiltPlan {
+        var builder = PlanBuilder(spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
+                                  cgroupSystem: (envelope.driver as? CgroupfsDriver)?.system ?? CgroupSystem(hierarchies: []),
+                                  cgroup: envelope.cgroup)
+        builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
+        builder.consoleSocket = console >= 0 ? console : nil
+        builder.noPivot = options.noPivot
+        builder.noNewKeyring = options.noNewKeyring
+        builder.containerID = id.value
+        builder.preserveFds = options.preserveFds
+        builder.network = envelope.network != nil
+        let output = try builder.build(waitForStart: waitForStart)
+        builder.warnings.forEach(warn)
+        return BuiltPlan(output: output, newUserNamespace: builder.newUserNamespace)
+    }
+
+    // MARK: 6. the launch
+
+    /// The exec fifo `start` writes into, in the plan's reserved slot (none for `run`).
+    private func openExecFifo(_ directory: ContainerDirectory, into output: inout PlanBuilder.Output) throws(RuntimeError) -> Int32 {
+        guard let index = output.fifoIndex else { return -1 }
+        try check(mkfifo(directory.fifoPath, 0o600), "creating \(directory.fifoPath)")
+        // Read-write, so the init's read blocks until `start` writes (never EOF).
+        let fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
+        output.plan.descriptors[Int(index)] = fifo
+        return fifo
+    }
+
+    /// `Launcher.launch`, with the cause said when skiff-init was killed before it was ready
+    /// by the memory limit of its own cgroup (a limit below what a process needs to start).
+    private func launchExplained(_ output: PlanBuilder.Output, envelope: Envelope, spec: Spec,
+                                 userMaps: Launcher.UserMaps?, sync: @escaping Launcher.SyncHandler) throws(RuntimeError) -> LaunchedProcess {
+        do throws(RuntimeError) {
+            return try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, userMaps: userMaps, sync: sync)
+        } catch {
+            if case .container(let step, _, _) = error, step == "skiff-init", let cgroup = envelope.cgroup,
+               envelope.driver.stats(cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit {
+                throw .spec(SpecError("linux.resources.memory.limit", "\(limit) bytes is too little for the container to start: the kernel's OOM killer ended its setup"))
+            }
+            throw error
+        }
+    }
+
+    // MARK: 7. the record
+
+    /// The launched process in the record (pid, start time, pid namespace), its seccomp
+    /// listener and pid file handed over; the record written.
+    private func recordLaunched(_ process: LaunchedProcess, record: ContainerRecord, status: ContainerStatus, seccomp: SeccompProgram?,
+                                directory: ContainerDirectory, pidFile: String?) throws(RuntimeError) -> ContainerRecord {
+        var record = record
+        record.pid = process.pid
+        record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
+        if let namespace = readLink("/proc/\(process.pid)/ns/pid"), namespace != readLink("/proc/self/ns/pid") {
+            record.pidNamespace = namespace
+        }
+        record.status = status
+        let written = record
+        try handOver(process, seccomp: seccomp, state: Self.ociState(record, status: .creating), pidFile: pidFile) { () throws(RuntimeError) in
+            try directory.write(written)
+        }
+        return record
+    }
+
+    /// What create and exec both do once skiff-init is ready: the seccomp notify listener to
+    /// its `listenerPath`, `beforePidFile`, and the pid file; the process is killed if any of
+    /// it fails (nothing may run that its caller was told failed).
+    func handOver(_ process: LaunchedProcess, seccomp: SeccompProgram?, state: JSONValue, pidFile: String?,
+                  beforePidFile: () throws(RuntimeError) -> Void = {}) throws(RuntimeError) {
+        do throws(RuntimeError) {
+            if process.listenerFd >= 0, let filter = seccomp?.filter {
+                defer { close(process.listenerFd) }
+                try SeccompListener.send(process.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata, state: state)
+            }
+            try beforePidFile()
+            // The bare number, no newline: containerd cannot parse "123\n".
+            if let pidFile { try writeAtomically(String(process.pid), to: pidFile) }
+        } catch {
+            Glibc.kill(process.pid, SIGKILL)
+            throw error
+        }
+    }
+
+    // MARK: 8. undo
+
+    /// Removes what a failed create made: only what skiff made (the init, if any, was killed by
+    /// the launcher), the network's lease and rules, and the state directory.
+    private func undoCreate(_ envelope: Envelope, directory: ContainerDirectory) {
+        if envelope.cgroupMade, let cgroup = envelope.cgroup { try? envelope.driver.destroy(cgroup, belongs: { _ in false }) }
+        if let network = envelope.network, let leases = envelope.networkLeases {
+            do throws(NetworkError) {
+                try TaskNetwork.tearDown(bridge: network.bridge, owner: directory.path, leases: leases).finish()
+            } catch { warn(error.description) }
+        }
+        try? directory.remove()
+    }
+}
+
+/// What the parent does at each SYNC point of create's plan (see `PlanBuilder`'s tags): the
+/// task's network, the runtime hooks, and the state for the container hooks.
+struct CreateSync: Sendable {
+    var record: ContainerRecord
+    var hooks: Spec.Hooks?
+    var network: NetworkConfig?
+    var networkLeases: String?
+    /// The container's state directory: the owner of its network lease.
+    var owner: String
+
+    func handle(tag: Int, pid: Int32) throws(RuntimeError) -> [UInt8] {
+        var current = record
+        current.pid = pid
+        switch tag {
+        case PlanBuilder.syncNetwork:
+            guard let network, let networkLeases else { return [] }
+            do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases) }
+            catch { throw RuntimeError(error) }
+            return []
+        case PlanBuilder.syncRuntimeHooks:
+            let state = Runtime.ociState(current, status: .creating)
+            do throws(HookRunner.Failure) {
+                try HookRunner.run(hooks?.prestart ?? [], kind: "prestart", state: state)
+                try HookRunner.run(hooks?.createRuntime ?? [], kind: "createRuntime", state: state)
+            } catch { throw .hook(error.description) }
+            return []
+        case PlanBuilder.syncCreateContainerState: return Runtime.ociState(current, status: .creating).serializedBytes()
+        case PlanBuilder.syncStartContainerState: return Runtime.ociState(current, status: .created).serializedBytes()
+        default: return []
+        }
+    }
+}
+
+/// The compiled seccomp filter of a process: checked, compiled (or found in the cache under
+/// the state root) and open for skiff-init. Create and exec both load the container's.
+final class SeccompProgram {
+    let filter: SeccompFilter
+    let descriptor: Int32
+
+    private init(filter: SeccompFilter, descriptor: Int32) {
+        self.filter = filter
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    static func prepare(_ section: Spec.Seccomp?, root: String, warn: (String) -> Void) throws(RuntimeError) -> SeccompProgram? {
+        guard let section else { return nil }
+        let filter: SeccompFilter
+        let descriptor: Int32
+        do {
+            filter = try SeccompCompiler.check(section)
+            descriptor = try SeccompCache(root: root).open(section)
+        } catch { throw .spec(error) }
+        filter.warnings.forEach(warn)
+        return SeccompProgram(filter: filter, descriptor: descriptor)
+    }
+}
+
+/// Milliseconds since it was made, for `--debug`'s step timings.
+struct Stopwatch {
+    let start: timespec
+
+    init() {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        start = now
+    }
+
+    var milliseconds: Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec - start.tv_sec) * 1000 + Double(now.tv_nsec - start.tv_nsec) / 1e6
+    }
+}
