@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/signalfd.h>
+#include <sys/xattr.h> /* getxattr and friends, which Glibc does not export to Swift */
 #include <seccomp.h>
 #include "skiff_plan.h"
 #include "skiff_netlink.h"

@@ -103,13 +103,26 @@ public struct CgroupfsDriver: CgroupDriver {
         do throws(CgroupError) {
             for directory in cgroup.directories {
                 if directory.existed { continue }
-                if directory.version == "v2" { try enableControllers(cgroup.enabledControllers) }
-                let created = try CgroupFiles.makeDirectories(directory.path)
+                let created: [String]
+                if let root = directory.hierarchyRoot {
+                    // Under the hierarchy's lock: the parents (marked as skiff's), the controllers
+                    // turned on in them (v2), then the leaf.
+                    let lock = try CgroupAncestors.Lock(hierarchy: root)
+                    let parent = String(directory.path[..<directory.path.lastIndex(of: "/")!])
+                    let parents = parent.count > root.count ? try CgroupFiles.makeDirectories(parent) : []
+                    made.append(contentsOf: parents)
+                    try CgroupAncestors.markMade(parents)
+                    if directory.version == "v2" { try CgroupAncestors.enable(cgroup.enabledControllers) }
+                    created = parents + (try CgroupFiles.makeDirectories(directory.path))
+                    _ = consume lock
+                } else {
+                    created = try CgroupFiles.makeDirectories(directory.path)
+                }
                 // Planned as new, found existing: someone else's, made in the meantime.
                 if created.last != directory.path {
                     throw CgroupError("creating", path: directory.path, errno: EEXIST, reason: "it appeared while the container was being created")
                 }
-                made.append(contentsOf: created)
+                made.append(contentsOf: created.filter { !made.contains($0) })
                 if directory.version == "v1", directory.controllers.contains("cpuset") {
                     try inheritCpuset(created)
                 }
@@ -117,7 +130,7 @@ public struct CgroupfsDriver: CgroupDriver {
             try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
         } catch {
             for directory in made.reversed() { rmdir(directory) }
-            cgroup.releaseControllers()
+            cgroup.releaseAncestors()
             throw error
         }
     }
@@ -125,20 +138,6 @@ public struct CgroupfsDriver: CgroupDriver {
     /// Apply new limits to an existing cgroup (`skiff update`).
     public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
         try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
-    }
-
-    /// On v2 a controller works in a cgroup only if every ancestor enables it in
-    /// `cgroup.subtree_control`: turn on the planned ones, from the root down.
-    private func enableControllers(_ planned: [ContainerCgroup.EnabledController]) throws(CgroupError) {
-        for entry in planned {
-            do {
-                try CgroupFiles.write("+" + entry.controller, to: entry.ancestor + "/cgroup.subtree_control")
-            } catch {
-                // A cgroup with processes of its own cannot enable controllers for children
-                // (EBUSY): the limits that need them will say so when written.
-                if error.errno != EBUSY { throw error }
-            }
-        }
     }
 
     /// A new v1 cpuset starts with no CPUs and no memory nodes: copy the parent's.
@@ -218,7 +217,7 @@ extension ContainerCgroup {
     public func destroy(belongs: (Int32) -> Bool) throws(CgroupError) {
         let existing = directories.filter { access($0.path, F_OK) == 0 }
         guard !existing.isEmpty else {
-            releaseControllers()
+            releaseAncestors()
             return
         }
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
@@ -252,15 +251,17 @@ extension ContainerCgroup {
                 }
             }
         }
-        releaseControllers()
+        releaseAncestors()
     }
 
-    /// Turn off the controllers skiff turned on for this container, deepest ancestor first,
-    /// in each ancestor that has no child cgroup left (another container may still use them).
-    public func releaseControllers() {
-        for entry in enabledControllers.reversed() {
-            guard access(entry.ancestor, F_OK) == 0, !CgroupFiles.hasChildCgroups(entry.ancestor) else { continue }
-            try? CgroupFiles.write("-" + entry.controller, to: entry.ancestor + "/cgroup.subtree_control")
+    /// Undoes, in each ancestor left without child cgroups, what skiff changed there for this
+    /// container or any other (see `CgroupAncestors`): controllers turned off, parents it made
+    /// removed.
+    public func releaseAncestors() {
+        for directory in directories {
+            guard let root = directory.hierarchyRoot, let lock = try? CgroupAncestors.Lock(hierarchy: root) else { continue }
+            CgroupAncestors.release(above: directory.path, root: root)
+            _ = consume lock
         }
     }
 }

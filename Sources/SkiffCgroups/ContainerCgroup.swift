@@ -13,6 +13,8 @@ public struct ContainerCgroup: Sendable, Equatable {
         /// The directory was there before skiff planned the container: it is not skiff's to
         /// remove, and only the container's own processes in it are skiff's to kill.
         public var existed = false
+        /// Where its hierarchy is mounted (the ancestors above the directory stop there).
+        public var hierarchyRoot: String?
     }
 
     /// Controllers skiff turns on in an ancestor's `cgroup.subtree_control` (v2) for this
@@ -90,7 +92,7 @@ public struct ContainerCgroup: Sendable, Equatable {
                 relative = (hierarchy.ownPath == "/" ? "" : hierarchy.ownPath) + "/" + leaf
             }
             return Directory(path: hierarchy.mountPoint + normalize(relative), version: hierarchy.version.rawValue,
-                             controllers: hierarchy.controllers)
+                             controllers: hierarchy.controllers, hierarchyRoot: hierarchy.mountPoint)
         }
         let relative = given.hasPrefix("/") ? normalize(given) : normalize(given.isEmpty ? "skiff-\(id)" : given)
         var cgroup = ContainerCgroup(relativePath: relative, directories: directories)
@@ -127,6 +129,7 @@ extension ContainerCgroup.Directory: JSONObjectConvertible {
         version = try json.required("version") { key throws(SpecError) in try json.string(key) }
         controllers = try json.strings("controllers") ?? []
         existed = try json.bool("existed") ?? false
+        hierarchyRoot = try json.string("hierarchyRoot")
     }
 
     public func write(to json: inout JSONObjectWriter) {
@@ -134,6 +137,7 @@ extension ContainerCgroup.Directory: JSONObjectConvertible {
         json.set("version", version)
         json.set("controllers", controllers)
         if existed { json.set("existed", true) }
+        json.set("hierarchyRoot", hierarchyRoot)
     }
 }
 

@@ -154,7 +154,9 @@ struct NodeSafetyTests {
     }
 
     /// On this hybrid host v2 carries only hugetlb: a container that does not limit it leaves
-    /// the v2 root's subtree_control as it was; one that does turns it on and off again.
+    /// the v2 root's subtree_control as it was; one that does turns it on in its ancestors
+    /// and, once the last container below them goes, off again, and the parents skiff made go
+    /// too (whichever skiff deletes that last container).
     @Test func v2AncestorsAreLeftAsFound() throws {
         let system = CgroupSystem.current()
         guard let unified = system.unified, !system.isPureV2 else { return }
@@ -163,15 +165,35 @@ struct NodeSafetyTests {
         let sandbox = Sandbox(args: ["true"])
         #expect(sandbox.run().status == 0)
         #expect(try String(contentsOfFile: control, encoding: .utf8) == before)
-        if unified.controllers.contains("hugetlb"), let size = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.first {
-            // hugepages-2048kB -> 2MB
-            let kilobytes = Int(size.dropFirst("hugepages-".count).dropLast(2)) ?? 2048
-            let pageSize = kilobytes >= 1024 * 1024 ? "\(kilobytes / 1024 / 1024)GB" : "\(kilobytes / 1024)MB"
-            sandbox.spec.linux?.resources = Spec.Resources()
-            sandbox.spec.linux?.resources?.hugepageLimits = [.init(pageSize: pageSize, limit: 0)]
-            let result = sandbox.run()
-            #expect(result.status == 0, "\(result.stderr)")
-            #expect(try String(contentsOfFile: control, encoding: .utf8) == before)
+        guard unified.controllers.contains("hugetlb"),
+              let size = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.sorted().first else { return }
+        // hugepages-2048kB -> 2MB
+        let kilobytes = Int(size.dropFirst("hugepages-".count).dropLast(2)) ?? 2048
+        let pageSize = kilobytes >= 1024 * 1024 ? "\(kilobytes / 1024 / 1024)GB" : "\(kilobytes / 1024)MB"
+        // Below a parent of the test's own, so that other tests' containers at the root do not
+        // keep the root's controllers on while this one checks.
+        let parent = "/skiff-parent-\(UUID().uuidString.prefix(8).lowercased())"
+        let limited = Sandbox(args: ["sleep", "1000"])
+        limited.spec.linux?.cgroupsPath = parent + "/a"
+        limited.spec.linux?.resources = Spec.Resources()
+        limited.spec.linux?.resources?.hugepageLimits = [.init(pageSize: pageSize, limit: 0)]
+        limited.writeConfig()
+        #expect(limited.skiff(["run", "-d", "-b", limited.bundle, "a"]).status == 0)
+        let parentControl = unified.mountPoint + parent + "/cgroup.subtree_control"
+        #expect(try String(contentsOfFile: parentControl, encoding: .utf8).contains("hugetlb"))
+        // A second container below the same parent, created by another root, limits nothing.
+        let other = Sandbox(args: ["sleep", "1000"])
+        other.spec.linux?.cgroupsPath = parent + "/b"
+        other.writeConfig()
+        #expect(other.skiff(["run", "-d", "-b", other.bundle, "b"]).status == 0)
+        #expect(limited.skiff(["delete", "--force", "a"]).status == 0)
+        // b still lives below the parent: the controller stays on for it.
+        #expect(try String(contentsOfFile: parentControl, encoding: .utf8).contains("hugetlb"))
+        #expect(other.skiff(["delete", "--force", "b"]).status == 0)
+        // The last one out undoes it, though it did not do it: the parent skiff made is gone
+        // from every hierarchy (and with it the controller it had on).
+        for hierarchy in system.participating() {
+            #expect(!FileManager.default.fileExists(atPath: hierarchy.mountPoint + parent), "\(hierarchy.mountPoint + parent) is left")
         }
     }
 

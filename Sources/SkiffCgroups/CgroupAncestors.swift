@@ -1,0 +1,99 @@
+import CShims
+import Glibc
+import SkiffSpec
+
+/// What skiff changes above a container's cgroup, and undoes: the parent directories it makes
+/// (`/default` of `/default/<id>`), and the controllers it turns on in a v2 ancestor's
+/// `cgroup.subtree_control`. Each ancestor skiff changed says so in extended attributes of its
+/// own (`trusted.skiff.made`, `trusted.skiff.controllers`), so whichever skiff deletes the last
+/// container below it (from any state root, even one that did not make the change) leaves it
+/// as it was found: controllers off, a directory skiff made removed. Every change happens
+/// under an exclusive `flock` on the hierarchy's root, so a create never adds a child between
+/// a delete's "no children left" and what it then undoes.
+enum CgroupAncestors {
+    static let attribute = "trusted.skiff.controllers"
+    static let madeAttribute = "trusted.skiff.made"
+
+    /// An exclusive flock on the hierarchy's root, held while it lives.
+    struct Lock: ~Copyable {
+        private let fd: Int32
+
+        init(hierarchy root: String) throws(CgroupError) {
+            let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw CgroupError("opening", path: root, errno: errno) }
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else { let code = errno; close(fd); throw CgroupError("locking", path: root, errno: code) }
+            }
+            self.fd = fd
+        }
+
+        deinit { close(fd) }
+    }
+
+    /// Turns on `entries` (root first) and marks each ancestor with what skiff turned on.
+    /// One that is on by now (another container's create) is left unmarked: it is not ours.
+    static func enable(_ entries: [ContainerCgroup.EnabledController]) throws(CgroupError) {
+        for entry in entries {
+            let control = entry.ancestor + "/cgroup.subtree_control"
+            if enabled(at: entry.ancestor).contains(entry.controller) { continue }
+            do {
+                try CgroupFiles.write("+" + entry.controller, to: control)
+            } catch {
+                // A cgroup with processes of its own cannot enable controllers for children
+                // (EBUSY): the limits that need them will say so when written.
+                if error.errno != EBUSY { throw error }
+                continue
+            }
+            let marked = Set(marks(at: entry.ancestor)).union([entry.controller]).sorted()
+            if setMarks(marked, at: entry.ancestor) != 0 {
+                // Unmarked, it would never be turned off: undo it rather than leave it.
+                let code = errno
+                try? CgroupFiles.write("-" + entry.controller, to: control)
+                throw CgroupError("marking", path: entry.ancestor, errno: code, reason: "cannot record the controllers skiff turned on (\(attribute))")
+            }
+        }
+    }
+
+    /// Marks `directories` (parents skiff just made) as skiff's to remove.
+    static func markMade(_ directories: [String]) throws(CgroupError) {
+        for directory in directories where setxattr(directory, madeAttribute, "1", 1, 0) != 0 {
+            throw CgroupError("marking", path: directory, errno: errno, reason: "cannot record that skiff made it (\(madeAttribute))")
+        }
+    }
+
+    /// Walks up from `directory`'s parent to `root`: each ancestor left without child cgroups
+    /// gets the controllers skiff marked on it turned off, and is removed if skiff made it.
+    /// Stops at the first ancestor that stays (its own ancestors then still have a child).
+    static func release(above directory: String, root: String) {
+        var ancestor = directory
+        while ancestor.count > root.count, let slash = ancestor.lastIndex(of: "/") {
+            ancestor = String(ancestor[..<slash])
+            guard ancestor.hasPrefix(root) else { return }
+            // Gone already (a create that failed before making it): nothing to undo there.
+            if access(ancestor, F_OK) != 0 { continue }
+            if CgroupFiles.hasChildCgroups(ancestor) { return }
+            let controllers = marks(at: ancestor)
+            for controller in controllers {
+                try? CgroupFiles.write("-" + controller, to: ancestor + "/cgroup.subtree_control")
+            }
+            if !controllers.isEmpty { removexattr(ancestor, attribute) }
+            guard ancestor.count > root.count, getxattr(ancestor, madeAttribute, nil, 0) > 0, rmdir(ancestor) == 0 else { return }
+        }
+    }
+
+    static func enabled(at ancestor: String) -> Set<String> {
+        Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+    }
+
+    static func marks(at ancestor: String) -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = getxattr(ancestor, attribute, &buffer, buffer.count)
+        guard n > 0 else { return [] }
+        return String(decoding: buffer[..<n], as: UTF8.self).split(separator: " ").map(String.init)
+    }
+
+    private static func setMarks(_ controllers: [String], at ancestor: String) -> Int32 {
+        let value = Array(controllers.joined(separator: " ").utf8)
+        return setxattr(ancestor, attribute, value, value.count, 0)
+    }
+}
