@@ -20,17 +20,20 @@ let package = Package(
             exclude: ["init"],
             linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
         ),
-        .target(name: "SkiffSpec"),
-        .target(name: "SkiffCgroups", dependencies: ["SkiffSpec", "CShims"]),
-        .target(name: "SkiffSeccomp", dependencies: ["SkiffSpec", "CShims"]),
-        .target(name: "SkiffNetwork", dependencies: ["SkiffSpec", "CShims"]),
-        .target(name: "SkiffCheck", dependencies: ["SkiffSpec", "SkiffNetwork"]),
-        .target(name: "SkiffRuntime", dependencies: ["SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "SkiffNetwork", "CShims"]),
+        // The system layer: descriptors, files, errors, clock, processes. Everything else
+        // builds on it; it builds on nothing of skiff's.
+        .target(name: "SkiffSystem"),
+        .target(name: "SkiffSpec", dependencies: ["SkiffSystem"]),
+        .target(name: "SkiffCgroups", dependencies: ["SkiffSystem", "SkiffSpec", "CShims"]),
+        .target(name: "SkiffSeccomp", dependencies: ["SkiffSystem", "SkiffSpec", "CShims"]),
+        .target(name: "SkiffNetwork", dependencies: ["SkiffSystem", "SkiffSpec", "CShims"]),
+        .target(name: "SkiffCheck", dependencies: ["SkiffSystem", "SkiffSpec", "SkiffNetwork"]),
+        .target(name: "SkiffRuntime", dependencies: ["SkiffSystem", "SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "SkiffNetwork", "CShims"]),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCheck"]
+            dependencies: ["SkiffSystem", "SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffCheck"]
         ),
-        .executableTarget(name: "skiff-bench", dependencies: ["CShims", "SkiffSpec"]),
+        .executableTarget(name: "skiff-bench", dependencies: ["SkiffSystem", "CShims", "SkiffSpec"]),
         // A tiny scheduler embedding the library (built and run by the tests).
         .executableTarget(name: "tiny-scheduler", dependencies: ["SkiffRuntime", "SkiffSpec"], path: "Examples/TinyScheduler"),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),

@@ -1,21 +1,18 @@
-import Glibc
+import SkiffSystem
 
-/// A cgroup operation that failed: what was being done, on which file, and why.
+/// A cgroup operation that failed: what was being done, on which file, and why (the errno
+/// of the system call, and more where there is more to say).
 public struct CgroupError: Error, CustomStringConvertible, Sendable {
-    public var action: String
-    public var path: String
-    public var errno: Int32?
-    public var reason: String?
+    public var failure: SystemError
+
+    /// The errno, when a system call failed (nil for a failure skiff itself found).
+    public var errno: Int32? { failure.errno == 0 ? nil : failure.errno }
 
     public init(_ action: String, path: String, errno: Int32? = nil, reason: String? = nil) {
-        self.action = action
-        self.path = path
-        self.errno = errno
-        self.reason = reason
+        failure = SystemError("\(action) \(path)", errno: errno ?? 0, detail: reason)
     }
 
-    public var description: String {
-        let why = reason ?? errno.map { String(cString: strerror($0)) } ?? "failed"
-        return "\(action) \(path): \(why)"
-    }
+    public init(_ failure: SystemError) { self.failure = failure }
+
+    public var description: String { failure.description }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// Small, checked file operations on cgroupfs.
 enum CgroupFiles {
@@ -15,23 +16,9 @@ enum CgroupFiles {
         guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
     }
 
-    /// mkdir for every missing component; returns the directories it created, outermost
-    /// first. The leaf is tried first: its parents almost always exist.
+    /// mkdir -p (see SkiffSystem's `makeDirectories`), as a cgroup error.
     static func makeDirectories(_ path: String) throws(CgroupError) -> [String] {
-        if mkdir(path, 0o755) == 0 { return [path] }
-        switch errno {
-        case EEXIST:
-            return []
-        case ENOENT:
-            guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
-                throw CgroupError("creating", path: path, errno: ENOENT)
-            }
-            let created = try makeDirectories(String(path[..<slash]))
-            guard mkdir(path, 0o755) == 0 else { throw CgroupError("creating", path: path, errno: errno) }
-            return created + [path]
-        default:
-            throw CgroupError("creating", path: path, errno: errno)
-        }
+        do throws(SystemError) { return try SkiffSystem.makeDirectories(path) } catch { throw CgroupError(error) }
     }
 
     /// `directory` and every cgroup nested under it, children before their parent: the

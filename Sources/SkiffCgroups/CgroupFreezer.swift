@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSystem
 
 /// pause/resume: the v1 freezer where that controller lives on v1, else `cgroup.freeze`.
 extension ContainerCgroup {

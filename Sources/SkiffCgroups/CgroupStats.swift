@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSystem
 
 /// What a container used, read from the kernel's own counters (v2 or v1 files). Times are
 /// nanoseconds, sizes bytes, as runc reports them.

@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// One mounted cgroup hierarchy and where skiff itself sits in it.
 public struct CgroupHierarchy: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// Applies a `ResourcePlan` to a container's cgroup: each write to the directory of the
 /// hierarchy that carries its controller, device rules as v1 writes or a v2 eBPF program.
@@ -82,7 +83,7 @@ struct CgroupWriter {
         if rc != 0 {
             let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CgroupError("linux.resources.devices: attaching the device program to", path: unified, errno: errno,
-                              reason: verifier.isEmpty ? nil : "\(String(cString: strerror(errno))): \(verifier)")
+                              reason: verifier.isEmpty ? nil : "the verifier: \(verifier)")
         }
     }
 }

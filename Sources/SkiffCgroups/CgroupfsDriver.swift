@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// The cgroupfs driver: the container's cgroup is a directory skiff makes in every mounted
 /// hierarchy that carries a controller (v2, and on hybrid hosts each v1 hierarchy too), with
@@ -263,14 +264,5 @@ extension ContainerCgroup {
             CgroupAncestors.release(above: directory.path, root: root)
             _ = consume lock
         }
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        var s = Substring(self)
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,3 +1,4 @@
+import SkiffSystem
 import SkiffSpec
 
 /// One value to write into one cgroup file.
@@ -275,7 +276,7 @@ enum CPUList {
     static func parse(_ text: String) -> Set<Int>? {
         var result = Set<Int>()
         for part in text.split(separator: ",") {
-            let bounds = part.trimmingCharacters(" \n").split(separator: "-", omittingEmptySubsequences: false)
+            let bounds = part.trimmingWhitespace.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high, low >= 0 else { return nil }
             result.formUnion(low...high)
         }
@@ -293,14 +294,5 @@ enum CPUList {
         if let first = missing.first {
             throw SpecError(field, "\(what) \(first) does not exist on this host (online: \(available.sorted().map(String.init).joined(separator: ",")))")
         }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(_ set: String) -> Substring {
-        var s = self
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return s
     }
 }

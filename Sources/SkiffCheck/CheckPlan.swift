@@ -1,6 +1,7 @@
 import Glibc
 import SkiffNetwork
 import SkiffSpec
+import SkiffSystem
 
 /// What the checked task's config and the policy promise, turned into the probe's
 /// arguments and, once it has reported, into verdicts.
@@ -147,7 +148,7 @@ struct CheckPlan {
     private func privilege(_ report: ProbeReport) -> [CheckResult] {
         var results: [CheckResult] = []
         let caps = spec.process?.capabilities
-        let lastCap = (try? readFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters) } ?? 40
+        let lastCap = (try? readFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingWhitespace) } ?? 40
         let known: UInt64 = lastCap >= 63 ? .max : (1 << UInt64(lastCap + 1)) - 1
         var granted: UInt64 = 0
         for (set, names) in [("inheritable", caps?.inheritable), ("permitted", caps?.permitted), ("effective", caps?.effective),
@@ -354,7 +355,7 @@ struct CheckPlan {
     static func statusField(_ field: String) -> String? {
         guard let bytes = try? readFile("/proc/self/status") else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(field + ":") {
-            return line.dropFirst(field.count + 1).trimmingCharacters
+            return line.dropFirst(field.count + 1).trimmingWhitespace
         }
         return nil
     }

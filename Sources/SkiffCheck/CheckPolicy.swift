@@ -1,3 +1,4 @@
+import SkiffSystem
 import SkiffSpec
 
 /// What a config cannot say but a policy can demand (`--policy FILE`, JSON or YAML):
@@ -111,17 +112,17 @@ public struct CheckPolicy: Sendable, Equatable {
         var fields: [(key: String, value: Value, line: Int)] = []
         var openList: (key: String, items: [String], line: Int)?
         func unquote(_ text: Substring) -> String {
-            let t = text.trimmingCharacters
+            let t = text.trimmingWhitespace
             if t.count >= 2, let first = t.first, first == "\"" || first == "'", t.last == first { return String(t.dropFirst().dropLast()) }
             return String(t)
         }
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0 } ?? ""
-            if line.trimmingCharacters.isEmpty { continue }
-            if line.trimmingCharacters.hasPrefix("- ") || line.trimmingCharacters == "-" {
+            if line.trimmingWhitespace.isEmpty { continue }
+            if line.trimmingWhitespace.hasPrefix("- ") || line.trimmingWhitespace == "-" {
                 guard openList != nil else { throw CheckError("\(file): line \(number): a list item outside a list") }
-                openList!.items.append(unquote(line.trimmingCharacters.dropFirst(1)))
+                openList!.items.append(unquote(line.trimmingWhitespace.dropFirst(1)))
                 continue
             }
             if let list = openList {
@@ -131,8 +132,8 @@ public struct CheckPolicy: Sendable, Equatable {
             guard line.first?.isWhitespace != true, let colon = line.firstIndex(of: ":") else {
                 throw CheckError("\(file): line \(number): expected \"key: value\"")
             }
-            let key = String(line[..<colon]).trimmingCharacters
-            let value = line[line.index(after: colon)...].trimmingCharacters
+            let key = String(line[..<colon]).trimmingWhitespace
+            let value = line[line.index(after: colon)...].trimmingWhitespace
             if value.isEmpty {
                 openList = (key, [], number)
             } else if value.hasPrefix("[") {
@@ -145,11 +146,5 @@ public struct CheckPolicy: Sendable, Equatable {
         }
         if let list = openList { fields.append((list.key, .list(list.items), list.line)) }
         return fields
-    }
-}
-
-extension StringProtocol {
-    var trimmingCharacters: String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }

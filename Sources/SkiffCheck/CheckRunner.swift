@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// `skiff check`: runs a bundle exactly as configured, with its process replaced by the
 /// probe, under skiff or any runc-compatible runtime, and judges what the probe saw.
@@ -57,7 +58,7 @@ public enum Checker {
         spec.mounts = (spec.mounts ?? []) + [Spec.Mount(destination: destination, type: "bind", source: probe, options: ["bind", "ro", "nosuid"])]
 
         let bytes = SpecLoader.encode(spec)
-        guard writeFile(work + "/bundle/config.json", bytes) else { throw CheckError("writing \(work)/bundle/config.json: \(String(cString: strerror(errno)))") }
+        do throws(SystemError) { try writeFile(bytes, to: work + "/bundle/config.json", mode: 0o600) } catch { throw CheckError(error.description) }
         let id = "skiff-check-\(getpid())"
         let state = request.runtime == nil ? request.skiffRoot ?? work + "/state" : work + "/state"
         let output = try runTask(runtime: runtime, arguments: ["--root", state, "run", "--bundle", work + "/bundle", id], work: work)
@@ -131,32 +132,14 @@ public enum Checker {
         return (status, text(work + "/stdout"), text(work + "/stderr"))
     }
 
+    /// The runtime under test, stdin from /dev/null and its output to files.
     private static func spawn(_ path: String, _ arguments: [String], stdout: String, stderr: String) -> pid_t? {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return nil }
-        return pid
+        let output: Int32 = O_WRONLY | O_CREAT | O_TRUNC
+        return try? Subprocess.spawn(path, arguments, streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(stdout, flags: output),
+                                                                 2: .file(stderr, flags: output)])
     }
 
-    private static func waitFor(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status
-    }
-
-    private static func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-    }
+    private static func waitFor(_ pid: pid_t) -> Int32 { Subprocess.wait(pid) }
 
     /// Removes the check's work directory: the bundle, the output, and whatever state the
     /// runtime under test kept in its root there.

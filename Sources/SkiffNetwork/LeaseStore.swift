@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// The addresses handed out on one bridge of one node, in `<node directory>/<bridge>.leases`
 /// (see `TaskNetwork.leaseDirectory`: one per network namespace, whatever `--root` the
@@ -58,7 +59,7 @@ struct LeaseStore: ~Copyable {
 
     /// The file's text; empty if there is none yet.
     private static func read(_ path: String) throws(NetworkError) -> String {
-        do throws(SystemErrorText) { return String(decoding: try readFile(path), as: UTF8.self) } catch {
+        do throws(SystemError) { return String(decoding: try readFile(path), as: UTF8.self) } catch {
             if error.errno == ENOENT { return "" }
             throw .system(step: "reading \(path)", errno: error.errno)
         }
@@ -107,13 +108,6 @@ struct LeaseStore: ~Copyable {
         for lease in leases {
             text += "\(lease.address) \(Self.escape(lease.owner)) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface)\n"
         }
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system(step: "writing \(temporary)", errno: errno) }
-        let written = text.withCString { write(fd, $0, strlen($0)) }
-        let code = errno
-        close(fd)
-        guard written == text.utf8.count else { throw .system(step: "writing \(temporary)", errno: written < 0 ? code : EIO) }
-        guard rename(temporary, path) == 0 else { throw .system(step: "replacing \(path)", errno: errno) }
+        do throws(SystemError) { try writeAtomically(Array(text.utf8), to: path, mode: 0o600) } catch { throw .system(error) }
     }
 }

@@ -222,7 +222,7 @@ struct NFTablesBatch {
         request.put(UInt16(NFTA_TABLE_NAME), string: table)
         var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
         do throws(NetworkError) { _ = try socket.perform([request], step: "looking up table \(table)") } catch {
-            if case .system(_, let code, _) = error, code == ENOENT { return false }
+            if error.errno == ENOENT { return false }
             throw error
         }
         return true

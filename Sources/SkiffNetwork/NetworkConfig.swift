@@ -1,3 +1,4 @@
+import SkiffSystem
 import SkiffSpec
 
 /// A task's network, as its OCI annotations ask for it (the channel containerd, podman and
@@ -66,7 +67,7 @@ public struct NetworkConfig: Sendable, Equatable {
     }
 
     static func groupName(_ name: Substring, field: String) throws(SpecError) -> String {
-        let name = name.trimmingSpaces
+        let name = Substring(name.trimmingWhitespace)
         guard let first = name.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20),
               name.utf8.count <= 32, name.utf8.allSatisfy(isNameCharacter) else {
             throw SpecError(field, "group \"\(name)\": a group name starts with a letter and has up to 32 letters, digits, '-' and '_'")
@@ -105,7 +106,7 @@ public struct NetworkRule: Sendable, Equatable {
     /// `tcp 5432 web; udp 53,5353 10.0.0.0/8; tcp 8000-8080 web; icmp 0.0.0.0/0`.
     static func list(_ value: String, field: String) throws(SpecError) -> [NetworkRule] {
         var rules: [NetworkRule] = []
-        let texts = value.split(whereSeparator: { $0 == ";" || $0 == "\n" }).map(\.trimmingSpaces).filter { !$0.isEmpty }
+        let texts = value.split(whereSeparator: { $0 == ";" || $0 == "\n" }).map { Substring($0.trimmingWhitespace) }.filter { !$0.isEmpty }
         for (i, text) in texts.enumerated() {
             do { rules.append(try NetworkRule(text)) } catch {
                 throw SpecError(field, "rule \(i + 1) (\"\(text)\"): \(error.message)")
@@ -163,11 +164,3 @@ public struct NetworkRule: Sendable, Equatable {
     }
 }
 
-extension Substring {
-    var trimmingSpaces: Substring {
-        var text = self
-        while text.first?.isWhitespace == true { text.removeFirst() }
-        while text.last?.isWhitespace == true { text.removeLast() }
-        return text
-    }
-}

@@ -25,7 +25,7 @@ struct RouteNetlink: ~Copyable {
             let replies = try socket.perform([request], step: "looking up \(name)")
             return replies.first { $0.type == UInt16(RTM_NEWLINK) }.map { $0.int32(at: 4) }
         } catch {
-            if case .system(_, let code, _) = error, code == ENODEV { return nil }
+            if error.errno == ENODEV { return nil }
             throw error
         }
     }
@@ -43,7 +43,7 @@ struct RouteNetlink: ~Copyable {
         request.put(UInt16(IFLA_IFNAME), string: name)
         let replies: [NetlinkReply]
         do throws(NetworkError) { replies = try socket.perform([request], step: "looking up \(name)") } catch {
-            if case .system(_, let code, _) = error, code == ENODEV { return nil }
+            if error.errno == ENODEV { return nil }
             throw error
         }
         guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }) else { return nil }
@@ -64,7 +64,7 @@ struct RouteNetlink: ~Copyable {
         request.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
         do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
-            if case .system(_, let code, _) = error, code == EEXIST { return false }
+            if error.errno == EEXIST { return false }
             throw error
         }
         return true
@@ -107,7 +107,7 @@ struct RouteNetlink: ~Copyable {
                                          + NetlinkMessage.bytes(of: UInt32(0)) + NetlinkMessage.bytes(of: UInt32(0)))
         request.nest(UInt16(IFLA_PROTINFO)) { $0.put(UInt16(IFLA_BRPORT_STATE), [0]) }  // BR_STATE_DISABLED
         do throws(NetworkError) { _ = try socket.perform([request], step: "disabling bridge port \(name)") } catch {
-            if case .system(_, let code, _) = error, code == ENODEV { return }
+            if error.errno == ENODEV { return }
             throw error
         }
     }
@@ -119,7 +119,7 @@ struct RouteNetlink: ~Copyable {
         request.put(UInt16(IFA_LOCAL), address.bytes)
         request.put(UInt16(IFA_ADDRESS), address.bytes)
         do throws(NetworkError) { _ = try socket.perform([request], step: "adding address \(address)/\(prefixLength)") } catch {
-            if case .system(_, let code, _) = error, code == EEXIST { return }
+            if error.errno == EEXIST { return }
             throw error
         }
     }
@@ -129,7 +129,7 @@ struct RouteNetlink: ~Copyable {
                                      fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
         request.put(UInt16(IFA_LOCAL), address.bytes)
         do throws(NetworkError) { _ = try socket.perform([request], step: "removing address \(address)/\(prefixLength)") } catch {
-            if case .system(_, let code, _) = error, code == EADDRNOTAVAIL { return }
+            if error.errno == EADDRNOTAVAIL { return }
             throw error
         }
     }
@@ -160,7 +160,7 @@ struct RouteNetlink: ~Copyable {
         var request = NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
         request.put(UInt16(IFLA_IFNAME), string: name)
         do throws(NetworkError) { _ = try socket.perform([request], step: "removing \(name)") } catch {
-            if case .system(_, let code, _) = error, code == ENODEV { return }
+            if error.errno == ENODEV { return }
             throw error
         }
     }

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// A task's own interface, address and rules, made on the node (the network namespace
 /// skiff runs in) and removed again. Everything for one bridge happens under its lease

@@ -2,6 +2,7 @@ import CShims
 import Glibc
 import SkiffCgroups
 import SkiffSpec
+import SkiffSystem
 
 /// A container process that skiff-init has set up and reported READY.
 struct LaunchedProcess {
@@ -114,21 +115,18 @@ enum Launcher {
     /// The parent writes the maps (skiff-init cannot: it has no privileges over the host's ids).
     /// Without CAP_SETGID (rootless) setgroups must be denied before gid_map is written.
     private static func write(_ maps: UserMaps, for pid: Int32) throws(RuntimeError) {
-        if geteuid() != 0 {
-            do { try writeProcFile("/proc/\(pid)/setgroups", "deny") } catch { throw .system("writing setgroups for the user namespace", error.errno) }
-        }
-        do { try writeProcFile("/proc/\(pid)/uid_map", maps.uid) } catch { throw .system("writing uid_map (linux.uidMappings)", error.errno) }
-        do { try writeProcFile("/proc/\(pid)/gid_map", maps.gid) } catch { throw .system("writing gid_map (linux.gidMappings)", error.errno) }
+        do throws(SystemError) {
+            if geteuid() != 0 { try writeProcFile("/proc/\(pid)/setgroups", "deny", step: "writing setgroups for the user namespace") }
+            try writeProcFile("/proc/\(pid)/uid_map", maps.uid, step: "writing uid_map (linux.uidMappings)")
+            try writeProcFile("/proc/\(pid)/gid_map", maps.gid, step: "writing gid_map (linux.gidMappings)")
+        } catch { throw .system(error) }
     }
 
-    struct WriteError: Error { var errno: Int32 }
-
-    private static func writeProcFile(_ path: String, _ text: String) throws(WriteError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw WriteError(errno: errno) }
-        defer { close(fd) }
-        let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n == text.utf8.count else { throw WriteError(errno: n < 0 ? errno : EIO) }
+    /// One write(2) of `text`: the kernel takes a map file whole, in one write, or not at all.
+    private static func writeProcFile(_ path: String, _ text: String, step: String) throws(SystemError) {
+        let file = try FileDescriptor(opening: path, O_WRONLY, step: step)
+        let n = text.withCString { Glibc.write(file.rawValue, $0, strlen($0)) }
+        guard n == text.utf8.count else { throw SystemError(step, errno: n < 0 ? errno : EIO) }
     }
 
     private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess,
@@ -139,9 +137,10 @@ enum Launcher {
             let n = withUnsafeMutableBytes(of: &report) { skiff_receive_message(socket, $0.baseAddress, $0.count, &passed) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .system("reading from skiff-init", errno)
+                // A killed skiff-init (SIGKILL with data unread) resets the socket: as EOF.
+                if errno != ECONNRESET { throw .system("reading from skiff-init", errno) }
             }
-            if n == 0 {
+            if n <= 0 {
                 var status: Int32 = 0
                 waitpid(spawned, &status, 0)
                 throw .container(step: "skiff-init", errno: 0, detail: "exited before the container was ready (wait status \(status))")

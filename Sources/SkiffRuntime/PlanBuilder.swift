@@ -2,6 +2,7 @@ import CShims
 import Glibc
 import SkiffCgroups
 import SkiffSpec
+import SkiffSystem
 
 /// Turns a validated `Spec` into the launch plan skiff-init executes: all decisions
 /// (order, flags, paths, which devices) are made here, in Swift, before clone.

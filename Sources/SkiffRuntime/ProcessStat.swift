@@ -1,5 +1,6 @@
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// What `/proc/PID/stat` says about a process: whether it still runs, and when it started
 /// (to tell the container's process from a later one that reuses its pid).

@@ -4,6 +4,7 @@ import SkiffCgroups
 import SkiffNetwork
 import SkiffSeccomp
 import SkiffSpec
+import SkiffSystem
 
 /// `create`, as one story. `prepareAndLaunch` reads top to bottom as its phases, each a method
 /// below in the order it runs:
@@ -321,22 +322,5 @@ final class SeccompProgram {
         } catch { throw .spec(error) }
         filter.warnings.forEach(warn)
         return SeccompProgram(filter: filter, descriptor: descriptor)
-    }
-}
-
-/// Milliseconds since it was made, for `--debug`'s step timings.
-struct Stopwatch {
-    let start: timespec
-
-    init() {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        start = now
-    }
-
-    var milliseconds: Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec - start.tv_sec) * 1000 + Double(now.tv_nsec - start.tv_nsec) / 1e6
     }
 }

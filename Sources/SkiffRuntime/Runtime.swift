@@ -4,6 +4,7 @@ import SkiffCgroups
 import SkiffNetwork
 import SkiffSeccomp
 import SkiffSpec
+import SkiffSystem
 
 /// How to create a container (runc's `create` flags).
 public struct CreateOptions: Sendable {
@@ -79,11 +80,7 @@ public struct Runtime: Sendable {
         mkdir(store.root, 0o711)
         // Written in place, not through a temporary file a killed create could leave
         // behind: a torn marker only means the note is said once more.
-        let fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd >= 0 {
-            _ = layout.withCString { write(fd, $0, strlen($0)) }
-            close(fd)
-        }
+        try? writeFile(Array(layout.utf8), to: marker)
     }
 
     /// The console socket skiff-init sends the pty master on: the one at `socketPath`, or a
@@ -125,18 +122,8 @@ public struct Runtime: Sendable {
                  ("annotations", .object((record.annotations ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))])
     }
 
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var time = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &time)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(time.tm_year + 1900)-\(pad(time.tm_mon + 1, 2))-\(pad(time.tm_mday, 2))T\(pad(time.tm_hour, 2)):\(pad(time.tm_min, 2)):\(pad(time.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1000), 6))Z"
-    }
+    /// Now, as a record's `created` (RFC 3339, microseconds, as runc writes it).
+    static func timestamp() -> String { SystemClock.rfc3339(fractionDigits: 6) }
 
     /// The name of `uid` from /etc/passwd (read directly: skiff is a static binary, and
     /// glibc's NSS cannot be loaded into one).

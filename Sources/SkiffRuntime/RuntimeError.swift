@@ -2,6 +2,7 @@ import Glibc
 import SkiffCgroups
 import SkiffNetwork
 import SkiffSpec
+import SkiffSystem
 
 /// Everything the lifecycle can fail with, each printing as one line that names the
 /// container, the config field or the step.
@@ -14,7 +15,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     case cgroup(CgroupError)
     case network(NetworkError)
     /// A host-side step failed: what was being done, and errno.
-    case system(String, Int32)
+    case system(SystemError)
     /// skiff-init reported a failed step in the container's setup.
     case container(step: String, errno: Int32, detail: String)
     case usage(String)
@@ -33,7 +34,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
         case .spec(let error): return error.description
         case .cgroup(let error): return "cgroup: \(error)"
         case .network(let error): return error.description
-        case .system(let step, let code): return "\(step): \(String(cString: strerror(code)))"
+        case .system(let error): return error.description
         case .container(let step, let code, let detail):
             let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
             return detail.isEmpty ? "\(step)\(reason)" : "\(step): \(detail)\(reason)"
@@ -46,6 +47,9 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
 }
 
 extension RuntimeError {
+    /// `step` failed with `code`.
+    static func system(_ step: String, _ code: Int32) -> RuntimeError { .system(SystemError(step, errno: code)) }
+
     /// Bad network annotations are bad input like any other config field.
     init(_ error: NetworkError) {
         if case .annotation(let specError) = error { self = .spec(specError) } else { self = .network(error) }

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// The Linux security modules skiff applies: AppArmor profiles and SELinux labels, each only
 /// where the kernel has that module enabled. A config that asks for one the host does not

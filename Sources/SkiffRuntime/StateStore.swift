@@ -1,6 +1,7 @@
 import CShims
 import SkiffSpec
 import Glibc
+import SkiffSystem
 
 /// `--root`: one directory per container holding `state.json` and the exec fifo. The
 /// directory is the container's lock (`flock`); `state.json` is replaced atomically.
@@ -20,10 +21,8 @@ public struct StateStore: Sendable {
     func path(of id: ContainerID) -> String { root + "/" + id.value }
 
     private func ensureRoot() throws(RuntimeError) {
-        var current = ""
-        for component in root.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o711) != 0, errno != EEXIST { throw .system("creating state directory \(current)", errno) }
+        do throws(SystemError) { _ = try makeDirectories(root, mode: 0o711) } catch {
+            throw .system(SystemError("creating the state directory: \(error.step)", errno: error.errno))
         }
     }
 
@@ -134,14 +133,11 @@ final class ContainerDirectory {
 
     /// Replace `state.json` atomically (write a temporary file, then rename over).
     func write(_ record: ContainerRecord) throws(RuntimeError) {
-        let data = record.jsonValue.serializedBytes()
-        let temporary = "state.json.\(getpid()).tmp"
-        let file = openat(fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        try check(file, "writing \(path)/\(temporary)")
-        let written = data.withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
-        close(file)
-        guard written == data.count else { unlinkat(fd, temporary, 0); throw .system("writing \(path)/state.json", errno) }
-        try check(renameat(fd, temporary, fd, "state.json"), "replacing \(path)/state.json")
+        do throws(SystemError) {
+            try writeAtomically(record.jsonValue.serializedBytes(), to: "state.json", inDirectory: fd, mode: 0o600)
+        } catch {
+            throw .system(SystemError("\(error.step) in \(path)", errno: error.errno))
+        }
     }
 
     /// Remove the directory and everything in it; the lock goes with the descriptor.
@@ -164,11 +160,5 @@ final class ContainerDirectory {
 
 /// Write a file atomically (temporary + rename), for pid files.
 func writeAtomically(_ text: String, to path: String) throws(RuntimeError) {
-    let temporary = path + ".\(getpid()).tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    try check(fd, "writing \(path)")
-    let n = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-    close(fd)
-    guard n == text.utf8.count else { unlink(temporary); throw .system("writing \(path)", errno) }
-    try check(rename(temporary, path), "writing \(path)")
+    do throws(SystemError) { try writeAtomically(Array(text.utf8), to: path) } catch { throw .system(error) }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSystem
 
 /// Reads a bundle's `config.json` into a validated `Spec`.
 public enum SpecLoader {
@@ -20,10 +21,10 @@ public enum SpecLoader {
     public static func load(bundle: String) throws(SpecError) -> Spec {
         let path = bundle.hasSuffix("/") ? bundle + "config.json" : bundle + "/config.json"
         let bytes: [UInt8]
-        do {
+        do throws(SystemError) {
             bytes = try readFile(path)
         } catch {
-            throw SpecError(path, error.description)
+            throw SpecError(path, error.reason)
         }
         return try decode(bytes, file: "config.json")
     }

@@ -13,6 +13,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 struct Options {
     var skiff = ".build/release/skiff"
@@ -60,17 +61,11 @@ struct Sample {
 func measure(_ command: [String]) -> Sample {
     let report = work + "/probe.out"
     let argv = [probe, report] + command
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    for fd: Int32 in [0, 1] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
-    let cArgs = argv.map { strdup($0) } + [nil]
-    defer { cArgs.forEach { free($0) } }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
-    guard spawned == 0 else { fatal("spawning \(argv[0]): \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let pid: pid_t
+    do throws(SystemError) {
+        pid = try Subprocess.spawn(argv[0], Array(argv.dropFirst()), streams: [0: .file("/dev/null", flags: O_RDWR), 1: .file("/dev/null", flags: O_RDWR)])
+    } catch { fatal(error.description) }
+    let status = Subprocess.wait(pid)
     if status != 0 { fatal("\(command.joined(separator: " ")) failed with wait status \(status)") }
     let fields = readText(report).split(separator: " ")
     guard fields.count == 2, let ms = Double(fields[0]), let kib = Int(fields[1].filter { $0.isNumber }) else {

@@ -1,6 +1,7 @@
 import Glibc
 import SkiffCheck
 import SkiffSpec
+import SkiffSystem
 
 /// `skiff check`: proves a bundle's isolation from inside the running task, under skiff or
 /// any runc-compatible runtime. Exit 0: everything holds; 1: a property failed; 2: the
@@ -29,7 +30,7 @@ let checkCommand = Command(
     }
     if let file = args["policy"] {
         let bytes: [UInt8]
-        do { bytes = try readFile(file) } catch { throw UsageError(description: "--policy \(file): \(error)") }
+        do throws(SystemError) { bytes = try readFile(file) } catch { throw UsageError(description: "--policy \(file): \(error.reason)") }
         request.policy = try CheckPolicy(text: String(decoding: bytes, as: UTF8.self), file: file)
     }
     let results = try Checker.run(request)

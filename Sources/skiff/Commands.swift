@@ -1,6 +1,7 @@
 import Glibc
 import SkiffRuntime
 import SkiffSpec
+import SkiffSystem
 
 let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands + [checkCommand]
 
@@ -97,10 +98,5 @@ func writeSpec(bundle: String, rootless: Bool) throws(UsageError) {
     if access(path, F_OK) == 0 { throw UsageError(description: "\(path) already exists: remove it first") }
     var bytes = SpecLoader.encode(rootless ? .rootlessSpec(uid: geteuid(), gid: getegid()) : .defaultSpec())
     bytes.append(UInt8(ascii: "\n"))
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw UsageError(description: "writing \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-        throw UsageError(description: "writing \(path): \(String(cString: strerror(errno)))")
-    }
+    do throws(SystemError) { try writeFile(bytes, to: path, exclusive: true) } catch { throw UsageError(description: error.description) }
 }

@@ -1,6 +1,7 @@
 import Glibc
 import SkiffRuntime
 import SkiffSpec
+import SkiffSystem
 
 let execCommand = Command(
     name: "exec", summary: "run another process in a running container",
@@ -33,7 +34,7 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
     var process: Spec.Process
     if let file = args["process"] {
         let bytes: [UInt8]
-        do { bytes = try readFile(file) } catch { throw UsageError(description: "--process \(file): \(error)") }
+        do throws(SystemError) { bytes = try readFile(file) } catch { throw UsageError(description: "--process \(file): \(error.reason)") }
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch {
             throw UsageError(description: "--process \(file): line \(error.line), column \(error.column): \(error.message)")

@@ -1,6 +1,7 @@
 import Glibc
 import SkiffRuntime
 import SkiffSpec
+import SkiffSystem
 
 /// runc-style logging: messages go to stderr and, with `--log FILE`, to FILE as text
 /// (`time=… level=error msg=…`) or JSON lines (`{"level":"error","msg":"…","time":"…"}`),
@@ -64,17 +65,7 @@ struct Log: Sendable {
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 
-    static func now() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S", &parts)
-        let nanos = String(now.tv_nsec)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
-    }
+    static func now() -> String { SystemClock.rfc3339(fractionDigits: 9) }
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String { JSONValue.quote(text) }

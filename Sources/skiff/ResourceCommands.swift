@@ -2,6 +2,7 @@ import Glibc
 import SkiffCgroups
 import SkiffRuntime
 import SkiffSpec
+import SkiffSystem
 
 /// pause, resume, update, ps, stats and events.
 let resourceCommands: [Command] = [
@@ -82,7 +83,7 @@ func resourcesFrom(_ args: Arguments) throws -> Spec.Resources {
             }
             bytes = input
         } else {
-            do { bytes = try readFile(file) } catch { throw UsageError(description: "--resources \(file): \(error)") }
+            do throws(SystemError) { bytes = try readFile(file) } catch { throw UsageError(description: "--resources \(file): \(error.reason)") }
         }
         let value: JSONValue
         do { value = try JSONValue.parse(bytes) } catch {
