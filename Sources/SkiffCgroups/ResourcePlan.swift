@@ -1,5 +1,5 @@
-import SkiffSystem
 import SkiffSpec
+import SkiffSystem
 
 /// One value to write into one cgroup file.
 public struct CgroupWrite: Equatable, Sendable {

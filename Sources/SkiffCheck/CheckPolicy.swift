@@ -1,5 +1,5 @@
-import SkiffSystem
 import SkiffSpec
+import SkiffSystem
 
 /// What a config cannot say but a policy can demand (`--policy FILE`, JSON or YAML):
 ///

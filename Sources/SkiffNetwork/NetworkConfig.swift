@@ -1,5 +1,5 @@
-import SkiffSystem
 import SkiffSpec
+import SkiffSystem
 
 /// A task's network, as its OCI annotations ask for it (the channel containerd, podman and
 /// Kubernetes pass through unchanged). Any annotation under `io.skiff.network.` gives the

@@ -38,11 +38,11 @@ public enum TaskNetwork {
 
         var node = try RouteNetlink()
         let bridge = try ensureBridge(config, replacing: previousSubnet, node: &node)
-        let namespace = open(namespacePath, O_RDONLY | O_CLOEXEC)
-        guard namespace >= 0 else { throw .system(step: "opening \(namespacePath)", errno: errno) }
-        defer { close(namespace) }
-        try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace)
-        var inside = try RouteNetlink(namespace: namespace)
+        let namespace: FileDescriptor
+        do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") }
+        catch { throw .system(error) }
+        try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue)
+        var inside = try RouteNetlink(namespace: namespace.rawValue)
         try inside.configureTask(interface: "eth0", address: address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
 
         let firewall = TaskFirewall(bridge: config.bridge)

@@ -1,8 +1,8 @@
 import CShims
 import Glibc
 import SkiffCgroups
-import SkiffSeccomp
 import SkiffNetwork
+import SkiffSeccomp
 import SkiffSpec
 
 extension Runtime {

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// Runs hooks in the runtime's namespaces (prestart, createRuntime, poststart, poststop):
 /// the state JSON on stdin, the hook's own args and env, killed after its timeout.
@@ -29,47 +30,39 @@ enum HookRunner {
 
     static func run(_ hook: Spec.Hook, kind: String, input: [UInt8]) throws(Failure) {
         let what = "\(kind) hook \(hook.path)"
+        // execve's own errors show as exit status 127; the common one is said up front.
+        guard access(hook.path, X_OK) == 0 else { throw Failure(description: "\(what): \(String(cString: strerror(errno)))") }
         // A socket, not a pipe: a hook that exits without reading its stdin must not kill skiff
         // with SIGPIPE (send with MSG_NOSIGNAL). Close-on-exec: the hook gets only its stdin.
-        var pipeFds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pipeFds) == 0 else {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw Failure(description: "\(what): socketpair: \(String(cString: strerror(errno)))")
         }
-        let argv = (hook.args?.isEmpty == false ? hook.args! : [hook.path]).map { strdup($0) } + [nil]
-        let envp = (hook.env ?? []).map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        // execve's own errors show as exit status 127; the common one is said up front.
-        guard access(hook.path, X_OK) == 0 else {
-            close(pipeFds[0])
-            close(pipeFds[1])
-            throw Failure(description: "\(what): \(String(cString: strerror(errno)))")
+        let ours = FileDescriptor(adopting: pair[1])
+        let pid: pid_t
+        do {
+            let theirs = FileDescriptor(adopting: pair[0])
+            let argv = (hook.args?.isEmpty == false ? hook.args! : [hook.path]).map { strdup($0) } + [nil]
+            let envp = (hook.env ?? []).map { strdup($0) } + [nil]
+            defer { (argv + envp).forEach { free($0) } }
+            pid = skiff_spawn_hook(hook.path, argv, envp, theirs.rawValue)
+            guard pid > 0 else { throw Failure(description: "\(what): \(String(cString: strerror(errno)))") }
         }
-        let pid = skiff_spawn_hook(hook.path, argv, envp, pipeFds[0])
-        let spawnError = errno
-        close(pipeFds[0])
-        guard pid > 0 else {
-            close(pipeFds[1])
-            throw Failure(description: "\(what): \(String(cString: strerror(spawnError)))")
-        }
-        _ = input.withUnsafeBytes { send(pipeFds[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        close(pipeFds[1])
+        _ = input.withUnsafeBytes { send(ours.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        _ = consume ours   // end of its stdin
         // Wait, up to the timeout, on a pidfd.
-        let pidfd = skiff_pidfd_open(pid)
-        defer { if pidfd >= 0 { close(pidfd) } }
-        if let timeout = hook.timeout, pidfd >= 0 {
-            var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+        if let timeout = hook.timeout, case let pidfd = skiff_pidfd_open(pid), pidfd >= 0 {
+            let owned = FileDescriptor(adopting: pidfd)
+            var fds = [pollfd(fd: owned.rawValue, events: Int16(POLLIN), revents: 0)]
             var ready: Int32
             repeat { ready = poll(&fds, 1, Int32(min(timeout, 1_000_000)) * 1000) } while ready < 0 && errno == EINTR
             if ready == 0 {
-                kill(-pid, SIGKILL)
-                var status: Int32 = 0
-                waitpid(pid, &status, 0)
+                kill(-pid, SIGKILL)   // its process group: whatever it started too
+                _ = Subprocess.wait(pid)
                 throw Failure(description: "\(what): did not finish within \(timeout) s")
             }
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = SignalForwarder.exitCode(status)
+        let code = Subprocess.exitCode(Subprocess.wait(pid))
         if code != 0 { throw Failure(description: "\(what): exited with status \(code)") }
     }
 }

@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import SkiffSystem
 
 extension Runtime {
     /// Waits for a container this process created to exit, and reaps it: an embedding
@@ -11,7 +12,7 @@ extension Runtime {
         var status: Int32 = 0
         while true {
             let reaped = waitpid(record.pid, &status, 0)
-            if reaped == record.pid { return SignalForwarder.exitCode(status) }
+            if reaped == record.pid { return Subprocess.exitCode(status) }
             if reaped < 0 && errno == EINTR { continue }
             return nil
         }

@@ -246,15 +246,15 @@ public struct Runtime: Sendable {
 
     /// Signal through a pidfd checked against the start time: never a recycled pid.
     static func signal(pid: Int32, startTime: UInt64?, _ signal: Int32) throws(RuntimeError) {
-        let pidfd = skiff_pidfd_open(pid)
-        guard pidfd >= 0 else {
+        let opened = skiff_pidfd_open(pid)
+        guard opened >= 0 else {
             if errno == ESRCH { return }
             try check(Glibc.kill(pid, signal), "signalling \(pid)")
             return
         }
-        defer { close(pidfd) }
+        let pidfd = FileDescriptor(adopting: opened)
         guard ProcessStat.isRunning(pid: pid, startTime: startTime) else { return }
-        if skiff_pidfd_send_signal(pidfd, signal) != 0, errno != ESRCH { throw .system("signalling \(pid)", errno) }
+        if skiff_pidfd_send_signal(pidfd.rawValue, signal) != 0, errno != ESRCH { throw .system("signalling \(pid)", errno) }
     }
 
     // MARK: delete
@@ -342,18 +342,15 @@ public struct Runtime: Sendable {
     /// leases are in `leases` (which need not be this namespace: found by its cookie, or gone
     /// with everything in it, when only the lease is left to release).
     func releaseNetwork(bridge: String, leases: String, owner: String, taskRunning: Bool) throws(RuntimeError) -> TaskNetwork.Release {
-        var node = TaskNetwork.Node.current
-        var nodeFd: Int32 = -1
-        defer { if nodeFd >= 0 { close(nodeFd) } }
-        if (try? TaskNetwork.leaseDirectory()) != leases {
-            node = .gone
-            if let path = TaskNetwork.findNode(leaseDirectory: leases) {
-                nodeFd = open(path, O_RDONLY | O_CLOEXEC)
-                if nodeFd >= 0 { node = .namespace(nodeFd) }
-            }
-        }
         do throws(NetworkError) {
-            return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: node, taskRunning: taskRunning)
+            guard (try? TaskNetwork.leaseDirectory()) != leases else {
+                return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .current, taskRunning: taskRunning)
+            }
+            guard let path = TaskNetwork.findNode(leaseDirectory: leases),
+                  let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)") else {
+                return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone, taskRunning: taskRunning)
+            }
+            return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue), taskRunning: taskRunning)
         }
         catch { throw RuntimeError(error) }
     }

@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import SkiffSystem
 
 /// For a foreground `run`: the signals a user or supervisor sends to skiff go to the
 /// container instead, and the container's exit becomes skiff's exit status.
@@ -61,16 +62,11 @@ final class SignalForwarder {
                         var drain = [pollfd(fd: relay.master, events: Int16(POLLIN), revents: 0)]
                         while poll(&drain, 1, 0) > 0, drain[0].revents & Int16(POLLIN) != 0, TerminalRelay.pump(relay.master, STDOUT_FILENO) {}
                     }
-                    return Self.exitCode(status)
+                    return Subprocess.exitCode(status)
                 }
                 if reaped < 0 && errno == ECHILD { return 255 }
             }
         }
         return 255
-    }
-
-    static func exitCode(_ status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 }

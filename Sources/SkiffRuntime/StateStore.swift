@@ -1,6 +1,6 @@
 import CShims
-import SkiffSpec
 import Glibc
+import SkiffSpec
 import SkiffSystem
 
 /// `--root`: one directory per container holding `state.json` and the exec fifo. The
