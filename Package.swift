@@ -36,10 +36,18 @@ let package = Package(
         .executableTarget(name: "skiff-bench", dependencies: ["SkiffSystem", "CShims", "SkiffSpec"]),
         // A tiny scheduler embedding the library (built and run by the tests).
         .executableTarget(name: "tiny-scheduler", dependencies: ["SkiffRuntime", "SkiffSpec"], path: "Examples/TinyScheduler"),
-        .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"]),
-        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups"]),
+        // Unit tests, one target per module: pure code, and the module's own kernel interface.
+        .testTarget(name: "SkiffSystemTests", dependencies: ["SkiffSystem"]),
+        .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"], exclude: ["full-config.json"]),
+        .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffSpec"]),
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
-        .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec"]),
-        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "CShims"]),
+        .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec", "CShims"]),
+        .testTarget(name: "SkiffCheckTests", dependencies: ["SkiffCheck", "SkiffSpec"]),
+        .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"],
+                    exclude: ["golden"]),
+        // Integration: the skiff binary (and podman, containerd, runc) driving real containers.
+        .testTarget(name: "IntegrationTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "SkiffSystem", "CShims"]),
+        // The VM tier: cgroup v2 and AppArmor in Debian's kernel booted in qemu (vm/).
+        .testTarget(name: "VMTests", dependencies: ["SkiffCgroups"]),
     ]
 )

@@ -138,11 +138,8 @@ extension ContainerCgroup {
     }
 
     private func readHugetlb(into stats: inout CgroupStats, _ d: Directory) {
-        guard let dir = opendir(d.path) else { return }
-        defer { closedir(dir) }
         var sizes = Set<String>()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        for name in listDirectory(d.path) {
             let parts = name.split(separator: ".")
             if parts.count >= 3, parts[0] == "hugetlb", !parts[1].contains("_") { sizes.insert(String(parts[1])) }
         }

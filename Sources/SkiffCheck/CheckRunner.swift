@@ -144,13 +144,9 @@ public enum Checker {
     /// Removes the check's work directory: the bundle, the output, and whatever state the
     /// runtime under test kept in its root there.
     private static func removeTree(_ path: String) {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                if Int32(entry.pointee.d_type) == Int32(DT_DIR) { removeTree(path + "/" + name) } else { unlink(path + "/" + name) }
-            }
-            closedir(directory)
+        for name in listDirectory(path) {
+            // rmdir fails on a file (ENOTDIR) and unlink on a directory (EISDIR): one of them is right.
+            if unlink(path + "/" + name) != 0 { removeTree(path + "/" + name) }
         }
         rmdir(path)
     }

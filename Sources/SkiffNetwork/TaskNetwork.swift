@@ -163,17 +163,6 @@ public enum TaskNetwork {
         }
     }
 
-    private static func listDirectory(_ path: String) -> [String] {
-        guard let listing = opendir(path) else { return [] }
-        defer { closedir(listing) }
-        var names: [String] = []
-        while let entry = readdir(listing) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
-
     private static func candidateNodes() -> [String] {
         listDirectory("/run/netns").filter { !$0.hasPrefix(".") }.map { "/run/netns/" + $0 }
             + listDirectory("/proc").filter { $0.first?.isNumber == true }.map { "/proc/\($0)/ns/net" }

@@ -86,26 +86,15 @@ public struct StateStore: Sendable {
     /// A `create` killed between making its private directory and renaming it into place
     /// leaves `.new-<id>-<pid>-<n>` behind: remove those whose creator is gone.
     func removeAbandonedClaims(of id: ContainerID) {
-        guard let dir = opendir(root) else { return }
-        defer { closedir(dir) }
         let prefix = ".new-\(id.value)-"
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        for name in listDirectory(root) {
             guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count).split(separator: "-").first ?? "") else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { rmdir(root + "/" + name) }
         }
     }
 
     func list() -> [ContainerID] {
-        guard let dir = opendir(root) else { return [] }
-        defer { closedir(dir) }
-        var ids: [ContainerID] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-            if name.hasPrefix(".") { continue }
-            if let id = try? ContainerID(name) { ids.append(id) }
-        }
-        return ids.sorted { $0.value < $1.value }
+        listDirectory(root).filter { !$0.hasPrefix(".") }.compactMap { try? ContainerID($0) }.sorted { $0.value < $1.value }
     }
 }
 
@@ -142,16 +131,8 @@ final class ContainerDirectory {
 
     /// Remove the directory and everything in it; the lock goes with the descriptor.
     func remove() throws(RuntimeError) {
-        if let dir = fdopendir(dup(fd)) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
-                throw .system("removing \(path)/\(name)", errno)
-            }
+        for name in listDirectory(path) where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+            throw .system("removing \(path)/\(name)", errno)
         }
         if rmdir(path) != 0 && errno != ENOENT { throw .system("removing \(path)", errno) }
         unlock()
