@@ -1,16 +1,16 @@
 # skiff: `make run` sets up this machine, builds, and runs a container from the default
-# bundle; `make test` does the same set-up and runs every test; `make bench` compares
-# skiff with crun and runc.
+# bundle; `make test` does the same set-up and runs every test (`unit`, `integration`, `vm`
+# for one tier); `make check-format` checks the formatting; `make bench` compares skiff with
+# crun and runc.
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 RELEASE := .build/release
 DEBUG := .build/debug
-INIT := .build/skiff-init
 # Recursively expanded on purpose: musl-gcc arrives with `deps`, so the choice is made when a
 # recipe runs (after `deps`), never when make reads this file on a fresh machine.
 INIT_CC = $(shell command -v musl-gcc 2>/dev/null || echo cc)
 STATIC_CFLAGS := -static -Os -s -Wall -Wextra -Werror
 
-.PHONY: all deps build init rootfs bundle run test bench clean check-static-helpers
+.PHONY: all deps build init rootfs bundle run test test-build unit integration vm bench clean check-static-helpers format check-format
 
 all: build
 
@@ -18,19 +18,21 @@ all: build
 deps:
 	@scripts/install-deps
 
-# skiff-init is built outside SwiftPM: static, tiny, and linked with nothing else
-# (see DESIGN.md). It is installed beside every skiff binary.
-$(INIT): CShims/init/skiff-init.c CShims/init/skiff_syscalls.h CShims/include/skiff_plan.h
+# The static C programs: skiff-init (between clone and execve) and skiff-probe (what `skiff
+# check` runs in the task), both shipped beside skiff from programs/, and the bench's
+# rss-probe. Built outside SwiftPM — static, tiny, linked with nothing else (DESIGN.md) — by
+# one rule.
+INIT := .build/skiff-init
+PROBE := .build/skiff-probe
+STATIC_HELPERS := $(INIT) $(PROBE) .build/rss-probe
+$(INIT): programs/skiff-init.c programs/skiff_syscalls.h CShims/include/skiff_plan.h
+$(PROBE): programs/skiff-probe.c
+.build/rss-probe: bench/rss-probe.c
+$(STATIC_HELPERS):
 	@mkdir -p .build
-	$(INIT_CC) $(STATIC_CFLAGS) -o $@ CShims/init/skiff-init.c
+	$(INIT_CC) $(STATIC_CFLAGS) -o $@ $<
 
 init: $(INIT)
-
-# The probe `skiff check` runs inside the task: static, no files of the image used.
-PROBE := .build/skiff-probe
-$(PROBE): probe/skiff-probe.c
-	@mkdir -p .build
-	$(INIT_CC) $(STATIC_CFLAGS) -o $@ probe/skiff-probe.c
 
 # A fully static executable: no dynamic loading at start-up (half of `skiff run`'s
 # instructions went to ld.so relocating libstdc++ and friends).
@@ -54,32 +56,57 @@ bundle: rootfs config.json
 run: deps build bundle
 	printf 'echo "hello from $$(hostname), pid $$$$"; id; ls /; ps\n' | $(RELEASE)/skiff run --bundle . skiff-demo-$$$$
 
-# A seccomp notify listener for the tests (answers SCMP_ACT_NOTIFY with an errno).
-.build/seccomp-listener: tools/seccomp-listener.c
+# A seccomp notify listener for the integration tests (answers SCMP_ACT_NOTIFY with an errno).
+.build/seccomp-listener: Tests/IntegrationTests/helpers/seccomp-listener.c
 	@mkdir -p .build
-	cc -O2 -Wall -Wextra -Werror -o $@ tools/seccomp-listener.c
+	cc -O2 -Wall -Wextra -Werror -o $@ $<
 
 # The static helpers must build with either libc (a machine without musl-tools falls back
 # to cc and glibc): build each with both, so CI catches a header that only one of them has.
-STATIC_HELPERS := CShims/init/skiff-init.c probe/skiff-probe.c bench/rss-probe.c
+STATIC_SOURCES := programs/skiff-init.c programs/skiff-probe.c bench/rss-probe.c
 check-static-helpers:
 	@mkdir -p .build/helpers-check
-	@for compiler in cc musl-gcc; do for source in $(STATIC_HELPERS); do \
+	@for compiler in cc musl-gcc; do for source in $(STATIC_SOURCES); do \
 	    $$compiler $(STATIC_CFLAGS) -o .build/helpers-check/$$(basename $$source .c)-$$compiler $$source || exit 1; \
 	done; done
 	@echo "static helpers build with cc (glibc) and musl-gcc"
 
-test: deps check-static-helpers build rootfs .build/seccomp-listener
+# The test tiers: `unit` (pure code, and each module against its own kernel interface),
+# `integration` (the skiff binary, and podman, containerd and runc, driving real containers),
+# `vm` (cgroup v2 and AppArmor in Debian's kernel booted in qemu). `make test` runs them all.
+UNIT_TARGETS := SkiffSystemTests|SkiffSpecTests|SkiffCgroupsTests|SkiffSeccompTests|SkiffNetworkTests|SkiffCheckTests|SkiffRuntimeTests
+SWIFT_TEST = $(SWIFT) test --skip-build --disable-xctest
+
+test-build: deps check-static-helpers build rootfs .build/seccomp-listener
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product tiny-scheduler
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init
-	$(SWIFT) test --skip-build --disable-xctest
+
+unit: test-build
+	$(SWIFT_TEST) --filter '^($(UNIT_TARGETS))\.'
+
+integration: test-build
+	$(SWIFT_TEST) --filter '^IntegrationTests\.'
+
+vm: test-build
+	$(SWIFT_TEST) --filter '^VMTests\.'
+
+test: test-build
+	$(SWIFT_TEST)
+
+# Formatting: swift-format (with the toolchain; .swift-format) and clang-format (.clang-format).
+# `make format` rewrites; `make check-format` fails on any difference (CI runs it).
+C_SOURCES = $(shell git ls-files '*.c' '*.h')
+format:
+	$(SWIFT) format format -i -r Sources Tests Examples
+	clang-format -i $(C_SOURCES)
+
+check-format: deps
+	$(SWIFT) format lint --strict -r Sources Tests Examples
+	clang-format --dry-run --Werror $(C_SOURCES)
+	@echo "formatting: clean"
 
 # The benchmark measures each runtime through a tiny static probe (see bench/rss-probe.c).
-.build/rss-probe: bench/rss-probe.c
-	@mkdir -p .build
-	$(INIT_CC) $(STATIC_CFLAGS) -o $@ bench/rss-probe.c
-
 bench: deps build rootfs .build/rss-probe
 	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench
 	$(RELEASE)/skiff-bench --skiff $(RELEASE)/skiff --rootfs $(CURDIR)/rootfs --probe .build/rss-probe

@@ -11,13 +11,13 @@ let package = Package(
     // time is part of container start-up time.
     dependencies: [],
     targets: [
-        // Everything that must be C: the syscalls Glibc does not expose to Swift, and the
-        // spawn path. `init/skiff-init.c` is the static program that runs between clone and
-        // execve; the Makefile builds it outside SwiftPM (see DESIGN.md), so it is excluded here.
+        // Everything that must be C in the skiff process: the syscalls Glibc does not expose
+        // to Swift, and the spawn path. The static programs (skiff-init, which runs between
+        // clone and execve, and skiff-probe) are in programs/, built by the Makefile outside
+        // SwiftPM (see DESIGN.md).
         .target(
             name: "CShims",
             path: "CShims",
-            exclude: ["init"],
             linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
         ),
         // The system layer: descriptors, files, errors, clock, processes. Everything else
@@ -46,7 +46,8 @@ let package = Package(
         .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"],
                     exclude: ["golden"]),
         // Integration: the skiff binary (and podman, containerd, runc) driving real containers.
-        .testTarget(name: "IntegrationTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "SkiffSystem", "CShims"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "SkiffSystem", "CShims"],
+                    exclude: ["helpers"]),
         // The VM tier: cgroup v2 and AppArmor in Debian's kernel booted in qemu (vm/).
         .testTarget(name: "VMTests", dependencies: ["SkiffCgroups"]),
     ]

@@ -9,14 +9,15 @@
 
 _Static_assert(sizeof(struct skiff_bpf_insn) == sizeof(struct bpf_insn), "struct bpf_insn layout");
 
-int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log, size_t log_size)
+int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log,
+                                size_t log_size)
 {
     union bpf_attr load;
     memset(&load, 0, sizeof(load));
     load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
     load.insns = (uint64_t)(uintptr_t)insns;
     load.insn_cnt = (uint32_t)count;
-    load.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    load.license = (uint64_t)(uintptr_t) "Apache-2.0";
     int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
     if (prog < 0 && log && log_size > 0) {
         /* Only on failure ask for the verifier's log (a log that overflows fails with ENOSPC

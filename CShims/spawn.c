@@ -59,8 +59,8 @@ pid_t skiff_spawn(struct skiff_spawn_request *r)
     }
     if (pid < 0 && errno == ENOSYS) {
         into = 0;
-        pid = (pid_t)syscall(SYS_clone, (unsigned long)(r->clone_flags | CLONE_PIDFD | SIGCHLD),
-                             NULL, &r->pidfd, NULL, NULL);
+        pid = (pid_t)syscall(SYS_clone, (unsigned long)(r->clone_flags | CLONE_PIDFD | SIGCHLD), NULL, &r->pidfd, NULL,
+                             NULL);
     }
     if (pid == 0)
         become_init(r);
@@ -93,19 +93,17 @@ int skiff_sealed_copy(const char *path)
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
         goto fail;
     goto out;
-fail:
-    {
-        int saved = errno;
-        close(fd);
-        fd = -1;
-        errno = saved;
-    }
-out:
-    {
-        int saved = errno;
-        close(src);
-        errno = saved;
-    }
+fail : {
+    int saved = errno;
+    close(fd);
+    fd = -1;
+    errno = saved;
+}
+out : {
+    int saved = errno;
+    close(src);
+    errno = saved;
+}
     return fd;
 }
 
@@ -222,7 +220,8 @@ int skiff_userns_fd(const char *uid_map, const char *gid_map)
         /* The child: only waits to be mapped and looked at, then leaves. */
         char byte;
         close(gate[1]);
-        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
+        while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+        }
         _exit(0);
     }
     int saved = errno, fd = -1;
@@ -241,7 +240,8 @@ int skiff_userns_fd(const char *uid_map, const char *gid_map)
     }
     close(gate[1]);
     if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
     errno = saved;
     return fd;
 }

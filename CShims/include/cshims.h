@@ -17,13 +17,13 @@
 #include "skiff_netlink.h"
 
 struct skiff_spawn_request {
-    uint64_t clone_flags;   /* CLONE_NEW* for the namespaces created at clone */
-    int cgroup_fd;          /* a cgroup v2 directory for CLONE_INTO_CGROUP, or -1 */
-    int init_fd;            /* the sealed memfd holding skiff-init */
-    int sync_fd;            /* the child's end of the plan socket (close-on-exec in the parent) */
-    char *const *argv;      /* skiff-init's argv, prepared by the parent */
-    int into_cgroup;        /* out: 1 if the child was born inside cgroup_fd */
-    int pidfd;              /* out: a pidfd for the child, or -1 */
+    uint64_t clone_flags; /* CLONE_NEW* for the namespaces created at clone */
+    int cgroup_fd;        /* a cgroup v2 directory for CLONE_INTO_CGROUP, or -1 */
+    int init_fd;          /* the sealed memfd holding skiff-init */
+    int sync_fd;          /* the child's end of the plan socket (close-on-exec in the parent) */
+    char *const *argv;    /* skiff-init's argv, prepared by the parent */
+    int into_cgroup;      /* out: 1 if the child was born inside cgroup_fd */
+    int pidfd;            /* out: a pidfd for the child, or -1 */
 };
 
 /* clone3 (falling back to clone) + execveat of skiff-init. Returns the child's pid. */
@@ -67,7 +67,8 @@ struct skiff_bpf_insn {
 
 /* Load a BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to the cgroup directory `cgroup_fd`
  * (BPF_F_ALLOW_MULTI). On failure returns -1 with errno, and the verifier's log in `log`. */
-int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log, size_t log_size);
+int skiff_attach_device_program(int cgroup_fd, const struct skiff_bpf_insn *insns, int count, char *log,
+                                size_t log_size);
 
 /* Receive one SOCK_SEQPACKET message into `buffer`; a descriptor passed with it by
  * SCM_RIGHTS lands in *fd (else -1). Returns the length like recv(2). */

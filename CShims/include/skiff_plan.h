@@ -64,35 +64,35 @@ enum skiff_op {
                                     CAP_SYS_ADMIN until the seccomp filter is loaded (no
                                     no_new_privs: loading needs it), then drop it */
     SKIFF_OP_NO_NEW_PRIVS = 23,
-    SKIFF_OP_CLOSE_FDS = 24,     /* arg0 = first fd to close (3 + --preserve-fds), arg1 = fd
+    SKIFF_OP_CLOSE_FDS = 24,       /* arg0 = first fd to close (3 + --preserve-fds), arg1 = fd
                                     index of the exec fifo (kept) or -1 */
-    SKIFF_OP_EXEC = 25,          /* arg0 = argc, arg1 = 1 to wait on the exec fifo (see CLOSE_FDS);
+    SKIFF_OP_EXEC = 25,            /* arg0 = argc, arg1 = 1 to wait on the exec fifo (see CLOSE_FDS);
                                     strings = PATH, args..., env...
                                     Looks the executable up, reports READY, then (with a fifo)
                                     blocks until `skiff start` writes a byte, then execve. */
-    SKIFF_OP_MKDIR = 26,         /* s0 = the working directory, created in the root if missing */
-    SKIFF_OP_BOUNDING = 27,      /* arg0 = bounding set mask, arg1 = highest capability known;
+    SKIFF_OP_MKDIR = 26,           /* s0 = the working directory, created in the root if missing */
+    SKIFF_OP_BOUNDING = 27,        /* arg0 = bounding set mask, arg1 = highest capability known;
                                     runs before USER: dropping needs CAP_SETPCAP */
     SKIFF_OP_SESSION_KEYRING = 28, /* s0 = name: join a new session keyring, so the container
                                       does not share its creator's keys */
-    SKIFF_OP_HOOK = 32,          /* arg0 = 0: run now, 1: run just before the container's execve
+    SKIFF_OP_HOOK = 32,            /* arg0 = 0: run now, 1: run just before the container's execve
                                     (startContainer); arg1 = payload slot with the state for its
                                     stdin; arg2 = argc; arg3 = timeout seconds (0: none);
                                     strings = kind, path, argv..., env... */
-    SKIFF_OP_CONSOLE = 33,       /* arg0 = fd index of the connected console socket, arg1/arg2 =
+    SKIFF_OP_CONSOLE = 33,         /* arg0 = fd index of the connected console socket, arg1/arg2 =
                                     rows/columns (0: leave): open a pty in the container's devpts,
                                     send the master over the socket, make the peer the controlling
                                     terminal and stdio, bind it on /dev/console (arg3 = 1) */
-    SKIFF_OP_EXEC_LABEL = 35,    /* s0 = attribute under /proc/thread-self/attr ("apparmor/exec",
+    SKIFF_OP_EXEC_LABEL = 35,      /* s0 = attribute under /proc/thread-self/attr ("apparmor/exec",
                                     "exec"), s1 = value: opened now (procfs verified), written by
                                     EXEC just before execve (after the startContainer hooks,
                                     which must not inherit it) */
-    SKIFF_OP_CHROOT = 34,        /* s0 = rootfs host path: chroot into it (no mount namespace of
+    SKIFF_OP_CHROOT = 34,          /* s0 = rootfs host path: chroot into it (no mount namespace of
                                     the container's own, so nothing is mounted) */
-    SKIFF_OP_USERNS_ROOT = 31,   /* become uid 0 / gid 0 of the new user namespace (once mapped) */
-    SKIFF_OP_TIME_NAMESPACE = 30, /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
+    SKIFF_OP_USERNS_ROOT = 31,     /* become uid 0 / gid 0 of the new user namespace (once mapped) */
+    SKIFF_OP_TIME_NAMESPACE = 30,  /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */
-    SKIFF_OP_SECCOMP = 29,       /* arg0 = fd index of a file holding the BPF program (compiled
+    SKIFF_OP_SECCOMP = 29,         /* arg0 = fd index of a file holding the BPF program (compiled
                                     by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags, arg2 = 0
                                     to load it just before READY (a NOTIFY listener: its fd is
                                     sent to the parent in a LISTENER report), 1 to load it just
@@ -107,10 +107,10 @@ enum skiff_target_kind {
 };
 
 enum skiff_report_kind {
-    SKIFF_REPORT_READY = 1, /* pid = the container process as the parent sees it */
-    SKIFF_REPORT_ERROR = 2, /* step, errno, detail */
-    SKIFF_REPORT_SYNC = 3,  /* pid = tag */
-    SKIFF_REPORT_PID = 4,   /* pid = the process forked into a joined pid namespace */
+    SKIFF_REPORT_READY = 1,    /* pid = the container process as the parent sees it */
+    SKIFF_REPORT_ERROR = 2,    /* step, errno, detail */
+    SKIFF_REPORT_SYNC = 3,     /* pid = tag */
+    SKIFF_REPORT_PID = 4,      /* pid = the process forked into a joined pid namespace */
     SKIFF_REPORT_LISTENER = 5, /* the seccomp notify fd travels with it by SCM_RIGHTS */
 };
 

@@ -46,7 +46,7 @@ let wanted = [
     TaskSpec(name: "web", cpus: 0.5, memoryMiB: 64, command: "while :; do :; done"),
     TaskSpec(name: "worker", cpus: 0.25, memoryMiB: 64, command: "while :; do :; done"),
     TaskSpec(name: "cache", cpus: 0.25, memoryMiB: 128, command: "sleep 600"),
-    TaskSpec(name: "batch", cpus: 1.0, memoryMiB: 64, command: "sleep 600"),   // does not fit
+    TaskSpec(name: "batch", cpus: 1.0, memoryMiB: 64, command: "sleep 600"),  // does not fit
 ]
 var placed: [TaskSpec] = []
 for task in wanted {
@@ -65,9 +65,10 @@ func bundle(for task: TaskSpec) throws -> String {
     var spec = Spec.defaultSpec(rootfs: rootfs)
     spec.hostname = task.name
     spec.process?.args = ["sh", "-c", task.command]
-    spec.linux?.resources = Spec.Resources(memory: .init(limit: task.memoryMiB << 20),
-                                           cpu: .init(quota: Int64(task.cpus * 100_000), period: 100_000),
-                                           pids: .init(limit: 64), devices: [.init(allow: false, access: "rwm")])
+    spec.linux?.resources = Spec.Resources(
+        memory: .init(limit: task.memoryMiB << 20),
+        cpu: .init(quota: Int64(task.cpus * 100_000), period: 100_000),
+        pids: .init(limit: 64), devices: [.init(allow: false, access: "rwm")])
     let fd = open(directory + "/config.json", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     let bytes = SpecLoader.encode(spec)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -96,7 +97,9 @@ for round in 1...rounds {
     for task in placed {
         let stats = try runtime.stats(id: id(task))
         let cpu = Double(stats.cpu.total) / 1e9
-        print("t=\(Double(round) * 0.5)s \(task.name): cpu \((cpu * 1000).rounded() / 1000) s, memory \(stats.memory.usage >> 10) KiB, limit \(stats.memory.limit >> 20) MiB")
+        print(
+            "t=\(Double(round) * 0.5)s \(task.name): cpu \((cpu * 1000).rounded() / 1000) s, memory \(stats.memory.usage >> 10) KiB, limit \(stats.memory.limit >> 20) MiB"
+        )
     }
 }
 

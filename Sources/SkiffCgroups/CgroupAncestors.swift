@@ -22,7 +22,11 @@ enum CgroupAncestors {
             let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard fd >= 0 else { throw CgroupError("opening", path: root, errno: errno) }
             while flock(fd, LOCK_EX) != 0 {
-                guard errno == EINTR else { let code = errno; close(fd); throw CgroupError("locking", path: root, errno: code) }
+                guard errno == EINTR else {
+                    let code = errno
+                    close(fd)
+                    throw CgroupError("locking", path: root, errno: code)
+                }
             }
             self.fd = fd
         }

@@ -4,8 +4,8 @@ import SkiffSystem
 /// pause/resume: the v1 freezer where that controller lives on v1, else `cgroup.freeze`.
 extension ContainerCgroup {
     private enum Freezer {
-        case v1(String)   // the freezer directory
-        case v2(String)   // the v2 directory
+        case v1(String)  // the freezer directory
+        case v2(String)  // the v2 directory
     }
 
     private var freezer: Freezer? {
@@ -34,7 +34,7 @@ extension ContainerCgroup {
                 try CgroupFiles.write(frozen ? "FROZEN" : "THAWED", to: path + "/freezer.state")
                 let state = (CgroupFiles.read(path + "/freezer.state") ?? "").trimmingWhitespace
                 if state == (frozen ? "FROZEN" : "THAWED") { return }
-                usleep(1000)   // FREEZING: tasks in the middle of something; ask again
+                usleep(1000)  // FREEZING: tasks in the middle of something; ask again
             }
             throw CgroupError(frozen ? "freezing" : "thawing", path: path, reason: "the freezer did not settle")
         case .v2(let path):
@@ -46,7 +46,8 @@ extension ContainerCgroup {
             }
             throw CgroupError(frozen ? "freezing" : "thawing", path: path, reason: "cgroup.events never reported it")
         case nil:
-            throw CgroupError(frozen ? "freezing" : "thawing", path: processDirectory ?? "the container", reason: "no freezer on this host (neither a v1 freezer nor cgroup.freeze)")
+            throw CgroupError(
+                frozen ? "freezing" : "thawing", path: processDirectory ?? "the container", reason: "no freezer on this host (neither a v1 freezer nor cgroup.freeze)")
         }
     }
 }

@@ -54,17 +54,21 @@ public struct CgroupSystem: Sendable {
             if fstype == "cgroup2" {
                 let controllers = (CgroupFiles.read(mountPoint + "/cgroup.controllers") ?? "")
                     .split(whereSeparator: \.isWhitespace).map(String.init)
-                result.append(CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: controllers,
-                                              mountData: "", ownPath: own[""] ?? "/"))
+                result.append(
+                    CgroupHierarchy(
+                        version: .v2, mountPoint: mountPoint, controllers: controllers,
+                        mountData: "", ownPath: own[""] ?? "/"))
             } else if fstype == "cgroup" {
                 let options = right[2].split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self) }
                 let controllers = options.filter { v1Controllers.contains($0) }
                 let named = options.filter { $0.hasPrefix("name=") }
                 guard !controllers.isEmpty || !named.isEmpty else { continue }
                 let key = (controllers + named).sorted().joined(separator: ",")
-                result.append(CgroupHierarchy(version: .v1, mountPoint: mountPoint, controllers: controllers,
-                                              mountData: (controllers + named).joined(separator: ","),
-                                              ownPath: own[key] ?? "/"))
+                result.append(
+                    CgroupHierarchy(
+                        version: .v1, mountPoint: mountPoint, controllers: controllers,
+                        mountData: (controllers + named).joined(separator: ","),
+                        ownPath: own[key] ?? "/"))
             }
         }
         return CgroupSystem(hierarchies: result)
@@ -98,8 +102,12 @@ public struct CgroupSystem: Sendable {
         var out = "", chars = Array(path), i = 0
         while i < chars.count {
             if chars[i] == "\\", i + 3 < chars.count + 0, let code = UInt8(String(chars[(i + 1)...(i + 3)]), radix: 8) {
-                out.append(Character(Unicode.Scalar(code))); i += 4
-            } else { out.append(chars[i]); i += 1 }
+                out.append(Character(Unicode.Scalar(code)))
+                i += 4
+            } else {
+                out.append(chars[i])
+                i += 1
+            }
         }
         return out
     }

@@ -50,8 +50,9 @@ struct CgroupWriter {
         } catch {
             // v1 refuses a memory limit below what the cgroup uses now with EBUSY: say so.
             let belowUsage = error.errno == EBUSY && (file == "memory.limit_in_bytes" || file == "memory.memsw.limit_in_bytes")
-            throw CgroupError("\(write.field): writing \"\(text)\" to", path: directory.path + "/" + file, errno: error.errno,
-                              reason: belowUsage ? "the limit is below what the container uses now" : nil)
+            throw CgroupError(
+                "\(write.field): writing \"\(text)\" to", path: directory.path + "/" + file, errno: error.errno,
+                reason: belowUsage ? "the limit is below what the container uses now" : nil)
         }
     }
 
@@ -82,8 +83,9 @@ struct CgroupWriter {
         let rc = program.withUnsafeBufferPointer { skiff_attach_device_program(fd, $0.baseAddress, Int32($0.count), &log, log.count) }
         if rc != 0 {
             let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw CgroupError("linux.resources.devices: attaching the device program to", path: unified, errno: errno,
-                              reason: verifier.isEmpty ? nil : "the verifier: \(verifier)")
+            throw CgroupError(
+                "linux.resources.devices: attaching the device program to", path: unified, errno: errno,
+                reason: verifier.isEmpty ? nil : "the verifier: \(verifier)")
         }
     }
 }

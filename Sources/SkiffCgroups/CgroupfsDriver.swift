@@ -56,7 +56,8 @@ public struct CgroupfsDriver: CgroupDriver {
                 throw SpecError("linux.cgroupsPath", "resolves to the root of the \(name): a container cannot have the whole node's cgroup")
             }
             if own == relative || own.hasPrefix(relative + "/") {
-                throw SpecError("linux.cgroupsPath", "resolves to \(relative) in the \(name), which holds skiff's own process: a container cannot have its caller's cgroup")
+                throw SpecError(
+                    "linux.cgroupsPath", "resolves to \(relative) in the \(name), which holds skiff's own process: a container cannot have its caller's cgroup")
             }
         }
     }
@@ -69,18 +70,19 @@ public struct CgroupfsDriver: CgroupDriver {
     public func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {
         cgroup.enabledControllers = []
         guard let unified = system.unified,
-              let directory = cgroup.directories.first(where: { $0.version == "v2" && $0.path.hasPrefix(unified.mountPoint + "/") })
+            let directory = cgroup.directories.first(where: { $0.version == "v2" && $0.path.hasPrefix(unified.mountPoint + "/") })
         else { return }
         var wanted: Set<String>
         if system.isPureV2 {
             wanted = Set(unified.controllers)
         } else {
-            wanted = Set(plan.writes.compactMap { write -> String? in
-                if write.controller == CgroupWrite.unified {
-                    return write.candidates.first.map { String($0.file.prefix { $0 != "." }) }
-                }
-                return system.hierarchy(for: write.controller)?.version == .v2 ? write.controller : nil
-            })
+            wanted = Set(
+                plan.writes.compactMap { write -> String? in
+                    if write.controller == CgroupWrite.unified {
+                        return write.candidates.first.map { String($0.file.prefix { $0 != "." }) }
+                    }
+                    return system.hierarchy(for: write.controller)?.version == .v2 ? write.controller : nil
+                })
         }
         guard !wanted.isEmpty else { return }
         var ancestor = unified.mountPoint
@@ -224,7 +226,8 @@ extension ContainerCgroup {
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
         if isOwned, isFrozen { try? thaw() }
         if isOwned, let unified = existing.first(where: { $0.version == "v2" }),
-           access(unified.path + "/cgroup.kill", F_OK) == 0 {
+            access(unified.path + "/cgroup.kill", F_OK) == 0
+        {
             try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
         }
         // SIGKILL is asynchronous: retry until the tasks are gone (a few ms at most).

@@ -91,8 +91,9 @@ public struct ContainerCgroup: Sendable, Equatable {
                 let leaf = given.isEmpty ? "skiff-\(id)" : given
                 relative = (hierarchy.ownPath == "/" ? "" : hierarchy.ownPath) + "/" + leaf
             }
-            return Directory(path: hierarchy.mountPoint + normalize(relative), version: hierarchy.version.rawValue,
-                             controllers: hierarchy.controllers, hierarchyRoot: hierarchy.mountPoint)
+            return Directory(
+                path: hierarchy.mountPoint + normalize(relative), version: hierarchy.version.rawValue,
+                controllers: hierarchy.controllers, hierarchyRoot: hierarchy.mountPoint)
         }
         let relative = given.hasPrefix("/") ? normalize(given) : normalize(given.isEmpty ? "skiff-\(id)" : given)
         var cgroup = ContainerCgroup(relativePath: relative, directories: directories)

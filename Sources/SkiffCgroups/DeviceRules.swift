@@ -45,8 +45,10 @@ public struct DeviceRules: Equatable, Sendable {
             }
             if let major = entry.major, major < -1 { throw SpecError(at["major"], "must be a device number or -1, got \(major)") }
             if let minor = entry.minor, minor < -1 { throw SpecError(at["minor"], "must be a device number or -1, got \(minor)") }
-            append(DeviceRule(allow: entry.allow, type: type, major: entry.major.flatMap { $0 < 0 ? nil : $0 },
-                              minor: entry.minor.flatMap { $0 < 0 ? nil : $0 }, access: access))
+            append(
+                DeviceRule(
+                    allow: entry.allow, type: type, major: entry.major.flatMap { $0 < 0 ? nil : $0 },
+                    minor: entry.minor.flatMap { $0 < 0 ? nil : $0 }, access: access))
         }
     }
 
@@ -65,7 +67,8 @@ public struct DeviceRules: Equatable, Sendable {
     /// config's own `linux.devices`.
     public mutating func allowStandardDevices(plus devices: [Spec.Device]) {
         // Creating nodes, the standard devices, then the console, ptmx, the ptys and tun.
-        let standard: [(Character, Int64?, Int64?, String)] = [("c", nil, nil, "m"), ("b", nil, nil, "m")]
+        let standard: [(Character, Int64?, Int64?, String)] =
+            [("c", nil, nil, "m"), ("b", nil, nil, "m")]
             + Spec.Device.standard.map { ("c", $0.major, $0.minor, "rwm") }
             + [("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"), ("c", 136, nil, "rwm"), ("c", 10, 200, "rwm")]
         for (type, major, minor, access) in standard {
@@ -90,14 +93,14 @@ public struct DeviceRules: Equatable, Sendable {
     /// the last matching rule decides, as in v1; no match returns the default.
     public var program: [BPFInstruction] {
         var code: [BPFInstruction] = [
-            .loadWord(dst: 2, src: 1, offset: 0), .and32(dst: 2, 0xffff),   // r2 = type
+            .loadWord(dst: 2, src: 1, offset: 0), .and32(dst: 2, 0xffff),  // r2 = type
             .loadWord(dst: 3, src: 1, offset: 0), .rightShift32(dst: 3, 16),  // r3 = access
-            .loadWord(dst: 4, src: 1, offset: 4),                             // r4 = major
-            .loadWord(dst: 5, src: 1, offset: 8),                             // r5 = minor
+            .loadWord(dst: 4, src: 1, offset: 4),  // r4 = major
+            .loadWord(dst: 5, src: 1, offset: 8),  // r5 = minor
         ]
         for rule in rules.reversed() {
             var block: [BPFInstruction] = []
-            var jumps: [Int] = []   // indexes of the jumps that skip to the next rule
+            var jumps: [Int] = []  // indexes of the jumps that skip to the next rule
             if rule.type != "a" {
                 jumps.append(block.count)
                 block.append(.jumpIfNotEqual(dst: 2, Int32(rule.type == "b" ? 1 : 2), offset: 0))
@@ -132,30 +135,30 @@ public struct DeviceRules: Equatable, Sendable {
 /// One eBPF instruction (`struct bpf_insn`).
 public struct BPFInstruction: Equatable, Sendable {
     public var code: UInt8
-    public var registers: UInt8   // dst in the low nibble, src in the high one
+    public var registers: UInt8  // dst in the low nibble, src in the high one
     public var offset: Int16
     public var immediate: Int32
 
     static func loadWord(dst: UInt8, src: UInt8, offset: Int16) -> BPFInstruction {
-        BPFInstruction(code: 0x61, registers: dst | src << 4, offset: offset, immediate: 0)   // BPF_LDX|BPF_MEM|BPF_W
+        BPFInstruction(code: 0x61, registers: dst | src << 4, offset: offset, immediate: 0)  // BPF_LDX|BPF_MEM|BPF_W
     }
     static func and32(dst: UInt8, _ value: Int32) -> BPFInstruction {
-        BPFInstruction(code: 0x54, registers: dst, offset: 0, immediate: value)               // BPF_ALU|BPF_AND|BPF_K
+        BPFInstruction(code: 0x54, registers: dst, offset: 0, immediate: value)  // BPF_ALU|BPF_AND|BPF_K
     }
     static func rightShift32(dst: UInt8, _ value: Int32) -> BPFInstruction {
-        BPFInstruction(code: 0x74, registers: dst, offset: 0, immediate: value)               // BPF_ALU|BPF_RSH|BPF_K
+        BPFInstruction(code: 0x74, registers: dst, offset: 0, immediate: value)  // BPF_ALU|BPF_RSH|BPF_K
     }
     static func move32(dst: UInt8, _ value: Int32) -> BPFInstruction {
-        BPFInstruction(code: 0xb4, registers: dst, offset: 0, immediate: value)               // BPF_ALU|BPF_MOV|BPF_K
+        BPFInstruction(code: 0xb4, registers: dst, offset: 0, immediate: value)  // BPF_ALU|BPF_MOV|BPF_K
     }
     static func move64(dst: UInt8, src: UInt8) -> BPFInstruction {
-        BPFInstruction(code: 0xbf, registers: dst | src << 4, offset: 0, immediate: 0)        // BPF_ALU64|BPF_MOV|BPF_X
+        BPFInstruction(code: 0xbf, registers: dst | src << 4, offset: 0, immediate: 0)  // BPF_ALU64|BPF_MOV|BPF_X
     }
     static func jumpIfNotEqual(dst: UInt8, _ value: Int32, offset: Int16) -> BPFInstruction {
-        BPFInstruction(code: 0x55, registers: dst, offset: offset, immediate: value)          // BPF_JMP|BPF_JNE|BPF_K
+        BPFInstruction(code: 0x55, registers: dst, offset: offset, immediate: value)  // BPF_JMP|BPF_JNE|BPF_K
     }
     static func jumpIfNotEqualRegister(dst: UInt8, src: UInt8, offset: Int16) -> BPFInstruction {
-        BPFInstruction(code: 0x5d, registers: dst | src << 4, offset: offset, immediate: 0)   // BPF_JMP|BPF_JNE|BPF_X
+        BPFInstruction(code: 0x5d, registers: dst | src << 4, offset: offset, immediate: 0)  // BPF_JMP|BPF_JNE|BPF_X
     }
-    static let exit = BPFInstruction(code: 0x95, registers: 0, offset: 0, immediate: 0)      // BPF_JMP|BPF_EXIT
+    static let exit = BPFInstruction(code: 0x95, registers: 0, offset: 0, immediate: 0)  // BPF_JMP|BPF_EXIT
 }

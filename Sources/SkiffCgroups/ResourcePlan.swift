@@ -42,8 +42,10 @@ public struct ResourcePlan: Sendable {
     public var warnings: [String] = []
 
     /// `version(controller)`: where a controller lives, nil when the host lacks it.
-    public init(_ given: Spec.Resources, path: JSONPath = JSONPath("linux.resources"),
-                version: (String) -> CgroupHierarchy.Version?) throws(SpecError) {
+    public init(
+        _ given: Spec.Resources, path: JSONPath = JSONPath("linux.resources"),
+        version: (String) -> CgroupHierarchy.Version?
+    ) throws(SpecError) {
         let resources = given.withZerosUnset
         func require(_ controller: String, _ field: String) throws(SpecError) -> CgroupHierarchy.Version {
             guard let v = version(controller) else { throw SpecError(field, "this host has no \(controller) cgroup controller") }
@@ -90,7 +92,8 @@ public struct ResourcePlan: Sendable {
     }
 
     private mutating func planCPU(_ cpu: Spec.CPU, _ path: JSONPath, _ require: (String, String) throws(SpecError) -> CgroupHierarchy.Version) throws(SpecError) {
-        let needsCPU = cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.burst != nil
+        let needsCPU =
+            cpu.shares != nil || cpu.quota != nil || cpu.period != nil || cpu.burst != nil
             || cpu.idle != nil || cpu.realtimeRuntime != nil || cpu.realtimePeriod != nil
         if needsCPU {
             let v = try require("cpu", path.text)
@@ -140,7 +143,8 @@ public struct ResourcePlan: Sendable {
 
     // MARK: memory
 
-    private mutating func planMemory(_ memory: Spec.Memory, _ path: JSONPath, _ require: (String, String) throws(SpecError) -> CgroupHierarchy.Version) throws(SpecError) {
+    private mutating func planMemory(_ memory: Spec.Memory, _ path: JSONPath, _ require: (String, String) throws(SpecError) -> CgroupHierarchy.Version) throws(SpecError)
+    {
         if memory.kernel != nil { warnings.append("\(path["kernel"]): kernel memory limits are deprecated by the kernel; ignored") }
         if memory.kernelTCP != nil { warnings.append("\(path["kernelTCP"]): kernel TCP memory limits are deprecated; ignored") }
         if memory.useHierarchy != nil { warnings.append("\(path["useHierarchy"]): hierarchy is always on; ignored") }
@@ -194,21 +198,28 @@ public struct ResourcePlan: Sendable {
         let controller = isV2 ? "io" : "blkio"
         if let weight = io.weight {
             guard (10...1000).contains(weight) else { throw SpecError(path["weight"], "must be between 10 and 1000, got \(weight)") }
-            writes.append(isV2
-                ? CgroupWrite(controller, candidates: [("io.bfq.weight", String(weight)), ("io.weight", String(Self.ioWeight(fromBlkioWeight: weight)))], field: path["weight"])
-                : CgroupWrite(controller, candidates: [("blkio.weight", String(weight)), ("blkio.bfq.weight", String(weight))], field: path["weight"]))
+            writes.append(
+                isV2
+                    ? CgroupWrite(
+                        controller, candidates: [("io.bfq.weight", String(weight)), ("io.weight", String(Self.ioWeight(fromBlkioWeight: weight)))], field: path["weight"])
+                    : CgroupWrite(controller, candidates: [("blkio.weight", String(weight)), ("blkio.bfq.weight", String(weight))], field: path["weight"]))
         }
         if let leaf = io.leafWeight {
-            if isV2 { warnings.append("\(path["leafWeight"]): cgroup v2 has no leaf weight; ignored") }
-            else { writes.append(CgroupWrite(controller, "blkio.leaf_weight", String(leaf), field: path["leafWeight"])) }
+            if isV2 {
+                warnings.append("\(path["leafWeight"]): cgroup v2 has no leaf weight; ignored")
+            } else {
+                writes.append(CgroupWrite(controller, "blkio.leaf_weight", String(leaf), field: path["leafWeight"]))
+            }
         }
         for (i, device) in (io.weightDevice ?? []).enumerated() {
             guard let weight = device.weight else { continue }
             let at = path.key("weightDevice").index(i)
             let id = "\(device.major):\(device.minor)"
-            writes.append(isV2
-                ? CgroupWrite(controller, candidates: [("io.bfq.weight", "\(id) \(weight)"), ("io.weight", "\(id) \(Self.ioWeight(fromBlkioWeight: weight))")], field: at.text)
-                : CgroupWrite(controller, candidates: [("blkio.weight_device", "\(id) \(weight)"), ("blkio.bfq.weight_device", "\(id) \(weight)")], field: at.text))
+            writes.append(
+                isV2
+                    ? CgroupWrite(
+                        controller, candidates: [("io.bfq.weight", "\(id) \(weight)"), ("io.weight", "\(id) \(Self.ioWeight(fromBlkioWeight: weight))")], field: at.text)
+                    : CgroupWrite(controller, candidates: [("blkio.weight_device", "\(id) \(weight)"), ("blkio.bfq.weight_device", "\(id) \(weight)")], field: at.text))
         }
         let throttles: [(String, [Spec.ThrottleDevice]?, String, String)] = [
             ("throttleReadBpsDevice", io.throttleReadBpsDevice, "rbps", "blkio.throttle.read_bps_device"),
@@ -220,15 +231,18 @@ public struct ResourcePlan: Sendable {
             for (i, device) in (devices ?? []).enumerated() {
                 let id = "\(device.major):\(device.minor)"
                 let field = path.key(name)[i]
-                writes.append(isV2 ? CgroupWrite(controller, "io.max", "\(id) \(key)=\(device.rate == 0 ? "max" : String(device.rate))", field: field)
-                                   : CgroupWrite(controller, v1File, "\(id) \(device.rate)", field: field))
+                writes.append(
+                    isV2
+                        ? CgroupWrite(controller, "io.max", "\(id) \(key)=\(device.rate == 0 ? "max" : String(device.rate))", field: field)
+                        : CgroupWrite(controller, v1File, "\(id) \(device.rate)", field: field))
             }
         }
     }
 
     /// nil when blockIO sets nothing; else whether the io controller is on v2.
     private func version(io: Spec.BlockIO, _ path: JSONPath, _ require: (String, String) throws(SpecError) -> CgroupHierarchy.Version) throws(SpecError) -> Bool? {
-        let empty = io.weight == nil && io.leafWeight == nil && (io.weightDevice ?? []).isEmpty
+        let empty =
+            io.weight == nil && io.leafWeight == nil && (io.weightDevice ?? []).isEmpty
             && (io.throttleReadBpsDevice ?? []).isEmpty && (io.throttleWriteBpsDevice ?? []).isEmpty
             && (io.throttleReadIOPSDevice ?? []).isEmpty && (io.throttleWriteIOPSDevice ?? []).isEmpty
         if empty { return nil }
@@ -242,8 +256,11 @@ public struct ResourcePlan: Sendable {
 
     private mutating func planNetwork(_ network: Spec.Network, _ path: JSONPath, _ version: (String) -> CgroupHierarchy.Version?) {
         if let classID = network.classID {
-            if version("net_cls") == .v1 { writes.append(CgroupWrite("net_cls", "net_cls.classid", String(classID), field: path["classID"])) }
-            else { warnings.append("\(path["classID"]): no net_cls controller (cgroup v2 has none); ignored") }
+            if version("net_cls") == .v1 {
+                writes.append(CgroupWrite("net_cls", "net_cls.classid", String(classID), field: path["classID"]))
+            } else {
+                warnings.append("\(path["classID"]): no net_cls controller (cgroup v2 has none); ignored")
+            }
         }
         for (i, priority) in (network.priorities ?? []).enumerated() {
             if version("net_prio") == .v1 {

@@ -15,7 +15,7 @@ struct CheckPlan {
     var runtimePath: String
 
     /// Calls the probe can make harmlessly, with the errno the kernel itself gives them
-    /// (so that any other answer is the seccomp filter's). Matches probe/skiff-probe.c.
+    /// (so that any other answer is the seccomp filter's). Matches programs/skiff-probe.c.
     static let probeSyscalls: [String: Int32] = [
         "ptrace": ESRCH, "mount": ENOENT, "umount2": ENOENT, "unshare": EINVAL, "setns": EBADF, "keyctl": EOPNOTSUPP,
         "add_key": EFAULT, "request_key": EFAULT, "userfaultfd": EINVAL, "perf_event_open": EFAULT, "clock_settime": EINVAL,
@@ -99,11 +99,14 @@ struct CheckPlan {
             let observed = report["ns.\(file)"]
             let entry = configured.first { $0.kind == kind }
             if let path = entry?.path {
-                results.append(Self.compare(.namespaces, "\(kind.rawValue) namespace (joined \(path))", expected: namespaceName(at: path, kind: file) ?? "?", observed: observed))
+                results.append(
+                    Self.compare(.namespaces, "\(kind.rawValue) namespace (joined \(path))", expected: namespaceName(at: path, kind: file) ?? "?", observed: observed))
             } else if entry != nil || policy.namespaces.contains(kind.rawValue) {
                 let own = observed != nil && observed != host && observed?.hasPrefix("unknown") == false
-                results.append(CheckResult(.namespaces, "\(kind.rawValue) namespace", expected: "its own (not \(host))", observed: observed ?? "-",
-                                           status: own ? .pass : .fail, why: entry == nil ? "the policy requires it" : ""))
+                results.append(
+                    CheckResult(
+                        .namespaces, "\(kind.rawValue) namespace", expected: "its own (not \(host))", observed: observed ?? "-",
+                        status: own ? .pass : .fail, why: entry == nil ? "the policy requires it" : ""))
             } else {
                 results.append(Self.compare(.namespaces, "\(kind.rawValue) namespace", expected: host, observed: observed, why: "not configured: the host's"))
             }
@@ -126,11 +129,12 @@ struct CheckPlan {
         return [
             Self.compare(.identity, "uid", expected: String(user.uid), observed: report["uid"]),
             Self.compare(.identity, "gid", expected: String(user.gid), observed: report["gid"]),
-            Self.compare(.identity, "supplementary groups", expected: groups.isEmpty ? "-" : groups,
-                         observed: report["groups"].map { _ in
-                             let list = Set(observedGroups).subtracting([user.gid]).sorted().map(String.init).joined(separator: ",")
-                             return list.isEmpty ? "-" : list
-                         }),
+            Self.compare(
+                .identity, "supplementary groups", expected: groups.isEmpty ? "-" : groups,
+                observed: report["groups"].map { _ in
+                    let list = Set(observedGroups).subtracting([user.gid]).sorted().map(String.init).joined(separator: ",")
+                    return list.isEmpty ? "-" : list
+                }),
             Self.compare(.identity, "umask", expected: String(repeating: "0", count: max(0, 4 - umask.count)) + umask, observed: report["umask"]),
         ]
     }
@@ -151,18 +155,24 @@ struct CheckPlan {
         let lastCap = (try? readFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingWhitespace) } ?? 40
         let known: UInt64 = lastCap >= 63 ? .max : (1 << UInt64(lastCap + 1)) - 1
         var granted: UInt64 = 0
-        for (set, names) in [("inheritable", caps?.inheritable), ("permitted", caps?.permitted), ("effective", caps?.effective),
-                             ("bounding", caps?.bounding), ("ambient", caps?.ambient)] {
+        for (set, names) in [
+            ("inheritable", caps?.inheritable), ("permitted", caps?.permitted), ("effective", caps?.effective),
+            ("bounding", caps?.bounding), ("ambient", caps?.ambient),
+        ] {
             let expected = Self.mask(names) & known
             let observed = report["cap.\(set)"].flatMap { UInt64($0, radix: 16) }
             granted |= observed ?? 0
-            results.append(CheckResult(.privilege, "\(set) capabilities", expected: Self.names(expected), observed: observed.map(Self.names) ?? "-",
-                                       status: observed == expected ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .privilege, "\(set) capabilities", expected: Self.names(expected), observed: observed.map(Self.names) ?? "-",
+                    status: observed == expected ? .pass : .fail))
         }
         for name in policy.forbiddenCapabilities {
             let bit = UInt64(1) << UInt64(LinuxNames.capabilities[name]!)
-            results.append(CheckResult(.privilege, "no \(name) (policy)", expected: "in no set", observed: granted & bit == 0 ? "in no set" : "granted",
-                                       status: granted & bit == 0 ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .privilege, "no \(name) (policy)", expected: "in no set", observed: granted & bit == 0 ? "in no set" : "granted",
+                    status: granted & bit == 0 ? .pass : .fail))
         }
         let noNewPrivs = spec.process?.noNewPrivileges == true
         results.append(Self.compare(.privilege, "no_new_privs", expected: noNewPrivs ? "1" : "0", observed: report["nonewprivs"]))
@@ -174,13 +184,17 @@ struct CheckPlan {
         for (operation, capability) in [("mount", "CAP_SYS_ADMIN"), ("sethostname", "CAP_SYS_ADMIN"), ("rawsocket", "CAP_NET_RAW")] {
             let property = operation == "rawsocket" ? "a raw socket" : "\(operation)(2)"
             if effective & (1 << UInt64(LinuxNames.capabilities[capability]!)) != 0 {
-                results.append(CheckResult(.privilege, property, expected: "-", observed: report["op.\(operation)"] ?? "-", status: .skip,
-                                           why: "\(capability) is granted"))
+                results.append(
+                    CheckResult(
+                        .privilege, property, expected: "-", observed: report["op.\(operation)"] ?? "-", status: .skip,
+                        why: "\(capability) is granted"))
                 continue
             }
             let observed = report["op.\(operation)"]
-            results.append(CheckResult(.privilege, property, expected: "refused (no \(capability))", observed: observed ?? "-",
-                                       status: observed != nil && observed != "ok" ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .privilege, property, expected: "refused (no \(capability))", observed: observed ?? "-",
+                    status: observed != nil && observed != "ok" ? .pass : .fail))
         }
         return results
     }
@@ -224,13 +238,17 @@ struct CheckPlan {
                 results.append(Self.compare(.seccomp, "\(name)(2) denied", expected: answer.expected, observed: observed))
             } else if policy.deniedSyscalls.contains(name) {
                 let denied = observed != nil && observed != "ok" && observed != "errno:\(kernelErrno)"
-                results.append(CheckResult(.seccomp, "\(name)(2) denied (policy)", expected: "denied", observed: observed ?? "-",
-                                           status: denied ? .pass : .fail, why: denied ? "" : "errno:\(kernelErrno) is the kernel's own answer"))
+                results.append(
+                    CheckResult(
+                        .seccomp, "\(name)(2) denied (policy)", expected: "denied", observed: observed ?? "-",
+                        status: denied ? .pass : .fail, why: denied ? "" : "errno:\(kernelErrno) is the kernel's own answer"))
             }
         }
         for name in policy.deniedSyscalls where Self.probeSyscalls[name] == nil {
-            results.append(CheckResult(.seccomp, "\(name)(2) denied (policy)", expected: "denied", observed: "-", status: .skip,
-                                       why: "the probe has no harmless way to call it"))
+            results.append(
+                CheckResult(
+                    .seccomp, "\(name)(2) denied (policy)", expected: "denied", observed: "-", status: .skip,
+                    why: "the probe has no harmless way to call it"))
         }
         return results
     }
@@ -244,35 +262,47 @@ struct CheckPlan {
         }
         for path in linux.maskedPaths ?? [] {
             let observed = report["masked.\(path)"]
-            results.append(CheckResult(.filesystem, "masked \(path)", expected: "empty or absent", observed: observed ?? "-",
-                                       status: observed.map { $0 != "readable" } ?? false ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .filesystem, "masked \(path)", expected: "empty or absent", observed: observed ?? "-",
+                    status: observed.map { $0 != "readable" } ?? false ? .pass : .fail))
         }
         for path in linux.readonlyPaths ?? [] {
             let observed = report["readonly.\(path)"]
-            results.append(CheckResult(.filesystem, "read-only \(path)", expected: "readonly or absent", observed: observed ?? "-",
-                                       status: observed == "readonly" || observed == "absent" ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .filesystem, "read-only \(path)", expected: "readonly or absent", observed: observed ?? "-",
+                    status: observed == "readonly" || observed == "absent" ? .pass : .fail))
         }
         results.append(Self.compare(.filesystem, "descriptors beyond stdio", expected: "-", observed: report["fds"]))
         let configured = Set(["/", probePath] + (spec.mounts ?? []).map(\.destination) + (linux.maskedPaths ?? []) + (linux.readonlyPaths ?? []))
         let unexpected = report.all("mount").filter { point in
             !configured.contains(point) && !point.hasPrefix("/sys/fs/cgroup/") && !point.hasPrefix("/dev/")
         }
-        results.append(CheckResult(.filesystem, "mounts beyond the configured ones", expected: "none", observed: unexpected.isEmpty ? "none" : unexpected.joined(separator: ","),
-                                   status: unexpected.isEmpty ? .pass : .fail))
+        results.append(
+            CheckResult(
+                .filesystem, "mounts beyond the configured ones", expected: "none", observed: unexpected.isEmpty ? "none" : unexpected.joined(separator: ","),
+                status: unexpected.isEmpty ? .pass : .fail))
         let runtimeName = runtimePath.split(separator: "/").last.map(String.init) ?? runtimePath
         let reachable = report.all("exe").filter { target in
             let path = target.hasSuffix(" (deleted)") ? String(target.dropLast(10)) : target
             return path == runtimePath || path.split(separator: "/").last.map(String.init) == runtimeName
         }
-        results.append(CheckResult(.filesystem, "a host runtime binary as some process's exe", expected: "none", observed: reachable.isEmpty ? "none" : reachable.joined(separator: ","),
-                                   status: reachable.isEmpty ? .pass : .fail))
+        results.append(
+            CheckResult(
+                .filesystem, "a host runtime binary as some process's exe", expected: "none", observed: reachable.isEmpty ? "none" : reachable.joined(separator: ","),
+                status: reachable.isEmpty ? .pass : .fail))
         let blockAllowed = (resources.devices ?? []).contains { $0.allow && ($0.type == "b" || $0.type == "a" || $0.type == nil) && ($0.major == nil || $0.major == 8) }
         let device = report["device.8:0"] ?? "-"
         if blockAllowed {
-            results.append(CheckResult(.filesystem, "block device 8:0 (not in linux.devices)", expected: "-", observed: device, status: .skip, why: "linux.resources.devices allows it"))
+            results.append(
+                CheckResult(
+                    .filesystem, "block device 8:0 (not in linux.devices)", expected: "-", observed: device, status: .skip, why: "linux.resources.devices allows it"))
         } else {
-            results.append(CheckResult(.filesystem, "block device 8:0 (not in linux.devices)", expected: "cannot be made or opened", observed: device,
-                                       status: device != "opened" && device != "-" ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .filesystem, "block device 8:0 (not in linux.devices)", expected: "cannot be made or opened", observed: device,
+                    status: device != "opened" && device != "-" ? .pass : .fail))
         }
         return results
     }
@@ -286,13 +316,17 @@ struct CheckPlan {
         }
         if let max = policy.maxMemory {
             let within = memoryLimit.map { $0 <= max } ?? false
-            results.append(CheckResult(.resources, "memory limit at most \(max) (policy)", expected: "≤ \(max)", observed: memoryLimit.map(String.init) ?? "none",
-                                       status: within ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .resources, "memory limit at most \(max) (policy)", expected: "≤ \(max)", observed: memoryLimit.map(String.init) ?? "none",
+                    status: within ? .pass : .fail))
         }
         if let bytes = memoryToOverrun {
             let observed = report["memory.overrun"]
-            results.append(CheckResult(.resources, "allocating past \(bytes) bytes", expected: "OOM-killed (signal:9)", observed: observed ?? "-",
-                                       status: observed == "signal:9" ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .resources, "allocating past \(bytes) bytes", expected: "OOM-killed (signal:9)", observed: observed ?? "-",
+                    status: observed == "signal:9" ? .pass : .fail))
         }
         if let cpu = resources.cpu, let quota = cpu.quota, quota > 0 {
             let period = cpu.period ?? 100_000
@@ -302,16 +336,22 @@ struct CheckPlan {
         if let share = cpuShare {
             let observed = report["cpu.share"].flatMap(Double.init)
             let close = observed.map { abs($0 - share) <= share * 0.15 } ?? false
-            results.append(CheckResult(.resources, "CPU share of a busy loop", expected: "\(share) ± 15%", observed: report["cpu.share"] ?? "-",
-                                       status: close ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .resources, "CPU share of a busy loop", expected: "\(share) ± 15%", observed: report["cpu.share"] ?? "-",
+                    status: close ? .pass : .fail))
         }
         if let pids = resources.pids?.limit, pids > 0 {
-            results.append(Self.compare(.resources, "pids limit in the cgroup", expected: String(pids),
-                                        observed: report["cgroup.v2.pids.max"] ?? report["cgroup.v1.pids.max"]))
+            results.append(
+                Self.compare(
+                    .resources, "pids limit in the cgroup", expected: String(pids),
+                    observed: report["cgroup.v2.pids.max"] ?? report["cgroup.v1.pids.max"]))
             let forked = report["pids.forked"].flatMap(Int64.init)
             let stopped = forked.map { $0 < pids } == true && report["pids.failure"] == "errno:\(EAGAIN)"
-            results.append(CheckResult(.resources, "forking stops at the pids limit", expected: "< \(pids) children, then EAGAIN",
-                                       observed: "\(report["pids.forked"] ?? "-") children, then \(report["pids.failure"] ?? "-")", status: stopped ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .resources, "forking stops at the pids limit", expected: "< \(pids) children, then EAGAIN",
+                    observed: "\(report["pids.forked"] ?? "-") children, then \(report["pids.failure"] ?? "-")", status: stopped ? .pass : .fail))
         }
         for rlimit in spec.process?.rlimits ?? [] {
             results.append(Self.compare(.resources, rlimit.type, expected: "\(rlimit.soft) \(rlimit.hard)", observed: report["rlimit.\(rlimit.type)"]))
@@ -335,11 +375,15 @@ struct CheckPlan {
                 let inPlace = address.map { found in network.address.map { $0 == found } ?? network.subnet.contains(found) } ?? false
                 matches = others.count == 1 && inPlace
             }
-            results.append(CheckResult(.network, "interfaces", expected: expected.joined(separator: ", "), observed: interfaces.joined(separator: ", "),
-                                       status: matches ? .pass : .fail))
+            results.append(
+                CheckResult(
+                    .network, "interfaces", expected: expected.joined(separator: ", "), observed: interfaces.joined(separator: ", "),
+                    status: matches ? .pass : .fail))
         } else {
-            results.append(CheckResult(.network, "interfaces", expected: "-", observed: interfaces.joined(separator: ", "), status: .skip,
-                                       why: namespace == nil ? "the task shares the host's network" : "a joined network namespace"))
+            results.append(
+                CheckResult(
+                    .network, "interfaces", expected: "-", observed: interfaces.joined(separator: ", "), status: .skip,
+                    why: namespace == nil ? "the task shares the host's network" : "a joined network namespace"))
         }
         for peer in policy.reachable {
             results.append(Self.compare(.network, "\(peer) (policy)", expected: "reachable", observed: report["peer.\(peer)"]))

@@ -21,8 +21,10 @@ public struct CheckPolicy: Sendable, Equatable {
     public var unreachable: [String] = []
     public var reachable: [String] = []
 
-    static let keys = ["deniedSyscalls", "forbiddenCapabilities", "maxMemory", "readonlyRoot", "noNewPrivileges",
-                       "namespaces", "unreachable", "reachable"]
+    static let keys = [
+        "deniedSyscalls", "forbiddenCapabilities", "maxMemory", "readonlyRoot", "noNewPrivileges",
+        "namespaces", "unreachable", "reachable",
+    ]
 
     public init() {}
 
@@ -87,10 +89,11 @@ public struct CheckPolicy: Sendable, Equatable {
             case .string(let text), .number(let text): self = .scalar(text)
             case .bool(let flag): self = .scalar(flag ? "true" : "false")
             case .array(let items):
-                self = .list(try items.map { item throws(CheckError) in
-                    guard case .string(let text) = item else { throw CheckError("\(file): \(key): a list of strings") }
-                    return text
-                })
+                self = .list(
+                    try items.map { item throws(CheckError) in
+                        guard case .string(let text) = item else { throw CheckError("\(file): \(key): a list of strings") }
+                        return text
+                    })
             default: throw CheckError("\(file): \(key): not a string, number, boolean or list")
             }
         }

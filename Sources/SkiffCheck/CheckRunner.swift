@@ -135,8 +135,12 @@ public enum Checker {
     /// The runtime under test, stdin from /dev/null and its output to files.
     private static func spawn(_ path: String, _ arguments: [String], stdout: String, stderr: String) -> pid_t? {
         let output: Int32 = O_WRONLY | O_CREAT | O_TRUNC
-        return try? Subprocess.spawn(path, arguments, streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(stdout, flags: output),
-                                                                 2: .file(stderr, flags: output)])
+        return try? Subprocess.spawn(
+            path, arguments,
+            streams: [
+                0: .file("/dev/null", flags: O_RDONLY), 1: .file(stdout, flags: output),
+                2: .file(stderr, flags: output),
+            ])
     }
 
     private static func waitFor(_ pid: pid_t) -> Int32 { Subprocess.wait(pid) }

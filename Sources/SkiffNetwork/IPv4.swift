@@ -11,7 +11,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         var value: UInt32 = 0
         for part in parts {
             guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
-                  part == "0" || part.first != "0", let byte = UInt8(part) else { return nil }
+                part == "0" || part.first != "0", let byte = UInt8(part)
+            else { return nil }
             value = value << 8 | UInt32(byte)
         }
         self.value = value
@@ -44,7 +45,8 @@ public struct IPv4Subnet: Hashable, Sendable, CustomStringConvertible {
         var length = 32
         if parts.count == 2 {
             guard !parts[1].isEmpty, parts[1].count <= 2, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let parsed = Int(parts[1]), parsed <= 32 else { return nil }
+                let parsed = Int(parts[1]), parsed <= 32
+            else { return nil }
             length = parsed
         }
         guard address.value & ~Self.mask(length) == 0 else { return nil }

@@ -30,7 +30,8 @@ struct LeaseStore: ~Copyable {
 
     init(directory: String, bridge: String) throws(NetworkError) {
         if let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }), !parent.isEmpty,
-           mkdir(parent, 0o700) != 0, errno != EEXIST {
+            mkdir(parent, 0o700) != 0, errno != EEXIST
+        {
             throw .system(step: "creating \(parent)", errno: errno)
         }
         if mkdir(directory, 0o700) != 0, errno != EEXIST { throw .system(step: "creating \(directory)", errno: errno) }
@@ -38,11 +39,18 @@ struct LeaseStore: ~Copyable {
         let lockFd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFd >= 0 else { throw .system(step: "opening \(lockPath)", errno: errno) }
         while flock(lockFd, LOCK_EX) != 0 {
-            guard errno == EINTR else { let code = errno; close(lockFd); throw .system(step: "locking \(lockPath)", errno: code) }
+            guard errno == EINTR else {
+                let code = errno
+                close(lockFd)
+                throw .system(step: "locking \(lockPath)", errno: code)
+            }
         }
         let path = directory + "/" + bridge + ".leases"
         let text: String
-        do throws(NetworkError) { text = try Self.read(path) } catch { close(lockFd); throw error }
+        do throws(NetworkError) { text = try Self.read(path) } catch {
+            close(lockFd)
+            throw error
+        }
         self.lockFd = lockFd
         self.path = path
         for line in text.split(separator: "\n") {
@@ -50,9 +58,11 @@ struct LeaseStore: ~Copyable {
             if fields.count == 2, fields[0] == "subnet" {
                 subnet = IPv4Subnet(fields[1])
             } else if fields.count == 4, let address = IPv4Address(fields[0]) {
-                leases.append(Lease(address: address, owner: Self.unescape(fields[1]),
-                                    groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
-                                    interface: String(fields[3])))
+                leases.append(
+                    Lease(
+                        address: address, owner: Self.unescape(fields[1]),
+                        groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
+                        interface: String(fields[3])))
             }
         }
     }

@@ -23,11 +23,13 @@ final class LinkRemoval: @unchecked Sendable {
         self.grace = grace
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let started = pthread_create(&thread, nil, { context in
-            let removal = Unmanaged<LinkRemoval>.fromOpaque(context!).takeRetainedValue()
-            removal.run()
-            return nil
-        }, context)
+        let started = pthread_create(
+            &thread, nil,
+            { context in
+                let removal = Unmanaged<LinkRemoval>.fromOpaque(context!).takeRetainedValue()
+                removal.run()
+                return nil
+            }, context)
         if started == 0 {
             self.thread = thread
         } else {

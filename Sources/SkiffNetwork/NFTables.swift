@@ -34,7 +34,10 @@ enum NFTExpression {
         let reg = Self.register1
         switch self {
         case .meta(let key):
-            expression("meta") { $0.put(UInt16(NFTA_META_DREG), bigEndian: reg); $0.put(UInt16(NFTA_META_KEY), bigEndian: key) }
+            expression("meta") {
+                $0.put(UInt16(NFTA_META_DREG), bigEndian: reg)
+                $0.put(UInt16(NFTA_META_KEY), bigEndian: key)
+            }
         case .payload(let base, let offset, let length):
             expression("payload") {
                 $0.put(UInt16(NFTA_PAYLOAD_DREG), bigEndian: reg)
@@ -63,7 +66,10 @@ enum NFTExpression {
                 if isVerdictMap { $0.put(UInt16(NFTA_LOOKUP_DREG), bigEndian: UInt32(NFT_REG_VERDICT.rawValue)) }
             }
         case .conntrackState:
-            expression("ct") { $0.put(UInt16(NFTA_CT_DREG), bigEndian: reg); $0.put(UInt16(NFTA_CT_KEY), bigEndian: UInt32(NFT_CT_STATE.rawValue)) }
+            expression("ct") {
+                $0.put(UInt16(NFTA_CT_DREG), bigEndian: reg)
+                $0.put(UInt16(NFTA_CT_KEY), bigEndian: UInt32(NFT_CT_STATE.rawValue))
+            }
         case .verdict(let code, let chain):
             expression("immediate") {
                 $0.put(UInt16(NFTA_IMMEDIATE_DREG), bigEndian: UInt32(NFT_REG_VERDICT.rawValue))
@@ -84,7 +90,7 @@ enum NFTExpression {
 /// by the kernel atomically, or none is.
 struct NFTablesBatch {
     enum Family: UInt8 {
-        case inet = 1    // NFPROTO_INET
+        case inet = 1  // NFPROTO_INET
         case bridge = 7  // NFPROTO_BRIDGE
     }
 
@@ -103,8 +109,9 @@ struct NFTablesBatch {
     var isEmpty: Bool { messages.isEmpty }
 
     private func message(_ type: UInt32, _ family: Family, flags: Int) -> NetlinkMessage {
-        NetlinkMessage(type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type), flags: flags | SKIFF_NLM_F_ACK,
-                       fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
+        NetlinkMessage(
+            type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type), flags: flags | SKIFF_NLM_F_ACK,
+            fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
     }
 
     mutating func addTable(_ family: Family, _ table: String) {
@@ -217,8 +224,9 @@ struct NFTablesBatch {
 
     /// Whether `table` exists in `family`.
     static func tableExists(_ family: Family, _ table: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
-        var request = NetlinkMessage(type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(NFT_MSG_GETTABLE.rawValue), flags: SKIFF_NLM_F_ACK,
-                                     fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
+        var request = NetlinkMessage(
+            type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(NFT_MSG_GETTABLE.rawValue), flags: SKIFF_NLM_F_ACK,
+            fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
         request.put(UInt16(NFTA_TABLE_NAME), string: table)
         var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
         do throws(NetworkError) { _ = try socket.perform([request], step: "looking up table \(table)") } catch {

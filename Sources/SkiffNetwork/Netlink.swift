@@ -100,7 +100,8 @@ struct NetlinkSocket: ~Copyable {
     private var sequence: UInt32
 
     init(protocol netlinkProtocol: Int32, namespace: Int32? = nil) throws(NetworkError) {
-        let fd = namespace.map { skiff_netlink_socket_in($0, netlinkProtocol) }
+        let fd =
+            namespace.map { skiff_netlink_socket_in($0, netlinkProtocol) }
             ?? socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
         guard fd >= 0 else { throw .system(step: "opening a netlink socket", errno: errno) }
         var on: Int32 = 1

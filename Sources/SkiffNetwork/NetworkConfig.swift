@@ -47,8 +47,10 @@ public struct NetworkConfig: Sendable, Equatable {
             }
         }
         if let address = config.address, !config.subnet.taskAddresses.contains(address.value) {
-            throw SpecError("annotations[\"\(prefix)address\"]",
-                            "\(address) is not a task address of the subnet \(config.subnet) (\(IPv4Address(config.subnet.taskAddresses.lowerBound)) to \(IPv4Address(config.subnet.taskAddresses.upperBound)))")
+            throw SpecError(
+                "annotations[\"\(prefix)address\"]",
+                "\(address) is not a task address of the subnet \(config.subnet) (\(IPv4Address(config.subnet.taskAddresses.lowerBound)) to \(IPv4Address(config.subnet.taskAddresses.upperBound)))"
+            )
         }
         return config
     }
@@ -69,7 +71,8 @@ public struct NetworkConfig: Sendable, Equatable {
     static func groupName(_ name: Substring, field: String) throws(SpecError) -> String {
         let name = Substring(name.trimmingWhitespace)
         guard let first = name.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20),
-              name.utf8.count <= 32, name.utf8.allSatisfy(isNameCharacter) else {
+            name.utf8.count <= 32, name.utf8.allSatisfy(isNameCharacter)
+        else {
             throw SpecError(field, "group \"\(name)\": a group name starts with a letter and has up to 32 letters, digits, '-' and '_'")
         }
         return String(name)
@@ -163,4 +166,3 @@ public struct NetworkRule: Sendable, Equatable {
         return ranges
     }
 }
-

@@ -58,8 +58,9 @@ struct RouteNetlink: ~Copyable {
 
     /// A bridge called `name`, up, marked as skiff's. Returns false if it existed already.
     mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
-        var request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-                                     fixed: Self.linkHeader(up: true))
+        var request = NetlinkMessage(
+            type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+            fixed: Self.linkHeader(up: true))
         request.put(UInt16(IFLA_IFNAME), string: name)
         request.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
@@ -73,8 +74,9 @@ struct RouteNetlink: ~Copyable {
     /// A veth pair: `host` on the bridge `master`, up; its peer `peer` (with `peerMAC`)
     /// created directly in the namespace `peerNamespace`.
     mutating func createVeth(host: String, master: Int32, peer: String, peerMAC: [UInt8], peerNamespace: Int32) throws(NetworkError) {
-        var request = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-                                     fixed: Self.linkHeader(up: true))
+        var request = NetlinkMessage(
+            type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+            fixed: Self.linkHeader(up: true))
         request.put(UInt16(IFLA_IFNAME), string: host)
         request.put(UInt16(IFLA_MASTER), u32: UInt32(master))
         request.nest(UInt16(IFLA_LINKINFO)) { info in
@@ -102,9 +104,10 @@ struct RouteNetlink: ~Copyable {
     /// from it nor sends frames to it. A port that is gone already is fine.
     mutating func disableBridgePort(_ name: String) throws(NetworkError) {
         guard let index = try index(of: name) else { return }
-        var request = NetlinkMessage(type: UInt16(RTM_SETLINK), flags: SKIFF_NLM_F_ACK,
-                                     fixed: [UInt8(AF_BRIDGE), 0, 0, 0] + NetlinkMessage.bytes(of: index)
-                                         + NetlinkMessage.bytes(of: UInt32(0)) + NetlinkMessage.bytes(of: UInt32(0)))
+        var request = NetlinkMessage(
+            type: UInt16(RTM_SETLINK), flags: SKIFF_NLM_F_ACK,
+            fixed: [UInt8(AF_BRIDGE), 0, 0, 0] + NetlinkMessage.bytes(of: index)
+                + NetlinkMessage.bytes(of: UInt32(0)) + NetlinkMessage.bytes(of: UInt32(0)))
         request.nest(UInt16(IFLA_PROTINFO)) { $0.put(UInt16(IFLA_BRPORT_STATE), [0]) }  // BR_STATE_DISABLED
         do throws(NetworkError) { _ = try socket.perform([request], step: "disabling bridge port \(name)") } catch {
             if error.errno == ENODEV { return }
@@ -114,8 +117,9 @@ struct RouteNetlink: ~Copyable {
 
     /// `address/prefixLength` on the link `index`; an address it has already is fine.
     mutating func addAddress(_ address: IPv4Address, prefixLength: Int, index: Int32) throws(NetworkError) {
-        var request = NetlinkMessage(type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-                                     fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        var request = NetlinkMessage(
+            type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+            fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
         request.put(UInt16(IFA_LOCAL), address.bytes)
         request.put(UInt16(IFA_ADDRESS), address.bytes)
         do throws(NetworkError) { _ = try socket.perform([request], step: "adding address \(address)/\(prefixLength)") } catch {
@@ -125,8 +129,9 @@ struct RouteNetlink: ~Copyable {
     }
 
     mutating func removeAddress(_ address: IPv4Address, prefixLength: Int, index: Int32) throws(NetworkError) {
-        var request = NetlinkMessage(type: UInt16(RTM_DELADDR), flags: SKIFF_NLM_F_ACK,
-                                     fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        var request = NetlinkMessage(
+            type: UInt16(RTM_DELADDR), flags: SKIFF_NLM_F_ACK,
+            fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
         request.put(UInt16(IFA_LOCAL), address.bytes)
         do throws(NetworkError) { _ = try socket.perform([request], step: "removing address \(address)/\(prefixLength)") } catch {
             if error.errno == EADDRNOTAVAIL { return }
@@ -138,21 +143,26 @@ struct RouteNetlink: ~Copyable {
     /// default route through `gateway` — one datagram, handled by the kernel in order.
     mutating func configureTask(interface: String, address: IPv4Address, prefixLength: Int, gateway: IPv4Address) throws(NetworkError) {
         guard let index = try index(of: interface) else { throw .system(step: "finding \(interface) in the task", errno: ENODEV) }
-        var addAddress = NetlinkMessage(type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-                                        fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
+        var addAddress = NetlinkMessage(
+            type: UInt16(RTM_NEWADDR), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+            fixed: [UInt8(AF_INET), UInt8(prefixLength), 0, 0] + NetlinkMessage.bytes(of: UInt32(index)))
         addAddress.put(UInt16(IFA_LOCAL), address.bytes)
         addAddress.put(UInt16(IFA_ADDRESS), address.bytes)
         let interfaceUp = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: index, up: true))
         // Loopback is always index 1 in a new network namespace.
         let loopbackUp = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: 1, up: true))
         // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
-        var defaultRoute = NetlinkMessage(type: UInt16(RTM_NEWROUTE), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-                                          fixed: [UInt8(AF_INET), 0, 0, 0, UInt8(RT_TABLE_MAIN.rawValue), UInt8(RTPROT_STATIC),
-                                                  UInt8(RT_SCOPE_UNIVERSE.rawValue), UInt8(RTN_UNICAST)] + NetlinkMessage.bytes(of: UInt32(0)))
+        var defaultRoute = NetlinkMessage(
+            type: UInt16(RTM_NEWROUTE), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
+            fixed: [
+                UInt8(AF_INET), 0, 0, 0, UInt8(RT_TABLE_MAIN.rawValue), UInt8(RTPROT_STATIC),
+                UInt8(RT_SCOPE_UNIVERSE.rawValue), UInt8(RTN_UNICAST),
+            ] + NetlinkMessage.bytes(of: UInt32(0)))
         defaultRoute.put(UInt16(RTA_GATEWAY), gateway.bytes)
         defaultRoute.put(UInt16(RTA_OIF), u32: UInt32(index))
-        _ = try socket.perform([addAddress, interfaceUp, loopbackUp, defaultRoute],
-                               step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
+        _ = try socket.perform(
+            [addAddress, interfaceUp, loopbackUp, defaultRoute],
+            step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
     }
 
     /// Removes the link called `name`; one that is gone already is fine.

@@ -1,4 +1,5 @@
 import CShims
+
 /// The nftables objects that enforce one bridge's rules on the node, outside every task.
 ///
 /// Two tables named `skiff_<bridge>`:
@@ -80,8 +81,12 @@ struct TaskFirewall {
         batch.flushChain(.bridge, table, "from_" + port)
         batch.addRule(.bridge, table, "from_" + port, [.payload(base: UInt32(NFT_PAYLOAD_LL_HEADER), offset: 6, length: 6), .notEqual(task.mac), .drop])
         batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.sourceAddress, .equal(task.address.bytes), .accept])
-        batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.arpEthertype), Self.network(8, 6), .equal(task.mac),
-                                                        Self.network(14, 4), .equal(task.address.bytes), .accept])
+        batch.addRule(
+            .bridge, table, "from_" + port,
+            [
+                Self.etherType, .equal(Self.arpEthertype), Self.network(8, 6), .equal(task.mac),
+                Self.network(14, 4), .equal(task.address.bytes), .accept,
+            ])
         batch.addRule(.bridge, table, "from_" + port, [.drop])
         batch.addChain(.bridge, table, "to_" + port)
         batch.flushChain(.bridge, table, "to_" + port)
@@ -124,12 +129,16 @@ struct TaskFirewall {
             case .group(let name): match += [peerAddress, .lookup(set: "g_" + name, isVerdictMap: false)]
             }
             let destinationPort = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2)
-            let portMatches: [[NFTExpression]] = rule.ports.isEmpty ? [[]] : rule.ports.map { range in
-                let low = [UInt8(range.lowerBound >> 8), UInt8(range.lowerBound & 0xff)]
-                let high = [UInt8(range.upperBound >> 8), UInt8(range.upperBound & 0xff)]
-                return range.count == 1 ? [destinationPort, .equal(low)]
-                    : [destinationPort, .compare(UInt32(NFT_CMP_GTE), low), .compare(UInt32(NFT_CMP_LTE), high)]
-            }
+            let portMatches: [[NFTExpression]] =
+                rule.ports.isEmpty
+                ? [[]]
+                : rule.ports.map { range in
+                    let low = [UInt8(range.lowerBound >> 8), UInt8(range.lowerBound & 0xff)]
+                    let high = [UInt8(range.upperBound >> 8), UInt8(range.upperBound & 0xff)]
+                    return range.count == 1
+                        ? [destinationPort, .equal(low)]
+                        : [destinationPort, .compare(UInt32(NFT_CMP_GTE), low), .compare(UInt32(NFT_CMP_LTE), high)]
+                }
             for ports in portMatches { batch.addRule(.inet, table, chain, match + ports + [.return]) }
         }
         batch.addRule(.inet, table, chain, [.drop])

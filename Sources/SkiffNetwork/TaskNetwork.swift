@@ -16,13 +16,18 @@ public enum TaskNetwork {
         var store = try LeaseStore(directory: leases, bridge: config.bridge)
         let previousSubnet = store.subnet
         if let previousSubnet, previousSubnet != config.subnet, !store.leases.isEmpty {
-            throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]",
-                                        "bridge \(config.bridge) is on \(previousSubnet), not \(config.subnet) (\(store.leases.count) tasks use it)"))
+            throw .annotation(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)subnet\"]",
+                    "bridge \(config.bridge) is on \(previousSubnet), not \(config.subnet) (\(store.leases.count) tasks use it)"))
         }
         let address: IPv4Address
         if let wanted = config.address {
             if let holder = store.leases.first(where: { $0.address == wanted }) {
-                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is leased to container \"\(holder.owner.split(separator: "/").last ?? "")\" on this node"))
+                throw .annotation(
+                    SpecError(
+                        "annotations[\"\(NetworkConfig.prefix)address\"]",
+                        "\(wanted) is leased to container \"\(holder.owner.split(separator: "/").last ?? "")\" on this node"))
             }
             address = wanted
         } else {
@@ -39,8 +44,7 @@ public enum TaskNetwork {
         var node = try RouteNetlink()
         let bridge = try ensureBridge(config, replacing: previousSubnet, node: &node)
         let namespace: FileDescriptor
-        do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") }
-        catch { throw .system(error) }
+        do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
         try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue)
         var inside = try RouteNetlink(namespace: namespace.rawValue)
         try inside.configureTask(interface: "eth0", address: address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
@@ -75,8 +79,10 @@ public enum TaskNetwork {
     /// exited takes its veth with its namespace (the kernel removes both ends in its own
     /// worker); one still there after 20 ms — the namespace is held by a container that
     /// joined it, or a TCP connection still closing — is deleted.
-    public static func tearDown(bridge: String, owner: String, leases: String, node: Node = .current,
-                                taskRunning: Bool = false) throws(NetworkError) -> Release {
+    public static func tearDown(
+        bridge: String, owner: String, leases: String, node: Node = .current,
+        taskRunning: Bool = false
+    ) throws(NetworkError) -> Release {
         var store = try LeaseStore(directory: leases, bridge: bridge)
         let mine = store.leases.filter { $0.owner == owner }
         guard !mine.isEmpty else { return Release(rules: nil, removal: nil) }
@@ -183,8 +189,10 @@ public enum TaskNetwork {
     public static func check(_ config: NetworkConfig) throws(NetworkError) {
         var node = try RouteNetlink()
         guard let link = try node.link(named: config.bridge), link.kind != "bridge" else { return }
-        throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]",
-                                    "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
+        throw .annotation(
+            SpecError(
+                "annotations[\"\(NetworkConfig.prefix)bridge\"]",
+                "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
     }
 
     /// The bridge's index, after making it (up, with the gateway address) if it is missing.

@@ -44,8 +44,13 @@ extension Runtime {
             ("mountOptions", strings(MountOptions.names)),
             ("linux", linux),
             // The per-task network annotations this skiff understands (see the README).
-            ("annotations", .object([("org.skiff.version", .string(version)),
-                                     ("io.skiff.network", .string(NetworkConfig.keys.map { NetworkConfig.prefix + $0 }.joined(separator: ",")))])),
+            (
+                "annotations",
+                .object([
+                    ("org.skiff.version", .string(version)),
+                    ("io.skiff.network", .string(NetworkConfig.keys.map { NetworkConfig.prefix + $0 }.joined(separator: ","))),
+                ])
+            ),
         ])
     }
 

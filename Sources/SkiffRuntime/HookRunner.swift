@@ -49,7 +49,7 @@ enum HookRunner {
             guard pid > 0 else { throw Failure(description: "\(what): \(String(cString: strerror(errno)))") }
         }
         _ = input.withUnsafeBytes { send(ours.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        _ = consume ours   // end of its stdin
+        _ = consume ours  // end of its stdin
         // Wait, up to the timeout, on a pidfd.
         if let timeout = hook.timeout, case let pidfd = skiff_pidfd_open(pid), pidfd >= 0 {
             let owned = FileDescriptor(adopting: pidfd)
@@ -57,7 +57,7 @@ enum HookRunner {
             var ready: Int32
             repeat { ready = poll(&fds, 1, Int32(min(timeout, 1_000_000)) * 1000) } while ready < 0 && errno == EINTR
             if ready == 0 {
-                kill(-pid, SIGKILL)   // its process group: whatever it started too
+                kill(-pid, SIGKILL)  // its process group: whatever it started too
                 _ = Subprocess.wait(pid)
                 throw Failure(description: "\(what): did not finish within \(timeout) s")
             }

@@ -38,11 +38,15 @@ struct LaunchPlan {
         for operation in operations {
             let size = MemoryLayout<skiff_op_header>.size + operation.strings.reduce(0) { $0 + $1.utf8.count + 1 }
             if operation.strings.count > Int(UInt16.max) || size > limit {
-                throw SpecError(Self.field(of: operation.code), "too large for skiff-init's plan: \(operation.strings.count) strings, \(size) bytes (one operation takes at most \(UInt16.max) strings and \(limit) bytes)")
+                throw SpecError(
+                    Self.field(of: operation.code),
+                    "too large for skiff-init's plan: \(operation.strings.count) strings, \(size) bytes (one operation takes at most \(UInt16.max) strings and \(limit) bytes)"
+                )
             }
         }
         if descriptors.count > Int(SKIFF_PLAN_MAX_FDS) {
-            throw SpecError("mounts", "the container needs \(descriptors.count) descriptors (namespaces, idmapped mounts); skiff-init takes at most \(SKIFF_PLAN_MAX_FDS)")
+            throw SpecError(
+                "mounts", "the container needs \(descriptors.count) descriptors (namespaces, idmapped mounts); skiff-init takes at most \(SKIFF_PLAN_MAX_FDS)")
         }
     }
 

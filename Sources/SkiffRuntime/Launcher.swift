@@ -51,20 +51,28 @@ enum Launcher {
         defer { close(image) }
 
         var pair: [Int32] = [-1, -1]
-        try check(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair),
-                  "creating the plan socket")
+        try check(
+            socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair),
+            "creating the plan socket")
         let socket = pair[0]
         defer { close(socket) }
 
         var cgroupFd: Int32 = -1
         if let unified = cgroup?.unifiedDirectory {
             cgroupFd = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard cgroupFd >= 0 else { let e = errno; close(pair[1]); throw .system("opening cgroup \(unified)", e) }
+            guard cgroupFd >= 0 else {
+                let e = errno
+                close(pair[1])
+                throw .system("opening cgroup \(unified)", e)
+            }
         }
         defer { if cgroupFd >= 0 { close(cgroupFd) } }
 
         let argv0 = strdup("skiff-init"), argv1 = strdup(String(pair[1]))
-        defer { free(argv0); free(argv1) }
+        defer {
+            free(argv0)
+            free(argv1)
+        }
         let argv: [UnsafeMutablePointer<CChar>?] = [argv0, argv1, nil]
         var request = skiff_spawn_request()
         request.clone_flags = cloneFlags
@@ -82,8 +90,7 @@ enum Launcher {
         var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
         do throws(RuntimeError) {
             if let cgroup {
-                do { try cgroup.attach(pid: spawned, skipUnified: request.into_cgroup != 0) }
-                catch { throw .cgroup(error) }
+                do { try cgroup.attach(pid: spawned, skipUnified: request.into_cgroup != 0) } catch { throw .cgroup(error) }
             }
             let messages = try plan.messages()
             for (i, message) in messages.enumerated() {
@@ -129,8 +136,10 @@ enum Launcher {
         guard n == text.utf8.count else { throw SystemError(step, errno: n < 0 ? errno : EIO) }
     }
 
-    private static func awaitReady(socket: Int32, spawned: Int32, process: inout LaunchedProcess,
-                                   sync: SyncHandler) throws(RuntimeError) {
+    private static func awaitReady(
+        socket: Int32, spawned: Int32, process: inout LaunchedProcess,
+        sync: SyncHandler
+    ) throws(RuntimeError) {
         while true {
             var report = skiff_report()
             var passed: Int32 = -1

@@ -28,8 +28,9 @@ struct PlanBuilder {
     /// The CONSOLE operation: the pty, its size, and /dev/console when `bindConsole`.
     func appendConsole(into plan: inout LaunchPlan, process: Spec.Process, bindConsole: Bool) {
         guard let consoleSocket else { return }
-        plan.console(socket: consoleSocket, rows: Int(process.consoleSize?.height ?? 0), columns: Int(process.consoleSize?.width ?? 0),
-                     bindConsole: bindConsole)
+        plan.console(
+            socket: consoleSocket, rows: Int(process.consoleSize?.height ?? 0), columns: Int(process.consoleSize?.width ?? 0),
+            bindConsole: bindConsole)
     }
     var cgroupSystem: CgroupSystem
     var cgroup: ContainerCgroup?
@@ -85,7 +86,8 @@ struct PlanBuilder {
         let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
         plan.closeDescriptors(from: 3 + preserveFds, keepingFifo: fifoIndex)
         let env = process.env ?? []
-        let search = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        let search =
+            env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let args = process.args!
         plan.exec(args, env: env, search: search, waitForStart: fifoIndex != nil)
@@ -287,8 +289,9 @@ struct PlanBuilder {
         }
         if mount.type == "sysfs", newUserNamespace, !newNetworkNamespace {
             // sysfs can only be mounted by the owner of the network namespace: bind the host's, as runc does.
-            plan.mount("/sys", on: mount.destination, flags: options.flags | MountFlag.bind | MountFlag.recursive,
-                       cleared: options.clearedFlags, bind: true)
+            plan.mount(
+                "/sys", on: mount.destination, flags: options.flags | MountFlag.bind | MountFlag.recursive,
+                cleared: options.clearedFlags, bind: true)
             return
         }
         if options.isBind {
@@ -308,16 +311,18 @@ struct PlanBuilder {
                 idmapDescriptors.append(fd)
                 idmap = plan.add(descriptor: fd)
             }
-            plan.mount(source, on: mount.destination, flags: options.flags, cleared: options.clearedFlags,
-                       propagation: options.propagation, kind: kind, bind: true, idmap: idmap)
+            plan.mount(
+                source, on: mount.destination, flags: options.flags, cleared: options.clearedFlags,
+                propagation: options.propagation, kind: kind, bind: true, idmap: idmap)
         } else {
             var data = options.data
             // SELinux: the files of the filesystems the container mounts get its mount label.
             if let label = spec.linux?.mountLabel, !label.isEmpty, Self.labelledFilesystems.contains(mount.type ?? "") {
                 data.append("context=\"\(label)\"")
             }
-            plan.mount(mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: data.joined(separator: ","),
-                       flags: options.flags, propagation: options.propagation, bind: false)
+            plan.mount(
+                mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: data.joined(separator: ","),
+                flags: options.flags, propagation: options.propagation, bind: false)
         }
     }
 
@@ -340,8 +345,9 @@ struct PlanBuilder {
         func mountHierarchy(_ hierarchy: CgroupHierarchy, at target: String) {
             if mountAfresh {
                 let v2 = hierarchy.version == .v2
-                plan.mount(v2 ? "cgroup2" : "cgroup", on: target, type: v2 ? "cgroup2" : "cgroup", data: v2 ? "" : hierarchy.mountData,
-                           flags: flags, bind: false)
+                plan.mount(
+                    v2 ? "cgroup2" : "cgroup", on: target, type: v2 ? "cgroup2" : "cgroup", data: v2 ? "" : hierarchy.mountData,
+                    flags: flags, bind: false)
             } else if let directory = cgroup?.directories.first(where: { $0.path.hasPrefix(hierarchy.mountPoint + "/") }) {
                 plan.mount(directory.path, on: target, flags: flags | MountFlag.bind, bind: true)
             }
@@ -393,22 +399,24 @@ struct PlanBuilder {
                 plan.mount(device.path, on: device.path, flags: MountFlag.bind, kind: SKIFF_TARGET_FILE, bind: true)
                 continue
             }
-            let type: Int64 = switch device.type {
-            case "b": Int64(S_IFBLK)
-            case "p": Int64(S_IFIFO)
-            default: Int64(S_IFCHR)
-            }
+            let type: Int64 =
+                switch device.type {
+                case "b": Int64(S_IFBLK)
+                case "p": Int64(S_IFIFO)
+                default: Int64(S_IFCHR)
+                }
             let mode = type | Int64((device.fileMode ?? 0o666) & 0o7777)
             let dev = Self.makedev(major: device.major ?? 0, minor: device.minor ?? 0)
             plan.makeNode(device.path, mode: mode, device: dev, uid: device.uid ?? 0, gid: device.gid ?? 0)
         }
-        for (target, link) in [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
-                               ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
-                               ("pts/ptmx", "/dev/ptmx")] {
+        for (target, link) in [
+            ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+            ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+            ("pts/ptmx", "/dev/ptmx"),
+        ] {
             plan.symlink(target, at: link)
         }
     }
-
 
     /// glibc's makedev(3).
     static func makedev(major: Int64, minor: Int64) -> Int64 {
@@ -458,17 +466,24 @@ struct PlanBuilder {
             ambient &= ~bit
         }
         if !skipped.isEmpty {
-            warnings.append("process.capabilities.ambient: \(skipped.joined(separator: ", ")) not raised: the kernel raises an ambient capability only if it is also permitted and inheritable")
+            warnings.append(
+                "process.capabilities.ambient: \(skipped.joined(separator: ", ")) not raised: the kernel raises an ambient capability only if it is also permitted and inheritable"
+            )
         }
         let effective = mask(caps?.effective, "effective")
         let sysAdmin = Int64(1) << 21
         if keepSysAdmin, effective & sysAdmin == 0, let profile = spec.linux?.seccomp, !profile.allows("capset") {
             // The one call skiff-init must make after the filter is in: without it the process
             // would keep CAP_SYS_ADMIN. Refused rather than run with more than the config says.
-            throw .spec(SpecError("linux.seccomp", "denies capset, which skiff must call after loading the filter to drop CAP_SYS_ADMIN (loading a filter without process.noNewPrivileges needs it): allow capset, or set noNewPrivileges"))
+            throw .spec(
+                SpecError(
+                    "linux.seccomp",
+                    "denies capset, which skiff must call after loading the filter to drop CAP_SYS_ADMIN (loading a filter without process.noNewPrivileges needs it): allow capset, or set noNewPrivileges"
+                ))
         }
-        plan.capabilities(effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient,
-                          lastCapability: last, keepSysAdmin: keepSysAdmin)
+        plan.capabilities(
+            effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient,
+            lastCapability: last, keepSysAdmin: keepSysAdmin)
         if let (set, name) = missing {
             throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
         }
@@ -478,9 +493,8 @@ struct PlanBuilder {
     static func heldCapabilities() -> UInt64 {
         let status = String(decoding: (try? readFile("/proc/self/status")) ?? [], as: UTF8.self)
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapPrm:") }),
-              let value = UInt64(line.dropFirst(7).filter { !$0.isWhitespace }, radix: 16) else { return UInt64.max }
+            let value = UInt64(line.dropFirst(7).filter { !$0.isWhitespace }, radix: 16)
+        else { return UInt64.max }
         return value
     }
 }
-
-

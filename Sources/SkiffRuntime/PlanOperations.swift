@@ -51,11 +51,14 @@ extension LaunchPlan {
 
     /// A MOUNT operation; `idmap` is the descriptor index of a user namespace for an idmapped
     /// bind mount.
-    mutating func mount(_ source: String, on target: String, type: String = "", data: String = "", flags: Int64,
-                        cleared: Int64 = 0, propagation: Int64 = 0, kind: skiff_target_kind = SKIFF_TARGET_DIR,
-                        bind: Bool, idmap: Int64 = -1) {
-        append(SKIFF_OP_MOUNT, args: [flags, cleared, propagation, Int64(kind.rawValue), bind ? 1 : 0, idmap],
-               strings: [source, target, type, data])
+    mutating func mount(
+        _ source: String, on target: String, type: String = "", data: String = "", flags: Int64,
+        cleared: Int64 = 0, propagation: Int64 = 0, kind: skiff_target_kind = SKIFF_TARGET_DIR,
+        bind: Bool, idmap: Int64 = -1
+    ) {
+        append(
+            SKIFF_OP_MOUNT, args: [flags, cleared, propagation, Int64(kind.rawValue), bind ? 1 : 0, idmap],
+            strings: [source, target, type, data])
     }
 
     mutating func remount(_ target: String, flags: Int64) { append(SKIFF_OP_REMOUNT, args: [flags], strings: [target]) }
@@ -101,8 +104,10 @@ extension LaunchPlan {
 
     /// `keepSysAdmin`: keep CAP_SYS_ADMIN until the seccomp filter is loaded (without
     /// no_new_privs loading needs it), then drop it.
-    mutating func capabilities(effective: Int64, permitted: Int64, inheritable: Int64, ambient: Int64,
-                               lastCapability: Int, keepSysAdmin: Bool) {
+    mutating func capabilities(
+        effective: Int64, permitted: Int64, inheritable: Int64, ambient: Int64,
+        lastCapability: Int, keepSysAdmin: Bool
+    ) {
         append(SKIFF_OP_CAPS, args: [effective, permitted, inheritable, ambient, Int64(lastCapability), keepSysAdmin ? 1 : 0])
     }
 

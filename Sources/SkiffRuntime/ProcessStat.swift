@@ -15,7 +15,8 @@ struct ProcessStat {
         let fields = bytes[(close + 2)...].split(separator: UInt8(ascii: " "))
         // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
         guard fields.count > 19, let first = fields[0].first,
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
+        else { return nil }
         state = Character(Unicode.Scalar(first))
         startTime = start
     }

@@ -39,8 +39,9 @@ extension Runtime {
         trace("seccomp filter ready", since: clock)
         let console = try Self.console(terminal: bundle.spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
         defer { if console.child >= 0 { close(console.child) } }
-        var launch = try buildPlan(bundle, id: id, envelope: envelope, seccomp: seccomp, console: console.child,
-                                   options: options, waitForStart: waitForStart)
+        var launch = try buildPlan(
+            bundle, id: id, envelope: envelope, seccomp: seccomp, console: console.child,
+            options: options, waitForStart: waitForStart)
         defer { launch.output.openedDescriptors.forEach { close($0) } }
         trace("built the launch plan (\(launch.output.plan.operations.count) operations)", since: clock)
 
@@ -62,13 +63,16 @@ extension Runtime {
             }
             let fifo = try openExecFifo(directory, into: &launch.output)
             defer { if fifo >= 0 { close(fifo) } }
-            let sync = CreateSync(record: record, hooks: bundle.spec.hooks, network: envelope.network,
-                                  networkLeases: envelope.networkLeases, owner: directory.path)
-            let process = try launchExplained(launch.output, envelope: envelope, spec: bundle.spec,
-                                              userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
+            let sync = CreateSync(
+                record: record, hooks: bundle.spec.hooks, network: envelope.network,
+                networkLeases: envelope.networkLeases, owner: directory.path)
+            let process = try launchExplained(
+                launch.output, envelope: envelope, spec: bundle.spec,
+                userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
             trace("container process \(process.pid) ready", since: clock)
-            record = try recordLaunched(process, record: record, status: waitForStart ? .created : .running,
-                                        seccomp: seccomp, directory: directory, pidFile: options.pidFile)
+            record = try recordLaunched(
+                process, record: record, status: waitForStart ? .created : .running,
+                seccomp: seccomp, directory: directory, pidFile: options.pidFile)
             return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
         } catch {
             if console.relay >= 0 { close(console.relay) }
@@ -127,7 +131,8 @@ extension Runtime {
         if geteuid() == 0, driver.system.participating().isEmpty {
             // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
             // unlimited and delete could not find it. runc refuses too.
-            throw .usage("no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
+            throw .usage(
+                "no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
         }
         var cgroup: ContainerCgroup?
         do { cgroup = try driver.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value) } catch { throw .spec(error) }
@@ -146,9 +151,15 @@ extension Runtime {
             // container's: limits would bind the processes already there, and delete must
             // leave them alone.
             if let write = resources.writes.first {
-                throw .spec(SpecError(write.field, "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"))
+                throw .spec(
+                    SpecError(
+                        write.field,
+                        "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"
+                    ))
             }
-            warn("linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them")
+            warn(
+                "linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them"
+            )
             planned.shared = true
             cgroup = planned
         }
@@ -168,11 +179,14 @@ extension Runtime {
         var newUserNamespace: Bool
     }
 
-    func buildPlan(_ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Int32,
-                   options: CreateOptions, waitForStart: Bool) throws(RuntimeError) -> BuiltPlan {
-        var builder = PlanBuilder(spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
-                                  cgroupSystem: (envelope.driver as? CgroupfsDriver)?.system ?? CgroupSystem(hierarchies: []),
-                                  cgroup: envelope.cgroup)
+    func buildPlan(
+        _ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Int32,
+        options: CreateOptions, waitForStart: Bool
+    ) throws(RuntimeError) -> BuiltPlan {
+        var builder = PlanBuilder(
+            spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
+            cgroupSystem: (envelope.driver as? CgroupfsDriver)?.system ?? CgroupSystem(hierarchies: []),
+            cgroup: envelope.cgroup)
         builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
         builder.consoleSocket = console >= 0 ? console : nil
         builder.noPivot = options.noPivot
@@ -199,13 +213,16 @@ extension Runtime {
 
     /// `Launcher.launch`, with the cause said when skiff-init was killed before it was ready
     /// by the memory limit of its own cgroup (a limit below what a process needs to start).
-    private func launchExplained(_ output: PlanBuilder.Output, envelope: Envelope, spec: Spec,
-                                 userMaps: Launcher.UserMaps?, sync: @escaping Launcher.SyncHandler) throws(RuntimeError) -> LaunchedProcess {
+    private func launchExplained(
+        _ output: PlanBuilder.Output, envelope: Envelope, spec: Spec,
+        userMaps: Launcher.UserMaps?, sync: @escaping Launcher.SyncHandler
+    ) throws(RuntimeError) -> LaunchedProcess {
         do throws(RuntimeError) {
             return try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, userMaps: userMaps, sync: sync)
         } catch {
             if case .container(let step, _, _) = error, step == "skiff-init", let cgroup = envelope.cgroup,
-               envelope.driver.stats(cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit {
+                envelope.driver.stats(cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit
+            {
                 throw .spec(SpecError("linux.resources.memory.limit", "\(limit) bytes is too little for the container to start: the kernel's OOM killer ended its setup"))
             }
             throw error
@@ -216,8 +233,10 @@ extension Runtime {
 
     /// The launched process in the record (pid, start time, pid namespace), its seccomp
     /// listener and pid file handed over; the record written.
-    private func recordLaunched(_ process: LaunchedProcess, record: ContainerRecord, status: ContainerStatus, seccomp: SeccompProgram?,
-                                directory: ContainerDirectory, pidFile: String?) throws(RuntimeError) -> ContainerRecord {
+    private func recordLaunched(
+        _ process: LaunchedProcess, record: ContainerRecord, status: ContainerStatus, seccomp: SeccompProgram?,
+        directory: ContainerDirectory, pidFile: String?
+    ) throws(RuntimeError) -> ContainerRecord {
         var record = record
         record.pid = process.pid
         record.pidStartTime = ProcessStat(pid: process.pid)?.startTime
@@ -235,8 +254,10 @@ extension Runtime {
     /// What create and exec both do once skiff-init is ready: the seccomp notify listener to
     /// its `listenerPath`, `beforePidFile`, and the pid file; the process is killed if any of
     /// it fails (nothing may run that its caller was told failed).
-    func handOver(_ process: LaunchedProcess, seccomp: SeccompProgram?, state: JSONValue, pidFile: String?,
-                  beforePidFile: () throws(RuntimeError) -> Void = {}) throws(RuntimeError) {
+    func handOver(
+        _ process: LaunchedProcess, seccomp: SeccompProgram?, state: JSONValue, pidFile: String?,
+        beforePidFile: () throws(RuntimeError) -> Void = {}
+    ) throws(RuntimeError) {
         do throws(RuntimeError) {
             if process.listenerFd >= 0, let filter = seccomp?.filter {
                 defer { close(process.listenerFd) }
@@ -282,8 +303,9 @@ struct CreateSync: Sendable {
         switch tag {
         case PlanBuilder.syncNetwork:
             guard let network, let networkLeases else { return [] }
-            do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases) }
-            catch { throw RuntimeError(error) }
+            do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases) } catch {
+                throw RuntimeError(error)
+            }
             return []
         case PlanBuilder.syncRuntimeHooks:
             let state = Runtime.ociState(current, status: .creating)

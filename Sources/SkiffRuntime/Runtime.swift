@@ -35,8 +35,10 @@ public struct Runtime: Sendable {
     /// Receives notes worth saying once (which cgroup hierarchy is in use).
     public var note: @Sendable (String) -> Void = { _ in }
 
-    public init(root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in },
-                debug: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in },
+        debug: (@Sendable (String) -> Void)? = nil
+    ) {
         self.store = StateStore(root: root)
         self.warn = warn
         self.debug = debug
@@ -64,8 +66,10 @@ public struct Runtime: Sendable {
         guard config != nil else { return nil }
         let namespace = (spec.linux?.namespaces ?? []).first { $0.kind == .network }
         guard let namespace else {
-            throw .spec(SpecError("annotations[\"\(NetworkConfig.prefix)*\"]",
-                                  "a task's own network needs a new network namespace (linux.namespaces has no \"network\" entry)"))
+            throw .spec(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)*\"]",
+                    "a task's own network needs a new network namespace (linux.namespaces has no \"network\" entry)"))
         }
         return namespace.path == nil ? config : nil
     }
@@ -117,9 +121,11 @@ public struct Runtime: Sendable {
 
     /// The OCI state of `record` as the runtime spec shapes it (for listeners and hooks).
     static func ociState(_ record: ContainerRecord, status: ContainerStatus) -> JSONValue {
-        .object([("ociVersion", .string(record.ociVersion)), ("id", .string(record.id)), ("status", .string(status.rawValue)),
-                 ("pid", .number(String(record.pid))), ("bundle", .string(record.bundle)),
-                 ("annotations", .object((record.annotations ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))])
+        .object([
+            ("ociVersion", .string(record.ociVersion)), ("id", .string(record.id)), ("status", .string(status.rawValue)),
+            ("pid", .number(String(record.pid))), ("bundle", .string(record.bundle)),
+            ("annotations", .object((record.annotations ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+        ])
     }
 
     /// Now, as a record's `created` (RFC 3339, microseconds, as runc writes it).
@@ -149,8 +155,9 @@ public struct Runtime: Sendable {
         let fifo = open(directory.fifoPath, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fifo >= 0 else {
             // ENXIO: nobody holds the read end, the init is gone.
-            throw errno == ENXIO ? .wrongState(id: id.value, status: .stopped, action: "start")
-                                 : .system("opening \(directory.fifoPath)", errno)
+            throw errno == ENXIO
+                ? .wrongState(id: id.value, status: .stopped, action: "start")
+                : .system("opening \(directory.fifoPath)", errno)
         }
         var byte: UInt8 = 0
         let written = write(fifo, &byte, 1)
@@ -176,13 +183,15 @@ public struct Runtime: Sendable {
     public func state(id: String) throws(RuntimeError) -> ContainerState {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else {
-            return ContainerState(ociVersion: "1.2.0", id: id.value, pid: 0, status: .creating, bundle: "", rootfs: "",
-                                  created: "", owner: "", annotations: nil)
+            return ContainerState(
+                ociVersion: "1.2.0", id: id.value, pid: 0, status: .creating, bundle: "", rootfs: "",
+                created: "", owner: "", annotations: nil)
         }
         let status = self.status(of: record, directory: nil)
-        return ContainerState(ociVersion: record.ociVersion, id: record.id, pid: status == .stopped ? 0 : record.pid,
-                              status: status, bundle: record.bundle, rootfs: record.rootfs, created: record.created,
-                              owner: Self.userName(record.ownerUID), annotations: record.annotations)
+        return ContainerState(
+            ociVersion: record.ociVersion, id: record.id, pid: status == .stopped ? 0 : record.pid,
+            status: status, bundle: record.bundle, rootfs: record.rootfs, created: record.created,
+            owner: Self.userName(record.ownerUID), annotations: record.annotations)
     }
 
     /// The live status: what the record says, checked against the process.
@@ -213,8 +222,9 @@ public struct Runtime: Sendable {
         store.list().compactMap { id in
             do throws(RuntimeError) { return try state(id: id.value) } catch {
                 guard case .unreadableState = error else { return nil }
-                return ContainerState(ociVersion: "", id: id.value, pid: 0, status: .unreadable, bundle: "", rootfs: "",
-                                      created: "", owner: "", annotations: nil)
+                return ContainerState(
+                    ociVersion: "", id: id.value, pid: 0, status: .unreadable, bundle: "", rootfs: "",
+                    created: "", owner: "", annotations: nil)
             }
         }
     }
@@ -347,12 +357,12 @@ public struct Runtime: Sendable {
                 return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .current, taskRunning: taskRunning)
             }
             guard let path = TaskNetwork.findNode(leaseDirectory: leases),
-                  let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)") else {
+                let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
+            else {
                 return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone, taskRunning: taskRunning)
             }
             return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue), taskRunning: taskRunning)
-        }
-        catch { throw RuntimeError(error) }
+        } catch { throw RuntimeError(error) }
     }
 
     // MARK: run
@@ -390,8 +400,10 @@ public struct Runtime: Sendable {
     /// run's and exec's foreground: the terminal relayed (when skiff holds the console socket),
     /// signals forwarded, and the process's exit status returned (128+N for signal N).
     /// `whileRunning` runs once the relay is set up, before the wait.
-    func waitInForeground(pid: Int32, pidfd: Int32, relaySocket: Int32, forwarder: SignalForwarder,
-                          whileRunning: () -> Void = {}) throws(RuntimeError) -> Int32 {
+    func waitInForeground(
+        pid: Int32, pidfd: Int32, relaySocket: Int32, forwarder: SignalForwarder,
+        whileRunning: () -> Void = {}
+    ) throws(RuntimeError) -> Int32 {
         var relay: TerminalRelay?
         if relaySocket >= 0 {
             defer { close(relaySocket) }
@@ -399,7 +411,7 @@ public struct Runtime: Sendable {
         }
         whileRunning()
         let status = forwarder.wait(for: pid, pidfd: pidfd, relay: relay)
-        relay = nil   // the terminal is restored before anything else is said
+        relay = nil  // the terminal is restored before anything else is said
         return status
     }
 }

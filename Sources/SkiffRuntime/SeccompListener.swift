@@ -7,7 +7,10 @@ import SkiffSpec
 /// ociVersion, fds ["seccompFd"], pid, metadata, state) with the descriptor by SCM_RIGHTS.
 enum SeccompListener {
     static func send(_ listener: Int32, to path: String, metadata: String?, state: JSONValue) throws(RuntimeError) {
-        let pid: JSONValue = { if case .object(let members) = state { return members.first { $0.0 == "pid" }?.1 ?? .number("0") }; return .number("0") }()
+        let pid: JSONValue = {
+            if case .object(let members) = state { return members.first { $0.0 == "pid" }?.1 ?? .number("0") }
+            return .number("0")
+        }()
         let message = JSONValue.object([
             ("ociVersion", .string("1.2.0")), ("fds", .array([.string("seccompFd")])), ("pid", pid),
             ("metadata", .string(metadata ?? "")), ("state", state),

@@ -43,9 +43,10 @@ public enum SecurityModules {
     /// The names of the profiles the kernel has, from "name (mode)" lines.
     static func loadedAppArmorProfiles() -> Set<String> {
         let text = String(decoding: (try? readFile("/sys/kernel/security/apparmor/profiles")) ?? [], as: UTF8.self)
-        return Set(text.split(separator: "\n").map { line in
-            line.hasSuffix(")") ? String(line[..<(line.lastIndex(of: "(") ?? line.endIndex)].dropLast()) : String(line)
-        })
+        return Set(
+            text.split(separator: "\n").map { line in
+                line.hasSuffix(")") ? String(line[..<(line.lastIndex(of: "(") ?? line.endIndex)].dropLast()) : String(line)
+            })
     }
 
     /// The EXEC_LABEL operations for `process`: the attribute file under

@@ -37,10 +37,12 @@ final class SignalForwarder {
         var stdinOpen = relay != nil
         var masterOpen = relay != nil
         while true {
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: pidfd, events: Int16(pidfd >= 0 ? POLLIN : 0), revents: 0),
-                       pollfd(fd: stdinOpen ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: masterOpen ? relay!.master : -1, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pidfd, events: Int16(pidfd >= 0 ? POLLIN : 0), revents: 0),
+                pollfd(fd: stdinOpen ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: masterOpen ? relay!.master : -1, events: Int16(POLLIN), revents: 0),
+            ]
             let ready = poll(&fds, nfds_t(fds.count), pidfd >= 0 ? -1 : 50)
             if ready < 0, errno != EINTR { break }
             if let relay {

@@ -34,8 +34,17 @@ public struct StateStore: Sendable {
         let staging = "\(root)/.new-\(id.value)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try check(mkdir(staging, 0o711), "creating \(staging)")
         let fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { let e = errno; rmdir(staging); throw .system("opening \(staging)", e) }
-        guard flock(fd, LOCK_EX) == 0 else { let e = errno; close(fd); rmdir(staging); throw .system("locking \(staging)", e) }
+        guard fd >= 0 else {
+            let e = errno
+            rmdir(staging)
+            throw .system("opening \(staging)", e)
+        }
+        guard flock(fd, LOCK_EX) == 0 else {
+            let e = errno
+            close(fd)
+            rmdir(staging)
+            throw .system("locking \(staging)", e)
+        }
         if skiff_rename_noreplace(AT_FDCWD, staging, AT_FDCWD, path(of: id)) != 0 {
             let e = errno
             close(fd)
@@ -50,7 +59,11 @@ public struct StateStore: Sendable {
         let fd = open(path(of: id), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw errno == ENOENT ? .notFound(id.value) : .system("opening \(path(of: id))", errno) }
         while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { let e = errno; close(fd); throw .system("locking \(path(of: id))", e) }
+            if errno != EINTR {
+                let e = errno
+                close(fd)
+                throw .system("locking \(path(of: id))", e)
+            }
         }
         let directory = ContainerDirectory(id: id, path: path(of: id), fd: fd)
         // Deleted while we waited for the lock?

@@ -41,7 +41,10 @@ final class TerminalRelay {
         var offset = 0
         while offset < n {
             let written = buffer[offset..<n].withUnsafeBytes { write(to, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue }; return false }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
             offset += written
         }
         return true

@@ -62,8 +62,9 @@ public enum SeccompCompiler {
             // The kernel refuses TSYNC with a listener unless told to report ESRCH instead.
             if flags & 1 != 0 { flags |= 16 }
         }
-        return SeccompFilter(program: [], flags: flags, listenerPath: usesNotify ? seccomp.listenerPath : nil,
-                             listenerMetadata: seccomp.listenerMetadata, warnings: warnings)
+        return SeccompFilter(
+            program: [], flags: flags, listenerPath: usesNotify ? seccomp.listenerPath : nil,
+            listenerMetadata: seccomp.listenerMetadata, warnings: warnings)
     }
 
     /// The action value; ERRNO and TRACE carry `errno` (EPERM by default).
@@ -89,8 +90,9 @@ public enum SeccompCompiler {
             // libseccomp refuses a rule that repeats the default; it would change nothing.
             if ruleAction == defaultAction { continue }
             let comparisons = (rule.args ?? []).map { arg in
-                scmp_arg_cmp(arg: UInt32(arg.index), op: scmp_compare(rawValue: SeccompNames.operators[arg.op]!),
-                             datum_a: arg.value, datum_b: arg.valueTwo ?? 0)
+                scmp_arg_cmp(
+                    arg: UInt32(arg.index), op: scmp_compare(rawValue: SeccompNames.operators[arg.op]!),
+                    datum_a: arg.value, datum_b: arg.valueTwo ?? 0)
             }
             // One rule with every comparison, unless two compare the same argument (libseccomp
             // cannot AND those): then one rule per comparison, as runc does.

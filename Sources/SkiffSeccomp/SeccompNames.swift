@@ -8,8 +8,10 @@ public enum SeccompNames {
     public static var flagNames: [String] { flags.keys.sorted() }
     /// The OCI architecture names this libseccomp knows.
     public static var architectureNames: [String] {
-        let candidates = ["X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
-                          "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC", "PARISC64", "RISCV64", "LOONGARCH64", "M68K", "SH", "SHEB"]
+        let candidates = [
+            "X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
+            "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC", "PARISC64", "RISCV64", "LOONGARCH64", "M68K", "SH", "SHEB",
+        ]
         return candidates.map { "SCMP_ARCH_" + $0 }.filter { name in
             libseccompArchitecture(name).map { seccomp_arch_resolve_name($0) != 0 } ?? false
         }

@@ -71,7 +71,12 @@ private struct JSONParser {
     func failure(_ message: String) -> JSONSyntaxError {
         var line = 1, column = 1
         for b in bytes[..<min(offset, bytes.count)] {
-            if b == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
+            if b == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
         }
         return JSONSyntaxError(line: line, column: column, message: message)
     }
@@ -99,9 +104,15 @@ private struct JSONParser {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw failure("expected a value, found \(describeCurrent())")
         }
@@ -111,7 +122,10 @@ private struct JSONParser {
         offset += 1
         var members: [(String, JSONValue)] = []
         skipSpace()
-        if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
+            offset += 1
+            return .object(members)
+        }
         while true {
             skipSpace()
             guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
@@ -124,7 +138,10 @@ private struct JSONParser {
             members.append((key, try value(depth: depth + 1)))
             skipSpace()
             guard offset < bytes.count else { throw failure("unexpected end of file, expected ',' or '}'") }
-            if bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
+            if bytes[offset] == UInt8(ascii: "}") {
+                offset += 1
+                return .object(members)
+            }
             guard bytes[offset] == UInt8(ascii: ",") else { throw failure("expected ',' or '}', found \(describeCurrent())") }
             offset += 1
         }
@@ -134,12 +151,18 @@ private struct JSONParser {
         offset += 1
         var elements: [JSONValue] = []
         skipSpace()
-        if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(elements) }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") {
+            offset += 1
+            return .array(elements)
+        }
         while true {
             elements.append(try value(depth: depth + 1))
             skipSpace()
             guard offset < bytes.count else { throw failure("unexpected end of file, expected ',' or ']'") }
-            if bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(elements) }
+            if bytes[offset] == UInt8(ascii: "]") {
+                offset += 1
+                return .array(elements)
+            }
             guard bytes[offset] == UInt8(ascii: ",") else { throw failure("expected ',' or ']', found \(describeCurrent())") }
             offset += 1
         }
@@ -174,7 +197,8 @@ private struct JSONParser {
                 case UInt8(ascii: "u"):
                     var code = try hex4()
                     if (0xd800..<0xdc00).contains(code), offset + 2 < bytes.count,
-                       bytes[offset + 1] == UInt8(ascii: "\\"), bytes[offset + 2] == UInt8(ascii: "u") {
+                        bytes[offset + 1] == UInt8(ascii: "\\"), bytes[offset + 2] == UInt8(ascii: "u")
+                    {
                         offset += 2
                         let low = try hex4()
                         code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00)
@@ -210,7 +234,8 @@ private struct JSONParser {
         let start = offset
         let count = word.utf8CodeUnitCount
         guard offset + count <= bytes.count,
-              (0..<count).allSatisfy({ bytes[offset + $0] == word.utf8Start[$0] }) else {
+            (0..<count).allSatisfy({ bytes[offset + $0] == word.utf8Start[$0] })
+        else {
             offset = start
             throw failure("expected a value (true, false or null)")
         }
@@ -226,12 +251,18 @@ private struct JSONParser {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
             case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-"): break
             default:
-                if digits == 0 { offset = start; throw failure("malformed number") }
+                if digits == 0 {
+                    offset = start
+                    throw failure("malformed number")
+                }
                 return .number(String(decoding: bytes[start..<offset], as: UTF8.self))
             }
             offset += 1
         }
-        if digits == 0 { offset = start; throw failure("malformed number") }
+        if digits == 0 {
+            offset = start
+            throw failure("malformed number")
+        }
         return .number(String(decoding: bytes[start..<offset], as: UTF8.self))
     }
 }
@@ -263,7 +294,10 @@ extension JSONValue {
         case .number(let n): out.append(contentsOf: n.utf8)
         case .string(let s): Self.quote(s, into: &out)
         case .array(let elements):
-            if elements.isEmpty { out.append(contentsOf: "[]".utf8); return }
+            if elements.isEmpty {
+                out.append(contentsOf: "[]".utf8)
+                return
+            }
             out.append(UInt8(ascii: "["))
             for (i, element) in elements.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -273,7 +307,10 @@ extension JSONValue {
             if pretty { Self.newline(&out, indent) }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out.append(contentsOf: "{}".utf8); return }
+            if members.isEmpty {
+                out.append(contentsOf: "{}".utf8)
+                return
+            }
             out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }

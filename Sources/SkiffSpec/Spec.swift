@@ -183,8 +183,10 @@ extension Spec {
         public var poststart: [Hook]?
         public var poststop: [Hook]?
 
-        public init(prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
-                    startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil) {
+        public init(
+            prestart: [Hook]? = nil, createRuntime: [Hook]? = nil, createContainer: [Hook]? = nil,
+            startContainer: [Hook]? = nil, poststart: [Hook]? = nil, poststop: [Hook]? = nil
+        ) {
             self.prestart = prestart
             self.createRuntime = createRuntime
             self.createContainer = createContainer
@@ -286,8 +288,10 @@ extension Spec {
         public var uid: UInt32?
         public var gid: UInt32?
 
-        public init(type: String, path: String, major: Int64? = nil, minor: Int64? = nil,
-                    fileMode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil) {
+        public init(
+            type: String, path: String, major: Int64? = nil, minor: Int64? = nil,
+            fileMode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil
+        ) {
             self.type = type
             self.path = path
             self.major = major
@@ -419,9 +423,11 @@ extension Spec {
         public var throttleReadIOPSDevice: [ThrottleDevice]?
         public var throttleWriteIOPSDevice: [ThrottleDevice]?
 
-        public init(weight: UInt16? = nil, weightDevice: [WeightDevice]? = nil,
-                    throttleReadBpsDevice: [ThrottleDevice]? = nil, throttleWriteBpsDevice: [ThrottleDevice]? = nil,
-                    throttleReadIOPSDevice: [ThrottleDevice]? = nil, throttleWriteIOPSDevice: [ThrottleDevice]? = nil) {
+        public init(
+            weight: UInt16? = nil, weightDevice: [WeightDevice]? = nil,
+            throttleReadBpsDevice: [ThrottleDevice]? = nil, throttleWriteBpsDevice: [ThrottleDevice]? = nil,
+            throttleReadIOPSDevice: [ThrottleDevice]? = nil, throttleWriteIOPSDevice: [ThrottleDevice]? = nil
+        ) {
             self.weight = weight
             self.weightDevice = weightDevice
             self.throttleReadBpsDevice = throttleReadBpsDevice
@@ -499,9 +505,11 @@ extension Spec {
         public var listenerMetadata: String?
         public var syscalls: [Syscall]?
 
-        public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil,
-                    flags: [String]? = nil, listenerPath: String? = nil, listenerMetadata: String? = nil,
-                    syscalls: [Syscall]? = nil) {
+        public init(
+            defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil,
+            flags: [String]? = nil, listenerPath: String? = nil, listenerMetadata: String? = nil,
+            syscalls: [Syscall]? = nil
+        ) {
             self.defaultAction = defaultAction
             self.defaultErrnoRet = defaultErrnoRet
             self.architectures = architectures

@@ -45,7 +45,7 @@ public enum SpecValidator {
     static func validateVersion(_ version: String) throws(SpecError) {
         let parts = version.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 2, parts.count <= 3, let major = Int(parts[0]),
-              parts.dropFirst().allSatisfy({ !$0.isEmpty && ($0.first?.isNumber ?? false) })
+            parts.dropFirst().allSatisfy({ !$0.isEmpty && ($0.first?.isNumber ?? false) })
         else { throw SpecError("ociVersion", "\"\(version)\" is not a version (expected e.g. \"1.2.0\")") }
         guard major == supportedMajorVersion else {
             throw SpecError("ociVersion", "unsupported version \"\(version)\" (skiff supports 1.x)")
@@ -229,7 +229,8 @@ public enum SpecValidator {
                 throw SpecError(path.key("cpu")["quota"], "must be positive (or -1 for no limit), got \(quota)")
             }
             if let shares = cpu.shares, shares != 0, !cpuSharesRange.contains(shares) {
-                throw SpecError(path.key("cpu")["shares"], "must be between \(cpuSharesRange.lowerBound) and \(cpuSharesRange.upperBound) (the kernel's range), got \(shares)")
+                throw SpecError(
+                    path.key("cpu")["shares"], "must be between \(cpuSharesRange.lowerBound) and \(cpuSharesRange.upperBound) (the kernel's range), got \(shares)")
             }
             if let runtime = cpu.realtimeRuntime, runtime < -1 {
                 throw SpecError(path.key("cpu")["realtimeRuntime"], "must be positive (or -1 for no limit), got \(runtime)")

@@ -24,7 +24,8 @@ public enum SysctlPolicy {
             } else if key == "kernel.hostname" {
                 throw SpecError(field, "set the hostname with the \"hostname\" field")
             } else {
-                throw SpecError(field, "is not namespaced: it would change the node's kernel for every tenant (only ipc, net.* and kernel.domainname sysctls are accepted)")
+                throw SpecError(
+                    field, "is not namespaced: it would change the node's kernel for every tenant (only ipc, net.* and kernel.domainname sysctls are accepted)")
             }
         }
     }

@@ -16,8 +16,10 @@ public struct FileDescriptor: ~Copyable {
     }
 
     /// openat(2) relative to `directory`, close-on-exec.
-    public init(opening name: String, in directory: borrowing FileDescriptor, _ flags: Int32, mode: mode_t = 0,
-                step: @autoclosure () -> String) throws(SystemError) {
+    public init(
+        opening name: String, in directory: borrowing FileDescriptor, _ flags: Int32, mode: mode_t = 0,
+        step: @autoclosure () -> String
+    ) throws(SystemError) {
         let fd = openat(directory.rawValue, name, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError(step(), errno: errno) }
         rawValue = fd

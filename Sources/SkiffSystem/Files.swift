@@ -25,8 +25,10 @@ public func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, e
 /// Replaces the file `name` (relative to the directory open at `directory`, or a path) with
 /// `bytes` atomically: a temporary file beside it, renamed over it. A reader sees the old file
 /// or the new one, never part of one; a writer killed half way leaves the old one.
-public func writeAtomically(_ bytes: [UInt8], to name: String, inDirectory directory: Int32 = AT_FDCWD,
-                            mode: mode_t = 0o644) throws(SystemError) {
+public func writeAtomically(
+    _ bytes: [UInt8], to name: String, inDirectory directory: Int32 = AT_FDCWD,
+    mode: mode_t = 0o644
+) throws(SystemError) {
     let base = directory
     let temporary = name + ".\(getpid()).tmp"
     let fd = openat(base, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)

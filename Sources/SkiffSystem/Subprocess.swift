@@ -10,8 +10,10 @@ public enum Subprocess {
 
     /// Starts `path` with `arguments` (argv[0] is `path`), the environment given (ours when
     /// nil), and `streams` by child descriptor number (0, 1, 2). Returns its pid.
-    public static func spawn(_ path: String, _ arguments: [String], environment: [String]? = nil,
-                             streams: [Int32: Stream] = [:]) throws(SystemError) -> pid_t {
+    public static func spawn(
+        _ path: String, _ arguments: [String], environment: [String]? = nil,
+        streams: [Int32: Stream] = [:]
+    ) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -28,11 +30,12 @@ public enum Subprocess {
             envp?.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = if var envp {
-            posix_spawn(&pid, path, &actions, nil, argv, &envp)
-        } else {
-            posix_spawn(&pid, path, &actions, nil, argv, environ)
-        }
+        let result =
+            if var envp {
+                posix_spawn(&pid, path, &actions, nil, argv, &envp)
+            } else {
+                posix_spawn(&pid, path, &actions, nil, argv, environ)
+            }
         guard result == 0 else { throw SystemError("starting \(path)", errno: result) }
         return pid
     }

@@ -104,35 +104,37 @@ func writeFile(_ path: String, _ text: String) {
 
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
-func bundleConfig(rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil,
-                  args: String = #"["/bin/true"]"#, annotations: String = "{}") -> String {
+func bundleConfig(
+    rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil,
+    args: String = #"["/bin/true"]"#, annotations: String = "{}"
+) -> String {
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
-    {"ociVersion": "1.0.2",
-     "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": \(args),
-       "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], "cwd": "/",
-       "capabilities": {"bounding": \(caps), "effective": \(caps), "permitted": \(caps)},
-       "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true},
-     "root": {"path": "\(rootfs)", "readonly": true},
-     "hostname": "bench",
-     "annotations": \(annotations),
-     "mounts": [
-       {"destination": "/proc", "type": "proc", "source": "proc"},
-       {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-       {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-       {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-       {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-       {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-       {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-     ],
-     "linux": {
-       "resources": \(resources),\(seccomp.map { "\n       \"seccomp\": \($0)," } ?? "")
-       "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-       "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                       "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-       "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-     }}
-    """
+        {"ociVersion": "1.0.2",
+         "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": \(args),
+           "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], "cwd": "/",
+           "capabilities": {"bounding": \(caps), "effective": \(caps), "permitted": \(caps)},
+           "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}], "noNewPrivileges": true},
+         "root": {"path": "\(rootfs)", "readonly": true},
+         "hostname": "bench",
+         "annotations": \(annotations),
+         "mounts": [
+           {"destination": "/proc", "type": "proc", "source": "proc"},
+           {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+           {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+           {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+           {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+           {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+           {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+         ],
+         "linux": {
+           "resources": \(resources),\(seccomp.map { "\n       \"seccomp\": \($0)," } ?? "")
+           "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+           "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+           "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+         }}
+        """
 }
 
 /// A private mount namespace without the controller-less cgroup2 mount of a hybrid host.
@@ -183,10 +185,14 @@ mkdir(work + "/seccomp", 0o755)
 writeFile(work + "/seccomp/config.json", bundleConfig(rootfs: rootfs, seccomp: Spec.Seccomp.defaultProfile.jsonValue.serialized()))
 // The same with a CPU, memory and pids envelope, the way a scheduler sizes a task.
 mkdir(work + "/limits", 0o755)
-writeFile(work + "/limits/config.json", bundleConfig(rootfs: rootfs, resources: """
-    {"devices": [{"allow": false, "access": "rwm"}], "cpu": {"quota": 50000, "period": 100000},
-     "memory": {"limit": 268435456}, "pids": {"limit": 100}}
-    """))
+writeFile(
+    work + "/limits/config.json",
+    bundleConfig(
+        rootfs: rootfs,
+        resources: """
+            {"devices": [{"allow": false, "access": "rwm"}], "cpu": {"quota": 50000, "period": 100000},
+             "memory": {"limit": 268435456}, "pids": {"limit": 100}}
+            """))
 enterBenchmarkMountNamespace()
 
 var runTimes: [String: [Double]] = [:]
@@ -230,14 +236,18 @@ for round in 0..<options.iterations {
         lifecycleTimes[name, default: []].append(create.milliseconds + start.milliseconds + delete.milliseconds)
         peaks[name] = max(peaks[name] ?? 0, run.peakKiB, create.peakKiB, start.peakKiB, delete.peakKiB)
         let limited = "lim-\(round)"
-        let times = [measure([path, "--root", root, "create", "--bundle", work + "/limits", limited]),
-                     measure([path, "--root", root, "start", limited]),
-                     measure([path, "--root", root, "delete", "--force", limited])]
+        let times = [
+            measure([path, "--root", root, "create", "--bundle", work + "/limits", limited]),
+            measure([path, "--root", root, "start", limited]),
+            measure([path, "--root", root, "delete", "--force", limited]),
+        ]
         limitedTimes[name, default: []].append(times.map(\.milliseconds).reduce(0, +))
         let filtered = "sec-\(round)"
-        let withSeccomp = [measure([path, "--root", root, "create", "--bundle", work + "/seccomp", filtered]),
-                           measure([path, "--root", root, "start", filtered]),
-                           measure([path, "--root", root, "delete", "--force", filtered])]
+        let withSeccomp = [
+            measure([path, "--root", root, "create", "--bundle", work + "/seccomp", filtered]),
+            measure([path, "--root", root, "start", filtered]),
+            measure([path, "--root", root, "delete", "--force", filtered]),
+        ]
         seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
         execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
@@ -255,7 +265,9 @@ let crunSeccomp = median(seccompTimes["crun"] ?? [])
 let crunExec = median(execTimes["crun"] ?? [])
 for (name, path) in binaries { _ = measure([path, "--root", "\(work)/state-\(name)", "delete", "--force", "sleeper"]) }
 print("")
-print("runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun")
+print(
+    "runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun"
+)
 for (name, _) in binaries {
     let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
     let limited = median(limitedTimes[name] ?? [])
@@ -282,15 +294,18 @@ if !floor.isEmpty {
 /// is never touched).
 if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal("unshare(CLONE_NEWNET): \(String(cString: strerror(errno)))") }
-    let annotations = #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
+    let annotations =
+        #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
     mkdir(work + "/networked", 0o755)
     writeFile(work + "/networked/config.json", bundleConfig(rootfs: rootfs, annotations: annotations))
     mkdir(work + "/networked-sleeper", 0o755)
     writeFile(work + "/networked-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#, annotations: annotations))
     let root = "\(work)/state-network"
     func lifecycle(_ bundle: String, _ id: String) -> Double {
-        [measure([skiff, "--root", root, "create", "--bundle", bundle, id]), measure([skiff, "--root", root, "start", id]),
-         measure([skiff, "--root", root, "delete", "--force", id])].map(\.milliseconds).reduce(0, +)
+        [
+            measure([skiff, "--root", root, "create", "--bundle", bundle, id]), measure([skiff, "--root", root, "start", id]),
+            measure([skiff, "--root", root, "delete", "--force", id]),
+        ].map(\.milliseconds).reduce(0, +)
     }
     var plain: [Double] = [], networked: [Double] = []
     for round in 0..<options.iterations {
@@ -308,14 +323,19 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     let plainWall = wall(bundle, "plain-wall"), networkedWall = wall(work + "/networked", "net-wall")
     print("")
     print("networked task (veth, leased address, 3 ingress rules + 1 egress rule, group membership), create+start+delete of /bin/true:")
-    print("  alternating, medians: with network \(format(median(networked))) ms, without \(format(median(plain))) ms: network setup + teardown \(format(median(networked) - median(plain))) ms per task")
-    print("  back to back, \(options.iterations) of each, mean wall time per task: with network \(format(networkedWall)) ms, without \(format(plainWall)) ms: \(format(networkedWall - plainWall)) ms per task")
+    print(
+        "  alternating, medians: with network \(format(median(networked))) ms, without \(format(median(plain))) ms: network setup + teardown \(format(median(networked) - median(plain))) ms per task"
+    )
+    print(
+        "  back to back, \(options.iterations) of each, mean wall time per task: with network \(format(networkedWall)) ms, without \(format(plainWall)) ms: \(format(networkedWall - plainWall)) ms per task"
+    )
     // 100 tasks staying on one bridge: does the 100th cost more than the 1st?
     var creates: [Double] = [], deletes: [Double] = []
     for i in 0..<100 { creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds) }
     for i in 0..<100 { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
-    print("  100 live tasks on one bridge: run -d of tasks 1-10 \(format(median(Array(creates[0..<10])))) ms, of tasks 91-100 \(format(median(Array(creates[90..<100])))) ms;"
-          + " delete (100 tasks left → 91) \(format(median(Array(deletes[0..<10])))) ms, (10 left → 1) \(format(median(Array(deletes[90..<100])))) ms")
+    print(
+        "  100 live tasks on one bridge: run -d of tasks 1-10 \(format(median(Array(creates[0..<10])))) ms, of tasks 91-100 \(format(median(Array(creates[90..<100])))) ms;"
+            + " delete (100 tasks left → 91) \(format(median(Array(deletes[0..<10])))) ms, (10 left → 1) \(format(median(Array(deletes[90..<100])))) ms")
 }
 _ = system("rm -rf \(work)")
 

@@ -54,14 +54,21 @@ func checkTable(_ results: [CheckResult]) -> String {
 
 func checkJSON(_ results: [CheckResult], runtime: String?) -> String {
     let items: [JSONValue] = results.map {
-        .object([("group", .string($0.group.rawValue)), ("property", .string($0.property)), ("expected", .string($0.expected)),
-                 ("observed", .string($0.observed)), ("result", .string($0.status.rawValue)), ("why", .string($0.why))])
+        .object([
+            ("group", .string($0.group.rawValue)), ("property", .string($0.property)), ("expected", .string($0.expected)),
+            ("observed", .string($0.observed)), ("result", .string($0.status.rawValue)), ("why", .string($0.why)),
+        ])
     }
     let counts = Dictionary(grouping: results, by: \.status).mapValues(\.count)
     return JSONValue.object([
         ("runtime", .string(runtime ?? "skiff")),
         ("results", .array(items)),
-        ("summary", .object([("passed", .number(String(counts[.pass] ?? 0))), ("failed", .number(String(counts[.fail] ?? 0))),
-                             ("skipped", .number(String(counts[.skip] ?? 0)))])),
+        (
+            "summary",
+            .object([
+                ("passed", .number(String(counts[.pass] ?? 0))), ("failed", .number(String(counts[.fail] ?? 0))),
+                ("skipped", .number(String(counts[.skip] ?? 0))),
+            ])
+        ),
     ]).serialized(pretty: true)
 }

@@ -6,52 +6,74 @@ import SkiffSystem
 let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands + [checkCommand]
 
 let lifecycleCommands: [Command] = [
-    Command(name: "create", summary: "create a container; its process waits for `start`", usage: "<container-id>",
-            positionals: 1...1, options: createOptions) { args, context in
+    Command(
+        name: "create", summary: "create a container; its process waits for `start`", usage: "<container-id>",
+        positionals: 1...1, options: createOptions
+    ) { args, context in
         try context.runtime.create(id: args.positionals[0], options: try createOptionsFrom(args))
         return 0
     },
-    Command(name: "start", summary: "start the process of a created container", usage: "<container-id>",
-            positionals: 1...1) { args, context in
+    Command(
+        name: "start", summary: "start the process of a created container", usage: "<container-id>",
+        positionals: 1...1
+    ) { args, context in
         try context.runtime.start(id: args.positionals[0])
         return 0
     },
-    Command(name: "state", summary: "print the OCI state of a container as JSON", usage: "<container-id>",
-            positionals: 1...1) { args, context in
+    Command(
+        name: "state", summary: "print the OCI state of a container as JSON", usage: "<container-id>",
+        positionals: 1...1
+    ) { args, context in
         print(try context.runtime.state(id: args.positionals[0]).jsonValue.serialized(pretty: true))
         return 0
     },
-    Command(name: "kill", summary: "send a signal (default SIGTERM) to a container", usage: "<container-id> [signal]",
-            positionals: 1...2, options: [.flag("all", short: "a", "signal every process in the container's cgroup")]) { args, context in
+    Command(
+        name: "kill", summary: "send a signal (default SIGTERM) to a container", usage: "<container-id> [signal]",
+        positionals: 1...2, options: [.flag("all", short: "a", "signal every process in the container's cgroup")]
+    ) { args, context in
         let name = args.positionals.count > 1 ? args.positionals[1] : "SIGTERM"
         guard let signal = LinuxNames.signal(name) else { throw UsageError(description: "unknown signal \"\(name)\"") }
         try context.runtime.kill(id: args.positionals[0], signal: signal, all: args.has("all"))
         return 0
     },
-    Command(name: "delete", summary: "delete a container and everything it holds", usage: "<container-id>",
-            positionals: 1...1, options: [.flag("force", short: "f", "kill a running container first; succeed if it does not exist")]) { args, context in
+    Command(
+        name: "delete", summary: "delete a container and everything it holds", usage: "<container-id>",
+        positionals: 1...1, options: [.flag("force", short: "f", "kill a running container first; succeed if it does not exist")]
+    ) { args, context in
         try context.runtime.delete(id: args.positionals[0], force: args.has("force"))
         return 0
     },
-    Command(name: "run", summary: "create and start a container, wait for it and delete it (unless detached)",
-            usage: "<container-id>", positionals: 1...1,
-            options: createOptions + [.flag("detach", short: "d", "return once the process runs, leaving it running")]) { args, context in
+    Command(
+        name: "run", summary: "create and start a container, wait for it and delete it (unless detached)",
+        usage: "<container-id>", positionals: 1...1,
+        options: createOptions + [.flag("detach", short: "d", "return once the process runs, leaving it running")]
+    ) { args, context in
         try context.runtime.run(id: args.positionals[0], options: try createOptionsFrom(args), detach: args.has("detach"))
     },
-    Command(name: "list", summary: "list containers", usage: "", positionals: 0...0,
-            options: [.value("format", short: "f", "FORMAT", "table or json (default table)"),
-                      .flag("quiet", short: "q", "print only the ids")]) { args, context in
+    Command(
+        name: "list", summary: "list containers", usage: "", positionals: 0...0,
+        options: [
+            .value("format", short: "f", "FORMAT", "table or json (default table)"),
+            .flag("quiet", short: "q", "print only the ids"),
+        ]
+    ) { args, context in
         try list(args, context)
         return 0
     },
-    Command(name: "features", summary: "print what this runtime supports (runtime-spec features JSON)", usage: "",
-            positionals: 0...0) { _, _ in
+    Command(
+        name: "features", summary: "print what this runtime supports (runtime-spec features JSON)", usage: "",
+        positionals: 0...0
+    ) { _, _ in
         print(Runtime.features().serialized(pretty: true))
         return 0
     },
-    Command(name: "spec", summary: "write a default config.json into the bundle", usage: "", positionals: 0...0,
-            options: [.value("bundle", short: "b", "DIR", "the bundle directory (default .)"),
-                      .flag("rootless", "for an unprivileged user: a user namespace mapping root to you")]) { args, _ in
+    Command(
+        name: "spec", summary: "write a default config.json into the bundle", usage: "", positionals: 0...0,
+        options: [
+            .value("bundle", short: "b", "DIR", "the bundle directory (default .)"),
+            .flag("rootless", "for an unprivileged user: a user namespace mapping root to you"),
+        ]
+    ) { args, _ in
         try writeSpec(bundle: args["bundle"] ?? ".", rootless: args.has("rootless"))
         return 0
     },
@@ -86,9 +108,10 @@ func list(_ args: Arguments, _ context: Context) throws(UsageError) {
         rows += states.map { [$0.id, String($0.pid), $0.status.rawValue, $0.bundle, $0.created, $0.owner] }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
-            print(row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 3)
-            }.joined())
+            print(
+                row.enumerated().map { i, cell in
+                    i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 3)
+                }.joined())
         }
     }
 }

@@ -14,13 +14,17 @@ let resourceCommands: [Command] = [
         try context.runtime.resume(id: args.positionals[0])
         return 0
     },
-    Command(name: "update", summary: "change a running container's resource limits", usage: "<container-id>",
-            positionals: 1...1, options: updateOptions) { args, context in
+    Command(
+        name: "update", summary: "change a running container's resource limits", usage: "<container-id>",
+        positionals: 1...1, options: updateOptions
+    ) { args, context in
         try context.runtime.update(id: args.positionals[0], resources: try resourcesFrom(args))
         return 0
     },
-    Command(name: "ps", summary: "list the processes of a container", usage: "<container-id>", positionals: 1...1,
-            options: [.value("format", short: "f", "FORMAT", "table or json (default table)")]) { args, context in
+    Command(
+        name: "ps", summary: "list the processes of a container", usage: "<container-id>", positionals: 1...1,
+        options: [.value("format", short: "f", "FORMAT", "table or json (default table)")]
+    ) { args, context in
         let format = args["format"] ?? "table"
         guard format == "table" || format == "json" else { throw UsageError(description: "--format: expected table or json, got \"\(format)\"") }
         let pids = try context.runtime.processes(id: args.positionals[0])
@@ -32,19 +36,25 @@ let resourceCommands: [Command] = [
         }
         return 0
     },
-    Command(name: "stats", summary: "what a container used: CPU time, peak memory, throttling, OOM kills",
-            usage: "<container-id>", positionals: 1...1,
-            options: [.value("format", short: "f", "FORMAT", "table or json (default table)")]) { args, context in
+    Command(
+        name: "stats", summary: "what a container used: CPU time, peak memory, throttling, OOM kills",
+        usage: "<container-id>", positionals: 1...1,
+        options: [.value("format", short: "f", "FORMAT", "table or json (default table)")]
+    ) { args, context in
         let format = args["format"] ?? "table"
         guard format == "table" || format == "json" else { throw UsageError(description: "--format: expected table or json, got \"\(format)\"") }
         let stats = try context.runtime.stats(id: args.positionals[0])
         print(format == "json" ? StatsJSON.usage(stats).serialized(pretty: true) : StatsJSON.table(stats))
         return 0
     },
-    Command(name: "events", summary: "stream a container's events (oom, and stats every interval) as JSON lines",
-            usage: "<container-id>", positionals: 1...1,
-            options: [.flag("stats", "print the statistics once and exit"),
-                      .value("interval", "DURATION", "how often to print statistics (default 5s)")]) { args, context in
+    Command(
+        name: "events", summary: "stream a container's events (oom, and stats every interval) as JSON lines",
+        usage: "<container-id>", positionals: 1...1,
+        options: [
+            .flag("stats", "print the statistics once and exit"),
+            .value("interval", "DURATION", "how often to print statistics (default 5s)"),
+        ]
+    ) { args, context in
         try streamEvents(args, context)
     },
 ]
@@ -106,8 +116,9 @@ func resourcesFrom(_ args: Arguments) throws -> Spec.Resources {
     memory.kernel = try bytes("kernel-memory")
     memory.kernelTCP = try bytes("kernel-memory-tcp")
     if memory != Spec.Memory() { resources.memory = memory }
-    var cpu = Spec.CPU(shares: try integer("cpu-share"), quota: try integer("cpu-quota"), period: try integer("cpu-period"),
-                       cpus: args["cpuset-cpus"], mems: args["cpuset-mems"])
+    var cpu = Spec.CPU(
+        shares: try integer("cpu-share"), quota: try integer("cpu-quota"), period: try integer("cpu-period"),
+        cpus: args["cpuset-cpus"], mems: args["cpuset-mems"])
     cpu.burst = try integer("cpu-burst")
     cpu.realtimePeriod = try integer("cpu-rt-period")
     cpu.realtimeRuntime = try integer("cpu-rt-runtime")

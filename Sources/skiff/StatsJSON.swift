@@ -9,25 +9,49 @@ enum StatsJSON {
     static func event(id: String, _ stats: CgroupStats) -> JSONValue {
         let memory = stats.memory
         let data: JSONValue = .object([
-            ("cpu", .object([
-                ("usage", .object([("total", n(stats.cpu.total)), ("kernel", n(stats.cpu.kernel)), ("user", n(stats.cpu.user))])),
-                ("throttling", .object([("periods", n(stats.cpu.periods)), ("throttledPeriods", n(stats.cpu.throttledPeriods)),
-                                        ("throttledTime", n(stats.cpu.throttledTime))])),
-            ])),
-            ("memory", .object([
-                ("usage", .object([("limit", n(memory.limit)), ("usage", n(memory.usage)), ("max", n(memory.max)), ("failcnt", n(memory.failcnt))])),
-                ("swap", .object([("usage", n(memory.swapUsage))])),
-                ("oomKills", n(memory.oomKills)),
-                ("raw", .object(memory.raw.keys.sorted().map { ($0, n(memory.raw[$0]!)) })),
-            ])),
+            (
+                "cpu",
+                .object([
+                    ("usage", .object([("total", n(stats.cpu.total)), ("kernel", n(stats.cpu.kernel)), ("user", n(stats.cpu.user))])),
+                    (
+                        "throttling",
+                        .object([
+                            ("periods", n(stats.cpu.periods)), ("throttledPeriods", n(stats.cpu.throttledPeriods)),
+                            ("throttledTime", n(stats.cpu.throttledTime)),
+                        ])
+                    ),
+                ])
+            ),
+            (
+                "memory",
+                .object([
+                    ("usage", .object([("limit", n(memory.limit)), ("usage", n(memory.usage)), ("max", n(memory.max)), ("failcnt", n(memory.failcnt))])),
+                    ("swap", .object([("usage", n(memory.swapUsage))])),
+                    ("oomKills", n(memory.oomKills)),
+                    ("raw", .object(memory.raw.keys.sorted().map { ($0, n(memory.raw[$0]!)) })),
+                ])
+            ),
             ("pids", .object([("current", n(stats.pids.current)), ("limit", n(stats.pids.limit))])),
-            ("blkio", .object([("ioServiceBytesRecursive", .array(stats.io.map { entry in
-                .object([("major", n(entry.major)), ("minor", n(entry.minor)), ("op", .string(entry.op)), ("value", n(entry.value))])
-            }))])),
-            ("hugetlb", .object(stats.hugetlb.keys.sorted().map { size in
-                let h = stats.hugetlb[size]!
-                return (size, .object([("usage", n(h.usage)), ("max", n(h.max)), ("failcnt", n(h.failcnt))]))
-            })),
+            (
+                "blkio",
+                .object([
+                    (
+                        "ioServiceBytesRecursive",
+                        .array(
+                            stats.io.map { entry in
+                                .object([("major", n(entry.major)), ("minor", n(entry.minor)), ("op", .string(entry.op)), ("value", n(entry.value))])
+                            })
+                    )
+                ])
+            ),
+            (
+                "hugetlb",
+                .object(
+                    stats.hugetlb.keys.sorted().map { size in
+                        let h = stats.hugetlb[size]!
+                        return (size, .object([("usage", n(h.usage)), ("max", n(h.max)), ("failcnt", n(h.failcnt))]))
+                    })
+            ),
         ])
         return .object([("type", .string("stats")), ("id", .string(id)), ("data", data)])
     }

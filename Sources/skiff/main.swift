@@ -11,7 +11,8 @@ func printHelp(_ command: Command?) {
         return
     }
     let width = commands.map(\.name.count).max()! + 3
-    print("""
+    print(
+        """
         skiff \(version): a low-level OCI container runtime with runc's command line
 
         usage: skiff [global options] <command> [options] [arguments]
@@ -62,8 +63,9 @@ func main() -> Int32 {
         return 1
     }
     do {
-        var args = try Arguments.parse(argv[(commandIndex + 1)...], options: command.options + globalOptions,
-                                       optionsEndAfter: command.optionsEndAfter)
+        var args = try Arguments.parse(
+            argv[(commandIndex + 1)...], options: command.options + globalOptions,
+            optionsEndAfter: command.optionsEndAfter)
         args.values.merge(global.values) { local, _ in local }
         args.flags.formUnion(global.flags)
         if args.has("help") {

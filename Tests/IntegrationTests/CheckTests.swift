@@ -37,8 +37,9 @@ struct CheckTests {
 
     static func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
         let work = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
-        #expect(!work.contains { $0.hasPrefix("skiff-check-") && !$0.hasPrefix("skiff-check-bundle") && !$0.hasPrefix("skiff-check-mutant") },
-                "a check's work directory is left", sourceLocation: sourceLocation)
+        #expect(
+            !work.contains { $0.hasPrefix("skiff-check-") && !$0.hasPrefix("skiff-check-bundle") && !$0.hasPrefix("skiff-check-mutant") },
+            "a check's work directory is left", sourceLocation: sourceLocation)
         let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "skiff-check-*"]).stdout
         #expect(cgroups.isEmpty, "a checked task's cgroup is left: \(cgroups)", sourceLocation: sourceLocation)
     }
@@ -67,8 +68,9 @@ struct CheckTests {
     @Test func limitsAreEnforced() {
         let bundle = Bundle {
             // A quarter of a CPU: easy to get in full while other suites keep both cores busy.
-            $0.linux?.resources = Spec.Resources(memory: Spec.Memory(limit: 64 << 20), cpu: Spec.CPU(quota: 25_000, period: 100_000),
-                                                 pids: Spec.Pids(limit: 20))
+            $0.linux?.resources = Spec.Resources(
+                memory: Spec.Memory(limit: 64 << 20), cpu: Spec.CPU(quota: 25_000, period: 100_000),
+                pids: Spec.Pids(limit: 20))
         }
         let (status, rows, stderr) = Self.check(bundle, ["--only", "resources"])
         #expect(status == 0, "\(stderr) \(Self.failures(rows))")
@@ -110,11 +112,15 @@ struct CheckTests {
     @Test(arguments: [
         ("drop-seccomp", "c['linux'].pop('seccomp', None)", ["seccomp"], "seccomp: "),
         ("drop-masked-paths", "c['linux'].pop('maskedPaths', None)", ["filesystem"], "filesystem: masked "),
-        ("add-cap-sys-admin", "[c['process']['capabilities'][s].append('CAP_SYS_ADMIN') for s in ('bounding', 'effective', 'permitted')]",
-         ["privilege"], "privilege: "),
+        (
+            "add-cap-sys-admin", "[c['process']['capabilities'][s].append('CAP_SYS_ADMIN') for s in ('bounding', 'effective', 'permitted')]",
+            ["privilege"], "privilege: "
+        ),
         ("writable-root", "c['root']['readonly'] = False", ["filesystem"], "filesystem: root filesystem"),
-        ("drop-pid-namespace", "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'pid']",
-         ["namespaces", "filesystem"], "namespaces: pid namespace"),
+        (
+            "drop-pid-namespace", "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'pid']",
+            ["namespaces", "filesystem"], "namespaces: pid namespace"
+        ),
     ])
     func aWeakenedRuntimeIsCaught(name: String, mutation: String, groups: [String], mustFail: String) throws {
         let bundle = Bundle()
@@ -146,18 +152,21 @@ struct CheckTests {
         let bundle = Bundle()
         let policy = bundle.path + "/policy.yaml"
         try """
-            # Stricter than the default bundle.
-            forbiddenCapabilities: [CAP_NET_BIND_SERVICE]
-            deniedSyscalls:
-              - ptrace
-              - kcmp
-            readonlyRoot: true
-            maxMemory: 33554432
-            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        # Stricter than the default bundle.
+        forbiddenCapabilities: [CAP_NET_BIND_SERVICE]
+        deniedSyscalls:
+          - ptrace
+          - kcmp
+        readonlyRoot: true
+        maxMemory: 33554432
+        """.write(toFile: policy, atomically: true, encoding: .utf8)
         let (status, rows, stderr) = Self.check(bundle, ["--policy", policy])
         #expect(status == 1, "\(stderr)")
-        #expect(Set(Self.failures(rows)) == ["privilege: no CAP_NET_BIND_SERVICE (policy)", "seccomp: ptrace(2) denied (policy)",
-                                             "resources: memory limit at most 33554432 (policy)", "resources: allocating past 33554432 bytes"])
+        #expect(
+            Set(Self.failures(rows)) == [
+                "privilege: no CAP_NET_BIND_SERVICE (policy)", "seccomp: ptrace(2) denied (policy)",
+                "resources: memory limit at most 33554432 (policy)", "resources: allocating past 33554432 bytes",
+            ])
         #expect(rows.contains { $0.property == "kcmp(2) denied" && $0.result == "PASS" })
         #expect(rows.contains { $0.property == "root filesystem (policy)" && $0.result == "PASS" })
     }
@@ -197,7 +206,7 @@ struct CheckTests {
     @Test func anInterruptedCheckDeletesItsTask() throws {
         let bundle = Bundle { $0.linux?.resources = Spec.Resources(cpu: Spec.CPU(quota: 50_000, period: 100_000)) }
         let running = Harness.start(["check", "--only", "resources", bundle.path])
-        usleep(700_000)   // inside the two-second CPU measurement
+        usleep(700_000)  // inside the two-second CPU measurement
         kill(running.process.processIdentifier, SIGINT)
         let result = running.finish()
         #expect(result.status == 2)

@@ -45,14 +45,18 @@ final class ContainerdTests {
     }
 
     deinit {
-        _ = try? shell.run("for t in $(\(ctr) task ls -q); do \(ctr) task kill -s KILL $t; sleep 0.2; \(ctr) task rm -f $t; done; for c in $(\(ctr) c ls -q); do \(ctr) c rm $c; done", in: directory)
+        _ = try? shell.run(
+            "for t in $(\(ctr) task ls -q); do \(ctr) task kill -s KILL $t; sleep 0.2; \(ctr) task rm -f $t; done; for c in $(\(ctr) c ls -q); do \(ctr) c rm $c; done",
+            in: directory)
         if daemon > 0 {
             kill(daemon, SIGTERM)
             var status: Int32 = 0
             waitpid(daemon, &status, 0)
         }
         // What the shim made for its runtime root, and containerd's parent cgroup, if empty now.
-        _ = try? shell.run("rm -rf /run/containerd/runc/default/.cgroup-layout /run/containerd/runc/default/.seccomp; rmdir /sys/fs/cgroup/*/default /run/containerd/runc/default /run/containerd/runc /run/containerd/fifo/* /run/containerd/fifo /run/containerd/s/* /run/containerd/s /run/containerd 2>/dev/null; true", in: directory)
+        _ = try? shell.run(
+            "rm -rf /run/containerd/runc/default/.cgroup-layout /run/containerd/runc/default/.seccomp; rmdir /sys/fs/cgroup/*/default /run/containerd/runc/default /run/containerd/runc /run/containerd/fifo/* /run/containerd/fifo /run/containerd/s/* /run/containerd/s /run/containerd 2>/dev/null; true",
+            in: directory)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -91,7 +95,9 @@ final class ContainerdTests {
         #expect(try shim.update(id: "ctr-d", resourcesJSON: #"{"memory": {"limit": 134217728}, "pids": {"limit": 64}}"#) == nil)
         #expect(try shell.run("\(ctr) task metrics ctr-d", in: directory).output.contains("134217728"))
         // The container's own cgroup on the host (containerd's cgroupsPath is /default/ID).
-        let limits = try shell.run("cat $(find /sys/fs/cgroup/memory -type d -path '*/default/ctr-d' | head -1)/memory.limit_in_bytes $(find /sys/fs/cgroup/pids -type d -path '*/default/ctr-d' | head -1)/pids.max", in: directory)
+        let limits = try shell.run(
+            "cat $(find /sys/fs/cgroup/memory -type d -path '*/default/ctr-d' | head -1)/memory.limit_in_bytes $(find /sys/fs/cgroup/pids -type d -path '*/default/ctr-d' | head -1)/pids.max",
+            in: directory)
         #expect(limits.output.split(separator: "\n") == ["134217728", "64"], "\(limits.output)")
         // A bad update is refused by skiff, and the shim passes the error on.
         let refused = try shim.update(id: "ctr-d", resourcesJSON: #"{"blockIO": {"weight": 5}}"#)

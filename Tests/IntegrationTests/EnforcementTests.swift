@@ -43,7 +43,10 @@ struct EnforcementTests {
         sandbox.spec.linux?.resources = .init(memory: .init(limit: 32 << 20))
         let id = Harness.id("oom")
         let (pid, _) = try detach(sandbox, id)
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let events = Harness.start(["--root", sandbox.root, "events", "--interval", "100ms", id])
         usleep(300_000)
         FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
@@ -65,7 +68,10 @@ struct EnforcementTests {
         sandbox.spec.linux?.resources = .init(cpu: .init(quota: 20_000, period: 100_000))
         let id = Harness.id("cpu")
         _ = try detach(sandbox, id)
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let before = cgroup(id).stats().cpu
         usleep(3_000_000)
         let after = cgroup(id).stats().cpu
@@ -97,7 +103,10 @@ struct EnforcementTests {
         sandbox.spec.linux?.resources = .init(memory: .init(limit: 32 << 20))
         let id = Harness.id("update")
         let (pid, _) = try detach(sandbox, id)
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let update = sandbox.skiff(["update", "--memory", "256m", "--pids-limit", "50", id])
         #expect(update.status == 0, "\(update.stderr)")
         #expect(cgroup(id).stats().memory.limit == 256 << 20)
@@ -115,7 +124,10 @@ struct EnforcementTests {
         let sandbox = sandbox("while :; do echo x >> /tmp/count; done")
         let id = Harness.id("pause")
         let (pid, _) = try detach(sandbox, id)
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let counter = "/proc/\(pid)/root/tmp/count"
         func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: counter))?[.size] as? Int) ?? -1 }
         usleep(300_000)
@@ -154,9 +166,21 @@ struct EnforcementTests {
         expectRejected({ $0.spec.linux?.resources = .init(memory: .init(reservation: -2)) }, "linux.resources.memory.reservation: must be positive")
         expectRejected({ $0.spec.linux?.resources = .init(memory: .init(limit: 64 << 20, swap: 32 << 20)) }, "linux.resources.memory.swap: must be at least memory.limit")
         expectRejected({ $0.spec.linux?.resources = .init(cpu: .init(cpus: "0-4000")) }, "linux.resources.cpu.cpus: CPU")
-        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["../x": "1"] }, "linux.resources.unified.../x: not a cgroup file name")
-        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["a/b": "1"] }, "linux.resources.unified.a/b: not a cgroup file name")
-        expectRejected({ $0.spec.linux?.resources = Spec.Resources(); $0.spec.linux?.resources?.unified = ["hugetlb.bogus": "1"] }, "linux.resources.unified.hugetlb.bogus")
+        expectRejected(
+            {
+                $0.spec.linux?.resources = Spec.Resources()
+                $0.spec.linux?.resources?.unified = ["../x": "1"]
+            }, "linux.resources.unified.../x: not a cgroup file name")
+        expectRejected(
+            {
+                $0.spec.linux?.resources = Spec.Resources()
+                $0.spec.linux?.resources?.unified = ["a/b": "1"]
+            }, "linux.resources.unified.a/b: not a cgroup file name")
+        expectRejected(
+            {
+                $0.spec.linux?.resources = Spec.Resources()
+                $0.spec.linux?.resources?.unified = ["hugetlb.bogus": "1"]
+            }, "linux.resources.unified.hugetlb.bogus")
     }
 
     @Test func updateOfAStoppedContainerIsRefused() {

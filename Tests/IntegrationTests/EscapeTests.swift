@@ -36,8 +36,9 @@ struct EscapeTests {
         if hostWrite >= 0 { close(hostWrite) }
 
         let second = Sandbox(args: ["sh", "-c", "readlink /proc/1/exe; echo pwned >> /proc/1/exe; echo rc=$?; cat /proc/1/exe > /dev/null; echo read=$?"])
-        second.spec.process?.capabilities = .init(bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
-                                                 permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
+        second.spec.process?.capabilities = .init(
+            bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
+            permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
         second.spec.linux?.namespaces = [.init(.mount), .init(.pid, path: "/proc/\(pid)/ns/pid")]
         second.spec.hostname = nil
         let result = second.run(Harness.id("exe-b"))
@@ -70,10 +71,12 @@ struct EscapeTests {
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
 
         let sandbox = Sandbox(args: ["sleep", "30"])
-        sandbox.spec.process?.capabilities = .init(bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
-                                                  permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
-        sandbox.spec.linux?.seccomp = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket,
-                                                   syscalls: [.init(names: ["execve"], action: "SCMP_ACT_NOTIFY")])
+        sandbox.spec.process?.capabilities = .init(
+            bounding: ["CAP_DAC_OVERRIDE", "CAP_KILL"], effective: ["CAP_DAC_OVERRIDE", "CAP_KILL"],
+            permitted: ["CAP_DAC_OVERRIDE", "CAP_KILL"])
+        sandbox.spec.linux?.seccomp = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket,
+            syscalls: [.init(names: ["execve"], action: "SCMP_ACT_NOTIFY")])
         sandbox.writeConfig()
         let id = Harness.id("exec-exe")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
@@ -91,15 +94,16 @@ struct EscapeTests {
         #expect(exe.hasPrefix("/memfd:skiff-init"), "the held exec runs \(exe)")
 
         // From inside: every process that is not the attacker's, its exe read and opened for writing.
-        let attack = "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; echo \"pid $n $(readlink $p/exe 2>&1)\"; (echo pwned >> $p/exe) 2>/dev/null && echo \"pid $n WRITTEN\"; cat $p/exe > /dev/null 2>&1 && echo \"pid $n READ\"; done"
+        let attack =
+            "for p in /proc/[0-9]*; do n=${p#/proc/}; [ $n = $$ ] && continue; echo \"pid $n $(readlink $p/exe 2>&1)\"; (echo pwned >> $p/exe) 2>/dev/null && echo \"pid $n WRITTEN\"; cat $p/exe > /dev/null 2>&1 && echo \"pid $n READ\"; done"
         let result = sandbox.skiff(["exec", "--cap", "CAP_DAC_OVERRIDE", id, "sh", "-c", attack])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.count >= 2, "the attacker saw \(result.stdout)")   // pid 1 and the held exec, at least
+        #expect(lines.count >= 2, "the attacker saw \(result.stdout)")  // pid 1 and the held exec, at least
         // pid 1 runs the container's own busybox, which it may read; nothing of the runtime is
         // readable, and nothing at all is writable.
         #expect(!result.stdout.contains("WRITTEN"), "\(result.stdout)")
-        #expect(lines.filter { $0.hasSuffix(" READ") } .allSatisfy { $0 == "pid 1 READ" }, "\(result.stdout)")
+        #expect(lines.filter { $0.hasSuffix(" READ") }.allSatisfy { $0 == "pid 1 READ" }, "\(result.stdout)")
         #expect(!result.stdout.contains(Harness.repository), "\(result.stdout)")
         FileManager.default.createFile(atPath: release, contents: nil)
         #expect((Self.digest(skiffBinary), Self.digest(initBinary)) == before)

@@ -29,10 +29,12 @@ struct EverydayConfigTests {
         #expect(!created.stderr.contains("warning"), "\(created.stderr)")
         let cpu = ContainerCgroupFiles(id: id)
         let period = cpu.read("cpu", "cpu.cfs_period_us")
-        let update = sandbox.skiff(["update", "--resources", "-", id], stdin: """
-            {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
-             "blockIO": {"weight": 0}, "pids": {"limit": 0}}
-            """)
+        let update = sandbox.skiff(
+            ["update", "--resources", "-", id],
+            stdin: """
+                {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+                 "blockIO": {"weight": 0}, "pids": {"limit": 0}}
+                """)
         #expect(update.status == 0, "\(update.stderr)")
         #expect(cpu.read("cpu", "cpu.cfs_period_us") == period)
         // update refuses what config.json refuses.
@@ -116,8 +118,10 @@ struct EverydayConfigTests {
     /// filter just before execve (with no_new_privs or without), so it never depends on one.
     @Test(arguments: [true, false])
     func profilesMayDenyWhatSkiffInitUsedToCallLate(_ noNewPrivileges: Bool) {
-        for denied in ["getcwd", "close_range", "setsid", "getsid", "read", "sendto", "sendmsg", "prctl", "setresuid",
-                       "setgroups", "capget", "openat2", "fstatfs", "rt_sigaction", "nanosleep", "wait4"] {
+        for denied in [
+            "getcwd", "close_range", "setsid", "getsid", "read", "sendto", "sendmsg", "prctl", "setresuid",
+            "setgroups", "capget", "openat2", "fstatfs", "rt_sigaction", "nanosleep", "wait4",
+        ] {
             let sandbox = Sandbox(args: ["echo", "ran"])
             sandbox.spec.process?.noNewPrivileges = noNewPrivileges
             sandbox.spec.linux?.seccomp?.syscalls?.insert(.init(names: [denied], action: "SCMP_ACT_ERRNO", errnoRet: 1), at: 0)
@@ -146,14 +150,17 @@ struct EverydayConfigTests {
         let appArmor = (try? String(contentsOfFile: "/sys/module/apparmor/parameters/enabled", encoding: .utf8))?.hasPrefix("Y") == true
         let selinux = FileManager.default.fileExists(atPath: "/sys/fs/selinux/enforce")
         if !appArmor {
-            Sandbox.expectCreateFails(configuring: { $0.spec.process?.apparmorProfile = "docker-default" },
-                                      "process.apparmorProfile: AppArmor is not enabled on this host")
+            Sandbox.expectCreateFails(
+                configuring: { $0.spec.process?.apparmorProfile = "docker-default" },
+                "process.apparmorProfile: AppArmor is not enabled on this host")
         }
         if !selinux {
-            Sandbox.expectCreateFails(configuring: { $0.spec.process?.selinuxLabel = "system_u:system_r:container_t:s0" },
-                                      "process.selinuxLabel: SELinux is not enabled on this host")
-            Sandbox.expectCreateFails(configuring: { $0.spec.linux?.mountLabel = "system_u:object_r:container_file_t:s0" },
-                                      "linux.mountLabel: SELinux is not enabled on this host")
+            Sandbox.expectCreateFails(
+                configuring: { $0.spec.process?.selinuxLabel = "system_u:system_r:container_t:s0" },
+                "process.selinuxLabel: SELinux is not enabled on this host")
+            Sandbox.expectCreateFails(
+                configuring: { $0.spec.linux?.mountLabel = "system_u:object_r:container_file_t:s0" },
+                "linux.mountLabel: SELinux is not enabled on this host")
         }
         let features = Harness.skiff(["features"]).stdout
         #expect(features.contains("\"apparmor\": {\n      \"enabled\": \(appArmor)"), "\(features)")
@@ -175,8 +182,9 @@ struct EverydayConfigTests {
         }
         let result = sandbox.skiff(["update", "--memory", "2m", id])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("linux.resources.memory.limit: writing \"2097152\"") && result.stderr.contains("the limit is below what the container uses now"),
-                "\(result.stderr)")
+        #expect(
+            result.stderr.contains("linux.resources.memory.limit: writing \"2097152\"") && result.stderr.contains("the limit is below what the container uses now"),
+            "\(result.stderr)")
     }
 
     /// A memory limit below what the container needs to start is named as the cause.

@@ -17,7 +17,8 @@ struct ExampleSchedulerTests {
         #expect(text.contains("rejected batch"))
         #expect(text.contains("started web, worker, cache"))
         // web is held to half a CPU: about 0.5 s of CPU in the first second.
-        let webCPU = text.split(separator: "\n").last { $0.hasPrefix("t=1.0s web: cpu ") }
+        let webCPU =
+            text.split(separator: "\n").last { $0.hasPrefix("t=1.0s web: cpu ") }
             .flatMap { Double($0.split(separator: " ")[3]) } ?? 0
         #expect(webCPU > 0.35 && webCPU < 0.65, "\(text)")
         #expect(text.contains("stopped web: exit status 137"))

@@ -16,13 +16,16 @@ struct ExecTests {
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.spec.hostname = "exec-target"
         let id = running(sandbox)
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let pid = try #require(sandbox.state(id)?["pid"] as? Int)
         let result = sandbox.skiff(["exec", id, "sh", "-c", "hostname; ps -o comm | grep -c sleep; readlink /proc/self/ns/net; grep Seccomp: /proc/self/status; exit 3"])
         #expect(result.status == 3, "\(result.stderr)")
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(lines.first == "exec-target")
-        #expect(lines.dropFirst().first == "1")   // the container's sleep, in its pid namespace
+        #expect(lines.dropFirst().first == "1")  // the container's sleep, in its pid namespace
         #expect(lines.dropFirst(2).first == (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")))
         #expect(lines.last == "Seccomp:\t2")
     }
@@ -31,8 +34,10 @@ struct ExecTests {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        let result = sandbox.skiff(["exec", "-u", "1000:1001", "-g", "7", "-e", "GREETING=hi", "--cwd", "/tmp", "--cap", "CAP_CHOWN",
-                                    id, "sh", "-c", "id -u; id -g; id -G; echo $GREETING; pwd; grep CapBnd /proc/self/status"])
+        let result = sandbox.skiff([
+            "exec", "-u", "1000:1001", "-g", "7", "-e", "GREETING=hi", "--cwd", "/tmp", "--cap", "CAP_CHOWN",
+            id, "sh", "-c", "id -u; id -g; id -G; echo $GREETING; pwd; grep CapBnd /proc/self/status",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.output.split(separator: "\n").map(String.init) == ["1000", "1001", "1001 7", "hi", "/tmp", "CapBnd:\t0000000020000421"])
     }
@@ -97,7 +102,10 @@ struct ExecTests {
         #expect(sandbox.skiff(["resume", id]).status == 0)
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
         var waited = 0
-        while sandbox.state(id)?["status"] as? String != "stopped", waited < 100 { usleep(10_000); waited += 1 }
+        while sandbox.state(id)?["status"] as? String != "stopped", waited < 100 {
+            usleep(10_000)
+            waited += 1
+        }
         let stopped = sandbox.skiff(["exec", id, "true"])
         #expect(stopped.stderr.contains("it is stopped"), "\(stopped.stderr)")
     }

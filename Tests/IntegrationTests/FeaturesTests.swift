@@ -31,7 +31,9 @@ struct FeaturesTests {
         #expect(Set(namespaces) == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"])
         let rootfs = try UserNamespaceTests.mappedRootfs()
         defer { try? FileManager.default.removeItem(atPath: (rootfs as NSString).deletingLastPathComponent) }
-        let sandbox = Sandbox(args: ["sh", "-c", "for n in \(namespaces.map { $0 == "network" ? "net" : $0 == "mount" ? "mnt" : $0 }.joined(separator: " ")); do readlink /proc/self/ns/$n; done"])
+        let sandbox = Sandbox(args: [
+            "sh", "-c", "for n in \(namespaces.map { $0 == "network" ? "net" : $0 == "mount" ? "mnt" : $0 }.joined(separator: " ")); do readlink /proc/self/ns/$n; done",
+        ])
         sandbox.spec.root = .init(path: rootfs)
         sandbox.spec.linux?.namespaces = namespaces.map { Spec.Namespace(type: $0) }
         sandbox.spec.linux?.uidMappings = UserNamespaceTests.mapping
@@ -81,8 +83,9 @@ struct FeaturesTests {
         let listener = try SeccompTests.startListener()
         // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
         defer { SeccompTests.stopListener(listener) }
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", architectures: archs.filter { ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"].contains($0) },
-                                   flags: flags, listenerPath: listener.socket, syscalls: rules)
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW", architectures: archs.filter { ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"].contains($0) },
+            flags: flags, listenerPath: listener.socket, syscalls: rules)
         let sandbox = Sandbox(args: ["sh", "-c", "grep Seccomp: /proc/self/status"])
         sandbox.spec.linux?.seccomp = profile
         let result = sandbox.run()
@@ -97,8 +100,10 @@ struct FeaturesTests {
         let sandbox = Sandbox(args: ["true"])
         for (i, option) in options.enumerated() {
             let bindish = option == "bind" || option == "rbind"
-            sandbox.spec.mounts?.append(.init(destination: "/mnt/\(i)", type: bindish ? "bind" : "tmpfs",
-                                               source: bindish ? host : "tmpfs", options: [option]))
+            sandbox.spec.mounts?.append(
+                .init(
+                    destination: "/mnt/\(i)", type: bindish ? "bind" : "tmpfs",
+                    source: bindish ? host : "tmpfs", options: [option]))
         }
         sandbox.spec.root?.readonly = false
         sandbox.spec.mounts?.insert(.init(destination: "/mnt", type: "tmpfs", source: "tmpfs"), at: 0)

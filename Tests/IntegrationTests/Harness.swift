@@ -65,8 +65,10 @@ enum Harness {
         }
     }
 
-    static func start(_ arguments: [String], executable: String = skiff, stdin: String? = nil,
-                      environment: [String: String]? = nil, extraDescriptors: [FileHandle] = []) -> Running {
+    static func start(
+        _ arguments: [String], executable: String = skiff, stdin: String? = nil,
+        environment: [String: String]? = nil, extraDescriptors: [FileHandle] = []
+    ) -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -158,8 +160,10 @@ final class Sandbox {
 
     /// A fresh sandbox, changed by `configure`, whose `create` fails with `message` and
     /// leaves nothing.
-    static func expectCreateFails(configuring configure: (Sandbox) -> Void, _ message: String,
-                                  sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectCreateFails(
+        configuring configure: (Sandbox) -> Void, _ message: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let sandbox = Sandbox()
         configure(sandbox)
         sandbox.writeConfig()

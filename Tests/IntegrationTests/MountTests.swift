@@ -114,7 +114,9 @@ struct MountTests {
     }
 
     @Test func defaultDevicesAndLinksExist() {
-        let sandbox = Sandbox(args: ["sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1; for l in fd stdin ptmx; do readlink /dev/$l; done"])
+        let sandbox = Sandbox(args: [
+            "sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1; for l in fd stdin ptmx; do readlink /dev/$l; done",
+        ])
         let result = sandbox.run()
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.output.split(separator: "\n").map(String.init)

@@ -85,7 +85,9 @@ struct NetworkSharingTests {
         #expect(node.skiff(["delete", "--force", "many"]).status == 0)
         let tooMany = node.start("too-many", node.spec("true", ["ingress": (rules + ["tcp 80,81 10.0.0.0/8"]).joined(separator: "; ")]))
         #expect(tooMany.status != 0)
-        #expect(tooMany.stderr.contains("annotations[\"io.skiff.network.ingress\"]: 4097 rules make 4098 nftables rules (one per port range); at most 4096 per direction"), "\(tooMany.stderr)")
+        #expect(
+            tooMany.stderr.contains("annotations[\"io.skiff.network.ingress\"]: 4097 rules make 4098 nftables rules (one per port range); at most 4096 per direction"),
+            "\(tooMany.stderr)")
         node.expectNothingLeft()
     }
 }

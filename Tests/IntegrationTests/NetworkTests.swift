@@ -22,11 +22,11 @@ struct NetworkTests {
         #expect(inside.contains("eth0    inet \(a)/16"), "\(inside)")
         #expect(inside.contains("default via 10.77.0.1 dev eth0"), "\(inside)")
 
-        #expect(node.connect(from: "a", to: b, port: 5432) == "b")   // web -> db:5432 allowed
-        #expect(node.connect(from: "a", to: b, port: 5433) == "")    // another port is not
-        #expect(node.connect(from: "c", to: b, port: 5432) == "")    // not in web
-        #expect(node.connect(from: "b", to: a, port: 80) == "")      // A allows no ingress
-        #expect(node.ping(from: "a", to: "10.77.0.1"))               // egress to the node is open
+        #expect(node.connect(from: "a", to: b, port: 5432) == "b")  // web -> db:5432 allowed
+        #expect(node.connect(from: "a", to: b, port: 5433) == "")  // another port is not
+        #expect(node.connect(from: "c", to: b, port: 5432) == "")  // not in web
+        #expect(node.connect(from: "b", to: a, port: 80) == "")  // A allows no ingress
+        #expect(node.ping(from: "a", to: "10.77.0.1"))  // egress to the node is open
         #expect(!node.ping(from: "c", to: b))
 
         // A task that joins web later reaches B, and B's rules were not touched for it.
@@ -54,7 +54,7 @@ struct NetworkTests {
         #expect(moved.status == 0, "\(moved.stderr)")
         #expect(node.connect(from: "c", to: "10.77.0.200", port: 5432) == "")
         #expect(node.connect(from: "a", to: "10.77.0.200", port: 5432) == "")
-        #expect(!node.ping(from: "b", to: "10.77.0.1"))              // B's new address reaches nothing
+        #expect(!node.ping(from: "b", to: "10.77.0.1"))  // B's new address reaches nothing
 
         for id in ["a", "b", "c", "d"] { #expect(node.skiff(["delete", "--force", id]).status == 0) }
         node.expectNothingLeft()
@@ -81,7 +81,7 @@ struct NetworkTests {
         node.startServer("sealed", ports: [80], ["egress": ""])
         let db = try #require(node.address(of: "db"))
         #expect(node.connect(from: "app", to: db, port: 5432) == "db")
-        #expect(node.connect(from: "app", to: db, port: 6379) == "")   // not in app's egress
+        #expect(node.connect(from: "app", to: db, port: 6379) == "")  // not in app's egress
         #expect(!node.ping(from: "app", to: "10.77.0.1"))
         #expect(node.connect(from: "sealed", to: db, port: 5432) == "")
         for id in ["db", "app", "sealed"] { node.skiff(["delete", "--force", id]) }
@@ -153,8 +153,9 @@ struct NetworkTests {
         FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
         for instant in 0..<12 {
             let id = "k\(instant)"
-            let create = Harness.start(["--net=/run/netns/\(node.name)", "--", Harness.skiff, "--root", node.root, "create", "--bundle", bundle, id],
-                                       executable: "/usr/bin/nsenter")
+            let create = Harness.start(
+                ["--net=/run/netns/\(node.name)", "--", Harness.skiff, "--root", node.root, "create", "--bundle", bundle, id],
+                executable: "/usr/bin/nsenter")
             usleep(UInt32(1000 + instant * 700))
             create.process.interrupt()
             kill(create.process.processIdentifier, SIGKILL)

@@ -166,7 +166,8 @@ struct NodeSafetyTests {
         #expect(sandbox.run().status == 0)
         #expect(try String(contentsOfFile: control, encoding: .utf8) == before)
         guard unified.controllers.contains("hugetlb"),
-              let size = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.sorted().first else { return }
+            let size = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.sorted().first
+        else { return }
         // hugepages-2048kB -> 2MB
         let kilobytes = Int(size.dropFirst("hugepages-".count).dropLast(2)) ?? 2048
         let pageSize = kilobytes >= 1024 * 1024 ? "\(kilobytes / 1024 / 1024)GB" : "\(kilobytes / 1024)MB"
@@ -201,9 +202,11 @@ struct NodeSafetyTests {
 
     /// (uid_t)-1 is "leave unchanged" to the kernel: the process would run as root.
     @Test func theUnchangedIDIsRefused() {
-        for configure in [{ (s: Sandbox) in s.spec.process?.user.uid = UInt32.max },
-                          { (s: Sandbox) in s.spec.process?.user.gid = UInt32.max },
-                          { (s: Sandbox) in s.spec.process?.user.additionalGids = [5, UInt32.max] }] {
+        for configure in [
+            { (s: Sandbox) in s.spec.process?.user.uid = UInt32.max },
+            { (s: Sandbox) in s.spec.process?.user.gid = UInt32.max },
+            { (s: Sandbox) in s.spec.process?.user.additionalGids = [5, UInt32.max] },
+        ] {
             let sandbox = Sandbox()
             configure(sandbox)
             sandbox.writeConfig()
@@ -278,16 +281,21 @@ struct NodeSafetyTests {
     /// Counts and sizes skiff-init has limits for are checked before anything exists (65536
     /// additional gids crashed skiff after its cgroups were made).
     @Test func hugeCountsAreRefusedUpFront() {
-        Sandbox.expectCreateFails(configuring: { $0.spec.process?.user.additionalGids = Array(1...65536) },
-                                  "process.user.additionalGids: too large for skiff-init's plan")
-        Sandbox.expectCreateFails(configuring: { $0.spec.process?.user.additionalGids = Array(1...65537) },
-                                  "process.user.additionalGids: at most 65536 groups")
-        Sandbox.expectCreateFails(configuring: { $0.spec.process?.env = (0..<20000).map { "VARIABLE_\($0)=value" } },
-                                  "process.args and process.env: too large for skiff-init's plan")
-        Sandbox.expectCreateFails(configuring: { $0.spec.linux?.maskedPaths = (0...256).map { "/proc/x\($0)" } },
-                                  "linux.maskedPaths: at most 256 paths, got 257")
-        Sandbox.expectCreateFails(configuring: { $0.spec.hooks = .init(startContainer: Array(repeating: .init(path: "/bin/true"), count: 65)) },
-                                  "hooks.startContainer: at most 64 hooks, got 65")
+        Sandbox.expectCreateFails(
+            configuring: { $0.spec.process?.user.additionalGids = Array(1...65536) },
+            "process.user.additionalGids: too large for skiff-init's plan")
+        Sandbox.expectCreateFails(
+            configuring: { $0.spec.process?.user.additionalGids = Array(1...65537) },
+            "process.user.additionalGids: at most 65536 groups")
+        Sandbox.expectCreateFails(
+            configuring: { $0.spec.process?.env = (0..<20000).map { "VARIABLE_\($0)=value" } },
+            "process.args and process.env: too large for skiff-init's plan")
+        Sandbox.expectCreateFails(
+            configuring: { $0.spec.linux?.maskedPaths = (0...256).map { "/proc/x\($0)" } },
+            "linux.maskedPaths: at most 256 paths, got 257")
+        Sandbox.expectCreateFails(
+            configuring: { $0.spec.hooks = .init(startContainer: Array(repeating: .init(path: "/bin/true"), count: 65)) },
+            "hooks.startContainer: at most 64 hooks, got 65")
         // At the limits, it runs.
         let sandbox = Sandbox(args: ["sh", "-c", "grep Groups: /proc/self/status | wc -w"])
         sandbox.spec.process?.user.additionalGids = Array(1...2000)
@@ -374,8 +382,9 @@ struct NodeSafetyTests {
         kill(create.process.processIdentifier, SIGKILL)
         _ = create.finish()
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
-        #expect(waitFor { kill(hook, 0) != 0 || (try? String(contentsOfFile: "/proc/\(hook)/stat", encoding: .utf8))?.contains(") Z ") == true },
-                "the prestart hook \(hook) outlived its create")
+        #expect(
+            waitFor { kill(hook, 0) != 0 || (try? String(contentsOfFile: "/proc/\(hook)/stat", encoding: .utf8))?.contains(") Z ") == true },
+            "the prestart hook \(hook) outlived its create")
         sandbox.expectNothingLeft(id)
     }
 }

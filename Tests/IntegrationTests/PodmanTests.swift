@@ -29,7 +29,9 @@ final class PodmanTests {
         _ = try? shell("\(podman) rm -af -t 0; \(podman) rmi -af")
         // podman's parent cgroup, made for its containers: remove it once they are all gone
         // (podman's exit commands run after `rm` returns: try for a moment).
-        _ = try? shell("for i in 1 2 3 4 5 6 7 8 9 10; do for d in /sys/fs/cgroup/*/libpod_parent; do rmdir $d/conmon $d 2>/dev/null; done; ls -d /sys/fs/cgroup/*/libpod_parent >/dev/null 2>&1 || break; sleep 0.3; done")
+        _ = try? shell(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do for d in /sys/fs/cgroup/*/libpod_parent; do rmdir $d/conmon $d 2>/dev/null; done; ls -d /sys/fs/cgroup/*/libpod_parent >/dev/null 2>&1 || break; sleep 0.3; done"
+        )
         // Last: shell() keeps its files in the directory.
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -38,7 +40,10 @@ final class PodmanTests {
         "CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --tmpdir \(directory)/tmp --storage-driver vfs"
     }
 
-    struct Output { var status: Int32; var output: String }
+    struct Output {
+        var status: Int32
+        var output: String
+    }
 
     func shell(_ command: String, stdin: String? = nil) throws -> Output {
         let result = try Shell().run(command, in: directory, stdin: stdin)
@@ -87,7 +92,9 @@ final class PodmanTests {
         let name = "skiff-pm-\(UUID().uuidString.prefix(6).lowercased())"
         let started = try shell("\(podman) run -d --name \(name) --network none --memory 64m --cpus 0.5 --pids-limit 20 skiff-busybox sleep 300")
         #expect(started.status == 0, "\(started.output)")
-        let exec = try shell("\(podman) exec \(name) sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'")
+        let exec = try shell(
+            "\(podman) exec \(name) sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'"
+        )
         #expect(exec.output.contains("67108864"), "\(exec.output)")
         #expect(exec.output.contains("20"))
         let interactive = try shell("\(podman) exec -i \(name) cat", stdin: "exec stdin\n")

@@ -142,8 +142,9 @@ struct CapabilityTests {
         let sandbox = Sandbox(args: ["sh", "-c", "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; timeout 1 nc -l -p 80; echo rc=$?"])
         let one = ["CAP_NET_BIND_SERVICE"]
         sandbox.spec.process?.user = .init(uid: 1000, gid: 1000)
-        sandbox.spec.process?.capabilities = .init(bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"], effective: one,
-                                                   inheritable: one, permitted: one, ambient: one)
+        sandbox.spec.process?.capabilities = .init(
+            bounding: ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"], effective: one,
+            inheritable: one, permitted: one, ambient: one)
         let result = sandbox.run()
         #expect(result.stdout.contains("CapInh:\t0000000000000400"), "\(result.stdout)")
         #expect(result.stdout.contains("CapPrm:\t0000000000000400"))

@@ -24,9 +24,11 @@ struct SeccompTests {
     }
 
     @Test func aDeniedSyscallReturnsTheConfiguredErrno() {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
-            .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW",
+            syscalls: [
+                .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1)
+            ])
         let result = sandbox("mkdir /tmp/denied; echo rc=$?; touch /tmp/allowed && echo touched", profile).run()
         #expect(result.stderr.contains("Operation not permitted"))
         #expect(result.stdout.contains("rc=1"))
@@ -34,9 +36,11 @@ struct SeccompTests {
     }
 
     @Test func killProcessKillsWithSIGSYS() {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
-            .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_KILL_PROCESS"),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW",
+            syscalls: [
+                .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_KILL_PROCESS")
+            ])
         let result = sandbox("mkdir /tmp/x; echo rc=$?", profile).run()
         #expect(result.stdout.contains("rc=\(128 + SIGSYS)"), "\(result.stdout)")
     }
@@ -56,9 +60,11 @@ struct SeccompTests {
     }
 
     @Test func argumentFiltersAllowPersonalityZeroButNotEight() {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
-            .init(names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [.init(index: 0, value: 8, op: "SCMP_CMP_EQ")]),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW",
+            syscalls: [
+                .init(names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [.init(index: 0, value: 8, op: "SCMP_CMP_EQ")])
+            ])
         let result = sandbox("linux64 true && echo zero-ok; linux32 true && echo eight-ok; echo done", profile).run()
         #expect(result.stdout.contains("zero-ok"))
         #expect(!result.stdout.contains("eight-ok"))
@@ -70,20 +76,24 @@ struct SeccompTests {
             .init(names: ["getpriority"], action: "SCMP_ACT_ERRNO", errnoRet: 1, args: [.init(index: 0, value: 1000, op: $0)])
         }
         // personality(PER_LINUX32) has bit 3 set: (arg & 0x8) == 0x8 denies it.
-        rules.append(.init(names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 1,
-                           args: [.init(index: 0, value: 8, valueTwo: 8, op: "SCMP_CMP_MASKED_EQ")]))
+        rules.append(
+            .init(
+                names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: 1,
+                args: [.init(index: 0, value: 8, valueTwo: 8, op: "SCMP_CMP_MASKED_EQ")]))
         let result = sandbox("linux64 true && echo zero-ok; linux32 true && echo eight-ok", .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: rules)).run()
         #expect(result.stdout.contains("zero-ok"), "\(result.stderr)")
         #expect(!result.stdout.contains("eight-ok"))
     }
 
     @Test func logTrapAndFlagsAreAccepted() {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
-                                   flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"], syscalls: [
-            .init(names: ["getppid"], action: "SCMP_ACT_LOG"),
-            .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_TRAP"),
-            .init(names: ["no_such_syscall_anywhere"], action: "SCMP_ACT_ERRNO"),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            syscalls: [
+                .init(names: ["getppid"], action: "SCMP_ACT_LOG"),
+                .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_TRAP"),
+                .init(names: ["no_such_syscall_anywhere"], action: "SCMP_ACT_ERRNO"),
+            ])
         let box = sandbox("mkdir /tmp/x; echo rc=$?", profile)
         let result = box.run()
         #expect(result.stdout.contains("rc=\(128 + SIGSYS)"), "\(result.stdout) \(result.stderr)")
@@ -91,9 +101,11 @@ struct SeccompTests {
     }
 
     @Test func withoutNoNewPrivilegesTheFilterIsLoadedBeforeCapabilitiesDrop() {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
-            .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW",
+            syscalls: [
+                .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1)
+            ])
         let box = sandbox("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/x", profile)
         box.spec.process?.noNewPrivileges = false
         box.spec.process?.user = .init(uid: 1000, gid: 1000)
@@ -103,7 +115,7 @@ struct SeccompTests {
         #expect(result.stderr.contains("Operation not permitted"))
     }
 
-    /// tools/seccomp-listener on a fresh socket, answering every notification with `errno`.
+    /// The seccomp listener (helpers/seccomp-listener.c) on a fresh socket, answering every notification with `errno`.
     /// The socket's directory is removed by `stopListener`.
     static func stopListener(_ listener: (process: Process, socket: String, output: Pipe)) {
         kill(listener.process.processIdentifier, SIGKILL)
@@ -119,7 +131,10 @@ struct SeccompTests {
         listener.standardOutput = output
         try listener.run()
         var waited = 0
-        while !FileManager.default.fileExists(atPath: socket), waited < 100 { usleep(10_000); waited += 1 }
+        while !FileManager.default.fileExists(atPath: socket), waited < 100 {
+            usleep(10_000)
+            waited += 1
+        }
         return (listener, socket, output)
     }
 
@@ -127,16 +142,18 @@ struct SeccompTests {
         let started = try Self.startListener()
         let (listener, socket, output) = started
         defer { Self.stopListener(started) }
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "test-metadata", syscalls: [
-            .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY"),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "test-metadata",
+            syscalls: [
+                .init(names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY")
+            ])
         let id = Harness.id("notify")
         let result = sandbox("mkdir /tmp/x; echo rc=$?", profile).run(id)
-        #expect(result.stderr.contains("Operation not supported"), "\(result.stderr)")   // the listener's answer
+        #expect(result.stderr.contains("Operation not supported"), "\(result.stderr)")  // the listener's answer
         #expect(result.stdout.contains("rc=1"))
         listener.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text.contains("notified syscall=83"), "\(text)")   // mkdir on x86_64
+        #expect(text.contains("notified syscall=83"), "\(text)")  // mkdir on x86_64
         #expect(text.contains("\"seccompFd\""))
         #expect(text.contains("\"metadata\":\"test-metadata\""))
         #expect(text.contains("\"id\":\"\(id)\""))
@@ -157,19 +174,27 @@ struct SeccompTests {
             Sandbox.expectCreateFails(configuring: { $0.spec.linux?.seccomp = seccomp }, message, sourceLocation: sourceLocation)
         }
         expectRejected(.init(defaultAction: "SCMP_ACT_EXPLODE"), #"linux.seccomp.defaultAction: unknown seccomp action "SCMP_ACT_EXPLODE""#)
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_MAYBE")]),
-                       #"linux.seccomp.syscalls[0].action: unknown seccomp action "SCMP_ACT_MAYBE""#)
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_PDP11"]),
-                       #"linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_PDP11""#)
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_FAST"]),
-                       #"linux.seccomp.flags[0]: unknown seccomp flag "SECCOMP_FILTER_FLAG_FAST""#)
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 0, value: 1, op: "SCMP_CMP_ALMOST")])]),
-                       #"linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_ALMOST""#)
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 6, value: 1, op: "SCMP_CMP_EQ")])]),
-                       "linux.seccomp.syscalls[0].args[0].index: must be 0 to 5")
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/nonexistent/listener.sock", syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")]),
-                       "linux.seccomp.listenerPath: /nonexistent/listener.sock: No such file or directory")
-        expectRejected(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")]),
-                       "linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY")
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_MAYBE")]),
+            #"linux.seccomp.syscalls[0].action: unknown seccomp action "SCMP_ACT_MAYBE""#)
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_PDP11"]),
+            #"linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_PDP11""#)
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_FAST"]),
+            #"linux.seccomp.flags[0]: unknown seccomp flag "SECCOMP_FILTER_FLAG_FAST""#)
+        expectRejected(
+            .init(
+                defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 0, value: 1, op: "SCMP_CMP_ALMOST")])]),
+            #"linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_ALMOST""#)
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 6, value: 1, op: "SCMP_CMP_EQ")])]),
+            "linux.seccomp.syscalls[0].args[0].index: must be 0 to 5")
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/nonexistent/listener.sock", syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")]),
+            "linux.seccomp.listenerPath: /nonexistent/listener.sock: No such file or directory")
+        expectRejected(
+            .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")]),
+            "linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY")
     }
 }

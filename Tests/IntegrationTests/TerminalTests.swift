@@ -74,7 +74,7 @@ struct TerminalTests {
         script.waitUntilExit()
         #expect(script.terminationStatus == 4, "\(text)")
         #expect(text.contains("/dev/pts/0"), "\(text)")
-        #expect(text.contains("30 100"), "\(text)")   // process.consoleSize
+        #expect(text.contains("30 100"), "\(text)")  // process.consoleSize
     }
 
     @Test func theMasterGoesToTheConsoleSocket() throws {
@@ -84,7 +84,10 @@ struct TerminalTests {
         let id = Harness.id("console")
         let created = sandbox.skiff(["create", "--console-socket", console.path, "-b", sandbox.bundle, id])
         #expect(created.status == 0, "\(created.stderr)")
-        defer { sandbox.skiff(["delete", "--force", id]); sandbox.expectNothingLeft(id) }
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
         let (master, name) = console.receiveMaster()
         #expect(master >= 0)
         #expect(name == "/dev/pts/0")
@@ -93,7 +96,7 @@ struct TerminalTests {
         _ = "ping\n".withCString { write(master, $0, 5) }
         let text = Self.read(master, until: "got-ping")
         #expect(text.contains("/dev/pts/0"), "\(text)")
-        #expect(text.contains("c"), "\(text)")   // /dev/console is the pty, a character device
+        #expect(text.contains("c"), "\(text)")  // /dev/console is the pty, a character device
         #expect(text.contains("got-ping"), "\(text)")
     }
 

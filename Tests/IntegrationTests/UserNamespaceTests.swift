@@ -29,7 +29,11 @@ struct UserNamespaceTests {
         box.writeConfig()
         let id = Harness.id("userns")
         let running = Harness.start(["--root", box.root, "run", "-b", box.bundle, id])
-        defer { box.skiff(["delete", "--force", id]); _ = running.finish(); box.expectNothingLeft(id) }
+        defer {
+            box.skiff(["delete", "--force", id])
+            _ = running.finish()
+            box.expectNothingLeft(id)
+        }
         var pid = 0
         for _ in 0..<100 {
             pid = box.state(id)?["pid"] as? Int ?? 0
@@ -59,24 +63,31 @@ struct UserNamespaceTests {
         func expectRejected(_ configure: (Sandbox) -> Void, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
             Sandbox.expectCreateFails(configuring: configure, message, sourceLocation: sourceLocation)
         }
-        expectRejected({ $0.spec.linux?.uidMappings = Self.mapping; $0.spec.linux?.gidMappings = Self.mapping },
-                       "linux.uidMappings: needs a new user namespace")
+        expectRejected(
+            {
+                $0.spec.linux?.uidMappings = Self.mapping
+                $0.spec.linux?.gidMappings = Self.mapping
+            },
+            "linux.uidMappings: needs a new user namespace")
         expectRejected({ $0.spec.linux?.namespaces?.append(.init(.user)) }, "linux.uidMappings: a new user namespace needs mappings")
-        expectRejected({
-            $0.spec.linux?.namespaces?.append(.init(.user))
-            $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 1000), .init(containerID: 500, hostID: 200_000, size: 10)]
-            $0.spec.linux?.gidMappings = Self.mapping
-        }, "linux.uidMappings[1]: container ids overlap linux.uidMappings[0]")
-        expectRejected({
-            $0.spec.linux?.namespaces?.append(.init(.user))
-            $0.spec.linux?.uidMappings = Self.mapping
-            $0.spec.linux?.gidMappings = [.init(containerID: 0, hostID: 4_294_967_000, size: 1000)]
-        }, "linux.gidMappings[0]: hostID + size is past 4294967296")
-        expectRejected({
-            $0.spec.linux?.namespaces?.append(.init(.user))
-            $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 0)]
-            $0.spec.linux?.gidMappings = Self.mapping
-        }, "linux.uidMappings[0].size: must not be 0")
+        expectRejected(
+            {
+                $0.spec.linux?.namespaces?.append(.init(.user))
+                $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 1000), .init(containerID: 500, hostID: 200_000, size: 10)]
+                $0.spec.linux?.gidMappings = Self.mapping
+            }, "linux.uidMappings[1]: container ids overlap linux.uidMappings[0]")
+        expectRejected(
+            {
+                $0.spec.linux?.namespaces?.append(.init(.user))
+                $0.spec.linux?.uidMappings = Self.mapping
+                $0.spec.linux?.gidMappings = [.init(containerID: 0, hostID: 4_294_967_000, size: 1000)]
+            }, "linux.gidMappings[0]: hostID + size is past 4294967296")
+        expectRejected(
+            {
+                $0.spec.linux?.namespaces?.append(.init(.user))
+                $0.spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 0)]
+                $0.spec.linux?.gidMappings = Self.mapping
+            }, "linux.uidMappings[0].size: must not be 0")
     }
 }
 
@@ -113,8 +124,9 @@ struct RootlessTests {
         #expect(spec.linux?.uidMappings == [.init(containerID: 0, hostID: 65534, size: 1)])
         let log = bundle + "/log"
         let id = Harness.id("rootless")
-        let result = try asNobody(["--root", state, "--log", log, "run", "-b", bundle, id],
-                                  stdin: "id -u; cat /proc/self/uid_map | tr -s ' '; grep Seccomp: /proc/self/status\n")
+        let result = try asNobody(
+            ["--root", state, "--log", log, "run", "-b", bundle, id],
+            stdin: "id -u; cat /proc/self/uid_map | tr -s ' '; grep Seccomp: /proc/self/status\n")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").first == "0", "\(result.stdout)")
         #expect(result.stdout.contains(" 0 65534 1"))

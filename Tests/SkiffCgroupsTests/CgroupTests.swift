@@ -1,12 +1,14 @@
 import Foundation
-@testable import SkiffCgroups
 import SkiffSpec
 import Testing
+
+@testable import SkiffCgroups
 
 @Suite("cgroup layout and files")
 struct CgroupTests {
     @Test func ownCgroupsAreKeyedByControllerList() {
-        let table = CgroupSystem.ownCgroups("""
+        let table = CgroupSystem.ownCgroups(
+            """
             12:cpu,cpuacct:/a
             4:memory:/process_api/abc
             1:name=systemd:/

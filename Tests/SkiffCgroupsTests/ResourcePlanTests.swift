@@ -18,7 +18,7 @@ struct ResourcePlanTests {
         cpu.burst = 5000
         cpu.idle = 1
         let written = files(try plan(.init(cpu: cpu), .v2))
-        #expect(written["cpu.weight"] == "39")       // runc: 1 + (1024 - 2) * 9999 / 262142
+        #expect(written["cpu.weight"] == "39")  // runc: 1 + (1024 - 2) * 9999 / 262142
         #expect(written["cpu.max"] == "20000 100000")
         #expect(written["cpu.max.burst"] == "5000")
         #expect(written["cpu.idle"] == "1")
@@ -46,7 +46,7 @@ struct ResourcePlanTests {
         let written = files(result)
         #expect(written["memory.max"] == String(32 << 20))
         #expect(written["memory.low"] == String(16 << 20))
-        #expect(written["memory.swap.max"] == String(32 << 20))   // OCI swap is memory+swap
+        #expect(written["memory.swap.max"] == String(32 << 20))  // OCI swap is memory+swap
         #expect(result.warnings.contains { $0.contains("linux.resources.memory.kernel") })
         #expect(files(try plan(.init(memory: .init(limit: 1 << 20, swap: -1)), .v2))["memory.swap.max"] == "max")
     }
@@ -63,8 +63,10 @@ struct ResourcePlanTests {
     }
 
     @Test func badResourcesNameTheField() {
-        func expectError(_ resources: Spec.Resources, _ message: String, _ version: CgroupHierarchy.Version = .v2,
-                         sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectError(
+            _ resources: Spec.Resources, _ message: String, _ version: CgroupHierarchy.Version = .v2,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             do {
                 _ = try plan(resources, version)
                 Issue.record("expected \(message)", sourceLocation: sourceLocation)
@@ -72,8 +74,9 @@ struct ResourcePlanTests {
                 #expect(error.description == message, sourceLocation: sourceLocation)
             }
         }
-        expectError(.init(memory: .init(limit: 64 << 20, swap: 32 << 20)),
-                    "linux.resources.memory.swap: must be at least memory.limit (67108864): it counts memory+swap, got 33554432")
+        expectError(
+            .init(memory: .init(limit: 64 << 20, swap: 32 << 20)),
+            "linux.resources.memory.swap: must be at least memory.limit (67108864): it counts memory+swap, got 33554432")
         expectError(.init(memory: .init(swap: 32 << 20)), "linux.resources.memory.swap: needs memory.limit (swap is memory+swap)")
         expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5")
         expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5", .v1)
@@ -101,7 +104,7 @@ struct ResourcePlanTests {
         io.blockIO = Spec.BlockIO(weight: 500, throttleReadBpsDevice: [.init(major: 8, minor: 0, rate: 1_048_576)])
         let v2 = try plan(io, .v2)
         #expect(v2.writes[0].candidates.map(\.file) == ["io.bfq.weight", "io.weight"])
-        #expect(v2.writes[0].candidates.map(\.value) == ["500", "4950"])   // runc: 1 + (500 - 10) * 9999 / 990
+        #expect(v2.writes[0].candidates.map(\.value) == ["500", "4950"])  // runc: 1 + (500 - 10) * 9999 / 990
         #expect(v2.writes[1].candidates[0].value == "8:0 rbps=1048576")
         let v1 = try plan(io, .v1)
         #expect(v1.writes[1].candidates[0].file == "blkio.throttle.read_bps_device")
@@ -122,9 +125,12 @@ struct ResourcePlanTests {
     }
 
     @Test func deviceRulesKeepTheLastWildcardAndTheRulesAfterIt() throws {
-        var rules = try DeviceRules([.init(allow: true, access: "rwm"), .init(allow: false, access: "rwm"),
-                                     .init(allow: true, type: "c", major: 1, minor: 3, access: "rw")],
-                                    path: JSONPath("linux.resources.devices"))
+        var rules = try DeviceRules(
+            [
+                .init(allow: true, access: "rwm"), .init(allow: false, access: "rwm"),
+                .init(allow: true, type: "c", major: 1, minor: 3, access: "rw"),
+            ],
+            path: JSONPath("linux.resources.devices"))
         #expect(!rules.defaultAllow)
         #expect(rules.rules == [DeviceRule(allow: true, type: "c", major: 1, minor: 3, access: "rw")])
         #expect(rules.v1Writes.map { "\($0.candidates[0].file) \($0.candidates[0].value)" } == ["devices.deny a", "devices.allow c 1:3 rw"])

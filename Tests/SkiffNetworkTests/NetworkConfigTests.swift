@@ -16,30 +16,33 @@ import Testing
         #expect(config.subnet.description == "10.77.0.0/16")
         #expect(config.subnet.gateway.description == "10.77.0.1")
         #expect(config.address == nil)
-        #expect(config.ingress.isEmpty)   // closed
-        #expect(config.egress == nil)     // open
+        #expect(config.ingress.isEmpty)  // closed
+        #expect(config.egress == nil)  // open
     }
 
     @Test func everyKey() throws {
-        let config = try #require(try NetworkConfig.parse(annotations: [
-            p + "bridge": "br-tasks", p + "subnet": "172.30.8.0/22", p + "address": "172.30.9.7",
-            p + "groups": "web, api_v2", p + "ingress": "tcp 5432 web; udp 53,5353 10.0.0.0/8\ntcp 8000-8080,9000 0.0.0.0/0; icmp web",
-            p + "egress": "any 172.30.8.0/22; tcp 443 1.2.3.4",
-        ]))
+        let config = try #require(
+            try NetworkConfig.parse(annotations: [
+                p + "bridge": "br-tasks", p + "subnet": "172.30.8.0/22", p + "address": "172.30.9.7",
+                p + "groups": "web, api_v2", p + "ingress": "tcp 5432 web; udp 53,5353 10.0.0.0/8\ntcp 8000-8080,9000 0.0.0.0/0; icmp web",
+                p + "egress": "any 172.30.8.0/22; tcp 443 1.2.3.4",
+            ]))
         #expect(config.bridge == "br-tasks")
         #expect(config.subnet.description == "172.30.8.0/22")
         #expect(config.address?.description == "172.30.9.7")
         #expect(config.groups == ["web", "api_v2"])
-        #expect(config.ingress == [
-            NetworkRule(proto: .tcp, ports: [5432...5432], peer: .group("web")),
-            NetworkRule(proto: .udp, ports: [53...53, 5353...5353], peer: .cidr(IPv4Subnet("10.0.0.0/8")!)),
-            NetworkRule(proto: .tcp, ports: [8000...8080, 9000...9000], peer: .cidr(IPv4Subnet("0.0.0.0/0")!)),
-            NetworkRule(proto: .icmp, ports: [], peer: .group("web")),
-        ])
-        #expect(config.egress == [
-            NetworkRule(proto: .any, ports: [], peer: .cidr(IPv4Subnet("172.30.8.0/22")!)),
-            NetworkRule(proto: .tcp, ports: [443...443], peer: .cidr(IPv4Subnet("1.2.3.4/32")!)),
-        ])
+        #expect(
+            config.ingress == [
+                NetworkRule(proto: .tcp, ports: [5432...5432], peer: .group("web")),
+                NetworkRule(proto: .udp, ports: [53...53, 5353...5353], peer: .cidr(IPv4Subnet("10.0.0.0/8")!)),
+                NetworkRule(proto: .tcp, ports: [8000...8080, 9000...9000], peer: .cidr(IPv4Subnet("0.0.0.0/0")!)),
+                NetworkRule(proto: .icmp, ports: [], peer: .group("web")),
+            ])
+        #expect(
+            config.egress == [
+                NetworkRule(proto: .any, ports: [], peer: .cidr(IPv4Subnet("172.30.8.0/22")!)),
+                NetworkRule(proto: .tcp, ports: [443...443], peer: .cidr(IPv4Subnet("1.2.3.4/32")!)),
+            ])
         #expect(config.referencedGroups == ["web"])
     }
 

@@ -1,9 +1,10 @@
 import CShims
 import Foundation
 import SkiffCgroups
-@testable import SkiffRuntime
 import SkiffSpec
 import Testing
+
+@testable import SkiffRuntime
 
 /// The launch plan of representative configs, operation by operation, against a golden file
 /// (`golden/NAME.plan`): a change to the create path shows up here as a readable diff. Set
@@ -48,35 +49,52 @@ struct GoldenPlanTests {
     }
 
     static let configs: [(name: String, spec: @Sendable () -> Spec, configure: @Sendable (inout PlanBuilder) -> Void)] = [
-        ("default", { var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs"); spec.linux?.seccomp = nil; return spec }, { _ in }),
-        ("seccomp-without-nnp", {
-            var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-            spec.process?.noNewPrivileges = false
-            return spec
-        }, { $0.seccomp = (descriptor: 9, flags: 0) }),
+        (
+            "default",
+            {
+                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+                spec.linux?.seccomp = nil
+                return spec
+            }, { _ in }
+        ),
+        (
+            "seccomp-without-nnp",
+            {
+                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+                spec.process?.noNewPrivileges = false
+                return spec
+            }, { $0.seccomp = (descriptor: 9, flags: 0) }
+        ),
         ("user-namespace", { Spec.rootlessSpec(uid: 1000, gid: 1000, rootfs: "/bundle/rootfs") }, { _ in }),
-        ("no-mount-namespace", {
-            var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-            spec.mounts = nil
-            spec.linux?.maskedPaths = nil
-            spec.linux?.readonlyPaths = nil
-            spec.linux?.seccomp = nil
-            spec.linux?.namespaces?.removeAll { $0.kind == .mount }
-            spec.root?.readonly = false
-            spec.process?.env = ["PATH=/bin", "HOME=/root"]
-            spec.process?.user = .init(uid: 1000, gid: 1000, additionalGids: [10, 20])
-            return spec
-        }, { _ in }),
-        ("hooks-and-sysctls", {
-            var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-            spec.linux?.seccomp = nil
-            spec.linux?.sysctl = ["net.ipv4.ip_forward": "1", "kernel.shmmni": "100"]
-            spec.hooks = .init(prestart: [.init(path: "/bin/true")], createContainer: [.init(path: "/bin/true", args: ["true", "c"])],
-                               startContainer: [.init(path: "/bin/true", timeout: 5)])
-            spec.process?.rlimits = [.init(type: "RLIMIT_NOFILE", hard: 1024, soft: 512)]
-            spec.process?.oomScoreAdj = 100
-            return spec
-        }, { $0.network = true }),
+        (
+            "no-mount-namespace",
+            {
+                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+                spec.mounts = nil
+                spec.linux?.maskedPaths = nil
+                spec.linux?.readonlyPaths = nil
+                spec.linux?.seccomp = nil
+                spec.linux?.namespaces?.removeAll { $0.kind == .mount }
+                spec.root?.readonly = false
+                spec.process?.env = ["PATH=/bin", "HOME=/root"]
+                spec.process?.user = .init(uid: 1000, gid: 1000, additionalGids: [10, 20])
+                return spec
+            }, { _ in }
+        ),
+        (
+            "hooks-and-sysctls",
+            {
+                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+                spec.linux?.seccomp = nil
+                spec.linux?.sysctl = ["net.ipv4.ip_forward": "1", "kernel.shmmni": "100"]
+                spec.hooks = .init(
+                    prestart: [.init(path: "/bin/true")], createContainer: [.init(path: "/bin/true", args: ["true", "c"])],
+                    startContainer: [.init(path: "/bin/true", timeout: 5)])
+                spec.process?.rlimits = [.init(type: "RLIMIT_NOFILE", hard: 1024, soft: 512)]
+                spec.process?.oomScoreAdj = 100
+                return spec
+            }, { $0.network = true }
+        ),
     ]
 
     @Test(arguments: configs.map(\.name))
@@ -100,8 +118,8 @@ struct GoldenPlanTests {
         #expect(bytes.count == (header + 6 + 2 + 7) & ~7)
         #expect(Int(bytes[0]) | Int(bytes[1]) << 8 == bytes.count)
         #expect(UInt32(bytes[4]) | UInt32(bytes[5]) << 8 == SKIFF_OP_SYSCTL.rawValue)
-        #expect(bytes[6] == 2)                                      // nstr
-        #expect(bytes[8] == 7)                                      // arg0
+        #expect(bytes[6] == 2)  // nstr
+        #expect(bytes[8] == 7)  // arg0
         #expect(Array(bytes[header..<(header + 8)]) == Array("net.x".utf8) + [0] + Array("1".utf8) + [0])
         var plan = LaunchPlan()
         plan.sysctl("a", "b")

@@ -1,8 +1,9 @@
 import CShims
 import SkiffCgroups
-@testable import SkiffRuntime
 import SkiffSpec
 import Testing
+
+@testable import SkiffRuntime
 
 @Suite("launch plans")
 struct PlanBuilderTests {
@@ -17,12 +18,13 @@ struct PlanBuilderTests {
         spec.linux?.seccomp = nil
         spec.process?.capabilities = .init(bounding: ["CAP_KILL", "CAP_BPF"], effective: ["CAP_KILL"], permitted: ["CAP_KILL", "CAP_BPF"])
         var planner = builder(spec)
-        planner.lastCapability = 37   // a kernel before CAP_PERFMON (38) and CAP_BPF (39)
+        planner.lastCapability = 37  // a kernel before CAP_PERFMON (38) and CAP_BPF (39)
         let output = try planner.build(waitForStart: false)
-        #expect(planner.warnings == [
-            "process.capabilities.bounding: CAP_BPF is not known to this kernel, skipped",
-            "process.capabilities.permitted: CAP_BPF is not known to this kernel, skipped",
-        ])
+        #expect(
+            planner.warnings == [
+                "process.capabilities.bounding: CAP_BPF is not known to this kernel, skipped",
+                "process.capabilities.permitted: CAP_BPF is not known to this kernel, skipped",
+            ])
         let bounding = try #require(output.plan.operations.first { $0.code == SKIFF_OP_BOUNDING })
         #expect(bounding.args == [1 << 5, 37])
     }

@@ -10,13 +10,14 @@ struct SeccompCompilerTests {
         #expect(!checked.needsListener)
         let program = try SeccompCompiler.compile(.defaultProfile)
         #expect(program.count % 8 == 0)
-        #expect(program.count / 8 > 100)   // hundreds of syscalls, three architectures
+        #expect(program.count / 8 > 100)  // hundreds of syscalls, three architectures
     }
 
     @Test func flagsAndTheListenerAreDerived() throws {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
-                                   listenerPath: "/", listenerMetadata: "m",
-                                   syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            listenerPath: "/", listenerMetadata: "m",
+            syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_NOTIFY")])
         let checked = try SeccompCompiler.check(profile)
         #expect(checked.flags == 2 | 4 | 8)
         #expect(checked.needsListener)
@@ -37,11 +38,15 @@ struct SeccompCompilerTests {
     }
 
     @Test func twoComparisonsOfOneArgumentBecomeTwoRules() throws {
-        let profile = Spec.Seccomp(defaultAction: "SCMP_ACT_ALLOW", syscalls: [
-            .init(names: ["personality"], action: "SCMP_ACT_ERRNO", args: [
-                .init(index: 0, value: 8, op: "SCMP_CMP_EQ"), .init(index: 0, value: 9, op: "SCMP_CMP_EQ"),
-            ]),
-        ])
+        let profile = Spec.Seccomp(
+            defaultAction: "SCMP_ACT_ALLOW",
+            syscalls: [
+                .init(
+                    names: ["personality"], action: "SCMP_ACT_ERRNO",
+                    args: [
+                        .init(index: 0, value: 8, op: "SCMP_CMP_EQ"), .init(index: 0, value: 9, op: "SCMP_CMP_EQ"),
+                    ])
+            ])
         #expect(try SeccompCompiler.compile(profile).count > 0)
     }
 
@@ -56,9 +61,11 @@ struct SeccompCompilerTests {
         }
         expectError(.init(defaultAction: "SCMP_ACT_NOPE"), #"linux.seccomp.defaultAction: unknown seccomp action "SCMP_ACT_NOPE""#)
         expectError(.init(defaultAction: "SCMP_ACT_ALLOW", architectures: ["x86_64"]), #"linux.seccomp.architectures[0]: unknown architecture "x86_64""#)
-        expectError(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: [], action: "SCMP_ACT_ERRNO")]),
-                    "linux.seccomp.syscalls[0].names: must not be empty")
-        expectError(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 9, value: 0, op: "SCMP_CMP_EQ")])]),
-                    "linux.seccomp.syscalls[0].args[0].index: must be 0 to 5 (a syscall has six arguments), got 9")
+        expectError(
+            .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: [], action: "SCMP_ACT_ERRNO")]),
+            "linux.seccomp.syscalls[0].names: must not be empty")
+        expectError(
+            .init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["read"], action: "SCMP_ACT_ERRNO", args: [.init(index: 9, value: 0, op: "SCMP_CMP_EQ")])]),
+            "linux.seccomp.syscalls[0].args[0].index: must be 0 to 5 (a syscall has six arguments), got 9")
     }
 }

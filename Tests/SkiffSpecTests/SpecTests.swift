@@ -17,7 +17,8 @@ struct SpecTests {
         }
     }
 
-    static let minimal = #"{"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["sh"]}, "linux": {"namespaces": [{"type": "mount"}]}}"#
+    static let minimal =
+        #"{"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "user": {"uid": 0, "gid": 0}, "args": ["sh"]}, "linux": {"namespaces": [{"type": "mount"}]}}"#
 
     @Test func theDefaultSpecRoundTrips() throws {
         let spec = Spec.defaultSpec()
@@ -78,39 +79,49 @@ struct SpecTests {
         expectError(#"{"root": {"path": "rootfs"}}"#, "ociVersion: missing")
         expectError(Self.minimal.replacingOccurrences(of: #""uid": 0"#, with: #""uid": -1"#), "process.user.uid: -1 is out of range")
         expectError(Self.minimal.replacingOccurrences(of: #""gid": 0"#, with: #""gid": 4294967296"#), "process.user.gid: 4294967296 is out of range")
-        expectError(Self.minimal.replacingOccurrences(of: #"[{"type": "mount"}]"#, with: #"[{"type": "mount"}, {"type": 3}]"#),
-                    "linux.namespaces[1].type: expected a string, found a number")
+        expectError(
+            Self.minimal.replacingOccurrences(of: #"[{"type": "mount"}]"#, with: #"[{"type": "mount"}, {"type": 3}]"#),
+            "linux.namespaces[1].type: expected a string, found a number")
     }
 
     @Test func validationNamesTheField() {
         func with(_ from: String, _ to: String) -> String { Self.minimal.replacingOccurrences(of: from, with: to) }
         expectError(with(#""args": ["sh"]"#, #""args": []"#), "process.args: must not be empty")
         expectError(with(#""cwd": "/""#, #""cwd": "tmp""#), #"process.cwd: must be an absolute path, got "tmp""#)
-        expectError(with(#"[{"type": "mount"}]"#, #"[{"type": "mount"}, {"type": "pid"}, {"type": "netz"}]"#),
-                    #"linux.namespaces[2].type: unknown namespace "netz""#)
-        expectError(with(#"[{"type": "mount"}]"#, #"[{"type": "mount"}, {"type": "mount"}]"#),
-                    #"linux.namespaces[1].type: duplicate namespace "mount""#)
+        expectError(
+            with(#"[{"type": "mount"}]"#, #"[{"type": "mount"}, {"type": "pid"}, {"type": "netz"}]"#),
+            #"linux.namespaces[2].type: unknown namespace "netz""#)
+        expectError(
+            with(#"[{"type": "mount"}]"#, #"[{"type": "mount"}, {"type": "mount"}]"#),
+            #"linux.namespaces[1].type: duplicate namespace "mount""#)
         expectError(with(#""1.2.0""#, #""2.0.0""#), #"ociVersion: unsupported version "2.0.0" (skiff supports 1.x)"#)
         expectError(with(#""1.2.0""#, #""banana""#), #"ociVersion: "banana" is not a version (expected e.g. "1.2.0")"#)
         expectError(with(#""root": {"path": "rootfs"}, "#, ""), "root: missing")
         expectError(with(#""args": ["sh"]"#, #""args": ["sh"], "env": ["NOEQUALS"]"#), #"process.env[0]: expected KEY=value, got "NOEQUALS""#)
-        expectError(with(#""args": ["sh"]"#, #""args": ["sh"], "capabilities": {"effective": ["CAP_BOGUS"]}"#),
-                    #"process.capabilities.effective[0]: unknown capability "CAP_BOGUS""#)
-        expectError(with(#""args": ["sh"]"#, #""args": ["sh"], "rlimits": [{"type": "RLIMIT_FOO", "hard": 1, "soft": 1}]"#),
-                    #"process.rlimits[0].type: unknown rlimit "RLIMIT_FOO""#)
-        expectError(with(#""args": ["sh"]"#, #""args": ["sh"], "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}]"#),
-                    "process.rlimits[0]: soft limit 2 is above hard limit 1")
+        expectError(
+            with(#""args": ["sh"]"#, #""args": ["sh"], "capabilities": {"effective": ["CAP_BOGUS"]}"#),
+            #"process.capabilities.effective[0]: unknown capability "CAP_BOGUS""#)
+        expectError(
+            with(#""args": ["sh"]"#, #""args": ["sh"], "rlimits": [{"type": "RLIMIT_FOO", "hard": 1, "soft": 1}]"#),
+            #"process.rlimits[0].type: unknown rlimit "RLIMIT_FOO""#)
+        expectError(
+            with(#""args": ["sh"]"#, #""args": ["sh"], "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}]"#),
+            "process.rlimits[0]: soft limit 2 is above hard limit 1")
         expectError(with(#""linux": {"#, #""hostname": "h", "linux": {"#), "hostname: needs a new uts namespace (linux.namespaces)")
-        expectError(with(#""linux": {"#, #""mounts": [{"destination": "rel", "type": "tmpfs"}], "linux": {"#),
-                    #"mounts[0].destination: must be an absolute path, got "rel""#)
-        expectError(with(#""linux": {"#, #""mounts": [{"destination": "/x", "type": "bind"}], "linux": {"#),
-                    "mounts[0].source: missing for a bind mount")
-        expectError(with(#""linux": {"#, #""linux": {"devices": [{"type": "x", "path": "/dev/x"}], "#),
-                    #"linux.devices[0].type: unknown device type "x" (expected c, b, u or p)"#)
+        expectError(
+            with(#""linux": {"#, #""mounts": [{"destination": "rel", "type": "tmpfs"}], "linux": {"#),
+            #"mounts[0].destination: must be an absolute path, got "rel""#)
+        expectError(
+            with(#""linux": {"#, #""mounts": [{"destination": "/x", "type": "bind"}], "linux": {"#),
+            "mounts[0].source: missing for a bind mount")
+        expectError(
+            with(#""linux": {"#, #""linux": {"devices": [{"type": "x", "path": "/dev/x"}], "#),
+            #"linux.devices[0].type: unknown device type "x" (expected c, b, u or p)"#)
         expectError(with(#""linux": {"#, #""linux": {"sysctl": {"net/ipv4": "1"}, "#), "linux.sysctl.net/ipv4: invalid sysctl name")
         expectError(with(#""linux": {"#, #""linux": {"rootfsPropagation": "sideways", "#), #"linux.rootfsPropagation: unknown propagation "sideways""#)
-        expectError(with(#""linux": {"#, #""linux": {"resources": {"cpu": {"quota": -5}}, "#),
-                    "linux.resources.cpu.quota: must be positive (or -1 for no limit), got -5")
+        expectError(
+            with(#""linux": {"#, #""linux": {"resources": {"cpu": {"quota": -5}}, "#),
+            "linux.resources.cpu.quota: must be positive (or -1 for no limit), got -5")
     }
 
     @Test func stringsUnescapeAndNumbersKeepTheirText() throws {

@@ -10,7 +10,8 @@ struct SystemTests {
     @Test func errorsSayTheStepTheErrnoAndTheDetail() {
         #expect(SystemError("opening /x", errno: ENOENT).description == "opening /x: No such file or directory")
         #expect(SystemError("opening /x", errno: ENOENT).reason == "no such file or directory")
-        #expect(SystemError("adding address", errno: EEXIST, detail: "the kernel's words").description
+        #expect(
+            SystemError("adding address", errno: EEXIST, detail: "the kernel's words").description
                 == "adding address: File exists (the kernel's words)")
         // No errno: a failure skiff found itself.
         #expect(SystemError("removing /c", errno: 0, detail: "processes [7] did not die").description == "removing /c: processes [7] did not die")

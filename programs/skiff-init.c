@@ -37,12 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../include/skiff_plan.h"
+#include "../CShims/include/skiff_plan.h"
 #include "skiff_syscalls.h"
 
 static int sync_fd = -1;
-static int root_fd = -1;          /* the container's root: bundle rootfs, later "/" */
-static const char *rootfs_path;   /* host path of the rootfs, for --no-pivot */
+static int root_fd = -1;        /* the container's root: bundle rootfs, later "/" */
+static const char *rootfs_path; /* host path of the rootfs, for --no-pivot */
 static int plan_fds[SKIFF_PLAN_MAX_FDS];
 static int plan_nfds;
 /* Detached clones of the host's verified /dev/null mount, one per masked path, made before
@@ -50,9 +50,9 @@ static int plan_nfds;
 #define SKIFF_MAX_MASKS 256
 static int devnull_trees[SKIFF_MAX_MASKS];
 static int devnull_count, devnull_used;
-static int exec_fifo = -1;        /* kept across CLOSE_FDS for EXEC */
-static int caps_pending;          /* see load_seccomp */
-static int seccomp_before_ready;  /* see op_seccomp */
+static int exec_fifo = -1;       /* kept across CLOSE_FDS for EXEC */
+static int caps_pending;         /* see load_seccomp */
+static int seccomp_before_ready; /* see op_seccomp */
 #define SKIFF_MAX_LABELS 2
 static int label_fds[SKIFF_MAX_LABELS]; /* see op_exec_label */
 static const char *label_values[SKIFF_MAX_LABELS];
@@ -78,7 +78,7 @@ static void send_report(int kind, int error, int pid, const char *step, const ch
 }
 
 /* Report the failed step with errno and exit: the parent turns it into one line. */
-__attribute__((noreturn, format(printf, 2, 3)))
+static void fail(const char *step, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 static void fail(const char *step, const char *fmt, ...)
 {
     int saved = errno;
@@ -97,7 +97,7 @@ struct op {
     int code;
     int nstr;
     int64_t arg[SKIFF_OP_MAX_ARGS];
-    const char *str[];  /* nstr entries, pointing into the plan buffer */
+    const char *str[]; /* nstr entries, pointing into the plan buffer */
 };
 
 static char *plan;
@@ -292,13 +292,20 @@ static void fd_path(int fd, char *buf, size_t size)
 static uint64_t mount_attr_of(int64_t ms)
 {
     uint64_t attr = 0;
-    if (ms & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
-    if (ms & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
-    if (ms & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
-    if (ms & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
-    if (ms & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
-    if (ms & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
-    else if (ms & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
+    if (ms & MS_RDONLY)
+        attr |= MOUNT_ATTR_RDONLY;
+    if (ms & MS_NOSUID)
+        attr |= MOUNT_ATTR_NOSUID;
+    if (ms & MS_NODEV)
+        attr |= MOUNT_ATTR_NODEV;
+    if (ms & MS_NOEXEC)
+        attr |= MOUNT_ATTR_NOEXEC;
+    if (ms & MS_NODIRATIME)
+        attr |= MOUNT_ATTR_NODIRATIME;
+    if (ms & MS_NOATIME)
+        attr |= MOUNT_ATTR_NOATIME;
+    else if (ms & MS_STRICTATIME)
+        attr |= MOUNT_ATTR_STRICTATIME;
     return attr;
 }
 
@@ -310,29 +317,30 @@ static uint64_t current_mount_attr(int fd)
     uint64_t attr = 0;
     if (fstatvfs(fd, &st) < 0)
         return 0;
-    if (st.f_flag & ST_NOSUID) attr |= MOUNT_ATTR_NOSUID;
-    if (st.f_flag & ST_NODEV) attr |= MOUNT_ATTR_NODEV;
-    if (st.f_flag & ST_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+    if (st.f_flag & ST_NOSUID)
+        attr |= MOUNT_ATTR_NOSUID;
+    if (st.f_flag & ST_NODEV)
+        attr |= MOUNT_ATTR_NODEV;
+    if (st.f_flag & ST_NOEXEC)
+        attr |= MOUNT_ATTR_NOEXEC;
     return attr;
 }
 
-static void set_attr(int fd, int recursive, uint64_t set, uint64_t clr, uint64_t propagation,
-                     const char *step, const char *what)
+static void set_attr(int fd, int recursive, uint64_t set, uint64_t clr, uint64_t propagation, const char *step,
+                     const char *what)
 {
     struct mount_attr attr = { .attr_set = set, .attr_clr = clr, .propagation = propagation };
     if ((set | clr) & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME))
         attr.attr_clr |= MOUNT_ATTR__ATIME;
     if (!set && !attr.attr_clr && !propagation)
         return;
-    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
-                &attr, sizeof(attr)) < 0)
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
         fail(step, "setting mount attributes of %s", what);
 }
 
 static void attach(int tree, int target, const char *step, const char *what)
 {
-    if (syscall(SYS_move_mount, tree, "", target, "",
-                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    if (syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         fail(step, "attaching the mount on %s", what);
 }
 
@@ -352,7 +360,8 @@ static void op_mount(const struct op *o)
         if (o->arg[5] >= 0) {
             /* An idmapped mount: the ids of its files are seen through that user namespace. */
             struct mount_attr idmap = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)plan_fd(o->arg[5], step) };
-            if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &idmap, sizeof(idmap)) < 0)
+            if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &idmap,
+                        sizeof(idmap)) < 0)
                 fail(step, "idmapping the mount (mounts[].uidMappings)");
         }
         /* mount_setattr takes one propagation type; "rprivate" is that type applied recursively. */
@@ -515,7 +524,8 @@ static void prepare_devnull_masks(int count)
         fail("masking paths", "/dev/null is not the 1:3 character device");
     }
     for (devnull_count = 0; devnull_count < count; devnull_count++) {
-        devnull_trees[devnull_count] = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        devnull_trees[devnull_count] =
+            (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (devnull_trees[devnull_count] < 0)
             fail("masking paths", "cloning /dev/null");
     }
@@ -570,8 +580,7 @@ static void op_readonly_path(const struct op *o)
             return;
         fail("making paths read-only", "opening %s", path);
     }
-    int tree = (int)syscall(SYS_open_tree, fd, "",
-                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
     if (tree < 0)
         fail("making paths read-only", "cloning %s", path);
     set_attr(tree, 1, MOUNT_ATTR_RDONLY | current_mount_attr(fd), 0, 0, "making paths read-only", path);
@@ -582,8 +591,7 @@ static void op_readonly_path(const struct op *o)
 
 static void op_readonly_root(void)
 {
-    set_attr(root_fd, 0, MOUNT_ATTR_RDONLY | current_mount_attr(root_fd), 0, 0,
-             "making the root read-only", "/");
+    set_attr(root_fd, 0, MOUNT_ATTR_RDONLY | current_mount_attr(root_fd), 0, 0, "making the root read-only", "/");
 }
 
 /* ---- files in the root ---------------------------------------------------------------- */
@@ -786,7 +794,8 @@ static void run_hook(const struct op *o)
     int argc = (int)o->arg[2];
     char step[160];
     snprintf(step, sizeof(step), "running %s hook %s", kind, path);
-    const char *state = (o->arg[1] >= 0 && o->arg[1] < SKIFF_PAYLOAD_SLOTS && payloads[o->arg[1]]) ? payloads[o->arg[1]] : "{}";
+    const char *state =
+        (o->arg[1] >= 0 && o->arg[1] < SKIFF_PAYLOAD_SLOTS && payloads[o->arg[1]]) ? payloads[o->arg[1]] : "{}";
     char *argv[argc + 1];
     for (int i = 0; i < argc; i++)
         argv[i] = (char *)o->str[2 + i];
@@ -940,7 +949,11 @@ static void op_exec(const struct op *o)
  * deny (a profile may deny anything the container's process does not need). With a NOTIFY
  * listener (arg2 = 0) it is loaded just before READY instead, because the listener must reach
  * the parent, which is gone after `create`. */
-static struct sock_filter_insn { uint16_t code; uint8_t jt, jf; uint32_t k; } *seccomp_insns;
+static struct sock_filter_insn {
+    uint16_t code;
+    uint8_t jt, jf;
+    uint32_t k;
+} * seccomp_insns;
 static unsigned short seccomp_len;
 static unsigned long seccomp_flags;
 
@@ -962,8 +975,13 @@ static void op_seccomp(const struct op *o)
 
 static int set_caps(uint64_t eff, uint64_t perm, uint64_t inh)
 {
-    struct { uint32_t version; int pid; } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
-    struct { uint32_t effective, permitted, inheritable; } data[2] = {
+    struct {
+        uint32_t version;
+        int pid;
+    } header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } data[2] = {
         { (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
         { (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
     };
@@ -979,7 +997,10 @@ static void load_seccomp(int reported)
 {
     if (!seccomp_insns)
         return;
-    struct { unsigned short len; void *filter; } prog = { seccomp_len, seccomp_insns };
+    struct {
+        unsigned short len;
+        void *filter;
+    } prog = { seccomp_len, seccomp_insns };
     long listener = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, seccomp_flags, &prog);
     if (listener < 0) {
         if (reported)
@@ -1002,7 +1023,9 @@ static void load_seccomp(int reported)
         char control[CMSG_SPACE(sizeof(int))];
         memset(control, 0, sizeof(control));
         struct iovec iov = { &r, sizeof(r) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
+        };
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
@@ -1202,44 +1225,112 @@ static void op_time_namespace(const struct op *o)
 static void run(const struct op *o)
 {
     switch (o->code) {
-    case SKIFF_OP_SETNS: op_setns(o); break;
-    case SKIFF_OP_UNSHARE: op_unshare(o); break;
-    case SKIFF_OP_FORK: op_fork(); break;
-    case SKIFF_OP_SYNC: op_sync(o); break;
-    case SKIFF_OP_HOSTNAME: op_hostname(o); break;
-    case SKIFF_OP_DOMAINNAME: op_domainname(o); break;
-    case SKIFF_OP_RLIMIT: op_rlimit(o); break;
-    case SKIFF_OP_OOM_SCORE_ADJ: op_oom_score_adj(o); break;
-    case SKIFF_OP_SESSION_KEYRING: op_session_keyring(o); break;
-    case SKIFF_OP_PROPAGATE: op_propagate(o); break;
-    case SKIFF_OP_ROOTFS: op_rootfs(o); break;
-    case SKIFF_OP_MOUNT: op_mount(o); break;
-    case SKIFF_OP_REMOUNT: op_remount(o); break;
-    case SKIFF_OP_MKNOD: op_mknod(o); break;
-    case SKIFF_OP_SYMLINK: op_symlink(o); break;
-    case SKIFF_OP_MKDIR: op_mkdir(o); break;
-    case SKIFF_OP_PIVOT: op_pivot(o); break;
-    case SKIFF_OP_CHROOT: op_chroot(o); break;
-    case SKIFF_OP_EXEC_LABEL: op_exec_label(o); break;
-    case SKIFF_OP_READONLY_ROOT: op_readonly_root(); break;
-    case SKIFF_OP_READONLY_PATH: op_readonly_path(o); break;
-    case SKIFF_OP_MASK_PATH: op_mask(o); break;
-    case SKIFF_OP_SYSCTL: op_sysctl(o); break;
-    case SKIFF_OP_CHDIR: op_chdir(o); break;
-    case SKIFF_OP_USER: op_user(o); break;
-    case SKIFF_OP_BOUNDING: op_bounding(o); break;
-    case SKIFF_OP_CAPS: op_caps(o); break;
-    case SKIFF_OP_NO_NEW_PRIVS: op_no_new_privs(); break;
-    case SKIFF_OP_SECCOMP: op_seccomp(o); break;
-    case SKIFF_OP_CONSOLE: op_console(o); break;
-    case SKIFF_OP_HOOK: op_hook(o); break;
-    case SKIFF_OP_USERNS_ROOT: op_userns_root(); break;
-    case SKIFF_OP_TIME_NAMESPACE: op_time_namespace(o); break;
+    case SKIFF_OP_SETNS:
+        op_setns(o);
+        break;
+    case SKIFF_OP_UNSHARE:
+        op_unshare(o);
+        break;
+    case SKIFF_OP_FORK:
+        op_fork();
+        break;
+    case SKIFF_OP_SYNC:
+        op_sync(o);
+        break;
+    case SKIFF_OP_HOSTNAME:
+        op_hostname(o);
+        break;
+    case SKIFF_OP_DOMAINNAME:
+        op_domainname(o);
+        break;
+    case SKIFF_OP_RLIMIT:
+        op_rlimit(o);
+        break;
+    case SKIFF_OP_OOM_SCORE_ADJ:
+        op_oom_score_adj(o);
+        break;
+    case SKIFF_OP_SESSION_KEYRING:
+        op_session_keyring(o);
+        break;
+    case SKIFF_OP_PROPAGATE:
+        op_propagate(o);
+        break;
+    case SKIFF_OP_ROOTFS:
+        op_rootfs(o);
+        break;
+    case SKIFF_OP_MOUNT:
+        op_mount(o);
+        break;
+    case SKIFF_OP_REMOUNT:
+        op_remount(o);
+        break;
+    case SKIFF_OP_MKNOD:
+        op_mknod(o);
+        break;
+    case SKIFF_OP_SYMLINK:
+        op_symlink(o);
+        break;
+    case SKIFF_OP_MKDIR:
+        op_mkdir(o);
+        break;
+    case SKIFF_OP_PIVOT:
+        op_pivot(o);
+        break;
+    case SKIFF_OP_CHROOT:
+        op_chroot(o);
+        break;
+    case SKIFF_OP_EXEC_LABEL:
+        op_exec_label(o);
+        break;
+    case SKIFF_OP_READONLY_ROOT:
+        op_readonly_root();
+        break;
+    case SKIFF_OP_READONLY_PATH:
+        op_readonly_path(o);
+        break;
+    case SKIFF_OP_MASK_PATH:
+        op_mask(o);
+        break;
+    case SKIFF_OP_SYSCTL:
+        op_sysctl(o);
+        break;
+    case SKIFF_OP_CHDIR:
+        op_chdir(o);
+        break;
+    case SKIFF_OP_USER:
+        op_user(o);
+        break;
+    case SKIFF_OP_BOUNDING:
+        op_bounding(o);
+        break;
+    case SKIFF_OP_CAPS:
+        op_caps(o);
+        break;
+    case SKIFF_OP_NO_NEW_PRIVS:
+        op_no_new_privs();
+        break;
+    case SKIFF_OP_SECCOMP:
+        op_seccomp(o);
+        break;
+    case SKIFF_OP_CONSOLE:
+        op_console(o);
+        break;
+    case SKIFF_OP_HOOK:
+        op_hook(o);
+        break;
+    case SKIFF_OP_USERNS_ROOT:
+        op_userns_root();
+        break;
+    case SKIFF_OP_TIME_NAMESPACE:
+        op_time_namespace(o);
+        break;
     case SKIFF_OP_CLOSE_FDS:
         exec_fifo = o->arg[1] >= 0 ? plan_fd(o->arg[1], "closing descriptors") : -1;
         op_close_fds(o, exec_fifo);
         break;
-    case SKIFF_OP_EXEC: op_exec(o); break;
+    case SKIFF_OP_EXEC:
+        op_exec(o);
+        break;
     default:
         errno = EINVAL;
         fail("reading the plan", "unknown operation %d", o->code);

@@ -138,7 +138,8 @@ static int in_child(int (*operation)(void))
         _exit(result < 0 ? (errno & 0xff) : 0);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     if (WIFSIGNALED(status))
         return -WTERMSIG(status);
     return WEXITSTATUS(status);
@@ -152,8 +153,14 @@ static int try_mount(void)
     umount2("/tmp", MNT_DETACH);
     return 0;
 }
-static int try_sethostname(void) { return sethostname("probe", 5); }
-static int try_raw_socket(void) { return socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) < 0 ? -1 : 0; }
+static int try_sethostname(void)
+{
+    return sethostname("probe", 5);
+}
+static int try_raw_socket(void)
+{
+    return socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) < 0 ? -1 : 0;
+}
 
 static void outcome(const char *key, int result)
 {
@@ -209,21 +216,21 @@ struct safe_call {
 };
 
 static const struct safe_call safe_calls[] = {
-    { "ptrace", SYS_ptrace, { 16 /* PTRACE_ATTACH */, 0 } },           /* ESRCH */
-    { "mount", SYS_mount, { 0, (long)"/nonexistent-skiff-probe", 0, 0, 0 } }, /* ENOENT */
-    { "umount2", SYS_umount2, { (long)"/nonexistent-skiff-probe", 0 } }, /* ENOENT */
-    { "unshare", SYS_unshare, { 0x7fffffff } },                        /* EINVAL */
-    { "setns", SYS_setns, { -1, 0 } },                                 /* EBADF */
-    { "keyctl", SYS_keyctl, { 0x7fff } },                              /* EOPNOTSUPP */
-    { "add_key", SYS_add_key, { 0, 0, 0, 0, 0 } },                     /* EFAULT */
-    { "request_key", SYS_request_key, { 0, 0, 0, 0 } },                /* EFAULT */
-    { "userfaultfd", SYS_userfaultfd, { 0x7fffffff } },                /* EINVAL */
-    { "perf_event_open", SYS_perf_event_open, { 0, 0, -1, -1, 0 } },   /* EFAULT */
-    { "clock_settime", SYS_clock_settime, { 0x7fffffff, 0 } },         /* EINVAL */
-    { "kcmp", SYS_kcmp, { 0x7fffffff, 0x7fffffff, 0, 0, 0 } },         /* ESRCH */
+    { "ptrace", SYS_ptrace, { 16 /* PTRACE_ATTACH */, 0 } },                     /* ESRCH */
+    { "mount", SYS_mount, { 0, (long)"/nonexistent-skiff-probe", 0, 0, 0 } },    /* ENOENT */
+    { "umount2", SYS_umount2, { (long)"/nonexistent-skiff-probe", 0 } },         /* ENOENT */
+    { "unshare", SYS_unshare, { 0x7fffffff } },                                  /* EINVAL */
+    { "setns", SYS_setns, { -1, 0 } },                                           /* EBADF */
+    { "keyctl", SYS_keyctl, { 0x7fff } },                                        /* EOPNOTSUPP */
+    { "add_key", SYS_add_key, { 0, 0, 0, 0, 0 } },                               /* EFAULT */
+    { "request_key", SYS_request_key, { 0, 0, 0, 0 } },                          /* EFAULT */
+    { "userfaultfd", SYS_userfaultfd, { 0x7fffffff } },                          /* EINVAL */
+    { "perf_event_open", SYS_perf_event_open, { 0, 0, -1, -1, 0 } },             /* EFAULT */
+    { "clock_settime", SYS_clock_settime, { 0x7fffffff, 0 } },                   /* EINVAL */
+    { "kcmp", SYS_kcmp, { 0x7fffffff, 0x7fffffff, 0, 0, 0 } },                   /* ESRCH */
     { "process_vm_readv", SYS_process_vm_readv, { 0x7fffffff, 0, 0, 0, 0, 0 } }, /* ESRCH */
-    { "set_mempolicy", SYS_set_mempolicy, { 0x7fff, 0, 0 } },          /* EINVAL */
-    { "iopl", SYS_iopl, { 4 } },                                       /* EINVAL */
+    { "set_mempolicy", SYS_set_mempolicy, { 0x7fff, 0, 0 } },                    /* EINVAL */
+    { "iopl", SYS_iopl, { 4 } },                                                 /* EINVAL */
 };
 
 static const struct safe_call *current_call;
@@ -417,7 +424,8 @@ static void pids(long limit)
         if (pid == 0) {
             char byte;
             close(gate[1]);
-            while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {}
+            while (read(gate[0], &byte, 1) < 0 && errno == EINTR) {
+            }
             _exit(0);
         }
         children[forked++] = pid;
@@ -425,19 +433,33 @@ static void pids(long limit)
     close(gate[1]);
     close(gate[0]);
     for (long i = 0; i < forked; i++)
-        while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR) {}
+        while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR) {
+        }
     fact("pids.forked", "%ld", forked);
     fact("pids.failure", "errno:%d", failure);
 }
 
 static void rlimits(void)
 {
-    static const struct { const char *name; int resource; } table[] = {
-        { "RLIMIT_NOFILE", RLIMIT_NOFILE }, { "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_CORE", RLIMIT_CORE },
-        { "RLIMIT_STACK", RLIMIT_STACK }, { "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-        { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_DATA", RLIMIT_DATA },
-        { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-        { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_RSS", RLIMIT_RSS },
+    static const struct {
+        const char *name;
+        int resource;
+    } table[] = {
+        { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+        { "RLIMIT_NPROC", RLIMIT_NPROC },
+        { "RLIMIT_CORE", RLIMIT_CORE },
+        { "RLIMIT_STACK", RLIMIT_STACK },
+        { "RLIMIT_AS", RLIMIT_AS },
+        { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+        { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+        { "RLIMIT_CPU", RLIMIT_CPU },
+        { "RLIMIT_DATA", RLIMIT_DATA },
+        { "RLIMIT_NICE", RLIMIT_NICE },
+        { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+        { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+        { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+        { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+        { "RLIMIT_RSS", RLIMIT_RSS },
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         struct rlimit limit;
@@ -530,39 +552,62 @@ int main(int argc, char **argv)
     long memory = 0, pid_limit = 0;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--cpu") == 0) { cpu = 1; continue; }
-        if (!value) { fprintf(stderr, "skiff-probe: %s needs a value\n", argv[i]); return 2; }
+        if (strcmp(argv[i], "--cpu") == 0) {
+            cpu = 1;
+            continue;
+        }
+        if (!value) {
+            fprintf(stderr, "skiff-probe: %s needs a value\n", argv[i]);
+            return 2;
+        }
         i++;
-        if (strcmp(argv[i - 1], "--only") == 0 && only_count < 16) only[only_count++] = value;
-        else if (strcmp(argv[i - 1], "--syscall") == 0 && nsys < MAX_ITEMS) syscalls[nsys++] = value;
-        else if (strcmp(argv[i - 1], "--masked") == 0 && nmask < MAX_ITEMS) masks[nmask++] = value;
-        else if (strcmp(argv[i - 1], "--readonly") == 0 && nro < MAX_ITEMS) readonly[nro++] = value;
-        else if (strcmp(argv[i - 1], "--peer") == 0 && npeer < MAX_ITEMS) peers[npeer++] = value;
-        else if (strcmp(argv[i - 1], "--memory") == 0) memory = atol(value);
-        else if (strcmp(argv[i - 1], "--pids") == 0) pid_limit = atol(value);
-        else { fprintf(stderr, "skiff-probe: unknown argument %s\n", argv[i - 1]); return 2; }
+        if (strcmp(argv[i - 1], "--only") == 0 && only_count < 16)
+            only[only_count++] = value;
+        else if (strcmp(argv[i - 1], "--syscall") == 0 && nsys < MAX_ITEMS)
+            syscalls[nsys++] = value;
+        else if (strcmp(argv[i - 1], "--masked") == 0 && nmask < MAX_ITEMS)
+            masks[nmask++] = value;
+        else if (strcmp(argv[i - 1], "--readonly") == 0 && nro < MAX_ITEMS)
+            readonly[nro++] = value;
+        else if (strcmp(argv[i - 1], "--peer") == 0 && npeer < MAX_ITEMS)
+            peers[npeer++] = value;
+        else if (strcmp(argv[i - 1], "--memory") == 0)
+            memory = atol(value);
+        else if (strcmp(argv[i - 1], "--pids") == 0)
+            pid_limit = atol(value);
+        else {
+            fprintf(stderr, "skiff-probe: unknown argument %s\n", argv[i - 1]);
+            return 2;
+        }
     }
     fact("probe", "1");
-    if (wanted("namespaces")) namespaces();
-    if (wanted("identity")) identity();
-    if (wanted("privilege")) privilege();
+    if (wanted("namespaces"))
+        namespaces();
+    if (wanted("identity"))
+        identity();
+    if (wanted("privilege"))
+        privilege();
     if (wanted("seccomp")) {
         status_field("Seccomp", "seccomp");
-        for (int i = 0; i < nsys; i++) seccomp_call(syscalls[i]);
+        for (int i = 0; i < nsys; i++)
+            seccomp_call(syscalls[i]);
     }
     if (wanted("filesystem")) {
         filesystem();
-        for (int i = 0; i < nmask; i++) masked(masks[i]);
+        for (int i = 0; i < nmask; i++)
+            masked(masks[i]);
         for (int i = 0; i < nro; i++) {
             char key[512];
             snprintf(key, sizeof(key), "readonly.%s", readonly[i]);
             writable(key, readonly[i]);
         }
     }
-    if (wanted("resources")) resources(memory, cpu, pid_limit);
+    if (wanted("resources"))
+        resources(memory, cpu, pid_limit);
     if (wanted("network")) {
         interfaces();
-        for (int i = 0; i < npeer; i++) peer(peers[i]);
+        for (int i = 0; i < npeer; i++)
+            peer(peers[i]);
     }
     fact("done", "1");
     return 0;
