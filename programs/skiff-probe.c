@@ -510,7 +510,8 @@ static void interfaces(void)
 }
 
 /* PROTO:ADDR:PORT -> "reachable" (connected, or refused: an answer came back),
- * "unreachable" (no answer in 1 s), or why it could not be tried. */
+ * "unreachable" (no answer in 2 s: time for TCP's one retransmission of the SYN, so a first
+ * SYN lost on a busy node is not taken for a rule), or why it could not be tried. */
 static void peer(const char *spec)
 {
     char copy[128], key[160];
@@ -531,7 +532,7 @@ static void peer(const char *spec)
     int result = connect(fd, (struct sockaddr *)&to, sizeof(to));
     if (result < 0 && errno == EINPROGRESS) {
         struct pollfd p = { .fd = fd, .events = POLLOUT };
-        if (poll(&p, 1, 1000) == 1) {
+        if (poll(&p, 1, 2000) == 1) {
             int error = 0;
             socklen_t length = sizeof(error);
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);

@@ -18,6 +18,8 @@ public protocol CgroupDriver: Sendable {
     func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan)
     /// Makes the cgroup and writes the plan; on failure, undoes what it made.
     func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError)
+    /// Moves `pid` into the cgroup; `bornInside`: clone3 put it in the v2 directory already.
+    func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError)
     /// New limits for an existing cgroup (`update`).
     func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError)
 

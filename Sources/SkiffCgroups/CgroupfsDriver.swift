@@ -156,6 +156,9 @@ public struct CgroupfsDriver: CgroupDriver {
 }
 
 extension CgroupfsDriver {
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
+        try cgroup.attach(pid: pid, skipUnified: bornInside)
+    }
     public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroup.pids() }
     public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroup.signal(signal, belongs: belongs) }
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) { try cgroup.destroy(belongs: belongs) }

@@ -90,7 +90,9 @@ enum Launcher {
         var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
         do throws(RuntimeError) {
             if let cgroup {
-                do { try cgroup.attach(pid: spawned, skipUnified: request.into_cgroup != 0) } catch { throw .cgroup(error) }
+                do { try CgroupDrivers.driver(for: cgroup).attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch {
+                    throw .cgroup(error)
+                }
             }
             let messages = try plan.messages()
             for (i, message) in messages.enumerated() {
