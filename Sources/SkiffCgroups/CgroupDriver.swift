@@ -37,10 +37,10 @@ public protocol CgroupDriver: Sendable {
 
 /// The drivers skiff has, by name.
 public enum CgroupDrivers {
-    public static let available: [String] = [CgroupfsDriver.name]
+    public static let available: [String] = [CgroupfsDriver.name, SystemdDriver.name]
 
     /// The driver that made `cgroup` (from its record): it alone knows how to undo it.
     public static func driver(for cgroup: ContainerCgroup) -> any CgroupDriver {
-        CgroupfsDriver()
+        cgroup.driver == SystemdDriver.name ? SystemdDriver(system: CgroupSystem(hierarchies: [])) : CgroupfsDriver()
     }
 }

@@ -34,7 +34,7 @@ public struct CgroupfsDriver: CgroupDriver {
             throw SpecError("linux.cgroupsPath", "must not contain \"..\", got \"\(path)\"")
         }
         if path.contains(":") {
-            throw SpecError("linux.cgroupsPath", "\"\(path)\" is a systemd slice path; the systemd cgroup driver is not supported yet")
+            throw SpecError("linux.cgroupsPath", "\"\(path)\" is a systemd slice path: use --systemd-cgroup")
         }
     }
 

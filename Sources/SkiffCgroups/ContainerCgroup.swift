@@ -37,6 +37,9 @@ public struct ContainerCgroup: Sendable, Equatable {
 
     /// The driver that made it (`CgroupDriver.name`): every later command uses the same one.
     public var driver = CgroupfsDriver.name
+    /// The systemd driver's scope (or slice) unit and its slice.
+    public var systemdUnit: String?
+    public var systemdSlice: String?
     /// The cgroup path relative to each hierarchy's root (`/process_api/c495…/skiff-web`).
     public var relativePath: String
     public var directories: [Directory]
@@ -109,6 +112,8 @@ public struct ContainerCgroup: Sendable, Equatable {
 extension ContainerCgroup: JSONObjectConvertible {
     public init(json: JSONObject) throws(SpecError) {
         driver = try json.string("driver") ?? CgroupfsDriver.name
+        systemdUnit = try json.string("systemdUnit")
+        systemdSlice = try json.string("systemdSlice")
         relativePath = try json.required("relativePath") { key throws(SpecError) in try json.string(key) }
         directories = try json.objects("directories") ?? []
         enabledControllers = try json.objects("enabledControllers") ?? []
@@ -117,6 +122,8 @@ extension ContainerCgroup: JSONObjectConvertible {
 
     public func write(to json: inout JSONObjectWriter) {
         json.set("driver", driver)
+        json.set("systemdUnit", systemdUnit)
+        json.set("systemdSlice", systemdSlice)
         json.set("relativePath", relativePath)
         json.set("directories", directories)
         if !enabledControllers.isEmpty { json.set("enabledControllers", enabledControllers) }

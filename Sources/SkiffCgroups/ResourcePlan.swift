@@ -41,6 +41,9 @@ public struct ResourcePlan: Sendable {
     public var devices: DeviceRules?
     public var warnings: [String] = []
 
+    /// A plan that limits nothing.
+    public init() {}
+
     /// `version(controller)`: where a controller lives, nil when the host lacks it.
     public init(
         _ given: Spec.Resources, path: JSONPath = JSONPath("linux.resources"),

@@ -23,7 +23,8 @@ extension Runtime {
         ])
         let cgroup: JSONValue = .object([
             ("v1", .bool(!system.v1.isEmpty)), ("v2", .bool(system.unified != nil)),
-            ("systemd", .bool(false)), ("systemdUser", .bool(false)),
+            // The drivers skiff has (`--systemd-cgroup`): a systemd host is what makes them work.
+            ("systemd", .bool(true)), ("systemdUser", .bool(true)),
             ("rdma", .bool(system.hierarchy(for: "rdma") != nil)),
         ])
         let linux: JSONValue = .object([

@@ -42,7 +42,7 @@ enum Launcher {
     typealias SyncHandler = (_ tag: Int, _ pid: Int32) throws(RuntimeError) -> [UInt8]
 
     static func launch(
-        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, userMaps: UserMaps? = nil,
+        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, driver: (any CgroupDriver)? = nil, userMaps: UserMaps? = nil,
         sync: SyncHandler? = nil
     ) throws(RuntimeError) -> LaunchedProcess {
         let path = initPath()
@@ -58,7 +58,8 @@ enum Launcher {
         defer { close(socket) }
 
         var cgroupFd: Int32 = -1
-        if let unified = cgroup?.unifiedDirectory {
+        // Born in its cgroup when that exists already (a systemd scope is made with the process).
+        if let unified = cgroup?.unifiedDirectory, access(unified, F_OK) == 0 {
             cgroupFd = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard cgroupFd >= 0 else {
                 let e = errno
@@ -90,7 +91,7 @@ enum Launcher {
         var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
         do throws(RuntimeError) {
             if let cgroup {
-                do { try CgroupDrivers.driver(for: cgroup).attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch {
+                do { try (driver ?? CgroupDrivers.driver(for: cgroup)).attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch {
                     throw .cgroup(error)
                 }
             }

@@ -109,6 +109,7 @@ extension Runtime {
     /// The container's cgroup and network as planned: what the record names before they exist.
     struct Envelope {
         var driver: any CgroupDriver
+        var system: CgroupSystem
         var cgroup: ContainerCgroup?
         var resources: ResourcePlan
         var cgroupMade = false
@@ -126,9 +127,10 @@ extension Runtime {
                 networkLeases = try TaskNetwork.leaseDirectory()
             } catch { throw RuntimeError(error) }
         }
-        let driver = CgroupfsDriver()
-        reportLayoutOnce(driver.system)
-        if geteuid() == 0, driver.system.participating().isEmpty {
+        let system = CgroupSystem.current()
+        let driver: any CgroupDriver = cgroupDriver == SystemdDriver.name ? SystemdDriver(system: system) : CgroupfsDriver(system: system)
+        reportLayoutOnce(system)
+        if geteuid() == 0, system.participating().isEmpty {
             // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
             // unlimited and delete could not find it. runc refuses too.
             throw .usage(
@@ -136,7 +138,7 @@ extension Runtime {
         }
         var cgroup: ContainerCgroup?
         do { cgroup = try driver.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value) } catch { throw .spec(error) }
-        if geteuid() != 0, let planned = cgroup, !planned.canBeCreated {
+        if geteuid() != 0, cgroupDriver != SystemdDriver.name, let planned = cgroup, !planned.canBeCreated {
             // Rootless without delegated cgroups: run, but say that nothing limits the task.
             note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
             cgroup = nil
@@ -169,7 +171,7 @@ extension Runtime {
         }
         resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
         resources.warnings.forEach(warn)
-        return Envelope(driver: driver, cgroup: cgroup, resources: resources, network: network, networkLeases: networkLeases)
+        return Envelope(driver: driver, system: system, cgroup: cgroup, resources: resources, network: network, networkLeases: networkLeases)
     }
 
     // MARK: 4. the launch plan
@@ -185,7 +187,7 @@ extension Runtime {
     ) throws(RuntimeError) -> BuiltPlan {
         var builder = PlanBuilder(
             spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
-            cgroupSystem: (envelope.driver as? CgroupfsDriver)?.system ?? CgroupSystem(hierarchies: []),
+            cgroupSystem: envelope.system,
             cgroup: envelope.cgroup)
         builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
         builder.consoleSocket = console >= 0 ? console : nil
@@ -218,7 +220,9 @@ extension Runtime {
         userMaps: Launcher.UserMaps?, sync: @escaping Launcher.SyncHandler
     ) throws(RuntimeError) -> LaunchedProcess {
         do throws(RuntimeError) {
-            return try Launcher.launch(output.plan, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, userMaps: userMaps, sync: sync)
+            return try Launcher.launch(
+                output.plan, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, driver: envelope.driver,
+                userMaps: userMaps, sync: sync)
         } catch {
             if case .container(let step, _, _) = error, step == "skiff-init", let cgroup = envelope.cgroup,
                 envelope.driver.stats(cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit

@@ -34,6 +34,9 @@ public struct Runtime: Sendable {
     public var debug: (@Sendable (String) -> Void)?
     /// Receives notes worth saying once (which cgroup hierarchy is in use).
     public var note: @Sendable (String) -> Void = { _ in }
+    /// The cgroup driver new containers get (`CgroupfsDriver.name`, or `SystemdDriver.name`
+    /// for `--systemd-cgroup`); each container keeps the one it was made with.
+    public var cgroupDriver = CgroupfsDriver.name
 
     public init(
         root: String = StateStore.defaultRoot, warn: @escaping @Sendable (String) -> Void = { _ in },

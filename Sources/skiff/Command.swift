@@ -26,7 +26,7 @@ let globalOptions: [OptionSpec] = [
     .value("log", "FILE", "also write log messages to FILE"),
     .value("log-format", "FORMAT", "log file format: text or json (default text)"),
     .flag("debug", "log debug messages (each step of create, with timings)"),
-    .flag("systemd-cgroup", "use the systemd cgroup driver (not supported yet: an error)"),
+    .flag("systemd-cgroup", "use the systemd cgroup driver (a transient scope made by systemd; cgroupsPath is slice:prefix:name)"),
     .flag("help", short: "h", "show help"),
     .flag("version", short: "v", "print the version"),
 ]

@@ -46,7 +46,9 @@ func main() -> Int32 {
         return 1
     }
     if global.has("version") {
-        print("skiff version \(version)\nspec: 1.2.0\n\(CgroupSystem.current().layout)")
+        print(
+            "skiff version \(version)\nspec: 1.2.0\n\(CgroupSystem.current().layout)\ncgroup drivers: \(CgroupDrivers.available.joined(separator: ", ")) (--systemd-cgroup)"
+        )
         return 0
     }
     guard commandIndex < argv.endIndex else {
@@ -76,12 +78,12 @@ func main() -> Int32 {
         guard command.positionals.contains(args.positionals.count) else {
             throw UsageError(description: "\(command.name): expected \(command.usage.isEmpty ? "no arguments" : command.usage) (see skiff \(command.name) --help)")
         }
-        if args.has("systemd-cgroup") { throw UsageError(description: "--systemd-cgroup: the systemd cgroup driver is not supported yet") }
         let logger = log
         let warn: @Sendable (String) -> Void = { logger.warning($0) }
         let debug: @Sendable (String) -> Void = { logger.debug($0) }
         var runtime = Runtime(root: args["root"] ?? StateStore.defaultRoot, warn: warn, debug: args.has("debug") ? debug : nil)
         runtime.note = { logger.info($0) }
+        runtime.cgroupDriver = args.has("systemd-cgroup") ? SystemdDriver.name : CgroupfsDriver.name
         return try command.action(args, Context(log: log, runtime: runtime))
     } catch let error as RuntimeError {
         log.error(error.description)

@@ -1,0 +1,114 @@
+import Glibc
+import SkiffSpec
+import SkiffSystem
+
+/// The systemd cgroup driver (`--systemd-cgroup`): the container runs in a transient scope
+/// unit that systemd makes through its D-Bus API (`StartTransientUnit`, with `Delegate=yes`),
+/// in its slice, with the limits systemd has properties for given as properties and the rest
+/// written into the scope's cgroup. What systemd made, systemd removes (`StopUnit`).
+///
+/// systemd moves a process into a scope it starts, so the scope is made with the container's
+/// first process (skiff-init, which runs nothing of the container before its plan arrives):
+/// `create` only remembers the plan, and `attach` starts the scope. Every other operation
+/// works on the scope's cgroup as cgroupfs does.
+public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pending` is set once by create, read by attach
+    public static let name = "systemd"
+
+    private let system: CgroupSystem
+    private var pending: ResourcePlan?
+    private let user: Bool
+
+    public init(system: CgroupSystem = .current(), user: Bool = geteuid() != 0) {
+        self.system = system
+        self.user = user
+    }
+
+    public func plan(cgroupsPath: String?, id: String) throws(SpecError) -> ContainerCgroup {
+        let path = try SystemdPath(cgroupsPath: cgroupsPath, id: id, defaultSlice: user ? "user.slice" : "system.slice")
+        guard let unified = system.unified, system.isPureV2 else {
+            throw SpecError("--systemd-cgroup", "the systemd cgroup driver needs a pure cgroup v2 host (this one is \(system.layout))")
+        }
+        var cgroup = ContainerCgroup(
+            relativePath: path.cgroupPath,
+            directories: [
+                .init(
+                    path: unified.mountPoint + path.cgroupPath, version: "v2", controllers: unified.controllers,
+                    existed: false, hierarchyRoot: unified.mountPoint)
+            ])
+        cgroup.driver = Self.name
+        cgroup.systemdUnit = path.unit
+        cgroup.systemdSlice = path.slice
+        if access(cgroup.directories[0].path, F_OK) == 0 {
+            throw SpecError("linux.cgroupsPath", "unit \(path.unit) exists already")
+        }
+        return cgroup
+    }
+
+    public func plan(_ resources: Spec.Resources) throws(SpecError) -> ResourcePlan {
+        try ResourcePlan(resources) { controller in system.hierarchy(for: controller)?.version }
+    }
+
+    /// systemd makes the slices and turns on their controllers.
+    public func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {}
+
+    public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
+        // Checked now, before anything is launched: no systemd, one clear line.
+        do throws(SystemError) { _ = try SystemdManager(user: user) } catch { throw CgroupError(error) }
+        pending = plan
+    }
+
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
+        guard let unit = cgroup.systemdUnit, let slice = cgroup.systemdSlice else {
+            throw CgroupError("attaching to", path: cgroup.relativePath, reason: "no unit recorded")
+        }
+        // A scope that runs already (exec): a process joins it as in any delegated cgroup.
+        if access(cgroup.directories[0].path, F_OK) == 0 {
+            if !bornInside { try cgroup.attach(pid: pid, skipUnified: false) }
+            return
+        }
+        let plan = pending ?? ResourcePlan()
+        let (properties, files) = SystemdProperties.split(plan)
+        do throws(SystemError) {
+            let manager = try SystemdManager(user: user)
+            try manager.startTransientUnit(
+                unit, properties: SystemdProperties.scope(slice: slice, pid: pid, description: "skiff container \(cgroup.relativePath)") + properties)
+        } catch { throw CgroupError(error) }
+        var rest = ResourcePlan()
+        rest.writes = files
+        rest.devices = plan.devices
+        try CgroupWriter(cgroup: cgroup, system: system).apply(rest)
+    }
+
+    public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
+        let (properties, files) = SystemdProperties.split(plan)
+        if let unit = cgroup.systemdUnit, !properties.isEmpty {
+            do throws(SystemError) { try SystemdManager(user: user).setUnitProperties(unit, properties) } catch { throw CgroupError(error) }
+        }
+        var rest = ResourcePlan()
+        rest.writes = files
+        rest.devices = plan.devices
+        try CgroupWriter(cgroup: cgroup, system: system).apply(rest)
+    }
+
+    public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroup.pids() }
+    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroup.signal(signal, belongs: belongs) }
+    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool { cgroup.isFrozen }
+    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.freeze() }
+    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.thaw() }
+    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { cgroup.stats() }
+
+    /// The unit stopped (systemd kills what is left and removes the cgroup), then anything
+    /// systemd left, as cgroupfs removes it.
+    public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
+        if let unit = cgroup.systemdUnit {
+            if cgroup.isFrozen { try? cgroup.thaw() }
+            do throws(SystemError) { try SystemdManager(user: user).stopUnit(unit) } catch {
+                // Without systemd there is no unit left to stop; the cgroup is still cleaned.
+                if error.errno != ENOENT { throw CgroupError(error) }
+            }
+        }
+        var left = cgroup
+        left.enabledControllers = []
+        try left.destroy(belongs: belongs)
+    }
+}
