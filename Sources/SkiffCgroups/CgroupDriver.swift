@@ -41,6 +41,6 @@ public enum CgroupDrivers {
 
     /// The driver that made `cgroup` (from its record): it alone knows how to undo it.
     public static func driver(for cgroup: ContainerCgroup) -> any CgroupDriver {
-        cgroup.driver == SystemdDriver.name ? SystemdDriver(system: CgroupSystem(hierarchies: [])) : CgroupfsDriver()
+        cgroup.driver == SystemdDriver.name ? SystemdDriver() : CgroupfsDriver()
     }
 }

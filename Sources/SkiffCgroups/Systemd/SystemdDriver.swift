@@ -14,12 +14,20 @@ import SkiffSystem
 public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pending` is set once by create, read by attach
     public static let name = "systemd"
 
-    private let system: CgroupSystem
+    /// The host's hierarchies, read when first needed (see `CgroupfsDriver.system`).
+    private var system: CgroupSystem { systemReader() }
+    private let systemReader: @Sendable () -> CgroupSystem
     private var pending: ResourcePlan?
     private let user: Bool
 
-    public init(system: CgroupSystem = .current(), user: Bool = geteuid() != 0) {
-        self.system = system
+    public init(system: CgroupSystem, user: Bool = geteuid() != 0) {
+        systemReader = { system }
+        self.user = user
+    }
+
+    public init(user: Bool = geteuid() != 0) {
+        let layout = LazyCgroupSystem()
+        systemReader = { layout.value }
         self.user = user
     }
 

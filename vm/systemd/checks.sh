@@ -1,0 +1,116 @@
+#!/bin/sh
+# The systemd cgroup driver on a real systemd host: Debian 12 with systemd as PID 1 on pure
+# cgroup v2 (vm/systemd/run boots it and runs this from its second disk). Prints one TAP-style
+# line per check ("ok - name" / "not ok - name: why"), `systemctl status` of a skiff scope
+# ("  | " lines), and "N passed, N failed".
+P=/payload
+SKIFF=$P/skiff ROOTFS=$P/rootfs
+STATE=/run/skiff-checks
+WORK=$(mktemp -d /tmp/skiff-checks.XXXXXX)
+CG=/sys/fs/cgroup
+pass=0 fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+notok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
+skiff() { "$SKIFF" --systemd-cgroup --root "$STATE" "$@"; }
+pid_of() { skiff state "$1" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+echo "SKIFF-VM-START systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running), $(stat -fc %T $CG), kernel $(uname -r)"
+
+# bundle NAME ARGS-JSON RESOURCES-JSON CGROUPS-PATH
+bundle() {
+    mkdir -p "$WORK/$1"
+    path=${4:+"\"cgroupsPath\": \"$4\","}
+    cat > "$WORK/$1/config.json" <<JSON
+{"ociVersion": "1.2.0",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": $2, "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"], "cwd": "/",
+             "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}},
+ "root": {"path": "$ROOTFS", "readonly": true},
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "nodev", "noexec"]}],
+ "linux": {$path "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "cgroup"}],
+           "resources": $3}}
+JSON
+}
+
+wait_for() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt $(($3 * 10)) ] && return 1; sleep 0.1
+    done
+}
+
+# --- a scope in system.slice, limits as properties, systemctl knows it ---
+bundle web '["sh", "-c", "echo ready; sleep 300"]' '{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 50000, "period": 100000}}'
+# (A detached container keeps its stdio: never a pipe the checks wait on.)
+skiff run -d -b "$WORK/web" web > "$WORK/web.out" 2>&1 && ok "run -d under --systemd-cgroup" || notok "run -d under --systemd-cgroup" "$(cat "$WORK/web.out")"
+unit=skiff-web.scope
+if systemctl is-active -q $unit; then ok "systemd runs $unit"; else notok "systemd runs $unit" "$(systemctl status $unit 2>&1 | head -n 5)"; fi
+systemctl status --no-pager $unit 2>&1 | head -n 8 | sed 's/^/  | /'
+[ "$(systemctl show -p Slice --value $unit)" = system.slice ] && ok "in system.slice" || notok "in system.slice" "$(systemctl show -p Slice --value $unit)"
+[ "$(systemctl show -p Delegate --value $unit)" = yes ] && ok "Delegate=yes" || notok "Delegate=yes" "$(systemctl show -p Delegate --value $unit)"
+[ "$(systemctl show -p MemoryMax --value $unit)" = 67108864 ] && ok "MemoryMax is a unit property" || notok "MemoryMax property" "$(systemctl show -p MemoryMax --value $unit)"
+[ "$(systemctl show -p TasksMax --value $unit)" = 20 ] && ok "TasksMax is a unit property" || notok "TasksMax property" "$(systemctl show -p TasksMax --value $unit)"
+[ "$(cat $CG/system.slice/$unit/memory.max 2>&1)" = 67108864 ] && ok "memory.max in the scope's cgroup" || notok "memory.max in the scope" "$(cat $CG/system.slice/$unit/memory.max 2>&1)"
+[ "$(cat $CG/system.slice/$unit/cpu.max 2>&1)" = "50000 100000" ] && ok "cpu.max 50000 100000" || notok "cpu.max" "$(cat $CG/system.slice/$unit/cpu.max 2>&1)"
+pid=$(pid_of web)
+grep -q "^0::/system.slice/$unit$" /proc/$pid/cgroup && ok "the container's process is in its scope" || notok "the process is in its scope" "$(cat /proc/$pid/cgroup)"
+[ "$(skiff exec web cat /proc/1/cgroup 2>&1)" = "0::/" ] && ok "the container sees its scope as its root (cgroup namespace)" || notok "cgroup namespace" "$(skiff exec web cat /proc/1/cgroup 2>&1)"
+# update: properties with SetUnitProperties, files for the rest
+out=$(skiff update --memory 128m --pids-limit 30 web 2>&1) || notok "update" "$out"
+[ "$(systemctl show -p MemoryMax --value $unit)" = 134217728 ] && ok "update sets MemoryMax through systemd" || notok "update MemoryMax" "$(systemctl show -p MemoryMax --value $unit)"
+[ "$(cat $CG/system.slice/$unit/pids.max)" = 30 ] && ok "update: pids.max 30" || notok "update pids.max" "$(cat $CG/system.slice/$unit/pids.max)"
+# ps, stats, pause, exec
+skiff ps web | grep -q sleep && ok "ps lists the scope's processes" || notok "ps" "$(skiff ps web 2>&1)"
+skiff stats --format json web | grep -q '"pids"' && ok "stats" || notok "stats" "$(skiff stats --format json web 2>&1 | head -c 200)"
+skiff pause web && [ "$(skiff state web | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')" = paused ] && ok "pause" || notok "pause" "$(skiff state web)"
+skiff resume web && ok "resume" || notok "resume" "failed"
+[ "$(skiff exec web sh -c 'cat /proc/self/cgroup')" = "0::/" ] && ok "exec joins the scope" || notok "exec joins the scope" "$(skiff exec web cat /proc/self/cgroup 2>&1)"
+skiff delete --force web
+systemctl status $unit >/dev/null 2>&1; [ $? -eq 4 ] && ok "delete stops the unit (systemd no longer knows it)" || notok "delete stops the unit" "$(systemctl status $unit 2>&1 | head -n 3)"
+[ ! -e $CG/system.slice/$unit ] && [ ! -e $STATE/web ] && ok "delete leaves no cgroup and no state" || notok "delete leaves nothing" "$(ls -d $CG/system.slice/$unit $STATE/web 2>&1)"
+
+# --- the kernel enforces the limits: OOM kill counted, CPU throttled, fork stopped ---
+bundle hog '["sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=100M count=1; echo dd=$?"]' '{"memory": {"limit": 33554432}}'
+out=$(skiff run -b "$WORK/hog" hog 2>&1)
+case "$out" in *dd=137*) ok "memory: a 100 MiB dd under 32 MiB is OOM-killed" ;; *) notok "memory: OOM kill" "$out" ;; esac
+bundle busy '["sh", "-c", "while :; do :; done"]' '{"cpu": {"quota": 20000, "period": 100000}}'
+skiff run -d -b "$WORK/busy" busy > /dev/null 2>&1
+sleep 2
+throttled=$(sed -n 's/^nr_throttled //p' $CG/system.slice/skiff-busy.scope/cpu.stat)
+[ "${throttled:-0}" -gt 0 ] && ok "cpu: throttled (nr_throttled=$throttled)" || notok "cpu: throttled" "nr_throttled=$throttled"
+skiff delete --force busy
+bundle forks '["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); echo $i; done"]' '{"pids": {"limit": 10}}'
+last=$(skiff run -b "$WORK/forks" forks 2>/dev/null | tail -n 1)
+[ "$last" = 9 ] && ok "pids: fork stops at the limit" || notok "pids: fork stops at the limit" "last child $last"
+
+# --- kubepods-style slices are made with systemd's nesting ---
+bundle pod '["sleep", "300"]' '{"memory": {"limit": 67108864}}' "kubepods-burstable-pod1234.slice:cri-containerd:abc"
+skiff run -d -b "$WORK/pod" pod > "$WORK/pod.out" 2>&1 || notok "run in kubepods-burstable-pod1234.slice" "$(cat "$WORK/pod.out")"
+[ -d $CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abc.scope ] \
+    && ok "the scope sits in its nested slices" || notok "nested slices" "$(find $CG -name 'cri-containerd-abc.scope' 2>&1)"
+skiff delete --force pod
+[ ! -e $CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abc.scope ] && ok "and goes on delete" || notok "the pod scope goes" "left"
+
+# --- killed at any instant, then delete --force: no unit, no cgroup ---
+bundle killed '["true"]' '{"pids": {"limit": 10}}'
+left=""
+for delay in 0.005 0.02 0.05 0.1 0.2 0.4; do
+    skiff create -b "$WORK/killed" killed >/dev/null 2>&1 &
+    sleep $delay; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
+    skiff delete --force killed >/dev/null 2>&1
+    systemctl list-units --all --no-legend 'skiff-killed.scope' | grep -q . && left="$left unit@$delay"
+    [ -e $CG/system.slice/skiff-killed.scope ] && left="$left cgroup@$delay"
+done
+[ -z "$left" ] && ok "create killed at 6 instants, then delete --force: nothing left" || notok "killed creates" "$left"
+
+# --- bad input: one line, nothing left ---
+bundle bad '["true"]' '{}' "system.slice:skiff:bad name"
+out=$(skiff run -b "$WORK/bad" bad 2>&1)
+case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has characters systemd does not allow"*) ok "a bad unit name is named" ;; *) notok "bad unit name" "$out" ;; esac
+[ ! -e $STATE/bad ] && ! systemctl list-units --all --no-legend | grep -q "skiff-bad" && ok "and nothing is left" || notok "bad input left something" "$(ls $STATE)"
+
+rm -rf "$WORK"
+echo "$pass passed, $fail failed"
+echo "SKIFF-VM-DONE"
