@@ -23,8 +23,10 @@ extension Runtime {
         ])
         let cgroup: JSONValue = .object([
             ("v1", .bool(!system.v1.isEmpty)), ("v2", .bool(system.unified != nil)),
-            // The drivers skiff has (`--systemd-cgroup`): a systemd host is what makes them work.
-            ("systemd", .bool(true)), ("systemdUser", .bool(true)),
+            // `--systemd-cgroup` works here: a pure v2 host with systemd's bus (the user's for
+            // systemdUser).
+            ("systemd", .bool(system.isPureV2 && SystemdDriver.managerReachable(user: false))),
+            ("systemdUser", .bool(system.isPureV2 && SystemdDriver.managerReachable(user: true))),
             ("rdma", .bool(system.hierarchy(for: "rdma") != nil)),
         ])
         let linux: JSONValue = .object([

@@ -111,6 +111,31 @@ out=$(skiff run -b "$WORK/bad" bad 2>&1)
 case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has characters systemd does not allow"*) ok "a bad unit name is named" ;; *) notok "bad unit name" "$out" ;; esac
 [ ! -e $STATE/bad ] && ! systemctl list-units --all --no-legend | grep -q "skiff-bad" && ok "and nothing is left" || notok "bad input left something" "$(ls $STATE)"
 
+# --- podman at its defaults (on systemd its cgroup manager is systemd): skiff as --runtime ---
+cd "$WORK"   # conmon writes into its working directory
+PODMAN="podman --runtime $SKIFF --storage-driver vfs"
+[ "$(podman info --format '{{.Host.CgroupManager}}' 2>&1)" = systemd ] && ok "podman: its cgroup manager is systemd (its default)" \
+    || notok "podman's cgroup manager" "$(podman info --format '{{.Host.CgroupManager}}' 2>&1 | tail -n 2)"
+tar -C "$ROOTFS" -c . | $PODMAN import - skiff-busybox > "$WORK/import.out" 2>&1 && ok "podman: the image imported" || notok "podman import" "$(tail -n 3 "$WORK/import.out")"
+out=$($PODMAN run --rm --network none skiff-busybox sh -c 'echo hello from podman; exit 3' 2>&1 < /dev/null); status=$?
+[ $status -eq 3 ] && case "$out" in *"hello from podman"*) true ;; *) false ;; esac && ok "podman run --rm: output and exit status 3" || notok "podman run --rm" "status $status: $out"
+$PODMAN run -d --name web --network none --memory 64m --cpus 0.5 --pids-limit 20 skiff-busybox sleep 300 > "$WORK/podman-run.out" 2>&1 < /dev/null \
+    && ok "podman run -d with --memory, --cpus, --pids-limit" || notok "podman run -d" "$(tail -n 3 "$WORK/podman-run.out")"
+cid=$($PODMAN inspect -f '{{.Id}}' web 2>/dev/null)
+scope=$CG/machine.slice/libpod-$cid.scope
+[ -d "$scope" ] && ok "podman: the container's scope is machine.slice/libpod-<id>.scope" || notok "podman: the scope" "$(find $CG -name "*$cid*" 2>&1 | head -n 3)"
+[ "$(cat "$scope/memory.max" 2>&1)" = 67108864 ] && ok "podman --memory 64m: memory.max" || notok "podman memory.max" "$(cat "$scope/memory.max" 2>&1)"
+[ "$(cat "$scope/pids.max" 2>&1)" = 20 ] && ok "podman --pids-limit 20: pids.max" || notok "podman pids.max" "$(cat "$scope/pids.max" 2>&1)"
+[ "$(cat "$scope/cpu.max" 2>&1)" = "50000 100000" ] && ok "podman --cpus 0.5: cpu.max" || notok "podman cpu.max" "$(cat "$scope/cpu.max" 2>&1)"
+[ "$($PODMAN exec web cat /proc/self/cgroup 2>&1)" = "0::/" ] && ok "podman exec" || notok "podman exec" "$($PODMAN exec web cat /proc/self/cgroup 2>&1)"
+$PODMAN stats --no-stream web 2>&1 | grep -q web && ok "podman stats" || notok "podman stats" "$($PODMAN stats --no-stream web 2>&1 | tail -n 2)"
+$PODMAN pause web > /dev/null 2>&1 && [ "$($PODMAN inspect -f '{{.State.Status}}' web)" = paused ] && ok "podman pause" || notok "podman pause" "$($PODMAN inspect -f '{{.State.Status}}' web 2>&1)"
+$PODMAN unpause web > /dev/null 2>&1 && ok "podman unpause" || notok "podman unpause" "failed"
+$PODMAN stop -t 1 web > /dev/null 2>&1 && [ "$($PODMAN inspect -f '{{.State.Status}}' web)" = exited ] && ok "podman stop" || notok "podman stop" "$($PODMAN inspect -f '{{.State.Status}}' web 2>&1)"
+$PODMAN rm -f web > /dev/null 2>&1
+[ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "libpod-$cid" && ok "podman rm: no scope, no cgroup" || notok "podman rm leaves nothing" "$(systemctl list-units --all --no-legend | grep libpod)"
+cd /
+
 rm -rf "$WORK"
 echo "$pass passed, $fail failed"
 echo "SKIFF-VM-DONE"

@@ -31,6 +31,13 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
         self.user = user
     }
 
+    /// Whether a systemd manager's socket is there to talk to (for `features`).
+    public static func managerReachable(user: Bool) -> Bool {
+        let runtime = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) } ?? "/run/user/\(geteuid())"
+        let paths = user ? [runtime + "/bus", runtime + "/systemd/private"] : ["/run/dbus/system_bus_socket", "/run/systemd/private"]
+        return paths.contains { access($0, F_OK) == 0 }
+    }
+
     public func plan(cgroupsPath: String?, id: String) throws(SpecError) -> ContainerCgroup {
         let path = try SystemdPath(cgroupsPath: cgroupsPath, id: id, defaultSlice: user ? "user.slice" : "system.slice")
         guard let unified = system.unified, system.isPureV2 else {
