@@ -113,7 +113,7 @@ case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has 
 
 # --- podman at its defaults (on systemd its cgroup manager is systemd): skiff as --runtime ---
 cd "$WORK"   # conmon writes into its working directory
-PODMAN="podman --runtime $SKIFF --storage-driver vfs"
+PODMAN="podman --runtime $SKIFF"
 [ "$(podman info --format '{{.Host.CgroupManager}}' 2>&1)" = systemd ] && ok "podman: its cgroup manager is systemd (its default)" \
     || notok "podman's cgroup manager" "$(podman info --format '{{.Host.CgroupManager}}' 2>&1 | tail -n 2)"
 tar -C "$ROOTFS" -c . | $PODMAN import - skiff-busybox > "$WORK/import.out" 2>&1 && ok "podman: the image imported" || notok "podman import" "$(tail -n 3 "$WORK/import.out")"
