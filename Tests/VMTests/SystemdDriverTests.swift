@@ -3,7 +3,8 @@ import Testing
 
 /// The systemd cgroup driver on a real systemd host: Debian 12 booted in qemu with systemd as
 /// PID 1 on pure cgroup v2 (vm/systemd: the image is built from Debian's packages by
-/// build-image, cached under .build/systemd-vm). The checks are vm/systemd/checks.sh.
+/// build-image, cached under .build/systemd-vm). The checks are vm/systemd/checks.sh: the
+/// driver itself, then podman and containerd at their defaults with skiff as their runtime.
 @Suite("the systemd cgroup driver, on a systemd host")
 struct SystemdDriverTests {
     static let repository: String = {
@@ -30,7 +31,7 @@ struct SystemdDriverTests {
         // `systemctl status` of a skiff scope, for whoever reads the test's output.
         print(lines.filter { $0.hasPrefix("SKIFF-VM-START") || $0.hasPrefix("  | ") }.joined(separator: "\n"))
         let passed = lines.filter { $0.hasPrefix("ok - ") }.count
-        #expect(passed >= 27, "only \(passed) checks passed:\n\(text)")
+        #expect(passed >= 50, "only \(passed) checks passed:\n\(text)")
         #expect(process.terminationStatus == 0, "\(text)")
     }
 }

@@ -136,6 +136,34 @@ $PODMAN rm -f web > /dev/null 2>&1
 [ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "libpod-$cid" && ok "podman rm: no scope, no cgroup" || notok "podman rm leaves nothing" "$(systemctl list-units --all --no-legend | grep libpod)"
 cd /
 
+# --- containerd (its systemd service, Debian's defaults) with the runc shim's systemd cgroup:
+# what a kubeadm node's SystemdCgroup = true does, skiff as the shim's binary ---
+# (native snapshots: no overlayfs module in this VM; nothing about cgroups changed)
+CTR="ctr run --snapshotter native --runc-binary $SKIFF --runc-systemd-cgroup"
+for i in $(seq 50); do ctr version > /dev/null 2>&1 && break; sleep 0.2; done
+$PODMAN save -o "$WORK/image.tar" skiff-busybox > /dev/null 2>&1 && ctr image import --snapshotter native "$WORK/image.tar" > "$WORK/ctr-import.out" 2>&1 \
+    && ok "containerd: the image imported" || notok "containerd image import" "$(tail -n 3 "$WORK/ctr-import.out")"
+image=$(ctr image ls -q | grep skiff-busybox | head -n 1)
+out=$($CTR --rm --cgroup system.slice:containerd:c1 "$image" c1 sh -c 'echo hello from containerd; cat /proc/self/cgroup; exit 4' 2>&1 < /dev/null); status=$?
+[ $status -eq 4 ] && case "$out" in *"hello from containerd"*"0::/system.slice/containerd-c1.scope"*) true ;; *) false ;; esac \
+    && ok "ctr run --rm: output, in system.slice/containerd-c1.scope, exit status 4" || notok "ctr run --rm" "status $status: $out"
+# The cgroup path a kubelet with the systemd driver gives containerd's CRI for a pod.
+$CTR -d --memory-limit 67108864 --cgroup kubepods-besteffort-pod77.slice:cri-containerd:c2 "$image" c2 sleep 300 > "$WORK/ctr-run.out" 2>&1 < /dev/null && ok "ctr run -d --memory-limit" || notok "ctr run -d" "$(tail -n 3 "$WORK/ctr-run.out")"
+scope=$CG/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod77.slice/cri-containerd-c2.scope
+[ -d "$scope" ] && ok "containerd: the task's scope is in its pod's slice" || notok "containerd: the scope" "$(find $CG -name '*c2*' | head -n 3)"
+unitname=$(basename "$scope")
+systemctl is-active -q "$unitname" && ok "systemd runs $unitname" || notok "systemd runs the containerd task's scope" "$(systemctl status "$unitname" 2>&1 | head -n 3)"
+[ "$(cat "$scope/memory.max" 2>&1)" = 67108864 ] && ok "containerd --memory-limit: memory.max" || notok "containerd memory.max" "$(cat "$scope/memory.max" 2>&1)"
+# ctr's default spec has no cgroup namespace: the exec'd process sees the scope's full path.
+case "$(ctr task exec --exec-id e1 c2 cat /proc/self/cgroup 2>&1)" in
+    "0::/" | "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod77.slice/cri-containerd-c2.scope") ok "ctr task exec joins the scope" ;;
+    *) notok "ctr task exec" "$(ctr task exec --exec-id e1 c2 cat /proc/self/cgroup 2>&1)" ;;
+esac
+ctr task metrics c2 2>&1 | grep -qi memory && ok "ctr task metrics" || notok "ctr task metrics" "$(ctr task metrics c2 2>&1 | tail -n 3)"
+ctr task kill -s KILL c2 > /dev/null 2>&1; for i in $(seq 50); do ctr task ls 2>/dev/null | grep -q "c2 .*RUNNING" || break; sleep 0.1; done
+ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
+[ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "$unitname" && ok "ctr task kill, rm: no scope, no cgroup" || notok "containerd delete leaves nothing" "$(ls -d "$scope" 2>&1)"
+
 rm -rf "$WORK"
 echo "$pass passed, $fail failed"
 echo "SKIFF-VM-DONE"
