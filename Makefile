@@ -110,6 +110,8 @@ check-format: deps
 bench: deps build rootfs .build/rss-probe
 	$(SWIFT) build -c release --static-swift-stdlib --product skiff-bench
 	$(RELEASE)/skiff-bench --skiff $(RELEASE)/skiff --rootfs $(CURDIR)/rootfs --probe .build/rss-probe
+	@echo "\nthe systemd cgroup drivers, in the systemd VM (vm/systemd, qemu TCG: absolute times are the emulator's):"
+	@vm/systemd/run $(RELEASE)/skiff $(RELEASE)/skiff-init rootfs bench.sh | grep '^BENCH' | sed 's/^BENCH //' 
 
 clean:
 	rm -rf .build config.json
