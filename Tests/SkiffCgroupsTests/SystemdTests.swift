@@ -1,3 +1,4 @@
+import Foundation
 import SkiffSpec
 import Testing
 
@@ -111,5 +112,30 @@ struct SystemdTests {
         #expect(byName["MemoryHigh"] == .uint64(50_000_000))
         // The exact CPU quota also goes into the delegated cgroup's file.
         #expect(files.map { $0.candidates.first!.file } == ["cpu.max"])
+    }
+}
+
+@Suite("systemd driver: device properties")
+struct SystemdDeviceTests {
+    /// runc's mapping: a default of deny is DevicePolicy=strict, each allowed device a
+    /// DeviceAllow entry by path, by /proc/devices name for a whole major, `char-*` for all.
+    @Test func deviceRulesBecomeAPolicyAndAnAllowList() throws {
+        var rules = try DeviceRules([.init(allow: false, access: "rwm")], path: JSONPath("linux.resources.devices"))
+        rules.allowStandardDevices(plus: [])
+        let devices = NSTemporaryDirectory() + "skiff-proc-devices"
+        try "Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n 10 misc\n\nBlock devices:\n  8 sd\n".write(toFile: devices, atomically: true, encoding: .utf8)
+        let properties = SystemdProperties.devices(rules, devicesFile: devices)
+        #expect(properties.first?.0 == "DevicePolicy" && properties.first?.1 == .string("strict"))
+        guard case .stringPairs(let allowed)? = properties.last?.1 else {
+            Issue.record("no DeviceAllow")
+            return
+        }
+        #expect(allowed.contains { $0 == ("char-*", "m") } && allowed.contains { $0 == ("block-*", "m") })
+        #expect(allowed.contains { $0 == ("/dev/char/1:3", "rwm") })
+        #expect(allowed.contains { $0 == ("char-pts", "rwm") })
+        #expect(allowed.contains { $0 == ("/dev/char/10:200", "rwm") })
+        // Everything allowed: systemd's default policy.
+        let open = try DeviceRules([.init(allow: true, access: "rwm")], path: JSONPath("linux.resources.devices"))
+        #expect(SystemdProperties.devices(open).map(\.0) == ["DevicePolicy"])
     }
 }

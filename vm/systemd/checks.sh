@@ -42,7 +42,7 @@ wait_for() {
 }
 
 # --- a scope in system.slice, limits as properties, systemctl knows it ---
-bundle web '["sh", "-c", "echo ready; sleep 300"]' '{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 50000, "period": 100000}}'
+bundle web '["sh", "-c", "echo ready; sleep 300"]' '{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 50000, "period": 100000}, "devices": [{"allow": false, "access": "rwm"}]}'
 # (A detached container keeps its stdio: never a pipe the checks wait on.)
 skiff run -d -b "$WORK/web" web > "$WORK/web.out" 2>&1 && ok "run -d under --systemd-cgroup" || notok "run -d under --systemd-cgroup" "$(cat "$WORK/web.out")"
 unit=skiff-web.scope
@@ -52,6 +52,8 @@ systemctl status --no-pager $unit 2>&1 | head -n 8 | sed 's/^/  | /'
 [ "$(systemctl show -p Delegate --value $unit)" = yes ] && ok "Delegate=yes" || notok "Delegate=yes" "$(systemctl show -p Delegate --value $unit)"
 [ "$(systemctl show -p MemoryMax --value $unit)" = 67108864 ] && ok "MemoryMax is a unit property" || notok "MemoryMax property" "$(systemctl show -p MemoryMax --value $unit)"
 [ "$(systemctl show -p TasksMax --value $unit)" = 20 ] && ok "TasksMax is a unit property" || notok "TasksMax property" "$(systemctl show -p TasksMax --value $unit)"
+[ "$(systemctl show -p DevicePolicy --value $unit)" = strict ] && ok "DevicePolicy=strict" || notok "DevicePolicy" "$(systemctl show -p DevicePolicy --value $unit)"
+systemctl show -p DeviceAllow --value $unit | grep -q "/dev/char/1:3 rwm" && ok "DeviceAllow lists /dev/null (1:3)" || notok "DeviceAllow" "$(systemctl show -p DeviceAllow --value $unit)"
 [ "$(cat $CG/system.slice/$unit/memory.max 2>&1)" = 67108864 ] && ok "memory.max in the scope's cgroup" || notok "memory.max in the scope" "$(cat $CG/system.slice/$unit/memory.max 2>&1)"
 [ "$(cat $CG/system.slice/$unit/cpu.max 2>&1)" = "50000 100000" ] && ok "cpu.max 50000 100000" || notok "cpu.max" "$(cat $CG/system.slice/$unit/cpu.max 2>&1)"
 pid=$(pid_of web)
@@ -129,6 +131,9 @@ scope=$CG/machine.slice/libpod-$cid.scope
 [ "$(cat "$scope/cpu.max" 2>&1)" = "50000 100000" ] && ok "podman --cpus 0.5: cpu.max" || notok "podman cpu.max" "$(cat "$scope/cpu.max" 2>&1)"
 [ "$($PODMAN exec web cat /proc/self/cgroup 2>&1)" = "0::/" ] && ok "podman exec" || notok "podman exec" "$($PODMAN exec web cat /proc/self/cgroup 2>&1)"
 $PODMAN stats --no-stream web 2>&1 | grep -q web && ok "podman stats" || notok "podman stats" "$($PODMAN stats --no-stream web 2>&1 | tail -n 2)"
+out=$($PODMAN update --memory 128m web 2>&1) && [ "$(systemctl show -p MemoryMax --value libpod-$cid.scope)" = 134217728 ] \
+    && [ "$(cat "$scope/memory.max")" = 134217728 ] && ok "podman update --memory 128m: MemoryMax through systemd" || notok "podman update" "$out $(systemctl show -p MemoryMax --value libpod-$cid.scope)"
+[ "$(systemctl show -p DevicePolicy --value libpod-$cid.scope)" = strict ] && ok "podman's device rules: DevicePolicy=strict" || notok "podman DevicePolicy" "$(systemctl show -p DevicePolicy --value libpod-$cid.scope)"
 $PODMAN pause web > /dev/null 2>&1 && [ "$($PODMAN inspect -f '{{.State.Status}}' web)" = paused ] && ok "podman pause" || notok "podman pause" "$($PODMAN inspect -f '{{.State.Status}}' web 2>&1)"
 $PODMAN unpause web > /dev/null 2>&1 && ok "podman unpause" || notok "podman unpause" "failed"
 $PODMAN stop -t 1 web > /dev/null 2>&1 && [ "$($PODMAN inspect -f '{{.State.Status}}' web)" = exited ] && ok "podman stop" || notok "podman stop" "$($PODMAN inspect -f '{{.State.Status}}' web 2>&1)"

@@ -85,8 +85,8 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
         let (properties, files) = SystemdProperties.split(plan)
         do throws(SystemError) {
             let manager = try SystemdManager(user: user)
-            try manager.startTransientUnit(
-                unit, properties: SystemdProperties.scope(slice: slice, pid: pid, description: "skiff container \(cgroup.relativePath)") + properties)
+            let scope = SystemdProperties.scope(slice: slice, pid: pid, description: "skiff container \(cgroup.relativePath)")
+            try manager.startTransientUnit(unit, properties: scope + properties + SystemdProperties.devices(plan.devices))
         } catch { throw CgroupError(error) }
         var rest = ResourcePlan()
         rest.writes = files

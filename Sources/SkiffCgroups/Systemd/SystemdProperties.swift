@@ -1,3 +1,5 @@
+import SkiffSystem
+
 /// The limits of a `ResourcePlan` as systemd unit properties, where systemd has one (runc's
 /// mapping): systemd then keeps them, and reapplies them, as its own. What systemd has no
 /// property for (io.max, hugetlb, most of `unified`) stays a file to write into the scope's
@@ -38,6 +40,49 @@ enum SystemdProperties {
             }
         }
         return (properties, files)
+    }
+
+    /// Device rules as systemd's DevicePolicy and DeviceAllow (runc's mapping): a default of
+    /// deny is `strict`, and each allowed device an entry — `/dev/char/1:3` for one device,
+    /// `char-<name>` (from /proc/devices) for a whole major, `char-*` for all. Rules that deny
+    /// within an allowed range cannot be said to systemd; skiff's own device program, attached
+    /// in the delegated scope, enforces every rule exactly (both must allow).
+    static func devices(_ rules: DeviceRules?, devicesFile: String = "/proc/devices") -> [(String, DBusValue)] {
+        guard let rules, !rules.defaultAllow else { return [("DevicePolicy", .string("auto"))] }
+        let names = majorNames(String(decoding: (try? readFile(devicesFile)) ?? [], as: UTF8.self))
+        var allow: [(String, String)] = []
+        for rule in rules.rules where rule.allow {
+            let kind = rule.type == "b" ? "block" : "char"
+            let types = rule.type == "a" ? ["char", "block"] : [kind]
+            for type in types {
+                switch (rule.major, rule.minor) {
+                case (let major?, let minor?): allow.append(("/dev/\(type)/\(major):\(minor)", rule.access))
+                case (let major?, nil):
+                    if let name = names[type]?[major] { allow.append(("\(type)-\(name)", rule.access)) }
+                case (nil, _): allow.append(("\(type)-*", rule.access))
+                }
+            }
+        }
+        return [("DevicePolicy", .string("strict")), ("DeviceAllow", .stringPairs(allow))]
+    }
+
+    /// /proc/devices as type -> major -> name ("Character devices:" then "Block devices:").
+    static func majorNames(_ text: String) -> [String: [Int64: String]] {
+        var names: [String: [Int64: String]] = [:]
+        var section = "char"
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("Character") {
+                section = "char"
+                continue
+            }
+            if line.hasPrefix("Block") {
+                section = "block"
+                continue
+            }
+            let fields = line.split(separator: " ")
+            if fields.count == 2, let major = Int64(fields[0]) { names[section, default: [:]][major] = String(fields[1]) }
+        }
+        return names
     }
 
     /// "max" is systemd's infinity.
