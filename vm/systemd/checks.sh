@@ -113,6 +113,31 @@ out=$(skiff run -b "$WORK/bad" bad 2>&1)
 case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has characters systemd does not allow"*) ok "a bad unit name is named" ;; *) notok "bad unit name" "$out" ;; esac
 [ ! -e $STATE/bad ] && ! systemctl list-units --all --no-legend | grep -q "skiff-bad" && ok "and nothing is left" || notok "bad input left something" "$(ls $STATE)"
 
+# --- rootless: the user's own systemd manager makes the scope, and its limits hold ---
+# (lingering starts it when logind runs; started here too, so the checks need not wait on that)
+systemctl start user@1000.service > "$WORK/user-manager.out" 2>&1 || notok "the user's manager starts" "$(tail -n 3 "$WORK/user-manager.out")"
+for i in $(seq 100); do [ -S /run/user/1000/systemd/private ] && break; sleep 0.2; done
+mkdir -p "$WORK/rootless"
+cat > "$WORK/rootless/config.json" <<JSON
+{"ociVersion": "1.2.0",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "300"], "env": ["PATH=/bin"], "cwd": "/"},
+ "root": {"path": "$ROOTFS", "readonly": true},
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}],
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "user"}, {"type": "ipc"}, {"type": "uts"}],
+           "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+           "resources": {"pids": {"limit": 30}, "memory": {"limit": 67108864}}}}
+JSON
+chmod -R a+rX "$WORK"
+asuser() { runuser -u skiffuser -- env XDG_RUNTIME_DIR=/run/user/1000 "$SKIFF" --systemd-cgroup "$@"; }
+asuser run -d -b "$WORK/rootless" rl > "$WORK/rootless.out" 2>&1 < /dev/null && ok "rootless run -d under --systemd-cgroup (uid 1000)" || notok "rootless run -d" "$(cat "$WORK/rootless.out")"
+userscope=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/skiff-rl.scope
+[ -d "$userscope" ] && ok "rootless: the scope is the user manager's (user@1000.service/user.slice/skiff-rl.scope)" || notok "rootless scope" "$(find $CG -name 'skiff-rl.scope' 2>&1)"
+[ "$(cat "$userscope/pids.max" 2>&1)" = 30 ] && ok "rootless: pids.max 30, a real limit" || notok "rootless pids.max" "$(cat "$userscope/pids.max" 2>&1)"
+[ "$(cat "$userscope/memory.max" 2>&1)" = 67108864 ] && ok "rootless: memory.max 64 MiB" || notok "rootless memory.max" "$(cat "$userscope/memory.max" 2>&1)"
+asuser delete --force rl > /dev/null 2>&1
+[ ! -e "$userscope" ] && ok "rootless delete: the scope goes" || notok "rootless delete" "$userscope left"
+
 # --- podman at its defaults (on systemd its cgroup manager is systemd): skiff as --runtime ---
 cd "$WORK"   # conmon writes into its working directory
 PODMAN="podman --runtime $SKIFF"

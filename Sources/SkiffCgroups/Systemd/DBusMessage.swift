@@ -270,6 +270,10 @@ public struct DBusMessage: Sendable {
             case "b":
                 guard let v = reader.uint32() else { return values }
                 values.append(.bool(v != 0))
+            case "v":
+                // A variant of a string or object path (a property's value).
+                guard let inner = reader.signature(), inner == "s" || inner == "o", let v = reader.string() else { return values }
+                values.append(inner == "s" ? .string(v) : .objectPath(v))
             default: return values
             }
         }

@@ -19,6 +19,17 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
     private let systemReader: @Sendable () -> CgroupSystem
     private var pending: ResourcePlan?
     private let user: Bool
+    /// One connection to the manager for all a command asks of it (authenticating and
+    /// subscribing once; a user's manager on its private socket answered a second
+    /// connection's Subscribe only after a long wait).
+    private var connection: SystemdManager?
+
+    private func manager() throws(SystemError) -> SystemdManager {
+        if let connection { return connection }
+        let made = try SystemdManager(user: user)
+        connection = made
+        return made
+    }
 
     public init(system: CgroupSystem, user: Bool = geteuid() != 0) {
         systemReader = { system }
@@ -43,11 +54,20 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
         guard let unified = system.unified, system.isPureV2 else {
             throw SpecError("--systemd-cgroup", "the systemd cgroup driver needs a pure cgroup v2 host (this one is \(system.layout))")
         }
+        // A user's manager keeps its units below its own cgroup (user@UID.service).
+        var base = ""
+        if user {
+            do throws(SystemError) { base = try manager().controlGroup() } catch {
+                throw SpecError("--systemd-cgroup", "no systemd manager of uid \(geteuid()) to make the scope: \(error)")
+            }
+            if base == "/" { base = "" }
+        }
+        let relative = base + path.cgroupPath
         var cgroup = ContainerCgroup(
-            relativePath: path.cgroupPath,
+            relativePath: relative,
             directories: [
                 .init(
-                    path: unified.mountPoint + path.cgroupPath, version: "v2", controllers: unified.controllers,
+                    path: unified.mountPoint + relative, version: "v2", controllers: unified.controllers,
                     existed: false, hierarchyRoot: unified.mountPoint)
             ])
         cgroup.driver = Self.name
@@ -68,7 +88,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
 
     public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
         // Checked now, before anything is launched: no systemd, one clear line.
-        do throws(SystemError) { _ = try SystemdManager(user: user) } catch { throw CgroupError(error) }
+        do throws(SystemError) { _ = try manager() } catch { throw CgroupError(error) }
         pending = plan
     }
 
@@ -84,7 +104,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
         let plan = pending ?? ResourcePlan()
         let (properties, files) = SystemdProperties.split(plan)
         do throws(SystemError) {
-            let manager = try SystemdManager(user: user)
+            let manager = try manager()
             let scope = SystemdProperties.scope(slice: slice, pid: pid, description: "skiff container \(cgroup.relativePath)")
             try manager.startTransientUnit(unit, properties: scope + properties + SystemdProperties.devices(plan.devices))
         } catch { throw CgroupError(error) }
@@ -97,7 +117,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
     public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
         let (properties, files) = SystemdProperties.split(plan)
         if let unit = cgroup.systemdUnit, !properties.isEmpty {
-            do throws(SystemError) { try SystemdManager(user: user).setUnitProperties(unit, properties) } catch { throw CgroupError(error) }
+            do throws(SystemError) { try manager().setUnitProperties(unit, properties) } catch { throw CgroupError(error) }
         }
         var rest = ResourcePlan()
         rest.writes = files
@@ -117,7 +137,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
         if let unit = cgroup.systemdUnit {
             if cgroup.isFrozen { try? cgroup.thaw() }
-            do throws(SystemError) { try SystemdManager(user: user).stopUnit(unit) } catch {
+            do throws(SystemError) { try manager().stopUnit(unit) } catch {
                 // Without systemd there is no unit left to stop; the cgroup is still cleaned.
                 if error.errno != ENOENT { throw CgroupError(error) }
             }

@@ -85,6 +85,16 @@ public final class SystemdManager {
         _ = try? call("ResetFailedUnit", [.string(name)])
     }
 
+    /// The manager's own cgroup (its `ControlGroup` property): a user's manager runs its units
+    /// below `user@UID.service`, not at the hierarchy's root.
+    public func controlGroup() throws(SystemError) -> String {
+        let reply = try bus.call(
+            destination: Self.service, path: Self.path, interface: "org.freedesktop.DBus.Properties", member: "Get",
+            [.string(Self.interface), .string("ControlGroup")])
+        guard case .string(let path)? = reply.bodyValues.first else { throw SystemError("reading the manager's ControlGroup", errno: EPROTO) }
+        return path
+    }
+
     /// New properties for a running unit (`update`), for this boot only.
     public func setUnitProperties(_ name: String, _ properties: [(String, DBusValue)]) throws(SystemError) {
         try call("SetUnitProperties", [.string(name), .bool(true), .properties(properties)])
