@@ -24,10 +24,12 @@ deps:
 # one rule.
 INIT := .build/skiff-init
 PROBE := .build/skiff-probe
-STATIC_HELPERS := $(INIT) $(PROBE) .build/rss-probe
+STATIC_HELPERS := $(INIT) $(PROBE) .build/rss-probe .build/shim-update
 $(INIT): programs/skiff-init.c programs/skiff_syscalls.h CShims/include/skiff_plan.h
 $(PROBE): programs/skiff-probe.c
 .build/rss-probe: bench/rss-probe.c
+# containerd's Task.Update sent to a shim, for the systemd VM (its ctr has no `update`).
+.build/shim-update: Tests/IntegrationTests/helpers/shim-update.c
 $(STATIC_HELPERS):
 	@mkdir -p .build
 	$(INIT_CC) $(STATIC_CFLAGS) -o $@ $<
@@ -77,7 +79,7 @@ check-static-helpers:
 UNIT_TARGETS := SkiffSystemTests|SkiffSpecTests|SkiffCgroupsTests|SkiffSeccompTests|SkiffNetworkTests|SkiffCheckTests|SkiffRuntimeTests
 SWIFT_TEST = $(SWIFT) test --skip-build --disable-xctest
 
-test-build: deps check-static-helpers build rootfs .build/seccomp-listener
+test-build: deps check-static-helpers build rootfs .build/seccomp-listener .build/shim-update
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --product tiny-scheduler
 	install -m 0755 $(INIT) $(DEBUG)/skiff-init

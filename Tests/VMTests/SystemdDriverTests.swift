@@ -31,7 +31,7 @@ struct SystemdDriverTests {
         // `systemctl status` of a skiff scope, for whoever reads the test's output.
         print(lines.filter { $0.hasPrefix("SKIFF-VM-START") || $0.hasPrefix("  | ") }.joined(separator: "\n"))
         let passed = lines.filter { $0.hasPrefix("ok - ") }.count
-        #expect(passed >= 59, "only \(passed) checks passed:\n\(text)")
+        #expect(passed >= 61, "only \(passed) checks passed:\n\(text)")
         #expect(process.terminationStatus == 0, "\(text)")
     }
 }

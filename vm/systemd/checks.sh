@@ -190,6 +190,12 @@ case "$(ctr task exec --exec-id e1 c2 cat /proc/self/cgroup 2>&1)" in
     *) notok "ctr task exec" "$(ctr task exec --exec-id e1 c2 cat /proc/self/cgroup 2>&1)" ;;
 esac
 ctr task metrics c2 2>&1 | grep -qi memory && ok "ctr task metrics" || notok "ctr task metrics" "$(ctr task metrics c2 2>&1 | tail -n 3)"
+# Task.Update through the shim, as containerd sends it: MemoryMax through systemd.
+out=$($P/shim-update /run/containerd default c2 '{"memory": {"limit": 134217728}, "pids": {"limit": 64}}' 2>&1) \
+    && [ "$(systemctl show -p MemoryMax --value cri-containerd-c2.scope)" = 134217728 ] && [ "$(cat "$scope/pids.max")" = 64 ] \
+    && ok "update through the shim: MemoryMax 128 MiB, pids.max 64" || notok "update through the shim" "$out $(systemctl show -p MemoryMax --value cri-containerd-c2.scope)"
+out=$($P/shim-update /run/containerd default c2 '{"blockIO": {"weight": 5}}' 2>&1)
+case "$out" in *"linux.resources.blockIO.weight"*) ok "a bad update is refused by skiff, through the shim" ;; *) notok "a bad update through the shim" "$out" ;; esac
 ctr task kill -s KILL c2 > /dev/null 2>&1; for i in $(seq 50); do ctr task ls 2>/dev/null | grep -q "c2 .*RUNNING" || break; sleep 0.1; done
 ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 [ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "$unitname" && ok "ctr task kill, rm: no scope, no cgroup" || notok "containerd delete leaves nothing" "$(ls -d "$scope" 2>&1)"
