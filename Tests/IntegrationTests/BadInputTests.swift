@@ -155,3 +155,25 @@ struct BadInputTests {
         sandbox.expectNothingLeft(id)
     }
 }
+
+/// `--systemd-cgroup` where it cannot work (this project's hosts: hybrid cgroups, no systemd
+/// as PID 1): one line naming the flag, nothing left; a systemd path without the flag is named
+/// too. (On a systemd host the driver is proven in vm/systemd.)
+@Suite("the systemd cgroup driver where there is no systemd host")
+struct SystemdDriverRefusalTests {
+    @Test func aHostThatIsNotSystemdOnPureV2IsRefused() {
+        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified") || !FileManager.default.fileExists(atPath: "/run/systemd/private")
+        else { return }
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("systemd")
+        let result = sandbox.skiff(["--systemd-cgroup", "create", "-b", sandbox.bundle, id])
+        #expect(result.status != 0)
+        #expect(result.stderr.hasPrefix("skiff: --systemd-cgroup: "), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        sandbox.expectNothingLeft(id)
+        sandbox.spec.linux?.cgroupsPath = "system.slice:skiff:x"
+        sandbox.writeConfig()
+        sandbox.expectCreateFails("linux.cgroupsPath: \"system.slice:skiff:x\" is a systemd slice path: use --systemd-cgroup", oneLine: true)
+    }
+}

@@ -14,6 +14,7 @@ notok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
 skiff() { "$SKIFF" --systemd-cgroup --root "$STATE" "$@"; }
 pid_of() { skiff state "$1" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
 echo "SKIFF-VM-START systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running), $(stat -fc %T $CG), kernel $(uname -r)"
+echo "SKIFF-VM-START clients: $(podman --version), containerd $(containerd --version | cut -d' ' -f3), $(dockerd --version 2>&1 | cut -d, -f1)"
 
 # bundle NAME ARGS-JSON RESOURCES-JSON CGROUPS-PATH
 bundle() {
