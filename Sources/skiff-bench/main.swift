@@ -287,6 +287,55 @@ if !floor.isEmpty {
     print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
 }
 
+// MARK: - many at once: a scheduler starting 50 tasks, 2, 8 and 32 at a time
+
+/// Wall time of `count` `run`s of /bin/true with at most `width` in flight (ms).
+func concurrentRuns(_ path: String, root: String, count: Int, width: Int, tag: String) -> Double {
+    let start = now()
+    var running = Set<pid_t>()
+    var next = 0
+    let quiet: [Int32: Subprocess.Stream] = [0: .file("/dev/null", flags: O_RDONLY), 1: .file("/dev/null", flags: O_WRONLY), 2: .file("/dev/null", flags: O_WRONLY)]
+    while next < count || !running.isEmpty {
+        while next < count, running.count < width {
+            do throws(SystemError) {
+                running.insert(try Subprocess.spawn(path, ["--root", root, "run", "--bundle", bundle, "\(tag)-\(next)"], streams: quiet))
+            } catch { fatal(error.description) }
+            next += 1
+        }
+        var status: Int32 = 0
+        let done = waitpid(-1, &status, 0)
+        if done < 0 {
+            if errno == EINTR { continue }
+            fatal("waiting for the runs: \(String(cString: strerror(errno)))")
+        }
+        running.remove(done)
+        if status != 0 { fatal("\(path) run failed with wait status \(status) (\(width) at a time)") }
+    }
+    return now() - start
+}
+
+let widths = [2, 8, 32]
+var manyAtOnce: [String: [Int: [Double]]] = [:]
+for round in 0..<3 {
+    for width in widths {
+        for (name, path) in orders[round % orders.count] {
+            let time = concurrentRuns(path, root: "\(work)/state-\(name)", count: 50, width: width, tag: "many-\(width)-\(round)")
+            manyAtOnce[name, default: [:]][width, default: []].append(time)
+        }
+    }
+}
+print("")
+print("50 runs of /bin/true, N at a time: wall ms, median of 3 rounds")
+print("runtime   " + widths.map { "\($0) at a time".leftPad(12) + "   vs crun" }.joined(separator: "   "))
+for (name, _) in binaries {
+    var columns = [name + String(repeating: " ", count: max(0, 8 - name.count))]
+    for width in widths {
+        let ms = median(manyAtOnce[name]?[width] ?? []), crun = median(manyAtOnce["crun"]?[width] ?? [])
+        columns += [format(ms, 1).leftPad(13), format(ms / crun).leftPad(9)]
+    }
+    print(columns.joined(separator: " "))
+}
+
 // MARK: - networked tasks (skiff only: neither crun nor runc has them)
 
 /// The bench process moves to a network namespace of its own, which plays the node: the
