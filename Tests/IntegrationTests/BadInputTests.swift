@@ -146,7 +146,7 @@ struct BadInputTests {
         sandbox.writeConfig()
         let id = Harness.id("stopped")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
-        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        sandbox.waitUntilStopped(id)
         let result = sandbox.skiff(["kill", id])
         #expect(result.status != 0)
         #expect(result.stderr.contains("it is stopped"))

@@ -39,7 +39,7 @@ final class ContainerdTests {
         posix_spawn_file_actions_addopen(&actions, 1, directory + "/containerd.log", O_WRONLY | O_CREAT, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, directory + "/containerd.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn(&daemon, "/usr/bin/containerd", &actions, nil, argv, environ)
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: directory + "/containerd.sock") { usleep(50_000) }
+        Harness.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: directory + "/containerd.sock") }
         let imported = try shell.run("\(ctr) image import \(directory)/image.tar", in: directory)
         #expect(imported.status == 0, "\(imported.output)")
     }

@@ -37,7 +37,7 @@ final class DockerTests {
         posix_spawn_file_actions_addopen(&actions, 1, directory + "/dockerd.log", O_WRONLY | O_CREAT, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, directory + "/dockerd.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn(&daemon, "/usr/bin/nsenter", &actions, nil, argv, environ)
-        for _ in 0..<150 where try shell("\(docker) version --format '{{.Server.Version}}'").status != 0 { usleep(100_000) }
+        try Harness.waitFor(seconds: 15, every: 0.1) { try shell("\(docker) version --format '{{.Server.Version}}'").status == 0 }
         let imported = try shell("tar -C \(Harness.rootfs) -c . | \(docker) import - skiff-busybox")
         #expect(imported.status == 0, "\(imported.output)")
     }
@@ -47,8 +47,7 @@ final class DockerTests {
         // The daemon by the pid it was started with (nsenter execs it), then what it mounted.
         kill(daemon, SIGTERM)
         var status: Int32 = 0
-        for _ in 0..<100 where waitpid(daemon, &status, WNOHANG) == 0 { usleep(100_000) }
-        if waitpid(daemon, &status, WNOHANG) == 0 {
+        if !Harness.waitFor(seconds: 10, every: 0.1, { waitpid(daemon, &status, WNOHANG) != 0 }) {
             kill(daemon, SIGKILL)
             waitpid(daemon, &status, 0)
         }
@@ -118,23 +117,23 @@ final class DockerTests {
     @Test func logsHealthAndRestarts() throws {
         #expect(try shell("\(docker) run -d --name talk \(flags) skiff-busybox sh -c 'echo logged; sleep 30'").status == 0)
         var logs = ""
-        for _ in 0..<50 where !logs.contains("logged") {
+        try Harness.waitFor(seconds: 5, every: 0.1) {
             logs = try shell("\(docker) logs talk").output
-            usleep(100_000)
+            return logs.contains("logged")
         }
         #expect(logs.contains("logged"))
         #expect(try shell("\(docker) run -d --name hc \(flags) --health-cmd true --health-interval 1s skiff-busybox sleep 60").status == 0)
         var health = ""
-        for _ in 0..<60 where health != "healthy" {
+        try Harness.waitFor(seconds: 15, every: 0.25) {
             health = try inspect("{{.State.Health.Status}}", "hc")
-            usleep(250_000)
+            return health == "healthy"
         }
         #expect(health == "healthy")
         #expect(try shell("\(docker) run -d --name rs \(flags) --restart on-failure:2 skiff-busybox sh -c 'exit 1'").status == 0)
         var restarts = ""
-        for _ in 0..<60 where restarts != "2 exited" {
+        try Harness.waitFor(seconds: 15, every: 0.25) {
             restarts = try inspect("{{.RestartCount}} {{.State.Status}}", "rs")
-            usleep(250_000)
+            return restarts == "2 exited"
         }
         #expect(restarts == "2 exited")
         #expect(try shell("\(docker) rm -f talk hc rs").status == 0)

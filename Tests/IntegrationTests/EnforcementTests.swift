@@ -25,14 +25,6 @@ struct EnforcementTests {
         return (pid, running)
     }
 
-    func waitFor(_ condition: () -> Bool, seconds: Double = 10) -> Bool {
-        for _ in 0..<Int(seconds * 20) {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
-    }
-
     func cgroup(_ id: String) -> ContainerCgroup { ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current()) }
 
     @Test func memoryHogIsOOMKilledAndCounted() throws {
@@ -50,14 +42,14 @@ struct EnforcementTests {
         let events = Harness.start(["--root", sandbox.root, "events", "--interval", "100ms", id])
         usleep(300_000)
         FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
-        #expect(waitFor { FileManager.default.fileExists(atPath: out + "/result") })
+        #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=137"))
         let stats = cgroup(id).stats()
         #expect(stats.memory.oomKills >= 1)
         #expect(stats.memory.max >= 25 << 20 && stats.memory.max <= 32 << 20, "peak \(stats.memory.max)")
         let json = sandbox.skiff(["stats", "--format", "json", id]).stdout
         #expect(json.contains("\"oomKills\": \(stats.memory.oomKills)"))
-        #expect(waitFor { ((try? String(contentsOfFile: events.out, encoding: .utf8)) ?? "").contains("\"type\":\"oom\"") }, "events saw no OOM")
+        #expect(Harness.waitFor(seconds: 10) { ((try? String(contentsOfFile: events.out, encoding: .utf8)) ?? "").contains("\"type\":\"oom\"") }, "events saw no OOM")
         // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
         kill(events.process.processIdentifier, SIGKILL)
         _ = events.finish()
@@ -112,7 +104,7 @@ struct EnforcementTests {
         #expect(cgroup(id).stats().memory.limit == 256 << 20)
         #expect(cgroup(id).stats().pids.limit == 50)
         FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
-        #expect(waitFor { FileManager.default.fileExists(atPath: out + "/result") })
+        #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=0"))
         // --resources - : the OCI LinuxResources JSON on stdin, as containerd sends it.
         let json = #"{"memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}}"#
@@ -150,7 +142,7 @@ struct EnforcementTests {
         let id = Harness.id("ps")
         let (pid, _) = try detach(sandbox, id)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        #expect(waitFor { (sandbox.skiff(["ps", "--format", "json", id]).output.split(separator: ",").count) == 2 })
+        #expect(Harness.waitFor(seconds: 10) { (sandbox.skiff(["ps", "--format", "json", id]).output.split(separator: ",").count) == 2 })
         #expect(sandbox.skiff(["ps", "--format", "json", id]).output.contains(String(pid)))
         #expect(sandbox.skiff(["ps", id]).stdout.contains("sleep 60"))
     }
@@ -188,7 +180,7 @@ struct EnforcementTests {
         sandbox.writeConfig()
         let id = Harness.id("upd-stopped")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
-        _ = waitFor { sandbox.state(id)?["status"] as? String == "stopped" }
+        sandbox.waitUntilStopped(id, seconds: 10)
         let result = sandbox.skiff(["update", "--memory", "64m", id])
         #expect(result.status != 0)
         #expect(result.stderr.contains("cannot update container \"\(id)\": it is stopped"))

@@ -68,7 +68,7 @@ struct EscapeTests {
             FileManager.default.createFile(atPath: release, contents: nil)
             kill(listener.processIdentifier, SIGKILL)
         }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(10_000) }
+        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
 
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.spec.process?.capabilities = .init(
@@ -84,10 +84,9 @@ struct EscapeTests {
         // The second process with the filter is this exec; its execve waits for the listener.
         #expect(sandbox.skiff(["exec", "-d", id, "/bin/true"]).status == 0)
         var held: String?
-        for _ in 0..<200 {
+        Harness.waitFor(seconds: 2, every: 0.01) {
             held = (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("held pid=") }.map(String.init)
-            if held != nil { break }
-            usleep(10_000)
+            return held != nil
         }
         let hostPid = try #require(held.flatMap { Int($0.dropFirst("held pid=".count)) })
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(hostPid)/exe")

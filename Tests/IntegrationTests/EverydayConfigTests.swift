@@ -177,8 +177,8 @@ struct EverydayConfigTests {
         defer { sandbox.skiff(["delete", "--force", id]) }
         let cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current())
         let usage = try #require(cgroup.directory(for: "memory")).path + "/memory.usage_in_bytes"
-        for _ in 0..<100 where (Int((try? String(contentsOfFile: usage, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) < 20 << 20 {
-            usleep(20_000)
+        Harness.waitFor(seconds: 2, every: 0.02) {
+            (Int((try? String(contentsOfFile: usage, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) >= 20 << 20
         }
         let result = sandbox.skiff(["update", "--memory", "2m", id])
         #expect(result.status != 0)

@@ -101,11 +101,7 @@ struct ExecTests {
         #expect(sandbox.skiff(["exec", id, "true"]).stderr.contains("it is paused"))
         #expect(sandbox.skiff(["resume", id]).status == 0)
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
-        var waited = 0
-        while sandbox.state(id)?["status"] as? String != "stopped", waited < 100 {
-            usleep(10_000)
-            waited += 1
-        }
+        sandbox.waitUntilStopped(id)
         let stopped = sandbox.skiff(["exec", id, "true"])
         #expect(stopped.stderr.contains("it is stopped"), "\(stopped.stderr)")
     }

@@ -94,6 +94,16 @@ enum Harness {
 
     /// A unique container id for one test.
     static func id(_ name: String) -> String { "t-\(name)-\(UUID().uuidString.prefix(6).lowercased())" }
+
+    /// Polls `condition` every `interval` seconds for up to `seconds`; whether it came to hold.
+    @discardableResult
+    static func waitFor(seconds: Double, every interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<Int(seconds / interval) {
+            if try condition() { return true }
+            usleep(UInt32(interval * 1_000_000))
+        }
+        return try condition()
+    }
 }
 
 /// One test's world: its own state root and bundle directory, both removed at the end.
@@ -137,6 +147,12 @@ final class Sandbox {
     func run(_ id: String = Harness.id("run"), stdin: String? = nil) -> Harness.Result {
         writeConfig()
         return skiff(["run", "--bundle", bundle, id], stdin: stdin)
+    }
+
+    /// Waits up to `seconds` for the container to be reported stopped; whether it was.
+    @discardableResult
+    func waitUntilStopped(_ id: String, seconds: Double = 1) -> Bool {
+        Harness.waitFor(seconds: seconds, every: 0.01) { state(id)?["status"] as? String == "stopped" }
     }
 
     func state(_ id: String) -> [String: Any]? {

@@ -35,9 +35,9 @@ struct HookTests {
         #expect(!FileManager.default.fileExists(atPath: log + "/startContainer.json"))
         #expect(sandbox.skiff(["start", id]).status == 0)
         #expect(try status(log, "poststart") == "running")
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: log + "/startContainer.json") { usleep(10_000) }
+        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: log + "/startContainer.json") }
         #expect(try status(log, "startContainer") == "created")
-        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        sandbox.waitUntilStopped(id)
         #expect(sandbox.skiff(["delete", id]).status == 0)
         #expect(try status(log, "poststop") == "stopped")
         // Runtime hooks in the runtime's mount namespace, createContainer in the container's.

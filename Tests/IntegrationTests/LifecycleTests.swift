@@ -26,9 +26,7 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["start", id]).status == 0)
         state = try #require(sandbox.state(id))
         #expect(state["status"] as? String == "running")
-        for _ in 0..<100 where ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("busybox") == false {
-            usleep(10_000)
-        }
+        Harness.waitFor(seconds: 1, every: 0.01) { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("busybox") }
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe").hasSuffix("busybox"))
 
         let list = sandbox.skiff(["list", "--format", "json"])
@@ -37,7 +35,7 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["list"]).stdout.contains(id))
 
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
-        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        sandbox.waitUntilStopped(id)
         #expect(sandbox.state(id)?["status"] as? String == "stopped")
 
         #expect(sandbox.skiff(["delete", id]).status == 0)
@@ -60,7 +58,7 @@ struct LifecycleTests {
         let id = Harness.id("killall")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
         #expect(sandbox.skiff(["kill", "--all", id, "9"]).status == 0)
-        for _ in 0..<100 where sandbox.state(id)?["status"] as? String != "stopped" { usleep(10_000) }
+        sandbox.waitUntilStopped(id)
         #expect(sandbox.state(id)?["status"] as? String == "stopped")
         #expect(sandbox.skiff(["delete", id]).status == 0)
         sandbox.expectNothingLeft(id)

@@ -30,14 +30,6 @@ struct NodeSafetyTests {
         }
     }
 
-    func waitFor(_ condition: () -> Bool, seconds: Double = 5) -> Bool {
-        for _ in 0..<Int(seconds * 20) {
-            if condition() { return true }
-            usleep(50_000)
-        }
-        return condition()
-    }
-
     // MARK: cgroups
 
     /// A cgroup made by someone else (the test), at `path` in every hierarchy skiff uses.
@@ -110,7 +102,7 @@ struct NodeSafetyTests {
         #expect(sandbox.skiff(["update", "--memory", "64m", id]).stderr.contains("shares the cgroup"))
         #expect(sandbox.skiff(["pause", id]).stderr.contains("shares the cgroup"))
         #expect(sandbox.skiff(["kill", "--all", id, "KILL"]).status == 0)
-        #expect(waitFor { sandbox.state(id)?["status"] as? String == "stopped" })
+        #expect(sandbox.waitUntilStopped(id, seconds: 5))
         #expect(bystander.isAlive)
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         #expect(bystander.isAlive)
@@ -345,7 +337,7 @@ struct NodeSafetyTests {
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("unreadable state") && refused.stderr.contains("delete --force"), "\(refused.stderr)")
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
-        #expect(waitFor { kill(pid_t(pid), 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true })
+        #expect(Harness.waitFor(seconds: 5) { kill(pid_t(pid), 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true })
         sandbox.expectNothingLeft(id)
     }
 
@@ -377,13 +369,13 @@ struct NodeSafetyTests {
         sandbox.writeConfig()
         let id = Harness.id("hook-killed")
         let create = Harness.start(["--root", sandbox.root, "create", "-b", sandbox.bundle, id])
-        #expect(waitFor { ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").hasSuffix("\n") })
+        #expect(Harness.waitFor(seconds: 5) { ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").hasSuffix("\n") })
         let hook = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(create.process.processIdentifier, SIGKILL)
         _ = create.finish()
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         #expect(
-            waitFor { kill(hook, 0) != 0 || (try? String(contentsOfFile: "/proc/\(hook)/stat", encoding: .utf8))?.contains(") Z ") == true },
+            Harness.waitFor(seconds: 5) { kill(hook, 0) != 0 || (try? String(contentsOfFile: "/proc/\(hook)/stat", encoding: .utf8))?.contains(") Z ") == true },
             "the prestart hook \(hook) outlived its create")
         sandbox.expectNothingLeft(id)
     }

@@ -130,11 +130,7 @@ struct SeccompTests {
         let output = Pipe()
         listener.standardOutput = output
         try listener.run()
-        var waited = 0
-        while !FileManager.default.fileExists(atPath: socket), waited < 100 {
-            usleep(10_000)
-            waited += 1
-        }
+        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
         return (listener, socket, output)
     }
 

@@ -35,10 +35,9 @@ struct UserNamespaceTests {
             box.expectNothingLeft(id)
         }
         var pid = 0
-        for _ in 0..<100 {
+        Harness.waitFor(seconds: 2, every: 0.02) {
             pid = box.state(id)?["pid"] as? Int ?? 0
-            if pid > 0, ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("touched") { break }
-            usleep(20_000)
+            return pid > 0 && ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("touched")
         }
         let output = try String(contentsOfFile: running.out, encoding: .utf8)
         #expect(output.split(separator: "\n").first == "0", "\(output)")
