@@ -24,27 +24,12 @@ enum CgroupFiles {
     /// `directory` and every cgroup nested under it, children before their parent: the
     /// order rmdir needs. A payload or an `exec --cgroup` may have made sub-cgroups.
     static func subtree(of directory: String) -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        var children: [String] = []
-        while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { children.append(directory + "/" + name) }
-        }
-        closedir(dir)
-        return children.flatMap { subtree(of: $0) } + [directory]
+        listDirectory(directory, directoriesOnly: true).flatMap { subtree(of: directory + "/" + $0) } + [directory]
     }
 
     /// Whether `directory` has a cgroup below it.
     static func hasChildCgroups(_ directory: String) -> Bool {
-        guard let dir = opendir(directory) else { return false }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { return true }
-        }
-        return false
+        !listDirectory(directory, directoriesOnly: true).isEmpty
     }
 
     static func pids(in directory: String) -> [Int32] {

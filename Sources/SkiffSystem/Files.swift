@@ -59,12 +59,14 @@ public func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemE
     }
 }
 
-/// The names in a directory, without "." and ".." (empty if it cannot be read).
-public func listDirectory(_ path: String) -> [String] {
+/// The names in a directory, without "." and ".." (empty if it cannot be read); with
+/// `directoriesOnly`, only its subdirectories, by the entry type readdir reports.
+public func listDirectory(_ path: String, directoriesOnly: Bool = false) -> [String] {
     guard let listing = opendir(path) else { return [] }
     defer { closedir(listing) }
     var names: [String] = []
     while let entry = readdir(listing) {
+        if directoriesOnly && entry.pointee.d_type != UInt8(DT_DIR) { continue }
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         if name != "." && name != ".." { names.append(name) }
     }
