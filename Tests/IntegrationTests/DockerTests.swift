@@ -1,4 +1,5 @@
 import Foundation
+import SkiffSystem
 import Testing
 
 /// skiff under Debian's Docker (20.10) as `docker run --runtime skiff`: a dockerd of the test's
@@ -23,20 +24,18 @@ final class DockerTests {
              "ip-masq": false, "ip-forward": false, "storage-driver": "vfs", "exec-opts": ["native.cgroupdriver=cgroupfs"]}
             """
         try config.write(toFile: directory + "/daemon.json", atomically: true, encoding: .utf8)
-        let words = [
-            "/usr/bin/nsenter", "--net=/run/netns/\(namespace)", "--", "/usr/sbin/dockerd", "--config-file", directory + "/daemon.json",
-            "--data-root", directory + "/data", "--exec-root", directory + "/exec", "--pidfile", directory + "/docker.pid",
-            "-H", "unix://\(directory)/docker.sock",
-        ]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, directory + "/dockerd.log", O_WRONLY | O_CREAT, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, directory + "/dockerd.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn(&daemon, "/usr/bin/nsenter", &actions, nil, argv, environ)
+        let log = directory + "/dockerd.log"
+        daemon = try Subprocess.spawn(
+            "/usr/bin/nsenter",
+            [
+                "--net=/run/netns/\(namespace)", "--", "/usr/sbin/dockerd", "--config-file", directory + "/daemon.json",
+                "--data-root", directory + "/data", "--exec-root", directory + "/exec", "--pidfile", directory + "/docker.pid",
+                "-H", "unix://\(directory)/docker.sock",
+            ],
+            streams: [
+                0: .file("/dev/null", flags: O_RDONLY), 1: .file(log, flags: O_WRONLY | O_CREAT, mode: 0o644),
+                2: .file(log, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644),
+            ])
         try Harness.waitFor(seconds: 15, every: 0.1) { try shell("\(docker) version --format '{{.Server.Version}}'").status == 0 }
         let imported = try shell("tar -C \(Harness.rootfs) -c . | \(docker) import - skiff-busybox")
         #expect(imported.status == 0, "\(imported.output)")

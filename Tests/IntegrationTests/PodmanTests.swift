@@ -1,4 +1,5 @@
 import Foundation
+import SkiffSystem
 import Testing
 
 /// skiff under the real podman (Debian's), as `--runtime`: cgroupfs, file events, no network,
@@ -65,15 +66,10 @@ final class PodmanTests {
             }
             // Run in `directory`: conmon writes files (an `oom` marker) into its working directory.
             let script = "cd \(directory) && exec > \(outputFile) 2>&1 < \(inputFile); timeout 120 sh -c '" + command.replacingOccurrences(of: "'", with: "'\\''") + "'"
-            let words: [String] = ["/bin/sh", "-c", script]
-            let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-            defer { argv.forEach { free($0) } }
-            var pid: pid_t = 0
-            guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { return (127, "spawn failed") }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            guard let pid = try? Subprocess.spawn("/bin/sh", ["-c", script]) else { return (127, "spawn failed") }
+            let status = Subprocess.wait(pid)
             let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-            return (status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
+            return (Subprocess.exitCode(status), text)
         }
     }
 
