@@ -63,7 +63,7 @@ public enum Checker {
         let state = request.runtime == nil ? request.skiffRoot ?? work + "/state" : work + "/state"
         let output = try runTask(runtime: runtime, arguments: ["--root", state, "run", "--bundle", work + "/bundle", id], work: work)
         // Whatever happened, the task goes (run deletes it; after a failure or Ctrl-C it may not have).
-        _ = spawn(runtime, ["--root", state, "delete", "--force", id], stdout: "/dev/null", stderr: "/dev/null").map(waitFor)
+        _ = spawn(runtime, ["--root", state, "delete", "--force", id], stdout: "/dev/null", stderr: "/dev/null").map(Subprocess.wait)
         if interruption != 0 { throw CheckError("interrupted: the checked task was deleted") }
         let report = ProbeReport(output.stdout)
         guard report["probe"] == "1" else {
@@ -80,9 +80,9 @@ public enum Checker {
         guard access(path, X_OK) == 0 else { throw CheckError("--runtime \(path): \(String(cString: strerror(errno)))") }
         let output = work + "/version"
         guard let version = spawn(path, ["--version"], stdout: output, stderr: "/dev/null") else { throw CheckError("--runtime \(path): cannot be run") }
-        let versionStatus = waitFor(version)
+        let versionStatus = Subprocess.wait(version)
         let text = (try? readFile(output)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let state = spawn(path, ["--root", work + "/state", "state", "skiff-check-nonexistent"], stdout: "/dev/null", stderr: "/dev/null").map(waitFor)
+        let state = spawn(path, ["--root", work + "/state", "state", "skiff-check-nonexistent"], stdout: "/dev/null", stderr: "/dev/null").map(Subprocess.wait)
         guard versionStatus == 0, text.lowercased().contains("version"), let state, state != 0 else {
             throw CheckError("--runtime \(path): not a runc-compatible runtime (`--version` and `state` do not answer as runc's do)")
         }
@@ -121,7 +121,7 @@ public enum Checker {
                 kill(pid, SIGTERM)
                 usleep(100_000)
                 kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
+                status = Subprocess.wait(pid)
                 if interruption == 0 { throw CheckError("the checked task did not finish within a minute") }
                 break
             }
@@ -142,8 +142,6 @@ public enum Checker {
                 2: .file(stderr, flags: output),
             ])
     }
-
-    private static func waitFor(_ pid: pid_t) -> Int32 { Subprocess.wait(pid) }
 
     /// Removes the check's work directory: the bundle, the output, and whatever state the
     /// runtime under test kept in its root there.

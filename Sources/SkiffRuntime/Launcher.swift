@@ -114,8 +114,7 @@ enum Launcher {
         } catch {
             kill(spawned, SIGKILL)
             if process.pid != spawned { kill(process.pid, SIGKILL) }
-            var status: Int32 = 0
-            waitpid(spawned, &status, 0)
+            _ = Subprocess.wait(spawned)
             if process.pidfd >= 0 { close(process.pidfd) }
             if process.listenerFd >= 0 { close(process.listenerFd) }
             throw error
@@ -153,8 +152,7 @@ enum Launcher {
                 if errno != ECONNRESET { throw .system("reading from skiff-init", errno) }
             }
             if n <= 0 {
-                var status: Int32 = 0
-                waitpid(spawned, &status, 0)
+                let status = Subprocess.wait(spawned)
                 throw .container(step: "skiff-init", errno: 0, detail: "exited before the container was ready (wait status \(status))")
             }
             switch Int32(report.kind) {
@@ -162,8 +160,7 @@ enum Launcher {
                 return
             case Int32(SKIFF_REPORT_PID.rawValue):
                 // Forked into a joined pid namespace: the intermediate exits; follow the child.
-                var status: Int32 = 0
-                waitpid(spawned, &status, 0)
+                _ = Subprocess.wait(spawned)
                 if process.pidfd >= 0 { close(process.pidfd) }
                 process.pid = report.pid
                 process.pidfd = skiff_pidfd_open(report.pid)
