@@ -238,7 +238,10 @@ public struct Runtime: Sendable {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "signal") }
         let status = self.status(of: record, directory: nil)
-        guard status == .created || status == .running || status == .paused else {
+        // `kill --all` of a stopped container signals what is left in its cgroup (runc does
+        // the same): containerd deletes every exited task that way, and processes that joined
+        // the container's pid namespace may outlive its init.
+        guard status == .created || status == .running || status == .paused || (all && record.cgroup != nil) else {
             throw .wrongState(id: id.value, status: status, action: "signal")
         }
         if all, let cgroup = record.cgroup {

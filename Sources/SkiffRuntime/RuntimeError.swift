@@ -29,6 +29,10 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
         case .invalidID(let id, let why): return "invalid container id \"\(id)\": \(why)"
         case .notFound(let id): return "container \"\(id)\" does not exist"
         case .alreadyExists(let id): return "container \"\(id)\" already exists"
+        case .wrongState(let id, let status, let action) where status == .stopped:
+            // runc's words: containerd's shims match "container not running" to treat a kill
+            // that came too late as done (a stopped pod's containers are killed twice).
+            return "cannot \(action) container \"\(id)\": container not running (it is stopped)"
         case .wrongState(let id, let status, let action):
             return "cannot \(action) container \"\(id)\": it is \(status.rawValue)"
         case .spec(let error): return error.description

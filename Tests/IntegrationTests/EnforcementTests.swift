@@ -183,7 +183,7 @@ struct EnforcementTests {
         sandbox.waitUntilStopped(id, seconds: 10)
         let result = sandbox.skiff(["update", "--memory", "64m", id])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("cannot update container \"\(id)\": it is stopped"))
+        #expect(result.stderr.contains("cannot update container \"\(id)\": container not running (it is stopped)"))
         let bad = sandbox.skiff(["update", "--memory", "lots", id])
         #expect(bad.stderr.contains("--memory: \"lots\" is not a size"))
         #expect(sandbox.skiff(["delete", id]).status == 0)

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Prepares a containerd of the tests' own to serve CRI with skiff as the RuntimeClass handler
+# `skiff`, everything under DIRECTORY:
+#   config.toml   containerd's (root, state, socket, CRI plugin, runtimes runc and skiff)
+#   cni/          a bridge network with host-local addresses (Debian's containernetworking-plugins)
+#   image.tar     the project's rootfs as two images: skiff.test/busybox:1 and the pod sandbox's
+#                 skiff.test/pause:1 (no registry is reachable)
+#   python/       the CRI messages (runtime.proto) compiled for cri.py
+# Usage: prepare-node.sh DIRECTORY SKIFF ROOTFS cgroupfs|systemd
+set -eu
+directory=$1 skiff=$2 rootfs=$3 driver=$4
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$directory/cni" "$directory/logs" "$directory/python" "$directory/images"
+
+if [ "$driver" = systemd ]; then systemd_cgroup=true; else systemd_cgroup=false; fi
+# containerd's CRI gives every pod sandbox oom_score_adj -998, and lowering a score needs
+# CAP_SYS_RESOURCE. Where the tests' root lacks it (this project's development machine does:
+# runc and crun fail there the same way), containerd's own knob keeps scores at or above its own.
+effective=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
+if [ $((0x$effective >> 24 & 1)) -eq 0 ]; then restrict_oom_score_adj=true; else restrict_oom_score_adj=false; fi
+cat >"$directory/config.toml" <<CONFIG
+version = 2
+root = "$directory/root"
+state = "$directory/state"
+# Snapshotters that would try to load kernel modules (aufs) or are not set up here.
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$directory/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "skiff.test/pause:1"
+  restrict_oom_score_adj = $restrict_oom_score_adj
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.skiff]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.skiff.options]
+        BinaryName = "$skiff"
+        Root = "$directory/runtime"
+        SystemdCgroup = $systemd_cgroup
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$directory/cni"
+CONFIG
+
+cat >"$directory/cni/10-skiff-pods.conflist" <<CNI
+{"cniVersion": "1.0.0", "name": "skiff-pods", "plugins": [
+  {"type": "bridge", "bridge": "cni-skiff0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}],
+            "dataDir": "$directory/ipam"}}]}
+CNI
+
+# A docker archive (what `ctr images import` reads): one layer, two image configs.
+cd "$directory/images"
+tar -C "$rootfs" -cf layer.tar .
+layer=$(sha256sum layer.tar | cut -d' ' -f1)
+rootfs_json="\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$layer\"]}"
+printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]},%s}' "$rootfs_json" >busybox.json
+printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/sleep","2147483647"]},%s}' "$rootfs_json" >pause.json
+printf '[{"Config":"busybox.json","RepoTags":["skiff.test/busybox:1"],"Layers":["layer.tar"]},{"Config":"pause.json","RepoTags":["skiff.test/pause:1"],"Layers":["layer.tar"]}]' >manifest.json
+tar -cf ../image.tar busybox.json pause.json manifest.json layer.tar
+cd .. && rm -rf images
+
+protoc --python_out="$directory/python" -I "$here" "$here/runtime.proto"
