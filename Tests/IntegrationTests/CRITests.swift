@@ -32,7 +32,7 @@ final class CRITests {
                 2: .file(log, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644),
             ])
         try Harness.waitFor(seconds: 15, every: 0.1) { try shell("\(ctr) version").status == 0 }
-        let imported = try shell("\(ctr) -n k8s.io images import \(directory)/image.tar")
+        let imported = try shell("\(ctr) -n k8s.io images import --no-unpack \(directory)/image.tar")
         #expect(imported.status == 0, "\(imported.output)")
     }
 

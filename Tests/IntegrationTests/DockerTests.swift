@@ -14,7 +14,6 @@ final class DockerTests {
     var daemon: pid_t = 0
 
     var docker: String { "/usr/bin/docker -H unix://\(directory)/docker.sock" }
-    let flags = "--runtime skiff --network none"
 
     init() throws {
         #expect(Harness.run("/usr/bin/ip", ["netns", "add", namespace]).status == 0)
@@ -59,82 +58,16 @@ final class DockerTests {
         try PodmanTests.Shell().run(command, in: directory, stdin: stdin)
     }
 
-    func inspect(_ format: String, _ name: String) throws -> String {
-        try shell("\(docker) inspect -f '\(format)' \(name)").output.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// The scenario (helpers/docker-scenario.sh) is the one the systemd VM runs with Docker's
+    /// defaults there; every check must pass, none may be skipped.
+    @Test func whatDockerUsersDoWorksUnderSkiff() throws {
+        let scenario = try shell(
+            "env DOCKER='\(docker)' SCRATCH=\(directory) \(Harness.repository)/Tests/IntegrationTests/helpers/docker-scenario.sh 2>&1")
+        let lines = scenario.output.split(separator: "\n")
+        #expect(scenario.status == 0 && !lines.contains { $0.hasPrefix("not ok") }, "\(scenario.output)")
+        #expect(lines.filter { $0.hasPrefix("ok - ") }.count == DockerTests.checks, "\(scenario.output)")
     }
 
-    @Test func runRmExitCodesStdinAndTerminals() throws {
-        let run = try shell("\(docker) run --rm \(flags) skiff-busybox sh -c 'echo hello from docker; exit 3'")
-        #expect(run.status == 3 && run.output.contains("hello from docker"), "\(run.output)")
-        #expect(try shell("\(docker) run --rm -i \(flags) skiff-busybox cat", stdin: "through docker\n").output.contains("through docker"))
-        let tty = try shell("echo 'tty; exit 2' | script -qec \"\(docker) run --rm -it \(flags) skiff-busybox sh\" /dev/null")
-        #expect(tty.output.contains("/dev/pts/0"), "\(tty.output)")
-    }
-
-    @Test func aDetachedContainerIsManagedAsDockerManagesIt() throws {
-        #expect(try shell("\(docker) run -d --name web \(flags) --memory 64m --cpus 0.5 --pids-limit 20 skiff-busybox sleep 300").status == 0)
-        #expect(try shell("\(docker) exec web sh -c 'echo in-exec'").output.contains("in-exec"))
-        let execTTY = try shell("echo 'tty; exit 0' | script -qec \"\(docker) exec -it web sh\" /dev/null")
-        #expect(execTTY.output.contains("/dev/pts/0"), "\(execTTY.output)")
-        #expect(try shell("\(docker) top web").output.contains("sleep 300"))
-        #expect(try shell("\(docker) stats --no-stream --format '{{.Name}} {{.MemUsage}}' web").output.contains("64MiB"))
-        let id = try inspect("{{.Id}}", "web")
-        let memory = try shell("cat $(find /sys/fs/cgroup/memory -type d -name \(id) | head -n 1)/memory.limit_in_bytes").output
-        #expect(memory.trimmingCharacters(in: .whitespacesAndNewlines) == "67108864", "\(memory)")
-        #expect(try shell("\(docker) pause web").status == 0)
-        #expect(try inspect("{{.State.Status}}", "web") == "paused")
-        #expect(try shell("\(docker) unpause web").status == 0)
-        #expect(try shell("\(docker) update --memory 128m --memory-swap 256m web").status == 0)
-        let updated = try shell("cat $(find /sys/fs/cgroup/memory -type d -name \(id) | head -n 1)/memory.limit_in_bytes").output
-        #expect(updated.trimmingCharacters(in: .whitespacesAndNewlines) == "134217728", "\(updated)")
-        #expect(try shell("\(docker) kill -s USR1 web").status == 0)
-        #expect(try inspect("{{.State.Status}}", "web") == "running")
-        #expect(try shell("\(docker) stop -t 1 web").status == 0)
-        #expect(try inspect("{{.State.Status}}", "web") == "exited")
-        #expect(try shell("\(docker) rm -f web").status == 0)
-        #expect(try shell("find /sys/fs/cgroup -maxdepth 3 -type d -name \(id)").output.isEmpty)
-    }
-
-    @Test func limitsAndConfinementHold() throws {
-        let oom = try shell("\(docker) run --name oom \(flags) --memory 32m skiff-busybox sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1'")
-        #expect(oom.status == 137, "\(oom.output)")
-        #expect(try inspect("{{.State.OOMKilled}}", "oom") == "true")
-        _ = try shell("\(docker) rm -f oom")
-        #expect(
-            try shell("\(docker) run --rm \(flags) --pids-limit 10 skiff-busybox sh -c 'for i in $(seq 20); do sleep 5 & done 2>&1 | head -n 1'").output.contains("fork"))
-        #expect(try shell("\(docker) run --rm \(flags) --read-only skiff-busybox sh -c 'touch /x'").output.contains("Read-only file system"))
-        #expect(try shell("\(docker) run --rm \(flags) --cap-drop ALL skiff-busybox grep CapEff /proc/self/status").output.contains("0000000000000000"))
-        #expect(try shell("\(docker) run --rm \(flags) --security-opt no-new-privileges skiff-busybox grep NoNewPrivs /proc/self/status").output.contains("1"))
-        #expect(try shell("\(docker) run --rm \(flags) --user 1000:1000 skiff-busybox id").output.contains("uid=1000 gid=1000"))
-        #expect(try shell("\(docker) run --rm \(flags) --tmpfs /scratch:size=1m skiff-busybox grep scratch /proc/mounts").output.contains("size=1024k"))
-        try FileManager.default.createDirectory(atPath: directory + "/share", withIntermediateDirectories: true)
-        try "shared\n".write(toFile: directory + "/share/f", atomically: true, encoding: .utf8)
-        #expect(try shell("\(docker) run --rm \(flags) -v \(directory)/share:/share skiff-busybox cat /share/f").output.contains("shared"))
-        #expect(try shell("\(docker) run --rm \(flags) --init skiff-busybox ps -o comm").output.contains("docker-init"))
-    }
-
-    @Test func logsHealthAndRestarts() throws {
-        #expect(try shell("\(docker) run -d --name talk \(flags) skiff-busybox sh -c 'echo logged; sleep 30'").status == 0)
-        var logs = ""
-        try Harness.waitFor(seconds: 5, every: 0.1) {
-            logs = try shell("\(docker) logs talk").output
-            return logs.contains("logged")
-        }
-        #expect(logs.contains("logged"))
-        #expect(try shell("\(docker) run -d --name hc \(flags) --health-cmd true --health-interval 1s skiff-busybox sleep 60").status == 0)
-        var health = ""
-        try Harness.waitFor(seconds: 15, every: 0.25) {
-            health = try inspect("{{.State.Health.Status}}", "hc")
-            return health == "healthy"
-        }
-        #expect(health == "healthy")
-        #expect(try shell("\(docker) run -d --name rs \(flags) --restart on-failure:2 skiff-busybox sh -c 'exit 1'").status == 0)
-        var restarts = ""
-        try Harness.waitFor(seconds: 15, every: 0.25) {
-            restarts = try inspect("{{.RestartCount}} {{.State.Status}}", "rs")
-            return restarts == "2 exited"
-        }
-        #expect(restarts == "2 exited")
-        #expect(try shell("\(docker) rm -f talk hc rs").status == 0)
-    }
+    /// How many checks docker-scenario.sh makes.
+    static let checks = 39
 }

@@ -4,7 +4,8 @@
 #   config.toml   containerd's (root, state, socket, CRI plugin, runtimes runc and skiff)
 #   cni/          a bridge network with host-local addresses (Debian's containernetworking-plugins)
 #   image.tar     the project's rootfs as two images: skiff.test/busybox:1 and the pod sandbox's
-#                 skiff.test/pause:1 (no registry is reachable)
+#                 skiff.test/pause:1 (no registry is reachable), for `ctr images import
+#                 --no-unpack` (the CRI plugin unpacks them for its snapshotter)
 #   python/       the CRI messages (runtime.proto) compiled for cri.py
 # Usage: prepare-node.sh DIRECTORY SKIFF ROOTFS cgroupfs|systemd
 set -eu
@@ -18,6 +19,8 @@ if [ "$driver" = systemd ]; then systemd_cgroup=true; else systemd_cgroup=false;
 # runc and crun fail there the same way), containerd's own knob keeps scores at or above its own.
 effective=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
 if [ $((0x$effective >> 24 & 1)) -eq 0 ]; then restrict_oom_score_adj=true; else restrict_oom_score_adj=false; fi
+# overlayfs where the kernel has it; plain copies (native) in the systemd VM, which has no modules.
+if grep -qw overlay /proc/filesystems; then snapshotter=overlayfs; else snapshotter=native; fi
 cat >"$directory/config.toml" <<CONFIG
 version = 2
 root = "$directory/root"
@@ -32,6 +35,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "$snapshotter"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
