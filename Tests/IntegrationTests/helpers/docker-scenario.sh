@@ -25,7 +25,7 @@ within() {
         sleep 0.25
     done
 }
-docker() { $DOCKER "$@"; }
+docker() { command $DOCKER "$@"; }
 run() { docker run --runtime skiff --network none "$@"; }
 inspect() { docker inspect -f "$1" "$2"; }
 memory_limit='cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'
