@@ -40,14 +40,10 @@ enum CgroupAncestors {
         for entry in entries {
             let control = entry.ancestor + "/cgroup.subtree_control"
             if enabled(at: entry.ancestor).contains(entry.controller) { continue }
-            do {
-                try CgroupFiles.write("+" + entry.controller, to: control)
-            } catch {
-                // A cgroup with processes of its own cannot enable controllers for children
-                // (EBUSY): the limits that need them will say so when written.
-                if error.errno != EBUSY { throw error }
-                continue
-            }
+            // Best effort, as in runc (a cgroup that gained processes since the plan refuses
+            // with EBUSY): a limit that needs a missing controller fails when written, naming
+            // its file; one that only feeds stats is simply absent.
+            guard (try? CgroupFiles.write("+" + entry.controller, to: control)) != nil else { continue }
             let marked = Set(marks(at: entry.ancestor)).union([entry.controller]).sorted()
             if setMarks(marked, at: entry.ancestor) != 0 {
                 // Unmarked, it would never be turned off: undo it rather than leave it.

@@ -92,6 +92,14 @@ public struct CgroupfsDriver: CgroupDriver {
             if !component.isEmpty { ancestor += "/" + component }
             // A directory skiff is about to make enables nothing yet.
             let enabled = Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+            // One with processes of its own (skiff's caller's cgroup, where a missing
+            // cgroupsPath nests the container) is left alone: it cannot pass domain controllers
+            // down (EBUSY), and a threaded one (cpu, pids) would make it a thread root whose
+            // children can take no processes at all (EOPNOTSUPP). The root cgroup is exempt.
+            if !component.isEmpty, !(CgroupFiles.read(ancestor + "/cgroup.procs") ?? "").isEmpty {
+                available = available.intersection(enabled)
+                continue
+            }
             for controller in wanted.intersection(available).subtracting(enabled).sorted() {
                 cgroup.enabledControllers.append(.init(ancestor: ancestor, controller: controller))
             }

@@ -37,6 +37,11 @@ extension Runtime {
     /// New limits for a container that is still alive (`skiff update`).
     public func update(id: String, resources: Spec.Resources) throws(RuntimeError) {
         let (_, cgroup) = try liveRecord(id, action: "update", changing: true)
+        // Device rules stay as create set them, as under runc: containerd's CRI sends the
+        // whole resources back, whose device list alone (deny all, without the standard
+        // devices and linux.devices that create allows with it) would take /dev/null away.
+        var resources = resources
+        resources.devices = nil
         let driver = CgroupDrivers.driver(for: cgroup)
         let plan: ResourcePlan
         do {

@@ -70,7 +70,7 @@ final class CRITests {
         let scenario = try shell("env \(environment.joined(separator: " ")) \(Self.helpers)/pod-scenario.sh 2>&1")
         let lines = scenario.output.split(separator: "\n")
         #expect(scenario.status == 0 && !lines.contains { $0.hasPrefix("not ok") }, "\(scenario.output)")
-        #expect(lines.filter { $0.hasPrefix("ok - ") }.count == 38, "\(scenario.output)")
+        #expect(lines.filter { $0.hasPrefix("ok - ") }.count == 39, "\(scenario.output)")
         // The node after the pod: no cgroup (the pod's parents included), address lease or
         // network namespace is left, and the shim's runtime root holds no container (only
         // skiff's per-root caches, dot files).

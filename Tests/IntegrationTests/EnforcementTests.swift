@@ -107,9 +107,13 @@ struct EnforcementTests {
         #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=0"))
         // --resources - : the OCI LinuxResources JSON on stdin, as containerd sends it.
-        let json = #"{"memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}}"#
+        // containerd's CRI sends the whole resources, devices included (deny all, with the
+        // standard devices allowed at create): as under runc, update leaves device rules alone.
+        let json = #"{"memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}, "devices": [{"allow": false, "access": "rwm"}]}"#
         #expect(sandbox.skiff(["update", "--resources", "-", id], stdin: json).status == 0)
         #expect(cgroup(id).stats().memory.limit == 128 << 20)
+        let null = sandbox.skiff(["exec", id, "sh", "-c", "echo kept > /dev/null && cat /dev/zero | head -c 1 | wc -c"])
+        #expect(null.status == 0 && null.output == "1", "\(null.stderr)")
     }
 
     @Test func pauseFreezesAndResumeThaws() throws {

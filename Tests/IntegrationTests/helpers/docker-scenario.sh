@@ -5,7 +5,9 @@
 # limits are read inside the container's own cgroup, which either layout shows at
 # /sys/fs/cgroup. The image `skiff-busybox` is imported by the caller.
 #
-# Environment: DOCKER (the client command, with its -H), SCRATCH (a directory for a bind mount).
+# Environment: DOCKER (the client command, with its -H), SCRATCH (a directory for a bind mount);
+# OOM_KILLED_REPORTED=no where this Docker never reports OOMKilled, whatever the runtime (the
+# systemd VM's: its caller checks skiff and runc report the same there).
 set -u
 failures=0
 check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
@@ -60,7 +62,7 @@ check "no cgroup of the container is left" same "$(find /sys/fs/cgroup -maxdepth
 # Limits and confinement.
 run --name oom --memory 32m skiff-busybox sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1' >/dev/null 2>&1
 check "--memory: the process is OOM-killed (137)" same "$?" 137
-check "and Docker reports OOMKilled" same "$(inspect '{{.State.OOMKilled}}' oom)" true
+[ "${OOM_KILLED_REPORTED:-yes}" = no ] || check "and Docker reports OOMKilled" same "$(inspect '{{.State.OOMKilled}}' oom)" true
 docker rm -f oom >/dev/null 2>&1
 check "--pids-limit stops a fork" has "$(run --rm --pids-limit 10 skiff-busybox sh -c 'for i in $(seq 20); do sleep 5 & done 2>&1 | head -n 1')" fork
 check "--read-only" has "$(run --rm --read-only skiff-busybox sh -c 'touch /x' 2>&1)" "Read-only file system"

@@ -6,7 +6,9 @@
 sends METHOD (RunPodSandbox, ExecSync, ...) of runtime.v1.RuntimeService to the CRI socket
 with the request given as JSON (protobuf's JSON mapping of runtime.proto), and prints the
 response as JSON, or only its FIELD (a dotted path such as status.network.ip; bytes print as
-text, enums as their names). A gRPC error prints its status and message on stderr and exits 1. The
+text, enums as their names). For ExecSync, FIELD `--as-process` behaves like the command ran
+here: its stdout and stderr on ours, its exit code ours (as `crictl exec` does). A gRPC error
+prints its status and message on stderr and exits 1. The
 messages come from runtime.proto, compiled by protoc into CRI_PYTHON_OUT (a directory).
 """
 import json
@@ -44,6 +46,10 @@ def main():
         except grpc.RpcError as error:
             print(f"{error.code().name}: {error.details()}", file=sys.stderr)
             sys.exit(1)
+    if len(sys.argv) == 5 and sys.argv[4] == "--as-process" and method == "ExecSync":
+        sys.stdout.buffer.write(response.stdout)
+        sys.stderr.buffer.write(response.stderr)
+        sys.exit(response.exit_code)
     if len(sys.argv) == 5:
         print(field(response, sys.argv[4]))
     else:

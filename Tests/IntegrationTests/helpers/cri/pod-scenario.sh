@@ -7,7 +7,8 @@
 #
 # Environment: SOCKET (containerd's), CRI (cri.py, with CRI_PYTHON_OUT), CGROUP_PARENT (the
 # pod's, as a kubelet with that cgroup driver names it), LOG_DIRECTORY, SKIFF and SKIFF_ROOT
-# (the shim's runtime root, where `skiff list` sees the pod's containers).
+# (the shim's runtime root, where `skiff list` sees the pod's containers); SYSTEMD_UNITS=yes on
+# a systemd node (SystemdCgroup = true): the containers are scopes in the pod's slice.
 set -u
 failures=0
 ok() { echo "ok - $*"; }
@@ -25,12 +26,8 @@ require() {
     check "$@" || exit 1
 }
 cri() { "$CRI" "$SOCKET" "$@"; }
-# exec_in CONTAINER COMMAND: its stdout, as ExecSync returns it (exit code as EXIT_CODE).
-exec_in() {
-    request="{\"container_id\":\"$1\",\"cmd\":[\"sh\",\"-c\",\"$2\"],\"timeout\":30}"
-    EXIT_CODE=$(cri ExecSync "$request" exit_code)
-    cri ExecSync "$request" stdout
-}
+# exec_in CONTAINER COMMAND: ExecSync of `sh -c COMMAND`, its output and exit code ours.
+exec_in() { cri ExecSync "{\"container_id\":\"$1\",\"cmd\":[\"sh\",\"-c\",\"$2\"],\"timeout\":30}" --as-process; }
 same() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2 && false; }; }
 has() { case "$1" in *"$2"*) true ;; *) echo "# '$2' not in '$1'" >&2 && false ;; esac; }
 
@@ -72,8 +69,8 @@ check "both containers run" same "$(container_state "$server") $(container_state
 check "ExecSync: the server's process runs as uid 1000" same "$(exec_in "$server" 'id -u')" 1000
 check "ExecSync: with no capabilities" has "$(exec_in "$server" 'grep CapEff /proc/self/status')" 0000000000000000
 check "ExecSync: and no new privileges" has "$(exec_in "$server" 'grep NoNewPrivs /proc/self/status')" 1
-exec_in "$server" 'exit 3' >/dev/null
-check "ExecSync returns the exit code" same "$EXIT_CODE" 3
+exec_in "$server" 'exit 3'
+check "ExecSync returns the exit code" same "$?" 3
 check "the client's root filesystem is read-only" has "$(exec_in "$client" 'touch /x 2>&1')" "Read-only file system"
 check "the pod's hostname" same "$(exec_in "$client" hostname)" web-pod
 check "each container has its own pid namespace" same "$(exec_in "$client" 'ps -o comm | grep -c nc')" 0
@@ -86,6 +83,12 @@ cpu_quota='if [ -e /sys/fs/cgroup/cpu.max ]; then read quota period </sys/fs/cgr
 check "the server's memory limit" same "$(exec_in "$server" "$memory_limit")" 67108864
 check "the server's CPU quota" same "$(exec_in "$server" "$cpu_quota")" 50000
 check "the client's memory limit" same "$(exec_in "$client" "$memory_limit")" 33554432
+if [ "${SYSTEMD_UNITS:-}" = yes ]; then
+    unit=cri-containerd-$server.scope
+    check "systemd runs the server as $unit" systemctl is-active -q "$unit"
+    check "in the pod's slice" same "$(systemctl show -p Slice --value "$unit")" "$CGROUP_PARENT"
+    check "with its memory limit as MemoryMax" same "$(systemctl show -p MemoryMax --value "$unit")" 67108864
+fi
 stats() { cri ContainerStats "{\"container_id\":\"$server\"}" "$1"; }
 check "ContainerStats: CPU used" test "$(stats stats.cpu.usage_core_nano_seconds.value)" -gt 0
 check "ContainerStats: memory in use" test "$(stats stats.memory.working_set_bytes.value)" -gt 0
@@ -93,7 +96,9 @@ check "ContainerStats: memory available under the limit" test "$(stats stats.mem
 check "UpdateContainerResources" cri UpdateContainerResources \
     "{\"container_id\":\"$server\",\"linux\":{\"cpu_period\":100000,\"cpu_quota\":20000,\"memory_limit_in_bytes\":134217728}}"
 check "the new memory limit holds inside" same "$(exec_in "$server" "$memory_limit")" 134217728
+check "the standard devices survive the update" exec_in "$server" 'echo kept > /dev/null'
 check "the new CPU quota holds inside" same "$(exec_in "$server" "$cpu_quota")" 20000
+[ "${SYSTEMD_UNITS:-}" = yes ] && check "and as MemoryMax" same "$(systemctl show -p MemoryMax --value "$unit")" 134217728
 check "ContainerStatus shows the new resources" \
     same "$(cri ContainerStatus "{\"container_id\":\"$server\"}" status.resources.linux.memory_limit_in_bytes)" 134217728
 check "the server's log" grep -q serving "$LOG_DIRECTORY/server.log"
@@ -108,4 +113,5 @@ check "RemovePodSandbox" cri RemovePodSandbox "{\"pod_sandbox_id\":\"$sandbox\"}
 check "no pod is left" same "$(cri ListPodSandbox '{}')" "{}"
 check "no container is left" same "$(cri ListContainers '{}')" "{}"
 check "skiff has no container left" same "$("$SKIFF" --root "$SKIFF_ROOT" list -q)" ""
+[ "${SYSTEMD_UNITS:-}" = yes ] && check "no scope of the pod is left" same "$(systemctl list-units --all --no-legend 'cri-containerd-*')" ""
 exit $((failures > 0))
