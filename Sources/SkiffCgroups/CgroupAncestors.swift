@@ -81,6 +81,15 @@ enum CgroupAncestors {
         }
     }
 
+    /// Whether the parent of `directory` (below the hierarchy's `root`) carries a mark of
+    /// skiff's: made by it, or with controllers it turned on.
+    static func isMarked(parentOf directory: String, below root: String) -> Bool {
+        guard let slash = directory.lastIndex(of: "/") else { return false }
+        let parent = String(directory[..<slash])
+        guard parent.count > root.count else { return false }
+        return getxattr(parent, madeAttribute, nil, 0) > 0 || !marks(at: parent).isEmpty
+    }
+
     static func enabled(at ancestor: String) -> Set<String> {
         Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
     }

@@ -115,7 +115,9 @@ public struct CgroupfsDriver: CgroupDriver {
             for directory in cgroup.directories {
                 if directory.existed { continue }
                 let created: [String]
-                if let root = directory.hierarchyRoot {
+                if let beside = try Self.makeLeafBesideParent(directory, enabling: cgroup.enabledControllers) {
+                    created = beside
+                } else if let root = directory.hierarchyRoot {
                     // Under the hierarchy's lock: the parents (marked as skiff's), the controllers
                     // turned on in them (v2), then the leaf.
                     let lock = try CgroupAncestors.Lock(hierarchy: root)
@@ -152,12 +154,26 @@ public struct CgroupfsDriver: CgroupDriver {
     }
 
     /// A new v1 cpuset starts with no CPUs and no memory nodes: copy the parent's.
+    /// A new v1 cpuset starts empty (no task may join it): each directory skiff made takes its
+    /// parent's CPUs and memory nodes. A parent another create made an instant ago may still be
+    /// empty (it fills it after making it): then the values come from the nearest ancestor that
+    /// has them, written into the empty ones on the way down (the same values either create
+    /// would write).
     private func inheritCpuset(_ created: [String]) throws(CgroupError) {
         for directory in created {
-            let parent = String(directory[..<directory.lastIndex(of: "/")!])
             for file in ["cpuset.cpus", "cpuset.mems"] {
-                let value = CgroupFiles.read(parent + "/" + file)?.trimmingWhitespace ?? ""
-                try CgroupFiles.write(value, to: directory + "/" + file)
+                var empty = [directory]
+                var value = ""
+                var ancestor = directory
+                while value.isEmpty, let slash = ancestor.lastIndex(of: "/"), slash != ancestor.startIndex {
+                    ancestor = String(ancestor[..<slash])
+                    guard let read = CgroupFiles.read(ancestor + "/" + file) else { break }
+                    value = read.trimmingWhitespace
+                    if value.isEmpty { empty.append(ancestor) }
+                }
+                for path in empty.reversed() where CgroupFiles.read(path + "/" + file)?.trimmingWhitespace.isEmpty ?? true {
+                    try CgroupFiles.write(value, to: path + "/" + file)
+                }
             }
         }
     }
@@ -274,9 +290,35 @@ extension ContainerCgroup {
     /// removed.
     public func releaseAncestors() {
         for directory in directories {
-            guard let root = directory.hierarchyRoot, let lock = try? CgroupAncestors.Lock(hierarchy: root) else { continue }
+            // A parent skiff neither made nor changed (the hierarchy's root, a scheduler's
+            // slice) stays, and so do the ancestors above it: nothing to undo, no lock to take.
+            guard let root = directory.hierarchyRoot, CgroupAncestors.isMarked(parentOf: directory.path, below: root),
+                let lock = try? CgroupAncestors.Lock(hierarchy: root)
+            else { continue }
             CgroupAncestors.release(above: directory.path, root: root)
             _ = consume lock
+        }
+    }
+}
+
+extension CgroupfsDriver {
+    /// Where the parent directory exists and nothing is to be turned on above, the leaf
+    /// alone, without the hierarchy's lock: a leaf made in a parent keeps a concurrent delete
+    /// from removing that parent (rmdir of a cgroup with children is EBUSY; the delete checks
+    /// for children under the lock), and v1 ancestors carry no controller marks. On v2 only
+    /// directly below the root, which no delete changes. Many creates at once then no longer
+    /// queue on one lock per hierarchy. nil when the locked path must make it (controllers to
+    /// turn on, a missing parent, or one removed in between: ENOENT).
+    static func makeLeafBesideParent(_ directory: ContainerCgroup.Directory, enabling: [ContainerCgroup.EnabledController]) throws(CgroupError) -> [String]? {
+        guard let root = directory.hierarchyRoot, let slash = directory.path.lastIndex(of: "/") else { return nil }
+        if directory.version != "v1" {
+            guard directory.path[..<slash] == root, !enabling.contains(where: { $0.ancestor.hasPrefix(root) }) else { return nil }
+        }
+        if mkdir(directory.path, 0o755) == 0 { return [directory.path] }
+        switch errno {
+        case ENOENT: return nil
+        case EEXIST: return []  // someone else's, made since the plan: the caller refuses it
+        case let code: throw CgroupError("creating", path: directory.path, errno: code)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SkiffCgroups
 import Testing
 
 @Suite("concurrency")
@@ -13,6 +14,29 @@ struct ConcurrencyTests {
             #expect(result.status == 0, "\(id): \(result.stderr)")
             #expect(result.output == "skiff")
             sandbox.expectNothingLeft(id)
+        }
+    }
+
+    /// Many tasks at once below one parent cgroup skiff makes: creates on v1 hierarchies make
+    /// their leaf without the hierarchy's lock, deletes remove the parent under it once the
+    /// last child is gone. Every run must find its parent, and the parent must not outlive them.
+    @Test func parallelTasksShareAParentSkiffMakesAndRemoves() throws {
+        let parent = "/skiff-test-shared-\(UUID().uuidString.prefix(8).lowercased())"
+        let ids = (0..<16).map { Harness.id("shared\($0)") }
+        for round in 0..<3 {
+            let sandboxes = ids.map { id -> Sandbox in
+                let sandbox = Sandbox(args: ["true"])
+                sandbox.spec.linux?.cgroupsPath = parent + "/" + id
+                sandbox.writeConfig()
+                return sandbox
+            }
+            let running = zip(ids, sandboxes).map { id, sandbox in Harness.start(["--root", sandbox.root, "run", "-b", sandbox.bundle, id]) }
+            for (id, result) in zip(ids, running.map { $0.finish() }) {
+                #expect(result.status == 0, "round \(round), \(id): \(result.stderr)")
+            }
+            for hierarchy in CgroupSystem.current().participating() {
+                #expect(!FileManager.default.fileExists(atPath: hierarchy.mountPoint + parent), "\(hierarchy.mountPoint + parent) left")
+            }
         }
     }
 
