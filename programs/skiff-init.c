@@ -47,9 +47,9 @@ static int plan_fds[SKIFF_PLAN_MAX_FDS];
 static int plan_nfds;
 /* Detached clones of the host's verified /dev/null mount, one per masked path, made before
  * pivot_root while the host's /dev is still in our namespace; each masks one file. */
-#define SKIFF_MAX_MASKS 256
-static int devnull_trees[SKIFF_MAX_MASKS];
-static int devnull_count, devnull_used;
+/* The host's /dev/null for file masks: one detached clone made before the pivot, and once
+ * that is attached, the mask it became (a mount in this namespace) is cloned for the next. */
+static int devnull_tree = -1, devnull_mounted = -1;
 static int exec_fifo = -1;       /* kept across CLOSE_FDS for EXEC */
 static int caps_pending;         /* see load_seccomp */
 static int seccomp_before_ready; /* see op_seccomp */
@@ -504,16 +504,15 @@ static void op_chroot(const struct op *o)
 
 /* Files are masked with the host's /dev/null, never with the container's: an image (or a
  * racing process) may have replaced that one with a symlink or a regular file
- * (CVE-2025-31133). Checked to be the 1:3 character device, then cloned `count` times. */
+ * (CVE-2025-31133). Checked to be the 1:3 character device and cloned once, before the pivot
+ * (a mount outside the new root cannot be cloned after it). One clone, not one per masked
+ * path: a detached clone that is never attached is dissolved when closed, and each such
+ * dissolve waits for an RCU grace period (namespace_unlock), which many starts at once queue on. */
 static void prepare_devnull_masks(int count)
 {
     struct stat st;
     if (count <= 0)
         return;
-    if (count > SKIFF_MAX_MASKS) {
-        errno = E2BIG;
-        fail("masking paths", "more than %d masked paths", SKIFF_MAX_MASKS);
-    }
     int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         fail("masking paths", "opening the host's /dev/null");
@@ -523,13 +522,27 @@ static void prepare_devnull_masks(int count)
         errno = EPERM;
         fail("masking paths", "/dev/null is not the 1:3 character device");
     }
-    for (devnull_count = 0; devnull_count < count; devnull_count++) {
-        devnull_trees[devnull_count] =
-            (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        if (devnull_trees[devnull_count] < 0)
-            fail("masking paths", "cloning /dev/null");
-    }
+    devnull_tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (devnull_tree < 0)
+        fail("masking paths", "cloning /dev/null");
     close(fd);
+}
+
+/* A detached /dev/null to mask one more file with: the prepared clone the first time, then a
+ * clone of the first mask (the verified /dev/null, mounted in this namespace by skiff-init;
+ * no process of the container runs yet). */
+static int devnull_for_mask(const char *path)
+{
+    if (devnull_mounted >= 0)
+        return (int)syscall(SYS_open_tree, devnull_mounted, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (devnull_tree < 0) {
+        errno = EBADF;
+        fail("masking paths", "no verified /dev/null for %s", path);
+    }
+    int tree = devnull_tree;
+    devnull_tree = -1;
+    devnull_mounted = tree; /* attached next, then the source of every later clone */
+    return tree;
 }
 
 static void op_mask(const struct op *o)
@@ -558,16 +571,13 @@ static void op_mask(const struct op *o)
         tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
         close(fs);
     } else {
-        if (devnull_used >= devnull_count) {
-            errno = EBADF;
-            fail("masking paths", "no verified /dev/null left for %s", path);
-        }
-        tree = devnull_trees[devnull_used++];
+        tree = devnull_for_mask(path);
     }
     if (tree < 0)
         fail("masking paths", "preparing the mask for %s", path);
     attach(tree, fd, "masking paths", path);
-    close(tree);
+    if (tree != devnull_mounted)
+        close(tree);
     close(fd);
 }
 
@@ -778,7 +788,7 @@ static void op_close_fds(const struct op *o, int fifo)
     }
     close_from_to(from, ~0U);
     root_fd = -1;
-    devnull_count = devnull_used = 0;
+    devnull_tree = devnull_mounted = -1;
     plan_nfds = 0;
 }
 

@@ -9,11 +9,19 @@ enum CgroupFiles {
     }
 
     static func write(_ value: String, to path: String) throws(CgroupError) {
+        try write([value], to: path)
+    }
+
+    /// Each value with a write of its own, through one descriptor (a v1 device list: one rule
+    /// per write, one path walk through cgroupfs for all of them).
+    static func write(_ values: [String], to path: String) throws(CgroupError) {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
         defer { close(fd) }
-        let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
+        for value in values {
+            let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+            guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
+        }
     }
 
     /// mkdir -p (see SkiffSystem's `makeDirectories`), as a cgroup error.

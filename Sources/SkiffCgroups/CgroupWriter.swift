@@ -68,8 +68,16 @@ struct CgroupWriter {
 
     /// v1: the devices hierarchy's files. v2: an eBPF program on the v2 directory.
     private func apply(_ devices: DeviceRules) throws(CgroupError) {
-        if cgroup.directory(for: "devices")?.version == "v1" {
-            for write in devices.v1Writes { try apply(write) }
+        if let directory = cgroup.directory(for: "devices"), directory.version == "v1" {
+            // In order, each rule a write of its own, runs of rules for one file through one
+            // descriptor: a dozen path walks through cgroupfs fewer per create (they queue on
+            // cgroupfs's lock while other creates make and remove cgroups).
+            var runs: [(file: String, values: [String])] = []
+            for write in devices.v1Writes {
+                guard let (file, value) = write.candidates.first else { continue }
+                if runs.last?.file == file { runs[runs.count - 1].values.append(value) } else { runs.append((file, [value])) }
+            }
+            for run in runs { try CgroupFiles.write(run.values, to: directory.path + "/" + run.file) }
             return
         }
         guard let unified = cgroup.unifiedDirectory else {

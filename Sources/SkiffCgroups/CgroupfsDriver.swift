@@ -245,6 +245,23 @@ extension ContainerCgroup {
     /// made (never one that existed before it). Missing directories are fine: delete must be
     /// safe to repeat.
     public func destroy(belongs: (Int32) -> Bool) throws(CgroupError) {
+        // The usual end (the task exited, nothing nested): one rmdir per hierarchy. A cgroup
+        // with processes or children refuses (EBUSY) and takes the full path below; one that
+        // is gone already (ENOENT) is fine. No reads of cgroup.procs, no listings: each path
+        // walk through cgroupfs queues behind other creates' mkdirs.
+        var cgroup = self
+        if isOwned {
+            cgroup.directories.removeAll { rmdir($0.path) == 0 || errno == ENOENT }
+            if cgroup.directories.isEmpty {
+                releaseAncestors()
+                return
+            }
+        }
+        try cgroup.destroyWithProcesses(belongs: belongs)
+        releaseAncestors()  // those of the directories the first rmdirs removed, too
+    }
+
+    private func destroyWithProcesses(belongs: (Int32) -> Bool) throws(CgroupError) {
         let existing = directories.filter { access($0.path, F_OK) == 0 }
         guard !existing.isEmpty else {
             releaseAncestors()
