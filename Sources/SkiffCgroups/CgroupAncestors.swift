@@ -19,7 +19,7 @@ enum CgroupAncestors {
         private let fd: Int32
 
         init(hierarchy root: String) throws(CgroupError) {
-            let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            let fd = CgroupPath.open(root, O_RDONLY | O_DIRECTORY)
             guard fd >= 0 else { throw CgroupError("opening", path: root, errno: errno) }
             while flock(fd, LOCK_EX) != 0 {
                 guard errno == EINTR else {
@@ -70,14 +70,14 @@ enum CgroupAncestors {
             ancestor = String(ancestor[..<slash])
             guard ancestor.hasPrefix(root) else { return }
             // Gone already (a create that failed before making it): nothing to undo there.
-            if access(ancestor, F_OK) != 0 { continue }
+            if !CgroupPath.exists(ancestor) { continue }
             if CgroupFiles.hasChildCgroups(ancestor) { return }
             let controllers = marks(at: ancestor)
             for controller in controllers {
                 try? CgroupFiles.write("-" + controller, to: ancestor + "/cgroup.subtree_control")
             }
             if !controllers.isEmpty { removexattr(ancestor, attribute) }
-            guard ancestor.count > root.count, getxattr(ancestor, madeAttribute, nil, 0) > 0, rmdir(ancestor) == 0 else { return }
+            guard ancestor.count > root.count, getxattr(ancestor, madeAttribute, nil, 0) > 0, CgroupPath.removeDirectory(ancestor) == 0 else { return }
         }
     }
 

@@ -5,7 +5,8 @@ import SkiffSystem
 /// Small, checked file operations on cgroupfs.
 enum CgroupFiles {
     static func read(_ path: String) -> String? {
-        (try? readFile(path)).map { String(decoding: $0, as: UTF8.self) }
+        let (directory, relative) = CgroupPath.resolve(path)
+        return (try? readFile(relative, relativeTo: directory)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func write(_ value: String, to path: String) throws(CgroupError) {
@@ -15,7 +16,7 @@ enum CgroupFiles {
     /// Each value with a write of its own, through one descriptor (a v1 device list: one rule
     /// per write, one path walk through cgroupfs for all of them).
     static func write(_ values: [String], to path: String) throws(CgroupError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        let fd = CgroupPath.open(path, O_WRONLY)
         guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
         defer { close(fd) }
         for value in values {
@@ -26,18 +27,27 @@ enum CgroupFiles {
 
     /// mkdir -p (see SkiffSystem's `makeDirectories`), as a cgroup error.
     static func makeDirectories(_ path: String) throws(CgroupError) -> [String] {
-        do throws(SystemError) { return try SkiffSystem.makeDirectories(path) } catch { throw CgroupError(error) }
+        let (directory, relative) = CgroupPath.resolve(path)
+        do throws(SystemError) {
+            return try SkiffSystem.makeDirectories(relative, relativeTo: directory).map { CgroupPath.absolute($0, from: directory) }
+        } catch { throw CgroupError(error) }
     }
 
     /// `directory` and every cgroup nested under it, children before their parent: the
     /// order rmdir needs. A payload or an `exec --cgroup` may have made sub-cgroups.
     static func subtree(of directory: String) -> [String] {
-        listDirectory(directory, directoriesOnly: true).flatMap { subtree(of: directory + "/" + $0) } + [directory]
+        children(of: directory).flatMap { subtree(of: directory + "/" + $0) } + [directory]
     }
 
     /// Whether `directory` has a cgroup below it.
     static func hasChildCgroups(_ directory: String) -> Bool {
-        !listDirectory(directory, directoriesOnly: true).isEmpty
+        !children(of: directory).isEmpty
+    }
+
+    /// The names of the cgroups directly below `directory`.
+    static func children(of directory: String) -> [String] {
+        let (base, relative) = CgroupPath.resolve(directory)
+        return listDirectory(relative, directoriesOnly: true, relativeTo: base)
     }
 
     static func pids(in directory: String) -> [Int32] {

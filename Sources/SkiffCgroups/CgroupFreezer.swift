@@ -10,7 +10,7 @@ extension ContainerCgroup {
 
     private var freezer: Freezer? {
         if let directory = directory(for: "freezer"), directory.version == "v1" { return .v1(directory.path) }
-        if let unified = unifiedDirectory, access(unified + "/cgroup.freeze", F_OK) == 0 { return .v2(unified) }
+        if let unified = unifiedDirectory, CgroupPath.exists(unified + "/cgroup.freeze") { return .v2(unified) }
         return nil
     }
 

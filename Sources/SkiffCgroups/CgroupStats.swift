@@ -82,7 +82,7 @@ extension ContainerCgroup {
 
     private func readCPUAccounting(into stats: inout CgroupStats, _ path: String) {
         stats.cpu.total = number(path + "/cpuacct.usage")
-        if access(path + "/cpuacct.usage_user", F_OK) == 0 {
+        if CgroupPath.exists(path + "/cpuacct.usage_user") {
             stats.cpu.user = number(path + "/cpuacct.usage_user")
             stats.cpu.kernel = number(path + "/cpuacct.usage_sys")
         } else {

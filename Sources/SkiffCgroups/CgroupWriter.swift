@@ -39,7 +39,7 @@ struct CgroupWriter {
 
     private func apply(_ write: CgroupWrite) throws(CgroupError) {
         let directory = try directory(for: write)
-        guard let (file, value) = write.candidates.first(where: { access(directory.path + "/" + $0.file, F_OK) == 0 }) else {
+        guard let (file, value) = write.candidates.first(where: { CgroupPath.exists(directory.path + "/" + $0.file) }) else {
             let names = write.candidates.map(\.file).joined(separator: " or ")
             throw CgroupError("\(write.field):", path: names, reason: "no such file in the container's cgroup \(directory.path)")
         }
@@ -83,7 +83,7 @@ struct CgroupWriter {
         guard let unified = cgroup.unifiedDirectory else {
             throw CgroupError("linux.resources.devices:", path: "the devices controller", reason: "not available on this host")
         }
-        let fd = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = CgroupPath.open(unified, O_RDONLY | O_DIRECTORY)
         guard fd >= 0 else { throw CgroupError("opening", path: unified, errno: errno) }
         defer { close(fd) }
         let program = devices.program.map { skiff_bpf_insn(code: $0.code, regs: $0.registers, off: $0.offset, imm: $0.immediate) }

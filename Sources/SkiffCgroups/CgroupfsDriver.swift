@@ -142,7 +142,7 @@ public struct CgroupfsDriver: CgroupDriver {
             }
             try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
         } catch {
-            for directory in made.reversed() { rmdir(directory) }
+            for directory in made.reversed() { CgroupPath.removeDirectory(directory) }
             cgroup.releaseAncestors()
             throw error
         }
@@ -251,7 +251,7 @@ extension ContainerCgroup {
         // walk through cgroupfs queues behind other creates' mkdirs.
         var cgroup = self
         if isOwned {
-            cgroup.directories.removeAll { rmdir($0.path) == 0 || errno == ENOENT }
+            cgroup.directories.removeAll { CgroupPath.removeDirectory($0.path) == 0 || errno == ENOENT }
             if cgroup.directories.isEmpty {
                 releaseAncestors()
                 return
@@ -262,7 +262,7 @@ extension ContainerCgroup {
     }
 
     private func destroyWithProcesses(belongs: (Int32) -> Bool) throws(CgroupError) {
-        let existing = directories.filter { access($0.path, F_OK) == 0 }
+        let existing = directories.filter { CgroupPath.exists($0.path) }
         guard !existing.isEmpty else {
             releaseAncestors()
             return
@@ -270,7 +270,7 @@ extension ContainerCgroup {
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
         if isOwned, isFrozen { try? thaw() }
         if isOwned, let unified = existing.first(where: { $0.version == "v2" }),
-            access(unified.path + "/cgroup.kill", F_OK) == 0
+            CgroupPath.exists(unified.path + "/cgroup.kill")
         {
             try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
         }
@@ -290,7 +290,7 @@ extension ContainerCgroup {
         for directory in existing.reversed() where !directory.existed && !shared {
             for path in CgroupFiles.subtree(of: directory.path) {
                 var tries = 0
-                while rmdir(path) != 0 {
+                while CgroupPath.removeDirectory(path) != 0 {
                     if errno == ENOENT { break }
                     // EBUSY while the kernel finishes tearing down exited tasks
                     tries += 1
@@ -331,7 +331,7 @@ extension CgroupfsDriver {
         if directory.version != "v1" {
             guard directory.path[..<slash] == root, !enabling.contains(where: { $0.ancestor.hasPrefix(root) }) else { return nil }
         }
-        if mkdir(directory.path, 0o755) == 0 { return [directory.path] }
+        if CgroupPath.makeDirectory(directory.path) == 0 { return [directory.path] }
         switch errno {
         case ENOENT: return nil
         case EEXIST: return []  // someone else's, made since the plan: the caller refuses it

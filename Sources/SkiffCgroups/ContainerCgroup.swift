@@ -49,10 +49,10 @@ public struct ContainerCgroup: Sendable, Equatable {
     public var canBeCreated: Bool {
         directories.allSatisfy { directory in
             var path = directory.path
-            while access(path, F_OK) != 0, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            while !CgroupPath.exists(path), let slash = path.lastIndex(of: "/"), slash != path.startIndex {
                 path = String(path[..<slash])
             }
-            return access(path, F_OK) == 0 && (path == directory.path || access(path, W_OK) == 0)
+            return CgroupPath.exists(path) && (path == directory.path || CgroupPath.isWritable(path))
         }
     }
 
@@ -100,7 +100,7 @@ public struct ContainerCgroup: Sendable, Equatable {
         }
         let relative = given.hasPrefix("/") ? normalize(given) : normalize(given.isEmpty ? "skiff-\(id)" : given)
         var cgroup = ContainerCgroup(relativePath: relative, directories: directories)
-        for i in cgroup.directories.indices { cgroup.directories[i].existed = access(cgroup.directories[i].path, F_OK) == 0 }
+        for i in cgroup.directories.indices { cgroup.directories[i].existed = CgroupPath.exists(cgroup.directories[i].path) }
         return cgroup
     }
 

@@ -1,8 +1,10 @@
 import Glibc
 
 /// A file's bytes.
-public func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-    let file = try FileDescriptor(opening: path, O_RDONLY, step: "reading \(path)")
+public func readFile(_ path: String, relativeTo directory: Int32 = AT_FDCWD) throws(SystemError) -> [UInt8] {
+    let descriptor = openat(directory, path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw SystemError("reading \(path)", errno: errno) }
+    let file = FileDescriptor(adopting: descriptor)
     var result: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 16384)
     while true {
@@ -44,15 +46,15 @@ public func writeAtomically(
 
 /// mkdir -p: makes every missing directory of `path`; returns those it made, outermost
 /// first. The leaf is tried first: its parents almost always exist.
-public func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) -> [String] {
-    if mkdir(path, mode) == 0 { return [path] }
+public func makeDirectories(_ path: String, mode: mode_t = 0o755, relativeTo directory: Int32 = AT_FDCWD) throws(SystemError) -> [String] {
+    if mkdirat(directory, path, mode) == 0 { return [path] }
     switch errno {
     case EEXIST:
         return []
     case ENOENT:
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { throw SystemError("creating \(path)", errno: ENOENT) }
-        let made = try makeDirectories(String(path[..<slash]), mode: mode)
-        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw SystemError("creating \(path)", errno: errno) }
+        let made = try makeDirectories(String(path[..<slash]), mode: mode, relativeTo: directory)
+        guard mkdirat(directory, path, mode) == 0 || errno == EEXIST else { throw SystemError("creating \(path)", errno: errno) }
         return made + [path]
     default:
         throw SystemError("creating \(path)", errno: errno)
@@ -61,8 +63,13 @@ public func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemE
 
 /// The names in a directory, without "." and ".." (empty if it cannot be read); with
 /// `directoriesOnly`, only its subdirectories, by the entry type readdir reports.
-public func listDirectory(_ path: String, directoriesOnly: Bool = false) -> [String] {
-    guard let listing = opendir(path) else { return [] }
+public func listDirectory(_ path: String, directoriesOnly: Bool = false, relativeTo directory: Int32 = AT_FDCWD) -> [String] {
+    let descriptor = openat(directory, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0 else { return [] }
+    guard let listing = fdopendir(descriptor) else {
+        close(descriptor)
+        return []
+    }
     defer { closedir(listing) }
     var names: [String] = []
     while let entry = readdir(listing) {

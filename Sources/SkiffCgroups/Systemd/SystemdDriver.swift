@@ -73,7 +73,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
         cgroup.driver = Self.name
         cgroup.systemdUnit = path.unit
         cgroup.systemdSlice = path.slice
-        if access(cgroup.directories[0].path, F_OK) == 0 {
+        if CgroupPath.exists(cgroup.directories[0].path) {
             throw SpecError("linux.cgroupsPath", "unit \(path.unit) exists already")
         }
         return cgroup
@@ -97,7 +97,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
             throw CgroupError("attaching to", path: cgroup.relativePath, reason: "no unit recorded")
         }
         // A scope that runs already (exec): a process joins it as in any delegated cgroup.
-        if access(cgroup.directories[0].path, F_OK) == 0 {
+        if CgroupPath.exists(cgroup.directories[0].path) {
             if !bornInside { try cgroup.attach(pid: pid, skipUnified: false) }
             return
         }

@@ -1,0 +1,49 @@
+import Glibc
+
+/// Paths under /sys/fs/cgroup resolved from one descriptor of that directory, opened once per
+/// process: a path walk from / passes through sysfs (`/sys/fs`), whose lookups wait on sysfs's
+/// lock whenever another task's network namespace is being made (its devices' sysfs entries),
+/// and many starts at once make many. Elsewhere (a hierarchy mounted somewhere else, a
+/// descriptor that could not be opened), the absolute path as given.
+enum CgroupPath {
+    static let base = "/sys/fs/cgroup"
+    private static let baseDescriptor = Glibc.open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+
+    /// The directory descriptor and path to hand an *at(2) call for `path`.
+    static func resolve(_ path: String) -> (directory: Int32, path: String) {
+        guard baseDescriptor >= 0, path.hasPrefix(base + "/") else { return (AT_FDCWD, path) }
+        return (baseDescriptor, String(path.dropFirst(base.count + 1)))
+    }
+
+    /// The absolute path of a path `resolve` gave, relative to `directory`.
+    static func absolute(_ path: String, from directory: Int32) -> String {
+        directory == AT_FDCWD ? path : base + "/" + path
+    }
+
+    static func open(_ path: String, _ flags: Int32) -> Int32 {
+        let (directory, relative) = resolve(path)
+        return openat(directory, relative, flags | O_CLOEXEC)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        let (directory, relative) = resolve(path)
+        return faccessat(directory, relative, F_OK, 0) == 0
+    }
+
+    static func isWritable(_ path: String) -> Bool {
+        let (directory, relative) = resolve(path)
+        return faccessat(directory, relative, W_OK, 0) == 0
+    }
+
+    @discardableResult
+    static func makeDirectory(_ path: String, _ mode: mode_t = 0o755) -> Int32 {
+        let (directory, relative) = resolve(path)
+        return mkdirat(directory, relative, mode)
+    }
+
+    @discardableResult
+    static func removeDirectory(_ path: String) -> Int32 {
+        let (directory, relative) = resolve(path)
+        return unlinkat(directory, relative, AT_REMOVEDIR)
+    }
+}
