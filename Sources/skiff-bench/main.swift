@@ -378,13 +378,55 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     print(
         "  back to back, \(options.iterations) of each, mean wall time per task: with network \(format(networkedWall)) ms, without \(format(plainWall)) ms: \(format(networkedWall - plainWall)) ms per task"
     )
-    // 100 tasks staying on one bridge: does the 100th cost more than the 1st?
+    // The peer: what containerd's CRI and CNI-era podman do per task, on the same machine
+    // and in the same node namespace — crun's container, with the CNI bridge plugin
+    // (host-local addresses) and the firewall plugin ADDed after create and DELeted before
+    // delete (bench/cni-task.sh chains them as libcni does).
+    let cniScript = access("bench/cni-task.sh", X_OK) == 0 ? "bench/cni-task.sh" : nil  // `make bench` runs in the repository
+    if let crun = binaries.first(where: { $0.name == "crun" })?.path, let cniScript, access("/usr/lib/cni/bridge", X_OK) == 0 {
+        let cniState = work + "/cni"
+        mkdir(cniState, 0o755)
+        let crunRoot = "\(work)/state-crun-cni"
+        var cniNetwork: [Double] = [], cniLifecycle: [Double] = []
+        for round in 0..<options.iterations {
+            let id = "cni-\(round)", pidFile = "\(cniState)/\(id).pid"
+            let create = measure([crun, "--root", crunRoot, "create", "--bundle", bundle, "--pid-file", pidFile, id]).milliseconds
+            let pid = String(decoding: (try? readFile(pidFile)) ?? [], as: UTF8.self).trimmingWhitespace
+            let add = measure(["/bin/sh", cniScript, "ADD", id, "/proc/\(pid)/ns/net", cniState]).milliseconds
+            let start = measure([crun, "--root", crunRoot, "start", id]).milliseconds
+            let del = measure(["/bin/sh", cniScript, "DEL", id, "/proc/\(pid)/ns/net", cniState]).milliseconds
+            let delete = measure([crun, "--root", crunRoot, "delete", "--force", id]).milliseconds
+            cniNetwork.append(add + del)
+            cniLifecycle.append(create + add + start + del + delete)
+        }
+        let skiffNetwork = median(networked) - median(plain)
+        print(
+            "  the CNI path (crun + bridge/host-local + firewall plugins, ADD at create, DEL at delete): ADD+DEL \(format(median(cniNetwork))) ms per task,"
+                + " create+start+delete with it \(format(median(cniLifecycle))) ms; skiff's network \(format(skiffNetwork)) ms"
+                + " (\(format(median(cniNetwork) / max(skiffNetwork, 0.01), 1))x less), its networked task \(format(median(networked))) ms"
+                + " (\(format(median(networked) / median(cniLifecycle))) of the CNI path's)")
+    }
+    // 1,000 tasks staying on one bridge: does the 1,000th cost more than the 10th? And what
+    // does the node hold per task (kernel memory, and the nftables ruleset's size)?
+    func unreclaimableKiB() -> Double {
+        let text = String(decoding: (try? readFile("/proc/meminfo")) ?? [], as: UTF8.self)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("SUnreclaim:") } ?? ""
+        return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+    func rulesetBytes() -> Double {
+        Double(system("nft list ruleset > \(work)/ruleset 2>/dev/null") == 0 ? ((try? readFile(work + "/ruleset"))?.count ?? 0) : 0)
+    }
+    let live = 1000
+    let memoryBefore = unreclaimableKiB(), rulesetBefore = rulesetBytes()
     var creates: [Double] = [], deletes: [Double] = []
-    for i in 0..<100 { creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds) }
-    for i in 0..<100 { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
+    for i in 0..<live { creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds) }
+    let memoryPerTask = (unreclaimableKiB() - memoryBefore) / Double(live), rulesetPerTask = (rulesetBytes() - rulesetBefore) / Double(live)
+    for i in 0..<live { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
+    let tenth = median(Array(creates[0..<10])), last = median(Array(creates[(live - 10)..<live]))
     print(
-        "  100 live tasks on one bridge: run -d of tasks 1-10 \(format(median(Array(creates[0..<10])))) ms, of tasks 91-100 \(format(median(Array(creates[90..<100])))) ms;"
-            + " delete (100 tasks left → 91) \(format(median(Array(deletes[0..<10])))) ms, (10 left → 1) \(format(median(Array(deletes[90..<100])))) ms")
+        "  \(live) live tasks on one bridge: run -d of tasks 1-10 \(format(tenth)) ms, of tasks \(live - 9)-\(live) \(format(last)) ms (\(format(last / tenth)) of the first);"
+            + " delete (\(live) tasks left) \(format(median(Array(deletes[0..<10])))) ms, (10 left) \(format(median(Array(deletes[(live - 10)..<live])))) ms;"
+            + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text")
 }
 _ = system("rm -rf \(work)")
 
