@@ -426,7 +426,8 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     print(
         "  \(live) live tasks on one bridge: run -d of tasks 1-10 \(format(tenth)) ms, of tasks \(live - 9)-\(live) \(format(last)) ms (\(format(last / tenth)) of the first);"
             + " delete (\(live) tasks left) \(format(median(Array(deletes[0..<10])))) ms, (10 left) \(format(median(Array(deletes[(live - 10)..<live])))) ms;"
-            + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text")
+            + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text"
+    )
 }
 _ = system("rm -rf \(work)")
 
