@@ -10,31 +10,22 @@ import Testing
 @Suite("under Docker", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/usr/sbin/dockerd")))
 final class DockerTests {
     let directory = Harness.temporaryDirectory("skiff-docker")
-    let namespace = "skiff-docker-" + UUID().uuidString.prefix(8).lowercased()
-    var daemon: pid_t = 0
+    var daemon: NodeNamespaceDaemon?
 
     var docker: String { "/usr/bin/docker -H unix://\(directory)/docker.sock" }
 
     init() throws {
-        #expect(Harness.run("/usr/bin/ip", ["netns", "add", namespace]).status == 0)
-        Harness.run("/usr/bin/ip", ["-n", namespace, "link", "set", "lo", "up"])
         let config = """
             {"runtimes": {"skiff": {"path": "\(Harness.skiff)"}}, "bridge": "none", "iptables": false, "ip6tables": false,
              "ip-masq": false, "ip-forward": false, "storage-driver": "vfs", "exec-opts": ["native.cgroupdriver=cgroupfs"]}
             """
         try config.write(toFile: directory + "/daemon.json", atomically: true, encoding: .utf8)
-        let log = directory + "/dockerd.log"
-        daemon = try Subprocess.spawn(
-            "/usr/bin/nsenter",
+        daemon = try NodeNamespaceDaemon(
+            "/usr/sbin/dockerd",
             [
-                "--net=/run/netns/\(namespace)", "--", "/usr/sbin/dockerd", "--config-file", directory + "/daemon.json",
-                "--data-root", directory + "/data", "--exec-root", directory + "/exec", "--pidfile", directory + "/docker.pid",
-                "-H", "unix://\(directory)/docker.sock",
-            ],
-            streams: [
-                0: .file("/dev/null", flags: O_RDONLY), 1: .file(log, flags: O_WRONLY | O_CREAT, mode: 0o644),
-                2: .file(log, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644),
-            ])
+                "--config-file", directory + "/daemon.json", "--data-root", directory + "/data", "--exec-root", directory + "/exec",
+                "--pidfile", directory + "/docker.pid", "-H", "unix://\(directory)/docker.sock",
+            ], namespacePrefix: "skiff-docker-", log: directory + "/dockerd.log")
         try Harness.waitFor(seconds: 15, every: 0.1) { try shell("\(docker) version --format '{{.Server.Version}}'").status == 0 }
         let imported = try shell("tar -C \(Harness.rootfs) -c . | \(docker) import - skiff-busybox")
         #expect(imported.status == 0, "\(imported.output)")
@@ -42,15 +33,7 @@ final class DockerTests {
 
     deinit {
         _ = try? shell("\(docker) rm -f $(\(docker) ps -aq) 2>/dev/null; true")
-        // The daemon by the pid it was started with (nsenter execs it), then what it mounted.
-        kill(daemon, SIGTERM)
-        var status: Int32 = 0
-        if !Harness.waitFor(seconds: 10, every: 0.1, { waitpid(daemon, &status, WNOHANG) != 0 }) {
-            kill(daemon, SIGKILL)
-            waitpid(daemon, &status, 0)
-        }
-        _ = try? shell("grep -o ' \(directory)[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l")
-        Harness.run("/usr/bin/ip", ["netns", "delete", namespace])
+        daemon?.stop(unmountingUnder: directory)
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -12,14 +12,7 @@
 # Environment: BUILDAH (the command, with its storage options), SKIFF, ROOTFS (the project's,
 # as the base image: no registry is reachable), SCRATCH (a directory for the build context).
 set -u
-failures=0
-check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-    description=$1
-    shift
-    if "$@" >/dev/null; then echo "ok - $description"; else echo "not ok - $description" && failures=$((failures + 1)); fi
-}
-same() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2 && false; }; }
-has() { case "$1" in *"$2"*) true ;; *) echo "# '$2' not in '$1'" >&2 && false ;; esac; }
+. "$(dirname "$0")/scenario-lib.sh"
 buildah() { command $BUILDAH "$@"; }
 # working_container NAME: a container holding the project's rootfs.
 working_container() {
@@ -44,4 +37,4 @@ check "the image holds what the steps wrote" same "$built" "one two 0 "
 buildah rm -a >/dev/null 2>&1
 buildah rmi -a -f >/dev/null 2>&1
 check "no working container is left" same "$(buildah containers -q)" ""
-exit $((failures > 0))
+finish

@@ -9,24 +9,7 @@
 # OOM_KILLED_REPORTED=no where this Docker never reports OOMKilled, whatever the runtime (the
 # systemd VM's: its caller checks skiff and runc report the same there).
 set -u
-failures=0
-check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-    description=$1
-    shift
-    if "$@" >/dev/null; then echo "ok - $description"; else echo "not ok - $description" && failures=$((failures + 1)); fi
-}
-same() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2 && false; }; }
-has() { case "$1" in *"$2"*) true ;; *) echo "# '$2' not in '$1'" >&2 && false ;; esac; }
-# within SECONDS COMMAND...: COMMAND succeeds within SECONDS (polled every 0.25 s).
-within() {
-    tries=$(($1 * 4))
-    shift
-    until "$@"; do
-        tries=$((tries - 1))
-        [ $tries -gt 0 ] || return 1
-        sleep 0.25
-    done
-}
+. "$(dirname "$0")/scenario-lib.sh"
 docker() { command $DOCKER "$@"; }
 run() { docker run --runtime skiff --network none "$@"; }
 inspect() { docker inspect -f "$1" "$2"; }
@@ -86,4 +69,4 @@ restarted() { [ "$(inspect '{{.RestartCount}} {{.State.Status}}' rs)" = "2 exite
 check "restarted twice, then exited" within 15 restarted
 check "rm -f of running and exited containers" docker rm -f talk hc rs
 check "no container is left" same "$(docker ps -aq)" ""
-exit $((failures > 0))
+finish

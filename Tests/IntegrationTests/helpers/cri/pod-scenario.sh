@@ -10,27 +10,10 @@
 # (the shim's runtime root, where `skiff list` sees the pod's containers); SYSTEMD_UNITS=yes on
 # a systemd node (SystemdCgroup = true): the containers are scopes in the pod's slice.
 set -u
-failures=0
-ok() { echo "ok - $*"; }
-notok() {
-    echo "not ok - $*"
-    failures=$((failures + 1))
-}
-check() { # check DESCRIPTION COMMAND...: ok when COMMAND succeeds
-    description=$1
-    shift
-    if "$@" >/dev/null; then ok "$description"; else notok "$description" && false; fi
-}
-# require DESCRIPTION COMMAND...: like check, but nothing after it can pass without it.
-require() {
-    check "$@" || exit 1
-}
+. "$(dirname "$0")/../scenario-lib.sh"
 cri() { "$CRI" "$SOCKET" "$@"; }
 # exec_in CONTAINER COMMAND: ExecSync of `sh -c COMMAND`, its output and exit code ours.
 exec_in() { cri ExecSync "{\"container_id\":\"$1\",\"cmd\":[\"sh\",\"-c\",\"$2\"],\"timeout\":30}" --as-process; }
-same() { [ "$1" = "$2" ] || { echo "# expected '$2', got '$1'" >&2 && false; }; }
-has() { case "$1" in *"$2"*) true ;; *) echo "# '$2' not in '$1'" >&2 && false ;; esac; }
-
 pod_uid=skiff-pod-$$
 pod="{\"metadata\":{\"name\":\"web\",\"uid\":\"$pod_uid\",\"namespace\":\"default\"},\"hostname\":\"web-pod\",
  \"log_directory\":\"$LOG_DIRECTORY\",\"linux\":{\"cgroup_parent\":\"$CGROUP_PARENT\",
@@ -114,4 +97,4 @@ check "no pod is left" same "$(cri ListPodSandbox '{}')" "{}"
 check "no container is left" same "$(cri ListContainers '{}')" "{}"
 check "skiff has no container left" same "$("$SKIFF" --root "$SKIFF_ROOT" list -q)" ""
 [ "${SYSTEMD_UNITS:-}" = yes ] && check "no scope of the pod is left" same "$(systemctl list-units --all --no-legend 'cri-containerd-*')" ""
-exit $((failures > 0))
+finish
