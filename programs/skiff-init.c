@@ -45,8 +45,6 @@ static int root_fd = -1;        /* the container's root: bundle rootfs, later "/
 static const char *rootfs_path; /* host path of the rootfs, for --no-pivot */
 static int plan_fds[SKIFF_PLAN_MAX_FDS];
 static int plan_nfds;
-/* Detached clones of the host's verified /dev/null mount, one per masked path, made before
- * pivot_root while the host's /dev is still in our namespace; each masks one file. */
 /* The host's /dev/null for file masks: one detached clone made before the pivot, and once
  * that is attached, the mask it became (a mount in this namespace) is cloned for the next. */
 static int devnull_tree = -1, devnull_mounted = -1;

@@ -91,7 +91,7 @@ public struct CgroupfsDriver: CgroupDriver {
         for component in [Substring("")] + below {
             if !component.isEmpty { ancestor += "/" + component }
             // A directory skiff is about to make enables nothing yet.
-            let enabled = Set((CgroupFiles.read(ancestor + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+            let enabled = CgroupAncestors.enabled(at: ancestor)
             // One with processes of its own (skiff's caller's cgroup, where a missing
             // cgroupsPath nests the container) is left alone: it cannot pass domain controllers
             // down (EBUSY), and a threaded one (cpu, pids) would make it a thread root whose
@@ -162,18 +162,20 @@ public struct CgroupfsDriver: CgroupDriver {
     private func inheritCpuset(_ created: [String]) throws(CgroupError) {
         for directory in created {
             for file in ["cpuset.cpus", "cpuset.mems"] {
-                var empty = [directory]
+                var emptyAncestors: [String] = []
                 var value = ""
                 var ancestor = directory
                 while value.isEmpty, let slash = ancestor.lastIndex(of: "/"), slash != ancestor.startIndex {
                     ancestor = String(ancestor[..<slash])
                     guard let read = CgroupFiles.read(ancestor + "/" + file) else { break }
                     value = read.trimmingWhitespace
-                    if value.isEmpty { empty.append(ancestor) }
+                    if value.isEmpty { emptyAncestors.append(ancestor) }
                 }
-                for path in empty.reversed() where CgroupFiles.read(path + "/" + file)?.trimmingWhitespace.isEmpty ?? true {
+                // Top down; an ancestor filled by the other create meanwhile is left as it is.
+                for path in emptyAncestors.reversed() where CgroupFiles.read(path + "/" + file)?.trimmingWhitespace.isEmpty ?? true {
                     try CgroupFiles.write(value, to: path + "/" + file)
                 }
+                try CgroupFiles.write(value, to: directory + "/" + file)
             }
         }
     }
@@ -249,24 +251,17 @@ extension ContainerCgroup {
         // with processes or children refuses (EBUSY) and takes the full path below; one that
         // is gone already (ENOENT) is fine. No reads of cgroup.procs, no listings: each path
         // walk through cgroupfs queues behind other creates' mkdirs.
-        var cgroup = self
-        if isOwned {
-            cgroup.directories.removeAll { CgroupPath.removeDirectory($0.path) == 0 || errno == ENOENT }
-            if cgroup.directories.isEmpty {
-                releaseAncestors()
-                return
-            }
-        }
-        try cgroup.destroyWithProcesses(belongs: belongs)
-        releaseAncestors()  // those of the directories the first rmdirs removed, too
+        var left = self
+        if isOwned { left.directories.removeAll { CgroupPath.removeDirectory($0.path) == 0 || errno == ENOENT } }
+        if !left.directories.isEmpty { try left.destroyWithProcesses(belongs: belongs) }
+        releaseAncestors()
     }
 
+    /// Kill what is left in the directories, wait for it to go, remove them (their ancestors
+    /// are the caller's to release).
     private func destroyWithProcesses(belongs: (Int32) -> Bool) throws(CgroupError) {
         let existing = directories.filter { CgroupPath.exists($0.path) }
-        guard !existing.isEmpty else {
-            releaseAncestors()
-            return
-        }
+        guard !existing.isEmpty else { return }
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
         if isOwned, isFrozen { try? thaw() }
         if isOwned, let unified = existing.first(where: { $0.version == "v2" }),
@@ -299,7 +294,6 @@ extension ContainerCgroup {
                 }
             }
         }
-        releaseAncestors()
     }
 
     /// Undoes, in each ancestor left without child cgroups, what skiff changed there for this
