@@ -1,4 +1,5 @@
 import Foundation
+import SkiffSystem
 import Testing
 
 /// skiff under the real containerd (Debian's 1.6) through its runc shim, driven with
@@ -22,24 +23,16 @@ final class ContainerdTests {
               address = "\(directory)/containerd.sock"
             """
         try config.write(toFile: directory + "/config.toml", atomically: true, encoding: .utf8)
-        let archive = """
-            set -e; mkdir -p \(directory)/img; cd \(directory)/img
-            tar -C \(Harness.rootfs) -cf layer.tar .
-            layer=$(sha256sum layer.tar | cut -d' ' -f1)
-            printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $layer > config.json
-            printf '[{"Config":"config.json","RepoTags":["skiff/busybox:latest"],"Layers":["layer.tar"]}]' > manifest.json
-            tar -cf ../image.tar config.json manifest.json layer.tar
-            """
-        #expect(try shell.run(archive, in: directory).status == 0)
-        let words: [String] = ["/usr/bin/containerd", "--config", directory + "/config.toml"]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, directory + "/containerd.log", O_WRONLY | O_CREAT, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, directory + "/containerd.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn(&daemon, "/usr/bin/containerd", &actions, nil, argv, environ)
+        let archive = try shell.run(
+            "\(Harness.repository)/Tests/IntegrationTests/helpers/docker-archive.sh \(directory)/image.tar \(Harness.rootfs) skiff/busybox:latest "
+                + #"'{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]}'"#, in: directory)
+        #expect(archive.status == 0, "\(archive.output)")
+        let log = directory + "/containerd.log"
+        daemon = try Subprocess.spawn(
+            "/usr/bin/containerd", ["--config", directory + "/config.toml"],
+            streams: [
+                1: .file(log, flags: O_WRONLY | O_CREAT, mode: 0o644), 2: .file(log, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o644),
+            ])
         Harness.waitFor(seconds: 5) { FileManager.default.fileExists(atPath: directory + "/containerd.sock") }
         let imported = try shell.run("\(ctr) image import \(directory)/image.tar", in: directory)
         #expect(imported.status == 0, "\(imported.output)")

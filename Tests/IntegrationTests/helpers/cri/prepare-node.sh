@@ -11,7 +11,7 @@
 set -eu
 directory=$1 skiff=$2 rootfs=$3 driver=$4
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$directory/cni" "$directory/logs" "$directory/python" "$directory/images"
+mkdir -p "$directory/cni" "$directory/logs" "$directory/python"
 
 if [ "$driver" = systemd ]; then systemd_cgroup=true; else systemd_cgroup=false; fi
 # containerd's CRI gives every pod sandbox oom_score_adj -998, and lowering a score needs
@@ -57,15 +57,8 @@ cat >"$directory/cni/10-skiff-pods.conflist" <<CNI
             "dataDir": "$directory/ipam"}}]}
 CNI
 
-# A docker archive (what `ctr images import` reads): one layer, two image configs.
-cd "$directory/images"
-tar -C "$rootfs" -cf layer.tar .
-layer=$(sha256sum layer.tar | cut -d' ' -f1)
-rootfs_json="\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$layer\"]}"
-printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]},%s}' "$rootfs_json" >busybox.json
-printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/sleep","2147483647"]},%s}' "$rootfs_json" >pause.json
-printf '[{"Config":"busybox.json","RepoTags":["skiff.test/busybox:1"],"Layers":["layer.tar"]},{"Config":"pause.json","RepoTags":["skiff.test/pause:1"],"Layers":["layer.tar"]}]' >manifest.json
-tar -cf ../image.tar busybox.json pause.json manifest.json layer.tar
-cd .. && rm -rf images
+"$here/../docker-archive.sh" "$directory/image.tar" "$rootfs" \
+    skiff.test/busybox:1 '{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]}' \
+    skiff.test/pause:1 '{"Entrypoint":["/bin/sleep","2147483647"]}'
 
 protoc --python_out="$directory/python" -I "$here" "$here/runtime.proto"
