@@ -6,8 +6,8 @@
 # /sys/fs/cgroup. The image `skiff-busybox` is imported by the caller.
 #
 # Environment: DOCKER (the client command, with its -H), SCRATCH (a directory for a bind mount);
-# OOM_KILLED_REPORTED=no where this Docker never reports OOMKilled, whatever the runtime (the
-# systemd VM's: its caller checks skiff and runc report the same there).
+# OOM_KILLED_REPORTED=no where this Docker's OOMKilled is not to be relied on (the systemd
+# VM's, a race in containerd 1.6's shim: its caller prints skiff's and runc's answers there).
 set -u
 . "$(dirname "$0")/scenario-lib.sh"
 docker() { command $DOCKER "$@"; }
