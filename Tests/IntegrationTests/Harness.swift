@@ -93,6 +93,18 @@ enum Harness {
     }
 
     /// A unique container id for one test.
+    /// The node's mounts whose mount point is one of `points` or lies below one of `below`, as
+    /// mountinfo lines. Tests compare these, not the whole table: other suites running beside
+    /// them (Docker, containerd, network namespaces) mount and unmount elsewhere meanwhile.
+    static func hostMounts(at points: Set<String>, below: [String] = []) throws -> [String] {
+        try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").map(String.init).filter { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { return false }
+            let point = String(fields[4])
+            return points.contains(point) || below.contains { point.hasPrefix($0) }
+        }
+    }
+
     static func id(_ name: String) -> String { "t-\(name)-\(UUID().uuidString.prefix(6).lowercased())" }
 
     /// Polls `condition` every `interval` seconds for up to `seconds`; whether it came to hold.
