@@ -137,8 +137,10 @@ public struct JSONObjectWriter {
     public mutating func set<T: FixedWidthInteger>(_ key: String, _ value: [T]?) {
         set(key, value.map { .array($0.map { JSONValue.number(String($0)) }) })
     }
-    public mutating func set<T: JSONObjectConvertible>(_ key: String, _ value: T?) { set(key, value.map(\.jsonValue)) }
-    public mutating func set<T: JSONObjectConvertible>(_ key: String, _ value: [T]?) { set(key, value.map { .array($0.map(\.jsonValue)) }) }
+    // Closures, not `\.jsonValue`: a key path over a protocol requirement in a generic function
+    // is built by the runtime on every call (swift_getKeyPath), on the path of every `create`.
+    public mutating func set<T: JSONObjectConvertible>(_ key: String, _ value: T?) { set(key, value.map { $0.jsonValue }) }
+    public mutating func set<T: JSONObjectConvertible>(_ key: String, _ value: [T]?) { set(key, value.map { .array($0.map { $0.jsonValue }) }) }
     public mutating func set(_ key: String, _ value: [String: String]?) {
         set(key, value.map { map in .object(map.keys.sorted().map { ($0, .string(map[$0]!)) }) })
     }
