@@ -40,7 +40,7 @@ init: $(INIT)
 # instructions went to ld.so relocating libstdc++ and friends). Linked by lld with link-time
 # optimisation (which gives every function and datum a section of its own) in the order of
 # layout/skiff.order: what a command touches lies together, so the kernel's fault-around maps
-# ~1.5 MB less of the binary into each skiff process (docs/benchmarks.md).
+# ~2 MB less of the binary into each skiff process (docs/benchmarks.md).
 RELEASE_FLAGS = -c release --static-swift-stdlib --experimental-lto-mode=full -Xswiftc -static-executable \
 	-Xswiftc -use-ld=lld -Xlinker --symbol-ordering-file=$(CURDIR)/layout/skiff.order -Xlinker --no-warn-symbol-ordering
 build: init $(PROBE)

@@ -153,7 +153,6 @@ public struct CgroupfsDriver: CgroupDriver {
         try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
     }
 
-    /// A new v1 cpuset starts with no CPUs and no memory nodes: copy the parent's.
     /// A new v1 cpuset starts empty (no task may join it): each directory skiff made takes its
     /// parent's CPUs and memory nodes. A parent another create made an instant ago may still be
     /// empty (it fills it after making it): then the values come from the nearest ancestor that

@@ -92,7 +92,6 @@ enum Harness {
         return Running(process: process, out: out, err: err)
     }
 
-    /// A unique container id for one test.
     /// The node's mounts whose mount point is one of `points` or lies below one of `below`, as
     /// mountinfo lines. Tests compare these, not the whole table: other suites running beside
     /// them (Docker, containerd, network namespaces) mount and unmount elsewhere meanwhile.
@@ -105,6 +104,7 @@ enum Harness {
         }
     }
 
+    /// A unique container id for one test.
     static func id(_ name: String) -> String { "t-\(name)-\(UUID().uuidString.prefix(6).lowercased())" }
 
     /// Polls `condition` every `interval` seconds for up to `seconds`; whether it came to hold.
