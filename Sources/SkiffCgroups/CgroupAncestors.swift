@@ -56,7 +56,7 @@ enum CgroupAncestors {
 
     /// Marks `directories` (parents skiff just made) as skiff's to remove.
     static func markMade(_ directories: [String]) throws(CgroupError) {
-        for directory in directories where setxattr(directory, madeAttribute, "1", 1, 0) != 0 {
+        for directory in directories where CgroupPath.withDirectory(directory, { fsetxattr($0, madeAttribute, "1", 1, 0) }) != 0 {
             throw CgroupError("marking", path: directory, errno: errno, reason: "cannot record that skiff made it (\(madeAttribute))")
         }
     }
@@ -76,8 +76,8 @@ enum CgroupAncestors {
             for controller in controllers {
                 try? CgroupFiles.write("-" + controller, to: ancestor + "/cgroup.subtree_control")
             }
-            if !controllers.isEmpty { removexattr(ancestor, attribute) }
-            guard ancestor.count > root.count, getxattr(ancestor, madeAttribute, nil, 0) > 0, CgroupPath.removeDirectory(ancestor) == 0 else { return }
+            if !controllers.isEmpty { _ = CgroupPath.withDirectory(ancestor) { fremovexattr($0, attribute) } }
+            guard ancestor.count > root.count, isMade(ancestor), CgroupPath.removeDirectory(ancestor) == 0 else { return }
         }
     }
 
@@ -87,7 +87,11 @@ enum CgroupAncestors {
         guard let slash = directory.lastIndex(of: "/") else { return false }
         let parent = String(directory[..<slash])
         guard parent.count > root.count else { return false }
-        return getxattr(parent, madeAttribute, nil, 0) > 0 || !marks(at: parent).isEmpty
+        return isMade(parent) || !marks(at: parent).isEmpty
+    }
+
+    private static func isMade(_ directory: String) -> Bool {
+        CgroupPath.withDirectory(directory) { fgetxattr($0, madeAttribute, nil, 0) > 0 } ?? false
     }
 
     static func enabled(at ancestor: String) -> Set<String> {
@@ -96,13 +100,13 @@ enum CgroupAncestors {
 
     static func marks(at ancestor: String) -> [String] {
         var buffer = [UInt8](repeating: 0, count: 512)
-        let n = getxattr(ancestor, attribute, &buffer, buffer.count)
+        let n = CgroupPath.withDirectory(ancestor) { fgetxattr($0, attribute, &buffer, buffer.count) } ?? -1
         guard n > 0 else { return [] }
         return String(decoding: buffer[..<n], as: UTF8.self).split(separator: " ").map(String.init)
     }
 
     private static func setMarks(_ controllers: [String], at ancestor: String) -> Int32 {
         let value = Array(controllers.joined(separator: " ").utf8)
-        return setxattr(ancestor, attribute, value, value.count, 0)
+        return CgroupPath.withDirectory(ancestor) { fsetxattr($0, attribute, value, value.count, 0) } ?? -1
     }
 }

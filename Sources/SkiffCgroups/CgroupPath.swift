@@ -41,6 +41,15 @@ enum CgroupPath {
         return mkdirat(directory, relative, mode)
     }
 
+    /// `body`'s result on a descriptor of the directory `path`, for the calls that have no *at
+    /// form (its extended attributes); nil when it cannot be opened (errno says why).
+    static func withDirectory<Result>(_ path: String, _ body: (Int32) -> Result) -> Result? {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return body(fd)
+    }
+
     @discardableResult
     static func removeDirectory(_ path: String) -> Int32 {
         let (directory, relative) = resolve(path)
