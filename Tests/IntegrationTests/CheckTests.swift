@@ -4,7 +4,7 @@ import Testing
 
 /// `skiff check`: the default bundle checks clean under skiff and runc, and a runtime
 /// weakened in one way is caught in exactly that way.
-@Suite("skiff check", .serialized)  // one check at a time: each asserts that no check left anything
+@Suite("skiff check", .serialized)  // one check at a time: checks at once would compete for the CPU share each measures
 struct CheckTests {
     /// A bundle directory holding `spec` (the default one unless changed).
     final class Bundle {
@@ -23,45 +23,53 @@ struct CheckTests {
         var group: String, property: String, result: String
     }
 
-    /// Runs `skiff check --format json`; returns the exit status and the rows.
-    static func check(_ bundle: Bundle, _ arguments: [String] = []) -> (status: Int32, rows: [Row], stderr: String) {
-        let result = Harness.skiff(["check", "--format", "json"] + arguments + [bundle.path])
+    /// Runs `skiff check <arguments>`; its result, and its pid, which names what it makes (its
+    /// work directory and task, `skiff-check-PID`).
+    static func runCheck(_ arguments: [String]) -> (result: Harness.Result, pid: Int32) {
+        let running = Harness.start(["check"] + arguments)
+        return (running.finish(), running.process.processIdentifier)
+    }
+
+    /// Runs `skiff check --format json`; returns the exit status, the rows and the check's pid.
+    static func check(_ bundle: Bundle, _ arguments: [String] = []) -> (status: Int32, rows: [Row], stderr: String, pid: Int32) {
+        let (result, pid) = runCheck(["--format", "json"] + arguments + [bundle.path])
         let json = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = (json?["results"] as? [[String: Any]] ?? []).map {
             Row(group: $0["group"] as? String ?? "", property: $0["property"] as? String ?? "", result: $0["result"] as? String ?? "")
         }
-        return (result.status, rows, result.stderr)
+        return (result.status, rows, result.stderr, pid)
     }
 
     static func failures(_ rows: [Row]) -> [String] { rows.filter { $0.result == "FAIL" }.map { "\($0.group): \($0.property)" } }
 
-    static func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
-        let work = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
-        #expect(
-            !work.contains { $0.hasPrefix("skiff-check-") && !$0.hasPrefix("skiff-check-bundle") && !$0.hasPrefix("skiff-check-mutant") },
-            "a check's work directory is left", sourceLocation: sourceLocation)
-        let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "skiff-check-*"]).stdout
-        #expect(cgroups.isEmpty, "a checked task's cgroup is left: \(cgroups)", sourceLocation: sourceLocation)
+    /// Nothing of the checks run as `pids` is left: no work directory, no task cgroup. (Only
+    /// theirs: other suites' checks may be running meanwhile.)
+    static func expectNothingLeft(of pids: Int32..., sourceLocation: SourceLocation = #_sourceLocation) {
+        for pid in pids {
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/skiff-check-\(pid)"), "a check's work directory is left", sourceLocation: sourceLocation)
+            let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "skiff-check-\(pid)"]).stdout
+            #expect(cgroups.isEmpty, "a checked task's cgroup is left: \(cgroups)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test func theDefaultBundleChecksCleanUnderSkiff() {
         let bundle = Bundle()
-        let (status, rows, stderr) = Self.check(bundle)
+        let (status, rows, stderr, pid) = Self.check(bundle)
         #expect(status == 0, "\(stderr) \(Self.failures(rows))")
         #expect(rows.count > 40)
         #expect(Set(rows.map(\.group)) == ["namespaces", "identity", "privilege", "seccomp", "filesystem", "resources", "network"])
         #expect(Self.failures(rows).isEmpty)
         // The process's LSM label is reported (none asked for, so it passes with what it has).
         #expect(rows.contains { $0.group == "privilege" && $0.property == "security label" && $0.result == "PASS" }, "\(rows.map(\.property))")
-        Self.expectNothingLeft()
+        Self.expectNothingLeft(of: pid)
     }
 
     @Test func theDefaultBundleChecksCleanUnderRunc() throws {
         let bundle = Bundle()
-        let (status, rows, stderr) = Self.check(bundle, ["--runtime", "/usr/bin/runc"])
+        let (status, rows, stderr, pid) = Self.check(bundle, ["--runtime", "/usr/bin/runc"])
         #expect(status == 0, "\(stderr) \(Self.failures(rows))")
         #expect(Self.failures(rows).isEmpty)
-        Self.expectNothingLeft()
+        Self.expectNothingLeft(of: pid)
     }
 
     /// Limits are shown in the cgroup and enforced: the OOM kill, the CPU share, the pids cap.
@@ -72,7 +80,7 @@ struct CheckTests {
                 memory: Spec.Memory(limit: 64 << 20), cpu: Spec.CPU(quota: 25_000, period: 100_000),
                 pids: Spec.Pids(limit: 20))
         }
-        let (status, rows, stderr) = Self.check(bundle, ["--only", "resources"])
+        let (status, rows, stderr, _) = Self.check(bundle, ["--only", "resources"])
         #expect(status == 0, "\(stderr) \(Self.failures(rows))")
         let properties = Set(rows.filter { $0.result == "PASS" }.map(\.property))
         for property in ["memory limit in the cgroup", "allocating past 67108864 bytes", "CPU share of a busy loop", "forking stops at the pids limit"] {
@@ -126,7 +134,7 @@ struct CheckTests {
         let bundle = Bundle()
         let runtime = Self.mutant(name, mutation)
         defer { try? FileManager.default.removeItem(atPath: (runtime as NSString).deletingLastPathComponent) }
-        let (status, rows, stderr) = Self.check(bundle, ["--runtime", runtime])
+        let (status, rows, stderr, pid) = Self.check(bundle, ["--runtime", runtime])
         let failures = Self.failures(rows)
         #expect(status == 1, "\(stderr)")
         #expect(failures.contains { $0.hasPrefix(mustFail) }, "\(name): \(failures)")
@@ -136,14 +144,14 @@ struct CheckTests {
             // Sharing the host's pid namespace also puts the runtime's own binary in reach.
             #expect(failures.allSatisfy { $0 == "namespaces: pid namespace" || $0.hasPrefix("filesystem: a host runtime binary") }, "\(failures)")
         }
-        Self.expectNothingLeft()
+        Self.expectNothingLeft(of: pid)
     }
 
     @Test func aRuntimeThatDropsTheMemoryLimitIsCaught() {
         let bundle = Bundle { $0.linux?.resources = Spec.Resources(memory: Spec.Memory(limit: 64 << 20)) }
         let runtime = Self.mutant("drop-memory-limit", "c['linux']['resources'].pop('memory', None)")
         defer { try? FileManager.default.removeItem(atPath: (runtime as NSString).deletingLastPathComponent) }
-        let (status, rows, _) = Self.check(bundle, ["--runtime", runtime])
+        let (status, rows, _, _) = Self.check(bundle, ["--runtime", runtime])
         #expect(status == 1)
         #expect(Set(Self.failures(rows)) == ["resources: memory limit in the cgroup", "resources: allocating past 67108864 bytes"])
     }
@@ -160,7 +168,7 @@ struct CheckTests {
         readonlyRoot: true
         maxMemory: 33554432
         """.write(toFile: policy, atomically: true, encoding: .utf8)
-        let (status, rows, stderr) = Self.check(bundle, ["--policy", policy])
+        let (status, rows, stderr, _) = Self.check(bundle, ["--policy", policy])
         #expect(status == 1, "\(stderr)")
         #expect(
             Set(Self.failures(rows)) == [
@@ -181,25 +189,28 @@ struct CheckTests {
     func aBadPolicyIsAClearError(text: String, message: String) throws {
         let bundle = Bundle()
         try text.write(toFile: bundle.path + "/policy.json", atomically: true, encoding: .utf8)
-        let result = Harness.skiff(["check", "--policy", bundle.path + "/policy.json", bundle.path])
+        let (result, pid) = Self.runCheck(["--policy", bundle.path + "/policy.json", bundle.path])
         #expect(result.status == 2)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1)
-        Self.expectNothingLeft()
+        Self.expectNothingLeft(of: pid)
     }
 
     @Test func badInputEndsTheCheckWithStatus2() throws {
         let bundle = Bundle()
-        var result = Harness.skiff(["check", "--runtime", "/nonexistent/runc", bundle.path])
-        #expect(result.status == 2 && result.stderr.contains("--runtime /nonexistent/runc: No such file or directory"), "\(result.stderr)")
-        result = Harness.skiff(["check", "--runtime", "/bin/true", bundle.path])
-        #expect(result.status == 2 && result.stderr.contains("not a runc-compatible runtime"), "\(result.stderr)")
-        result = Harness.skiff(["check", "--only", "vibes", bundle.path])
-        #expect(result.status == 2 && result.stderr.contains("--only: unknown group \"vibes\""), "\(result.stderr)")
-        try "{\"ociVersion\": \"1.2.0\", \"process\": {\"args\": 7}}".write(toFile: bundle.path + "/config.json", atomically: true, encoding: .utf8)
-        result = Harness.skiff(["check", bundle.path])
-        #expect(result.status == 2 && result.stderr.contains("config.json: process."), "\(result.stderr)")
-        Self.expectNothingLeft()
+        let broken = Bundle()
+        try "{\"ociVersion\": \"1.2.0\", \"process\": {\"args\": 7}}".write(toFile: broken.path + "/config.json", atomically: true, encoding: .utf8)
+        let cases = [
+            (["--runtime", "/nonexistent/runc", bundle.path], "--runtime /nonexistent/runc: No such file or directory"),
+            (["--runtime", "/bin/true", bundle.path], "not a runc-compatible runtime"),
+            (["--only", "vibes", bundle.path], "--only: unknown group \"vibes\""),
+            ([broken.path], "config.json: process."),
+        ]
+        for (arguments, message) in cases {
+            let (result, pid) = Self.runCheck(arguments)
+            #expect(result.status == 2 && result.stderr.contains(message), "\(result.stderr)")
+            Self.expectNothingLeft(of: pid)
+        }
     }
 
     /// Ctrl-C while the task runs: the task is deleted and the check ends with status 2.
@@ -211,6 +222,6 @@ struct CheckTests {
         let result = running.finish()
         #expect(result.status == 2)
         #expect(result.stderr.contains("interrupted"), "\(result.stderr)")
-        Self.expectNothingLeft()
+        Self.expectNothingLeft(of: running.process.processIdentifier)
     }
 }
