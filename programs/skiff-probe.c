@@ -510,7 +510,8 @@ static void interfaces(void)
 }
 
 /* How long a peer has to answer before it is called unreachable: TCP sends the SYN at 0 s and
- * again at 1 s and 3 s, and an answer to the last has 2 s more. A node busy enough to leave its
+ * again at 1 s and 3 s (at 1, 2, 3 and 4 s where tcp_syn_linear_timeouts spaces the first
+ * retransmissions evenly, Linux 6.5 and later), and an answer to the 3 s one has 2 s more. A node busy enough to leave its
  * softirqs to a starved ksoftirqd took over 2 s to answer a reachable peer in CI, and a false
  * "unreachable" would pass a policy that claims isolation the rules do not give. */
 #define PEER_WINDOW_MS 5000

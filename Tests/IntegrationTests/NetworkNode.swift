@@ -61,10 +61,18 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         return spec
     }
 
-    /// Writes `spec` as the bundle of `id` and runs it detached.
+    /// The cgroup `start` gives task `id`, `<node>-<id>` under each hierarchy's root: tests
+    /// run side by side, each on a node of its own, and reuse ids such as "db", whose default
+    /// cgroup (`skiff-db`) they would otherwise share — a create found it made by the other.
+    func cgroupName(of id: String) -> String { name + "-" + id }
+
+    /// Writes `spec` as the bundle of `id` and runs it detached (in `cgroupName(of:)` unless
+    /// the spec names a cgroup).
     /// `root`: another state root on the same node (containerd keeps one per namespace).
     @discardableResult
     func start(_ id: String, _ spec: Spec, root: String? = nil) -> Harness.Result {
+        var spec = spec
+        if spec.linux?.cgroupsPath == nil { spec.linux?.cgroupsPath = "/" + cgroupName(of: id) }
         let bundle = bundles + "/" + id
         try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))

@@ -187,6 +187,33 @@ struct NetworkTests {
         node.expectNothingLeft()
     }
 
+    /// `skiff check` waits out TCP's retransmissions before it calls a peer unreachable: with
+    /// the first two SYNs lost in the node (sent at 0 and 1 s), the third is answered (sent at
+    /// 3 s, or at 2 s where the kernel's tcp_syn_linear_timeouts spaces them evenly).
+    @Test func checkWaitsOutLostSYNs() throws {
+        let node = NetworkNode()
+        node.startServer("db", ports: [5432], ["groups": "db", "ingress": "tcp 5432 web"])
+        let db = try #require(node.address(of: "db"))
+        // The test's own table in its node: of the SYNs to 5432, the first two of every three drop.
+        let lossy = node.inNode([
+            "nft",
+            "add table bridge lossy; add chain bridge lossy forward { type filter hook forward priority -400; }; "
+                + "add rule bridge lossy forward tcp dport 5432 tcp flags & (syn | ack) == syn numgen inc mod 3 != 2 counter drop",
+        ])
+        #expect(lossy.status == 0, "\(lossy.stderr)")
+        let bundle = node.bundles + "/checked"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(node.spec("true", ["groups": "web"]))))
+        try "reachable: [\"tcp:\(db):5432\"]\n".write(toFile: bundle + "/policy.yaml", atomically: true, encoding: .utf8)
+        let result = node.skiff(["check", "--only", "network", "--policy", bundle + "/policy.yaml", bundle])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let dropped = node.inNode(["nft", "list", "table", "bridge", "lossy"]).stdout
+        #expect(dropped.contains("packets 2 "), "\(dropped)")
+        node.inNode(["nft", "delete", "table", "bridge", "lossy"])
+        node.skiff(["delete", "--force", "db"])
+        node.expectNothingLeft()
+    }
+
     /// `delete` run from another network namespace (containerd's, say) finds the node the
     /// task was created from and cleans up there.
     @Test func deleteFromAnotherNamespaceCleansTheNode() throws {
@@ -259,7 +286,7 @@ struct NetworkBadInputTests {
     private func expectNothingLeft(_ node: NetworkNode, _ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!FileManager.default.fileExists(atPath: node.root + "/" + id), "state left", sourceLocation: sourceLocation)
         node.expectNothingLeft(sourceLocation: sourceLocation)
-        let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "*\(id)*"]).stdout
-        #expect(!cgroups.contains("/" + id), "cgroup left: \(cgroups)", sourceLocation: sourceLocation)
+        let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", node.cgroupName(of: id)]).stdout
+        #expect(cgroups.isEmpty, "cgroup left: \(cgroups)", sourceLocation: sourceLocation)
     }
 }
