@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <termios.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1190,6 +1191,55 @@ static void op_oom_score_adj(const struct op *o)
     write_verified(fd, value, "setting oom_score_adj", "/proc/self/oom_score_adj");
 }
 
+static void op_personality(const struct op *o)
+{
+    if (personality((unsigned long)o->arg[0]) < 0)
+        fail("setting the personality (linux.personality)", "domain %lld", (long long)o->arg[0]);
+}
+
+static void op_io_priority(const struct op *o)
+{
+    /* IOPRIO_PRIO_VALUE: the class above 13 bits of data. */
+    long value = (long)((o->arg[0] << 13) | o->arg[1]);
+    if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) < 0)
+        fail("setting the I/O priority (process.ioPriority)", "class %lld, priority %lld", (long long)o->arg[0],
+             (long long)o->arg[1]);
+}
+
+static void op_scheduler(const struct op *o)
+{
+    struct skiff_sched_attr attr = {
+        .size = sizeof(attr),
+        .sched_policy = (uint32_t)o->arg[0],
+        .sched_flags = (uint64_t)o->arg[3],
+        .sched_nice = (int32_t)o->arg[1],
+        .sched_priority = (uint32_t)o->arg[2],
+        .sched_runtime = strtoull(o->str[0], NULL, 10),
+        .sched_deadline = strtoull(o->str[1], NULL, 10),
+        .sched_period = strtoull(o->str[2], NULL, 10),
+    };
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) {
+        /* SCHED_FIFO and SCHED_RR where the kernel budgets real-time time per cgroup: a new
+         * cgroup has none until linux.resources.cpu.realtimeRuntime gives it some. */
+        int realtime = (o->arg[0] == 1 || o->arg[0] == 2) && errno == EPERM;
+        fail("setting the scheduler (process.scheduler)", "policy %lld, priority %lld, nice %lld%s",
+             (long long)o->arg[0], (long long)o->arg[2], (long long)o->arg[1],
+             realtime ? " (a real-time policy needs linux.resources.cpu.realtimeRuntime where cgroups budget it)" : "");
+    }
+}
+
+static void op_cpu_affinity(const struct op *o)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu = 0; o->nstr == 0 && cpu < CPU_SETSIZE; cpu++)
+        CPU_SET(cpu, &set);
+    for (int i = 0; i < o->nstr; i++)
+        CPU_SET((int)strtol(o->str[i], NULL, 10), &set);
+    if (sched_setaffinity(0, sizeof(set), &set) < 0)
+        fail("setting the CPU affinity (process.execCPUAffinity)", "%d CPUs", o->nstr);
+}
+
 static void op_session_keyring(const struct op *o)
 {
     /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) have nothing to share. */
@@ -1256,6 +1306,18 @@ static void run(const struct op *o)
         break;
     case SKIFF_OP_OOM_SCORE_ADJ:
         op_oom_score_adj(o);
+        break;
+    case SKIFF_OP_PERSONALITY:
+        op_personality(o);
+        break;
+    case SKIFF_OP_IO_PRIORITY:
+        op_io_priority(o);
+        break;
+    case SKIFF_OP_SCHEDULER:
+        op_scheduler(o);
+        break;
+    case SKIFF_OP_CPU_AFFINITY:
+        op_cpu_affinity(o);
         break;
     case SKIFF_OP_SESSION_KEYRING:
         op_session_keyring(o);

@@ -34,6 +34,30 @@
 #define SYS_mount_setattr 442
 #endif
 
+#ifndef SYS_sched_setattr
+#define SYS_sched_setattr 314
+#endif
+#ifndef SYS_ioprio_set
+#define SYS_ioprio_set 251
+#endif
+
+/* sched_setattr(2)'s argument (SCHED_ATTR_SIZE_VER0: no utilization clamps). Neither libc
+ * declares it; the name is skiff's so that it never collides with a header that does. */
+struct skiff_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+#ifndef IOPRIO_WHO_PROCESS
+#define IOPRIO_WHO_PROCESS 1
+#endif
+
 #ifndef RESOLVE_IN_ROOT
 struct open_how {
     uint64_t flags;

@@ -92,6 +92,13 @@ enum skiff_op {
     SKIFF_OP_USERNS_ROOT = 31,     /* become uid 0 / gid 0 of the new user namespace (once mapped) */
     SKIFF_OP_TIME_NAMESPACE = 30,  /* s0 = "monotonic S N\nboottime S N\n": unshare a time namespace
                                      that the container process enters at execve */
+    SKIFF_OP_PERSONALITY = 36,     /* arg0 = PER_* execution domain (linux.personality) */
+    SKIFF_OP_IO_PRIORITY = 37,     /* arg0 = IOPRIO_CLASS_*, arg1 = priority within the class */
+    SKIFF_OP_SCHEDULER = 38,       /* arg0 = SCHED_* policy, arg1 = nice, arg2 = priority,
+                                    arg3 = SCHED_FLAG_* bits; s0, s1, s2 = runtime, deadline and
+                                    period in ns, in decimal (u64 each): sched_setattr(2) */
+    SKIFF_OP_CPU_AFFINITY = 39,    /* strings = the CPUs, in decimal, or none for every CPU (the
+                                    kernel keeps the cgroup's cpuset): sched_setaffinity(2) */
     SKIFF_OP_SECCOMP = 29,         /* arg0 = fd index of a file holding the BPF program (compiled
                                     by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags, arg2 = 0
                                     to load it just before READY (a NOTIFY listener: its fd is

@@ -9,9 +9,21 @@ extension PlanBuilder {
     /// seccomp filter and rlimits as create does.
     mutating func buildExec(process: Spec.Process, containerPidfd: Int32, namespaceFlags: Int64) throws(RuntimeError) -> Output {
         var plan = LaunchPlan()
+        // execCPUAffinity (for exec'd processes only, by the spec): skiff-init is born in the
+        // container's cgroup, so `initial` holds from its first operation and `final` from
+        // the moment it is in the container's namespaces (both within the cgroup's cpuset).
+        // With only `initial`, the process then gets every CPU of the cgroup back, as a move
+        // into a cpuset would give it.
+        let affinity = process.execCPUAffinity
+        if let initial = affinity?.initial.flatMap(CPUList.parse) { plan.cpuAffinity(initial) }
         appendLimits(process, into: &plan)
         plan.setNamespace(containerPidfd, flag: namespaceFlags, path: "of the container (pidfd)")
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.fork() }
+        if let final = affinity?.final.flatMap(CPUList.parse) {
+            plan.cpuAffinity(final)
+        } else if affinity?.initial != nil {
+            plan.cpuAffinity([])
+        }
         // In the container's namespaces now: its /proc is checked before the label goes in.
         plan.appendExecLabels(for: process)
         appendConsole(into: &plan, process: process, bindConsole: false)

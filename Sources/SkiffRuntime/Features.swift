@@ -38,6 +38,8 @@ extension Runtime {
             ("apparmor", .object([("enabled", .bool(SecurityModules.appArmorEnabled))])),
             ("selinux", .object([("enabled", .bool(SecurityModules.selinuxEnabled))])),
             ("intelRdt", .object([("enabled", .bool(false))])),
+            // Refused: a task is not handed the node's interfaces.
+            ("netDevices", .object([("enabled", .bool(false))])),
             ("mountExtensions", .object([("idmap", .object([("enabled", .bool(true))]))])),
         ])
         return .object([

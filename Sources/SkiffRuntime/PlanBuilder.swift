@@ -94,13 +94,23 @@ struct PlanBuilder {
         return fifoIndex
     }
 
-    /// rlimits and oom_score_adj: first, while the process still has the initial user
-    /// namespace's privileges (raising them needs those).
+    /// rlimits, oom_score_adj, the scheduler, the I/O priority and the personality: first,
+    /// while the process still has the initial user namespace's privileges (raising a limit,
+    /// a real-time policy or I/O class needs those), as runc sets them in its init. Names
+    /// were validated (SpecValidator).
     func appendLimits(_ process: Spec.Process, into plan: inout LaunchPlan) {
         for rlimit in process.rlimits ?? [] {
             plan.rlimit(Int32(LinuxNames.rlimits[rlimit.type]!), soft: rlimit.soft, hard: rlimit.hard, name: rlimit.type)
         }
         if let adj = process.oomScoreAdj { plan.oomScoreAdjust(Int(adj)) }
+        if let scheduler = process.scheduler {
+            plan.scheduler(
+                policy: LinuxNames.schedulerPolicies[scheduler.policy]!, nice: scheduler.nice ?? 0, priority: scheduler.priority ?? 0,
+                flags: (scheduler.flags ?? []).reduce(0) { $0 | LinuxNames.schedulerFlags[$1]! },
+                runtime: scheduler.runtime ?? 0, deadline: scheduler.deadline ?? 0, period: scheduler.period ?? 0)
+        }
+        if let io = process.ioPriority { plan.ioPriority(class: LinuxNames.ioPriorityClasses[io.class]!, priority: io.priority) }
+        if let personality = spec.linux?.personality { plan.personality(LinuxNames.personalityDomains[personality.domain]!) }
     }
 
     /// The SYNC tags: the parent writes uid_map and gid_map; runs prestart and createRuntime

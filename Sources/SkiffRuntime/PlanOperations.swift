@@ -38,6 +38,22 @@ extension LaunchPlan {
 
     mutating func oomScoreAdjust(_ value: Int) { append(SKIFF_OP_OOM_SCORE_ADJ, args: [Int64(value)]) }
 
+    mutating func personality(_ domain: Int32) { append(SKIFF_OP_PERSONALITY, args: [Int64(domain)]) }
+
+    mutating func ioPriority(class ioClass: Int32, priority: Int) {
+        append(SKIFF_OP_IO_PRIORITY, args: [Int64(ioClass), Int64(priority)])
+    }
+
+    /// sched_setattr(2): the durations travel as decimal strings (each a full u64).
+    mutating func scheduler(policy: Int32, nice: Int32, priority: Int32, flags: UInt64, runtime: UInt64, deadline: UInt64, period: UInt64) {
+        append(
+            SKIFF_OP_SCHEDULER, args: [Int64(policy), Int64(nice), Int64(priority), Int64(bitPattern: flags)],
+            strings: [String(runtime), String(deadline), String(period)])
+    }
+
+    /// sched_setaffinity(2) to `cpus`; none: every CPU (the kernel keeps the cgroup's cpuset).
+    mutating func cpuAffinity(_ cpus: [Int]) { append(SKIFF_OP_CPU_AFFINITY, strings: cpus.map(String.init)) }
+
     // MARK: filesystem
 
     mutating func propagation(_ flags: Int64, of path: String) { append(SKIFF_OP_PROPAGATE, args: [flags], strings: [path]) }

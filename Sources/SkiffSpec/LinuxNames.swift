@@ -22,6 +22,26 @@ public enum LinuxNames {
         "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
     ]
 
+    /// `process.scheduler.policy` names and their `SCHED_*` numbers (`<linux/sched.h>`).
+    /// SCHED_ISO is reserved and has no implementation: the kernel refuses it.
+    public static let schedulerPolicies: [String: Int32] = [
+        "SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_ISO": 4,
+        "SCHED_IDLE": 5, "SCHED_DEADLINE": 6,
+    ]
+
+    /// `process.scheduler.flags` names and their `SCHED_FLAG_*` bits (`<linux/sched.h>`).
+    public static let schedulerFlags: [String: UInt64] = [
+        "SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+        "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10,
+        "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20, "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40,
+    ]
+
+    /// `process.ioPriority.class` names and their `IOPRIO_CLASS_*` numbers (`<linux/ioprio.h>`).
+    public static let ioPriorityClasses: [String: Int32] = ["IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3]
+
+    /// `linux.personality.domain` names and their `PER_*` numbers (`<linux/personality.h>`).
+    public static let personalityDomains: [String: Int32] = ["LINUX": 0x0000, "LINUX32": 0x0008]
+
     /// Signal names with and without the `SIG` prefix, for `kill`.
     public static let signals: [String: Int32] = {
         let names: [(String, Int32)] = [

@@ -133,16 +133,39 @@ extension Spec {
         public var runtime: UInt64?
         public var deadline: UInt64?
         public var period: UInt64?
+
+        public init(
+            policy: String, nice: Int32? = nil, priority: Int32? = nil, flags: [String]? = nil, runtime: UInt64? = nil,
+            deadline: UInt64? = nil, period: UInt64? = nil
+        ) {
+            self.policy = policy
+            self.nice = nice
+            self.priority = priority
+            self.flags = flags
+            self.runtime = runtime
+            self.deadline = deadline
+            self.period = period
+        }
     }
 
     public struct IOPriority: Sendable, Equatable {
         public var `class`: String
         public var priority: Int
+
+        public init(class ioClass: String, priority: Int) {
+            self.class = ioClass
+            self.priority = priority
+        }
     }
 
     public struct CPUAffinity: Sendable, Equatable {
         public var initial: String?
         public var final: String?
+
+        public init(initial: String? = nil, final: String? = nil) {
+            self.initial = initial
+            self.final = final
+        }
     }
 }
 
@@ -304,11 +327,18 @@ extension Spec {
 
     public struct NetDevice: Sendable, Equatable {
         public var name: String?
+
+        public init(name: String? = nil) { self.name = name }
     }
 
     public struct Personality: Sendable, Equatable {
         public var domain: String
         public var flags: [String]?
+
+        public init(domain: String, flags: [String]? = nil) {
+            self.domain = domain
+            self.flags = flags
+        }
     }
 
     public struct TimeOffset: Sendable, Equatable {
@@ -329,6 +359,8 @@ extension Spec {
         public var enableMonitoring: Bool?
         public var enableCMT: Bool?
         public var enableMBM: Bool?
+
+        public init(closID: String? = nil) { self.closID = closID }
     }
 }
 

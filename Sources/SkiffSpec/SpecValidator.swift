@@ -86,6 +86,29 @@ public enum SpecValidator {
         if let adj = process.oomScoreAdj, !(-1000...1000).contains(adj) {
             throw SpecError(path["oomScoreAdj"], "must be between -1000 and 1000, got \(adj)")
         }
+        if let scheduler = process.scheduler {
+            let at = path.key("scheduler")
+            guard LinuxNames.schedulerPolicies[scheduler.policy] != nil else { throw SpecError(at["policy"], "unknown policy \"\(scheduler.policy)\"") }
+            if let nice = scheduler.nice, !(-20...19).contains(nice) { throw SpecError(at["nice"], "must be between -20 and 19, got \(nice)") }
+            if let priority = scheduler.priority, !(0...99).contains(priority) {
+                throw SpecError(at["priority"], "must be between 0 and 99, got \(priority)")
+            }
+            for (i, flag) in (scheduler.flags ?? []).enumerated() where LinuxNames.schedulerFlags[flag] == nil {
+                throw SpecError(at.key("flags")[i], "unknown flag \"\(flag)\"")
+            }
+        }
+        if let io = process.ioPriority {
+            let at = path.key("ioPriority")
+            guard LinuxNames.ioPriorityClasses[io.class] != nil else { throw SpecError(at["class"], "unknown class \"\(io.class)\"") }
+            if !(0...7).contains(io.priority) { throw SpecError(at["priority"], "must be between 0 and 7, got \(io.priority)") }
+        }
+        if let affinity = process.execCPUAffinity {
+            for (key, list) in [("initial", affinity.initial), ("final", affinity.final)] {
+                guard let list, CPUList.parse(list) == nil else { continue }
+                throw SpecError(
+                    path.key("execCPUAffinity")[key], "\"\(list)\" is not a CPU list (e.g. \"0-3,7\", CPUs 0 to \(CPUList.maximumCPU))")
+            }
+        }
         if let umask = process.user.umask, umask > 0o777 {
             throw SpecError(path.key("user")["umask"], "must be at most 0777, got \(umask)")
         }
@@ -193,6 +216,19 @@ public enum SpecValidator {
             throw SpecError(path.key("readonlyPaths")[i], "must be an absolute path, got \"\(readonly)\"")
         }
         if let resources = linux.resources { try validate(resources, at: path.key("resources")) }
+        if let personality = linux.personality {
+            guard LinuxNames.personalityDomains[personality.domain] != nil else {
+                throw SpecError(path.key("personality")["domain"], "unknown domain \"\(personality.domain)\" (expected LINUX or LINUX32)")
+            }
+            if !(personality.flags ?? []).isEmpty { throw SpecError(path.key("personality")["flags"], "no personality flags are supported") }
+        }
+        // Parsed so that a config naming them is read whole, but not applied: refused rather
+        // than dropped. netDevices would hand the node's own interfaces (its uplink, say) to a
+        // task; Intel RDT needs resctrl, which skiff does not manage.
+        if let devices = linux.netDevices, !devices.isEmpty {
+            throw SpecError(path["netDevices"], "moving the node's network interfaces into a container is not supported")
+        }
+        if linux.intelRdt != nil { throw SpecError(path["intelRdt"], "Intel RDT (resctrl) is not supported") }
     }
 
     /// Id mappings as the kernel takes them: non-empty ranges inside 32 bits, at most 340

@@ -60,6 +60,46 @@ struct BadInputTests {
         expectCreateFails(sandbox, "process.capabilities.bounding[1]: unknown capability \"CAP_BOGUS\"")
     }
 
+    /// Fields runc applies (scheduler, I/O priority, personality, exec CPU affinity) with
+    /// values no kernel takes, and the two skiff refuses whole (netDevices, intelRdt).
+    @Test func badSchedulingPersonalityAndPlatformFields() {
+        let cases: [(message: String, change: (Sandbox) -> Void)] = [
+            ("process.scheduler.policy: unknown policy \"SCHED_FAST\"", { $0.spec.process?.scheduler = .init(policy: "SCHED_FAST") }),
+            ("process.scheduler.nice: must be between -20 and 19, got 20", { $0.spec.process?.scheduler = .init(policy: "SCHED_OTHER", nice: 20) }),
+            (
+                "process.scheduler.priority: must be between 0 and 99, got -1",
+                {
+                    $0.spec.process?.scheduler = .init(policy: "SCHED_FIFO", priority: -1)
+                }
+            ),
+            (
+                "process.scheduler.flags[1]: unknown flag \"SCHED_FLAG_TURBO\"",
+                {
+                    $0.spec.process?.scheduler = .init(policy: "SCHED_OTHER", flags: ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_TURBO"])
+                }
+            ),
+            ("process.ioPriority.class: unknown class \"IOPRIO_CLASS_NONE\"", { $0.spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_NONE", priority: 0) }),
+            ("process.ioPriority.priority: must be between 0 and 7, got 8", { $0.spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_BE", priority: 8) }),
+            ("process.execCPUAffinity.final: \"0-\" is not a CPU list", { $0.spec.process?.execCPUAffinity = .init(final: "0-") }),
+            ("process.execCPUAffinity.initial: \"4096\" is not a CPU list", { $0.spec.process?.execCPUAffinity = .init(initial: "4096") }),
+            ("linux.personality.domain: unknown domain \"BSD\"", { $0.spec.linux?.personality = .init(domain: "BSD") }),
+            ("linux.personality.flags: no personality flags are supported", { $0.spec.linux?.personality = .init(domain: "LINUX", flags: ["ADDR_NO_RANDOMIZE"]) }),
+            (
+                "linux.netDevices: moving the node's network interfaces into a container is not supported",
+                {
+                    $0.spec.linux?.netDevices = ["eth0": .init(name: "eth1")]
+                }
+            ),
+            ("linux.intelRdt: Intel RDT (resctrl) is not supported", { $0.spec.linux?.intelRdt = .init(closID: "../..") }),
+        ]
+        for (message, change) in cases {
+            let sandbox = Sandbox(args: ["true"])
+            change(sandbox)
+            sandbox.writeConfig()
+            expectCreateFails(sandbox, message)
+        }
+    }
+
     @Test func missingRootfs() {
         let sandbox = Sandbox()
         sandbox.spec.root?.path = "/nonexistent/rootfs"

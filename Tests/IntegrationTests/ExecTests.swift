@@ -56,6 +56,43 @@ struct ExecTests {
         #expect(listed.contains(String(pid)), "\(listed)")
     }
 
+    /// execCPUAffinity: `final` is the exec'd process's affinity; with only `initial` the
+    /// process gets every CPU of the cgroup back (this machine's CPUs are its cpuset's).
+    @Test func execCPUAffinity() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let all = try #require(
+            try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        for (affinity, expected) in [(Spec.CPUAffinity(initial: "0", final: "0"), "Cpus_allowed_list:\t0"), (Spec.CPUAffinity(initial: "0"), String(all))] {
+            var process = Spec.Process(user: .init(uid: 0, gid: 0), args: ["grep", "Cpus_allowed_list", "/proc/self/status"], env: ["PATH=/bin"], cwd: "/")
+            process.execCPUAffinity = affinity
+            let file = sandbox.bundle + "/process.json"
+            FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
+            let result = sandbox.skiff(["exec", "--process", file, id])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.output == expected)
+        }
+    }
+
+    /// An exec'd process runs in the container's personality, with its own scheduler and I/O
+    /// priority (from its process.json), as runc's exec does.
+    @Test func execTakesThePersonalityAndItsOwnScheduling() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.spec.linux?.personality = .init(domain: "LINUX32")
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        var process = Spec.Process(
+            user: .init(uid: 0, gid: 0), args: ["sh", "-c", "uname -m; cut -d' ' -f19,41 /proc/self/stat; ionice; true"], env: ["PATH=/bin"], cwd: "/")
+        process.scheduler = .init(policy: "SCHED_IDLE")
+        process.ioPriority = .init(class: "IOPRIO_CLASS_IDLE", priority: 0)
+        let file = sandbox.bundle + "/process.json"
+        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
+        let result = sandbox.skiff(["exec", "--process", file, id])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["i686", "0 5", "idle"])
+    }
+
     @Test func execIntoASubCgroup() throws {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)

@@ -45,6 +45,50 @@ struct ProcessTests {
         #expect(result.output.split(separator: "\n") == ["123", "200", "0"])
     }
 
+    /// process.scheduler, process.ioPriority and linux.personality reach the process and its
+    /// children (/proc/self/stat: nice is field 19, the policy 41; busybox's ionice; uname).
+    @Test func schedulerIOPriorityAndPersonalityApply() {
+        let sandbox = Sandbox(args: ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat; ionice; uname -m"])
+        sandbox.spec.process?.scheduler = .init(policy: "SCHED_BATCH", nice: 7)
+        sandbox.spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_BE", priority: 6)
+        sandbox.spec.linux?.personality = .init(domain: "LINUX32")
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["7 3", "best-effort: prio 6", "i686"])
+    }
+
+    /// A real-time policy with its priority (field 40), and SCHED_FLAG_RESET_ON_FORK: the
+    /// process keeps SCHED_FIFO, its children start as SCHED_OTHER. This host's kernel budgets
+    /// real-time time per cgroup (cpu.rt_runtime_us, 0 in a new one): the container's cgroup
+    /// gets some, or the kernel refuses the policy, which create reports with what is needed.
+    @Test func aRealTimePolicyAndItsFlags() {
+        let sandbox = Sandbox(args: ["sh", "-c", "cut -d' ' -f40,41 /proc/$$/stat; cut -d' ' -f40,41 /proc/self/stat; true"])
+        sandbox.spec.process?.scheduler = .init(policy: "SCHED_FIFO", priority: 5, flags: ["SCHED_FLAG_RESET_ON_FORK"])
+        let budgeted = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cpu/cpu.rt_runtime_us")
+        if budgeted {
+            sandbox.writeConfig()
+            sandbox.expectCreateFails(
+                "setting the scheduler (process.scheduler): policy 1, priority 5, nice 0 (a real-time policy needs "
+                    + "linux.resources.cpu.realtimeRuntime where cgroups budget it): Operation not permitted", oneLine: true)
+            var cpu = Spec.CPU()
+            cpu.realtimeRuntime = 10_000
+            cpu.realtimePeriod = 1_000_000
+            sandbox.spec.linux?.resources = Spec.Resources(cpu: cpu)
+        }
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n") == ["5 1", "0 0"])
+    }
+
+    /// A policy the kernel refuses (SCHED_DEADLINE whose runtime exceeds its deadline) fails
+    /// create with one line naming the field, and leaves nothing.
+    @Test func aSchedulerTheKernelRefusesFailsCreate() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.spec.process?.scheduler = .init(policy: "SCHED_DEADLINE", runtime: 20_000_000, deadline: 10_000_000, period: 30_000_000)
+        sandbox.writeConfig()
+        sandbox.expectCreateFails("setting the scheduler (process.scheduler)", oneLine: true)
+    }
+
     @Test func capabilitiesAndNoNewPrivileges() {
         let sandbox = Sandbox(args: ["grep", "-E", "^(CapBnd|CapEff|NoNewPrivs)", "/proc/self/status"])
         let result = sandbox.run()

@@ -37,6 +37,8 @@ struct GoldenPlanTests {
         SKIFF_OP_SECCOMP.rawValue: "SECCOMP", SKIFF_OP_TIME_NAMESPACE.rawValue: "TIME_NAMESPACE",
         SKIFF_OP_USERNS_ROOT.rawValue: "USERNS_ROOT", SKIFF_OP_HOOK.rawValue: "HOOK", SKIFF_OP_CONSOLE.rawValue: "CONSOLE",
         SKIFF_OP_CHROOT.rawValue: "CHROOT", SKIFF_OP_EXEC_LABEL.rawValue: "EXEC_LABEL",
+        SKIFF_OP_PERSONALITY.rawValue: "PERSONALITY", SKIFF_OP_IO_PRIORITY.rawValue: "IO_PRIORITY",
+        SKIFF_OP_SCHEDULER.rawValue: "SCHEDULER", SKIFF_OP_CPU_AFFINITY.rawValue: "CPU_AFFINITY",
     ]
 
     /// The same host for every run: no cgroup hierarchies, a fixed capability range.
@@ -94,6 +96,17 @@ struct GoldenPlanTests {
                 spec.process?.oomScoreAdj = 100
                 return spec
             }, { $0.network = true }
+        ),
+        (
+            "scheduling-and-personality",
+            {
+                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+                spec.linux?.seccomp = nil
+                spec.process?.scheduler = .init(policy: "SCHED_DEADLINE", flags: ["SCHED_FLAG_RESET_ON_FORK"], runtime: 1, deadline: 2, period: 3)
+                spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_IDLE", priority: 7)
+                spec.linux?.personality = .init(domain: "LINUX32")
+                return spec
+            }, { _ in }
         ),
     ]
 

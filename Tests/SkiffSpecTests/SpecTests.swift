@@ -124,6 +124,17 @@ struct SpecTests {
             "linux.resources.cpu.quota: must be positive (or -1 for no limit), got -5")
     }
 
+    /// execCPUAffinity's lists: numbers and ranges of CPUs 0...1023, nothing else.
+    @Test func cpuListsParseAsTheKernelWritesThem() {
+        #expect(CPUList.parse("0-3,7") == [0, 1, 2, 3, 7])
+        #expect(CPUList.parse("5") == [5])
+        #expect(CPUList.parse("1,1,0-1") == [0, 1])
+        #expect(CPUList.parse("1023") == [1023])
+        for bad in ["", "1024", "3-1", "0,,1", "0-", "-1", "a", "0-1-2", "\u{0663}", " 1", "99999999999999999999"] {
+            #expect(CPUList.parse(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func stringsUnescapeAndNumbersKeepTheirText() throws {
         let value = try JSONValue.parse(Array(#"{"s": "a\"b\\c\u00e9\ud83d\ude00\n", "n": -12.5e3}"#.utf8))
         #expect(value == .object([("s", .string("a\"b\\c\u{e9}\u{1F600}\n")), ("n", .number("-12.5e3"))]))
