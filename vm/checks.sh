@@ -122,6 +122,13 @@ grep -q "^0::/skiff-uni$" /proc/$(pid_of uni)/cgroup && ok "the process is in it
 skiff delete --force uni
 [ ! -e $CG/skiff-uni ] && ok "delete removes the cgroup" || notok "delete removes the cgroup" "$CG/skiff-uni left"
 
+# --- scheduling: a real-time policy on cgroup v2 (no per-cgroup real-time budget on this
+#     kernel), the I/O priority and the personality, as the process sees them ---
+bundle sched '["sh", "-c", "cut -d\" \" -f40,41 /proc/self/stat; ionice; uname -m"]' '{"pids": {"limit": 20}}'
+sed -i 's|"cwd": "/",|"cwd": "/", "scheduler": {"policy": "SCHED_RR", "priority": 3}, "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 2},|; s|"linux": {|"linux": {"personality": {"domain": "LINUX32"}, |' "$WORK/sched/config.json"
+out=$(skiff run -b "$WORK/sched" sched 2>&1 | tr '\n' ' ')
+[ "$out" = "3 2 best-effort: prio 2 i686 " ] && ok "scheduling: SCHED_RR 3, best-effort 2 and LINUX32 in the container" || notok "scheduling: SCHED_RR, ionice, LINUX32" "$out"
+
 # --- bad input: a clear error naming the field, nothing left behind ---
 bundle bad '["true"]' '{"unified": {"memory.bogus": "1"}}'
 out=$(skiff run -b "$WORK/bad" bad 2>&1)
