@@ -56,6 +56,13 @@ struct NetworkTests {
         #expect(node.connect(from: "a", to: "10.77.0.200", port: 5432) == "")
         #expect(!node.ping(from: "b", to: "10.77.0.1"))  // B's new address reaches nothing
 
+        // C keeps its address but takes A's MAC: nothing it sends passes its port.
+        #expect(node.ping(from: "c", to: "10.77.0.1"))
+        let macOfA = (["02", "73"] + a.split(separator: ".").map { String(format: "%02x", Int($0)!) }).joined(separator: ":")
+        let remac = node.exec("c", ["ip", "link", "set", "eth0", "address", macOfA], caps: ["CAP_NET_ADMIN", "CAP_NET_RAW"])
+        #expect(remac.status == 0, "\(remac.stderr)")
+        #expect(!node.ping(from: "c", to: "10.77.0.1"))
+
         for id in ["a", "b", "c", "d"] { #expect(node.skiff(["delete", "--force", id]).status == 0) }
         node.expectNothingLeft()
     }
