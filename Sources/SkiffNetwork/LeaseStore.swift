@@ -25,24 +25,40 @@ struct LeaseStore: ~Copyable {
 
     private let lockFd: Int32
     private let path: String
+    private let lockPath: String
+    private let directory: String
     var subnet: IPv4Subnet?
     var leases: [Lease] = []
 
     init(directory: String, bridge: String) throws(NetworkError) {
-        if let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }), !parent.isEmpty,
-            mkdir(parent, 0o700) != 0, errno != EEXIST
-        {
-            throw .system(step: "creating \(parent)", errno: errno)
-        }
-        if mkdir(directory, 0o700) != 0, errno != EEXIST { throw .system(step: "creating \(directory)", errno: errno) }
         let lockPath = directory + "/" + bridge + ".lock"
-        let lockFd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFd >= 0 else { throw .system(step: "opening \(lockPath)", errno: errno) }
-        while flock(lockFd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                let code = errno
-                close(lockFd)
-                throw .system(step: "locking \(lockPath)", errno: code)
+        var lockFd: Int32 = -1
+        while lockFd < 0 {
+            if let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }), !parent.isEmpty,
+                mkdir(parent, 0o700) != 0, errno != EEXIST
+            {
+                throw .system(step: "creating \(parent)", errno: errno)
+            }
+            if mkdir(directory, 0o700) != 0, errno != EEXIST { throw .system(step: "creating \(directory)", errno: errno) }
+            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                if errno == ENOENT { continue }  // the directory went with the last lease: make it again
+                throw .system(step: "opening \(lockPath)", errno: errno)
+            }
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    let code = errno
+                    close(fd)
+                    throw .system(step: "locking \(lockPath)", errno: code)
+                }
+            }
+            // The release of a bridge's last lease removes the lock file under the lock: a
+            // lock taken on the removed file guards nothing, so take the one now at the path.
+            var held = stat(), named = stat()
+            if fstat(fd, &held) == 0, stat(lockPath, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino {
+                lockFd = fd
+            } else {
+                close(fd)
             }
         }
         let path = directory + "/" + bridge + ".leases"
@@ -53,6 +69,8 @@ struct LeaseStore: ~Copyable {
         }
         self.lockFd = lockFd
         self.path = path
+        self.lockPath = lockPath
+        self.directory = directory
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "subnet" {
@@ -107,11 +125,17 @@ struct LeaseStore: ~Copyable {
         return result
     }
 
-    /// Writes the leases; a bridge with none left has no lease file (the lock file stays: a
-    /// lock file removed while another process waits on it would lock nothing).
+    /// Writes the leases. A bridge with none left has no files: the lease file, then the lock
+    /// file (a process waiting on it finds it gone once it has the lock, and locks a new
+    /// one), then the node's directory if no other bridge's files are in it — so a node
+    /// namespace that dies leaves nothing here. Nothing is written after that.
     func save() throws(NetworkError) {
         if leases.isEmpty {
             if unlink(path) != 0, errno != ENOENT { throw .system(step: "removing \(path)", errno: errno) }
+            if unlink(lockPath) != 0, errno != ENOENT { throw .system(step: "removing \(lockPath)", errno: errno) }
+            if rmdir(directory) != 0, errno != ENOTEMPTY, errno != EEXIST, errno != ENOENT {
+                throw .system(step: "removing \(directory)", errno: errno)
+            }
             return
         }
         var text = subnet.map { "subnet \($0)\n" } ?? ""

@@ -221,6 +221,29 @@ struct NetworkTests {
         node.expectNothingLeft()
     }
 
+    /// Tasks coming and going at once on one bridge: the lease count keeps falling to zero,
+    /// when the last release removes the node's lock file while other creates wait on it.
+    /// Each must then lock the file that is there, or two would share an address.
+    @Test func tasksComingAndGoingAtOnceShareNothing() async throws {
+        let node = NetworkNode()
+        let bundle = node.bundles + "/brief"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(node.spec("ip -o -4 addr show eth0", ["groups": "web"]))))
+        let failed = await withTaskGroup(of: [String].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    (0..<8).compactMap { round in
+                        let result = node.skiff(["run", "--bundle", bundle, "brief-\(worker)-\(round)"])
+                        return result.status == 0 && result.stdout.contains("inet 10.77.0.") ? nil : result.stderr + result.stdout
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(failed.isEmpty, "\(failed)")
+        node.expectNothingLeft()
+    }
+
     /// `delete` run from another network namespace (containerd's, say) finds the node the
     /// task was created from and cleans up there.
     @Test func deleteFromAnotherNamespaceCleansTheNode() throws {
