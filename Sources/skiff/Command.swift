@@ -27,6 +27,10 @@ let globalOptions: [OptionSpec] = [
     .value("log-format", "FORMAT", "log file format: text or json (default text)"),
     .flag("debug", "log debug messages (each step of create, with timings)"),
     .flag("systemd-cgroup", "use the systemd cgroup driver (a transient scope made by systemd; cgroupsPath is slice:prefix:name)"),
+    // Passed by runc's callers (go-runc writes --rootless=BOOL when told): skiff always
+    // decides as runc's auto does, from its effective uid, and never ignores a cgroup error.
+    .value("rootless", "true|false|auto", "accepted as runc's; skiff decides from its effective uid (runc's auto)"),
+    .value("criu", "PATH", "accepted as runc's (skiff has no checkpoint or restore)"),
     .flag("help", short: "h", "show help"),
     .flag("version", short: "v", "print the version"),
 ]

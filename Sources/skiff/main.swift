@@ -75,6 +75,9 @@ func main() -> Int32 {
             return 0
         }
         log = try Log(args)
+        if let rootless = args["rootless"], !["true", "false", "auto"].contains(rootless) {
+            throw UsageError(description: "--rootless: expected true, false or auto, got \"\(rootless)\"")
+        }
         guard command.positionals.contains(args.positionals.count) else {
             throw UsageError(description: "\(command.name): expected \(command.usage.isEmpty ? "no arguments" : command.usage) (see skiff \(command.name) --help)")
         }

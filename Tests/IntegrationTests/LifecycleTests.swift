@@ -111,6 +111,21 @@ struct LifecycleTests {
         #expect(result.stdout.contains("spec: 1.2.0"))
     }
 
+    /// The global options runc's callers pass (go-runc writes --rootless=BOOL when told to,
+    /// and --criu with a path) are taken before or after the command; a bad --rootless is
+    /// one line.
+    @Test func runcsGlobalOptionsAreAccepted() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("runc-options")
+        let run = Harness.skiff(["--rootless=false", "--criu", "/usr/sbin/criu", "--root", sandbox.root, "run", "-b", sandbox.bundle, id, "--rootless", "auto"])
+        #expect(run.status == 0, "\(run.stderr)")
+        sandbox.expectNothingLeft(id)
+        let bad = Harness.skiff(["--rootless", "maybe", "--root", sandbox.root, "list"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr == "skiff: --rootless: expected true, false or auto, got \"maybe\"\n", "\(bad.stderr)")
+    }
+
     @Test func errorsAreLoggedAsJSONLinesWithLogFormatJSON() throws {
         let sandbox = Sandbox()
         let log = sandbox.bundle + "/log.json"
