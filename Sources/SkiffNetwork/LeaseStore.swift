@@ -55,7 +55,12 @@ struct LeaseStore: ~Copyable {
             // The release of a bridge's last lease removes the lock file under the lock: a
             // lock taken on the removed file guards nothing, so take the one now at the path.
             var held = stat(), named = stat()
-            if fstat(fd, &held) == 0, stat(lockPath, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino {
+            guard fstat(fd, &held) == 0, stat(lockPath, &named) == 0 || errno == ENOENT else {
+                let code = errno
+                close(fd)
+                throw .system(step: "checking \(lockPath)", errno: code)
+            }
+            if named.st_nlink > 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino {
                 lockFd = fd
             } else {
                 close(fd)
