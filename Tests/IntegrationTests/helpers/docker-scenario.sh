@@ -51,7 +51,7 @@ docker rm -f oom >/dev/null 2>&1
 # (Docker 20.10 counts an OOM kill only when containerd's TaskOOM reaches it before the
 # TaskExit; on cgroup v2 the shim learns of the kill from memory.events, whose notification the
 # kernel may hold back 20 ms, so for an init killed at once the exit can win, under runc too.)
-out=$(run --name oom-worker --memory 32m skiff-busybox sh -c 'sleep 2; dd if=/dev/zero of=/dev/null bs=100M count=1; echo worker ended $?; sleep 2' 2>&1)
+out=$(run --name oom-worker --memory 32m skiff-busybox sh -c 'sleep 2; dd if=/dev/zero of=/dev/null bs=100M count=1; echo worker ended $?; sleep 3' 2>&1)
 check "--memory: a worker is OOM-killed, its container runs on" has "$out" "worker ended 137"
 check "and Docker reports the container OOMKilled" same "$(inspect '{{.State.OOMKilled}}' oom-worker)" true
 docker rm -f oom-worker >/dev/null 2>&1
