@@ -246,9 +246,14 @@ public struct Runtime: Sendable {
         }
         if all, let cgroup = record.cgroup {
             CgroupDrivers.driver(for: cgroup).signal(cgroup, signal, belongs: Self.belongs(to: record))
-            return
+        } else {
+            try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
         }
-        try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
+        // A frozen process acts on a SIGKILL only once thawed (cgroup v1's freezer): a paused
+        // container is thawed for it, as runc does, so that `kill KILL` ends it.
+        if signal == SIGKILL, status == .paused, let cgroup = record.cgroup, !cgroup.shared {
+            do { try CgroupDrivers.driver(for: cgroup).thaw(cgroup) } catch { throw .cgroup(error) }
+        }
     }
 
     /// Which processes in a cgroup skiff did not make are the container's: those in its own

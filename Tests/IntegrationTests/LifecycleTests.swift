@@ -69,6 +69,28 @@ struct LifecycleTests {
         sandbox.expectNothingLeft(id)
     }
 
+    /// SIGKILL ends a paused container (it is thawed for the signal, as runc does); another
+    /// signal waits, like the container, for `resume`.
+    @Test func killOfAPausedContainer() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "trap 'echo got-term; exit 3' TERM; while true; do sleep 0.1; done"])
+        sandbox.writeConfig()
+        for signal in ["TERM", "KILL"] {
+            let id = Harness.id("paused-\(signal.lowercased())")
+            #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+            defer { sandbox.skiff(["delete", "--force", id]) }
+            #expect(sandbox.skiff(["pause", id]).status == 0)
+            #expect(sandbox.skiff(["kill", id, signal]).status == 0)
+            let stopped = Harness.waitFor(seconds: signal == "KILL" ? 3 : 1) { (sandbox.state(id)?["status"] as? String) == "stopped" }
+            if signal == "KILL" {
+                #expect(stopped, "\(String(describing: sandbox.state(id)))")
+            } else {
+                #expect(!stopped && (sandbox.state(id)?["status"] as? String) == "paused")
+                #expect(sandbox.skiff(["resume", id]).status == 0)
+                #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+            }
+        }
+    }
+
     @Test func runDetachedReturnsWhileTheProcessRuns() throws {
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.writeConfig()
