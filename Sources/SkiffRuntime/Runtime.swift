@@ -211,11 +211,13 @@ public struct Runtime: Sendable {
             return .stopped
         default:
             guard ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else { return .stopped }
+            // Frozen first: a created container can be paused too (runc allows it), and must
+            // then read as paused so that `resume` finds it, and `start` refuses it.
+            if let cgroup = record.cgroup, CgroupDrivers.driver(for: cgroup).isFrozen(cgroup) { return .paused }
             if record.status == .created, access(store.path(of: try! ContainerID(record.id)) + "/exec.fifo", F_OK) == 0 {
                 return .created
             }
-            guard let cgroup = record.cgroup else { return .running }
-            return CgroupDrivers.driver(for: cgroup).isFrozen(cgroup) ? .paused : .running
+            return .running
         }
     }
 

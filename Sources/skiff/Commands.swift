@@ -32,7 +32,8 @@ let lifecycleCommands: [Command] = [
         positionals: 1...2, options: [.flag("all", short: "a", "signal every process in the container's cgroup")]
     ) { args, context in
         let name = args.positionals.count > 1 ? args.positionals[1] : "SIGTERM"
-        guard let signal = LinuxNames.signal(name) else { throw UsageError(description: "unknown signal \"\(name)\"") }
+        // 0 sends nothing and says whether the container's process is there (runc takes it).
+        guard let signal = name == "0" ? 0 : LinuxNames.signal(name) else { throw UsageError(description: "unknown signal \"\(name)\"") }
         try context.runtime.kill(id: args.positionals[0], signal: signal, all: args.has("all"))
         return 0
     },

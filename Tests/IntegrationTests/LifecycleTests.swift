@@ -69,6 +69,28 @@ struct LifecycleTests {
         sandbox.expectNothingLeft(id)
     }
 
+    /// A created container can be paused (runc allows it): it reads as paused, `start` is
+    /// refused until `resume` makes it created again; `kill 0` checks it is there.
+    @Test func aCreatedContainerPausedAndResumed() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        sandbox.writeConfig()
+        let id = Harness.id("created-paused")
+        #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        #expect(sandbox.skiff(["pause", id]).status == 0)
+        #expect((sandbox.state(id)?["status"] as? String) == "paused")
+        let start = sandbox.skiff(["start", id])
+        #expect(start.status != 0 && start.stderr.contains("it is paused"), "\(start.stderr)")
+        #expect(sandbox.skiff(["resume", id]).status == 0)
+        #expect((sandbox.state(id)?["status"] as? String) == "created")
+        #expect(sandbox.skiff(["kill", id, "0"]).status == 0)
+        #expect(sandbox.skiff(["start", id]).status == 0)
+        #expect((sandbox.state(id)?["status"] as? String) == "running")
+        #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
+        #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+        #expect(sandbox.skiff(["kill", id, "0"]).status != 0)
+    }
+
     /// SIGKILL ends a paused container (it is thawed for the signal, as runc does); another
     /// signal waits, like the container, for `resume`.
     @Test func killOfAPausedContainer() throws {
