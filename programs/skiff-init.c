@@ -9,6 +9,7 @@
  * decided everything. It is built static (musl) and links neither libseccomp nor libcap.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -902,6 +903,21 @@ static int lookup(const char *file, const char *search, char *out, size_t size)
     return -1;
 }
 
+/* Why the process's executable cannot be run, in runc's words and Go's lower-case error text:
+ * engines read the message for their exit codes (Docker's 127 for "executable file not found"
+ * and "no such file or directory", 126 for "permission denied"), so the reason is in the
+ * detail and the report carries no errno for the parent to append in the C library's case. */
+static void exec_failed(const char *file, int searched) __attribute__((noreturn));
+static void exec_failed(const char *file, int searched)
+{
+    char reason[96];
+    snprintf(reason, sizeof(reason), "%s",
+             searched && errno == ENOENT ? "executable file not found in $PATH" : strerror(errno));
+    reason[0] = (char)tolower((unsigned char)reason[0]);
+    errno = 0;
+    fail("starting the container process", "exec: \"%s\": %s", file, reason);
+}
+
 static void op_exec(const struct op *o)
 {
     int argc = (int)o->arg[0];
@@ -915,11 +931,8 @@ static void op_exec(const struct op *o)
     char *path = malloc(PATH_MAX);
     if (!path)
         fail("starting the container process", "out of memory");
-    if (lookup(argv[0], search, path, PATH_MAX) < 0) {
-        if (strchr(argv[0], '/'))
-            fail("starting the container process", "%s", argv[0]);
-        fail("starting the container process", "executable file `%s` not found in $PATH", argv[0]);
-    }
+    if (lookup(argv[0], search, path, PATH_MAX) < 0)
+        exec_failed(argv[0], strchr(argv[0], '/') == NULL);
     /* Environment: the strings after the arguments, NULL-terminated by next_op. */
     char **envp = (char **)&o->str[1 + argc];
     char *args[argc + 1];

@@ -114,13 +114,17 @@ struct BadInputTests {
         expectCreateFails(sandbox, "mounts[7].source: /nonexistent/source: No such file or directory")
     }
 
+    /// In runc's words, which engines read for their exit codes (Docker: 127, 126).
     @Test func executableNotFound() {
         let sandbox = Sandbox(args: ["no-such-program"])
         sandbox.writeConfig()
-        expectCreateFails(sandbox, "executable file `no-such-program` not found in $PATH")
+        expectCreateFails(sandbox, "starting the container process: exec: \"no-such-program\": executable file not found in $PATH")
         let absolute = Sandbox(args: ["/bin/no-such-program"])
         absolute.writeConfig()
-        expectCreateFails(absolute, "/bin/no-such-program: No such file or directory")
+        expectCreateFails(absolute, "exec: \"/bin/no-such-program\": no such file or directory")
+        let notExecutable = Sandbox(args: ["/etc/passwd"])
+        notExecutable.writeConfig()
+        expectCreateFails(notExecutable, "exec: \"/etc/passwd\": permission denied")
     }
 
     @Test func aFailedMountInTheContainerIsReportedWithItsStep() {

@@ -129,7 +129,7 @@ struct ExecTests {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        #expect(sandbox.skiff(["exec", id, "no-such-program"]).stderr.contains("executable file `no-such-program` not found"))
+        #expect(sandbox.skiff(["exec", id, "no-such-program"]).stderr.contains("exec: \"no-such-program\": executable file not found in $PATH"))
         let badFile = sandbox.bundle + "/bad.json"
         FileManager.default.createFile(atPath: badFile, contents: Data("{\"args\": [\"sh\"],".utf8))
         #expect(sandbox.skiff(["exec", "--process", badFile, id]).stderr.contains("--process \(badFile): line 1, column 17"))

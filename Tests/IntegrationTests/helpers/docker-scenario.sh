@@ -21,12 +21,20 @@ check "run --rm passes the exit code on" same "$?" 3
 check "and the output" has "$out" "hello from docker"
 check "run -i reads stdin" has "$(echo through docker | run --rm -i skiff-busybox cat)" "through docker"
 check "run -it has a terminal" has "$(echo 'tty; exit 2' | script -qec "$DOCKER run --rm -it --runtime skiff --network none skiff-busybox sh" /dev/null)" /dev/pts/0
+# Docker reads the runtime's error text for these codes (moby's translateContainerdStartErr).
+run --rm skiff-busybox no-such-command >/dev/null 2>&1
+check "a command that does not exist exits 127" same "$?" 127
+run --rm skiff-busybox /etc/passwd >/dev/null 2>&1
+check "a command that cannot be executed exits 126" same "$?" 126
 
 # A detached container, managed as Docker manages it.
 check "run -d with --memory, --cpus, --pids-limit" run -d --name web --memory 64m --cpus 0.5 --pids-limit 20 skiff-busybox sleep 300
 id=$(inspect '{{.Id}}' web)
 check "exec" has "$(docker exec web sh -c 'echo in-exec')" in-exec
 check "exec -it has a terminal" has "$(echo 'tty; exit 0' | script -qec "$DOCKER exec -it web sh" /dev/null)" /dev/pts/0
+# Docker 20.10's exec reports any failure to start as 126 (measured under runc too).
+docker exec web no-such-command >/dev/null 2>&1
+check "exec of a command that does not exist exits 126, as under runc" same "$?" 126
 check "top lists the container's process" has "$(docker top web)" "sleep 300"
 check "stats reads the memory limit" has "$(docker stats --no-stream --format '{{.Name}} {{.MemUsage}}' web)" 64MiB
 check "the memory limit holds in the container's cgroup" same "$(docker exec web sh -c "$memory_limit")" 67108864
