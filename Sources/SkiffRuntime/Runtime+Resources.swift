@@ -54,9 +54,16 @@ extension Runtime {
     }
 
     /// Every process in the container's cgroup.
+    /// The processes in the container's cgroup. A stopped container lists what is left there
+    /// (usually nothing), as runc does: containerd's shim asks of any task. In a cgroup shared
+    /// with others, only the container's own are listed once its init is gone.
     public func processes(id: String) throws(RuntimeError) -> [Int32] {
-        let cgroup = try liveRecord(id, action: "list the processes of").1
-        return CgroupDrivers.driver(for: cgroup).processes(cgroup)
+        let containerID = try ContainerID(id)
+        guard let record = try store.read(containerID) else { throw .wrongState(id: id, status: .creating, action: "list the processes of") }
+        guard let cgroup = record.cgroup else { throw .usage("container \"\(id)\" has no cgroup") }
+        let pids = CgroupDrivers.driver(for: cgroup).processes(cgroup)
+        guard cgroup.shared, status(of: record, directory: nil) == .stopped else { return pids }
+        return pids.filter(Self.belongs(to: record))
     }
 
     public func stats(id: String) throws(RuntimeError) -> CgroupStats {

@@ -69,6 +69,22 @@ struct LifecycleTests {
         sandbox.expectNothingLeft(id)
     }
 
+    /// `ps` of a container whose process has exited lists nothing and succeeds, as runc's
+    /// does (containerd's shim asks of any task); of one that does not exist it fails.
+    @Test func psOfAStoppedContainerListsNothing() {
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.writeConfig()
+        let id = Harness.id("ps-stopped")
+        #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+        let json = sandbox.skiff(["ps", "--format", "json", id])
+        #expect(json.status == 0 && json.output == "[]", "\(json.stdout)\(json.stderr)")
+        let table = sandbox.skiff(["ps", id])
+        #expect(table.status == 0 && table.output == "PID     PPID    CMD", "\(table.stdout)\(table.stderr)")
+        #expect(sandbox.skiff(["ps", "no-such-container"]).status != 0)
+    }
+
     /// A created container can be paused (runc allows it): it reads as paused, `start` is
     /// refused until `resume` makes it created again; `kill 0` checks it is there.
     @Test func aCreatedContainerPausedAndResumed() {
