@@ -122,7 +122,8 @@ struct SystemdDeviceTests {
     @Test func deviceRulesBecomeAPolicyAndAnAllowList() throws {
         var rules = try DeviceRules([.init(allow: false, access: "rwm")], path: JSONPath("linux.resources.devices"))
         rules.allowStandardDevices(plus: [])
-        let devices = NSTemporaryDirectory() + "skiff-proc-devices"
+        let devices = NSTemporaryDirectory() + "skiff-proc-devices-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: devices) }
         try "Character devices:\n  1 mem\n  5 /dev/tty\n136 pts\n 10 misc\n\nBlock devices:\n  8 sd\n".write(toFile: devices, atomically: true, encoding: .utf8)
         let properties = SystemdProperties.devices(rules, devicesFile: devices)
         #expect(properties.first?.0 == "DevicePolicy" && properties.first?.1 == .string("strict"))
