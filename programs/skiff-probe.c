@@ -511,29 +511,43 @@ static void interfaces(void)
 
 /* How long a peer has to answer before it is called unreachable: TCP sends the SYN at 0 s and
  * again at 1 s and 3 s (at 1, 2, 3 and 4 s where tcp_syn_linear_timeouts spaces the first
- * retransmissions evenly, Linux 6.5 and later), and an answer to the 3 s one has 2 s more. A node busy enough to leave its
- * softirqs to a starved ksoftirqd took over 2 s to answer a reachable peer in CI, and a false
- * "unreachable" would pass a policy that claims isolation the rules do not give. */
+ * retransmissions evenly, Linux 6.5 and later), and an answer to the 3 s one has 2 s more.
+ * A node busy enough to leave its softirqs to a starved ksoftirqd took over 2 s to answer a
+ * reachable peer in CI, and a false "unreachable" would pass a policy that claims isolation
+ * the rules do not give. */
 #define PEER_WINDOW_MS 5000
 
-/* Starts a TCP connection to PROTO:ADDR:PORT without waiting; -1 when it cannot be tried. */
-static int start_connect(const char *spec)
+/* The verdict on a connection that ended with `error`: an answer came back (connected, or
+ * refused) or it did not. */
+static const char *peer_verdict(int error)
+{
+    return error == 0 || error == ECONNREFUSED ? "reachable" : "unreachable";
+}
+
+/* Starts a TCP connection to PROTO:ADDR:PORT without waiting: its socket while the answer is
+ * pending, else -1 with `*verdict` set (untestable, or the verdict of a connect that ended at
+ * once, such as a refusal on loopback or no route). */
+static int start_connect(const char *spec, const char **verdict)
 {
     char copy[128];
     snprintf(copy, sizeof(copy), "%s", spec);
     char *proto = strtok(copy, ":"), *address = strtok(NULL, ":"), *port = strtok(NULL, ":");
     struct sockaddr_in to = { .sin_family = AF_INET };
+    *verdict = "untestable";
     if (!proto || !address || !port || strcmp(proto, "tcp") != 0 || inet_pton(AF_INET, address, &to.sin_addr) != 1)
         return -1;
     to.sin_port = htons((uint16_t)atoi(port));
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0 && errno != EINPROGRESS && errno != ECONNREFUSED) {
-        close(fd);
-        return -1;
+    int result = connect(fd, (struct sockaddr *)&to, sizeof(to));
+    if (result < 0 && errno == EINPROGRESS) {
+        *verdict = NULL;
+        return fd;
     }
-    return fd;
+    *verdict = peer_verdict(result == 0 ? 0 : errno);
+    close(fd);
+    return -1;
 }
 
 static long long monotonic_ms(void)
@@ -552,9 +566,8 @@ static void peers(const char **specs, int count)
     int sockets[MAX_ITEMS];
     const char *verdict[MAX_ITEMS];
     for (int i = 0; i < count; i++) {
-        sockets[i] = start_connect(specs[i]);
+        sockets[i] = start_connect(specs[i], &verdict[i]);
         waiting[i] = (struct pollfd){ .fd = sockets[i], .events = POLLOUT };
-        verdict[i] = sockets[i] < 0 ? "untestable" : NULL;
     }
     long long deadline = monotonic_ms() + PEER_WINDOW_MS;
     for (;;) {
@@ -575,7 +588,7 @@ static void peers(const char **specs, int count)
             socklen_t length = sizeof(error);
             if (getsockopt(sockets[i], SOL_SOCKET, SO_ERROR, &error, &length) < 0)
                 error = errno;
-            verdict[i] = error == 0 || error == ECONNREFUSED ? "reachable" : "unreachable";
+            verdict[i] = peer_verdict(error);
             waiting[i].fd = -1;
         }
     }

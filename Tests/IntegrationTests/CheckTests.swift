@@ -156,6 +156,17 @@ struct CheckTests {
         #expect(Set(Self.failures(rows)) == ["resources: memory limit in the cgroup", "resources: allocating past 67108864 bytes"])
     }
 
+    /// A peer whose connect fails at once (no route: the default bundle's network namespace has
+    /// only a loopback that is down) is unreachable, not untestable.
+    @Test func aPeerWithNoRouteIsUnreachable() throws {
+        let bundle = Bundle()
+        let policy = bundle.path + "/policy.yaml"
+        try "unreachable: [\"tcp:10.0.0.1:80\"]\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        let (status, rows, stderr, _) = Self.check(bundle, ["--only", "network", "--policy", policy])
+        #expect(status == 0, "\(stderr) \(Self.failures(rows))")
+        #expect(rows.contains { $0.property == "tcp:10.0.0.1:80 (policy)" && $0.result == "PASS" }, "\(rows.map(\.property))")
+    }
+
     @Test func aPolicyThatForbidsWhatTheConfigGrantsFails() throws {
         let bundle = Bundle()
         let policy = bundle.path + "/policy.yaml"
