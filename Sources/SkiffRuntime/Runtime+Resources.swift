@@ -8,17 +8,28 @@ extension Runtime {
     /// `changing`: the action changes the cgroup (freeze, limits), which a cgroup shared with
     /// other processes must not be.
     private func liveRecord(_ id: String, action: String, changing: Bool = false) throws(RuntimeError) -> (ContainerRecord, ContainerCgroup) {
-        let id = try ContainerID(id)
-        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: action) }
+        let record = try createdRecord(id, action: action)
         let status = self.status(of: record, directory: nil)
         guard status == .created || status == .running || status == .paused else {
-            throw .wrongState(id: id.value, status: status, action: action)
+            throw .wrongState(id: record.id, status: status, action: action)
         }
-        guard let cgroup = record.cgroup else { throw .usage("container \"\(id.value)\" has no cgroup") }
+        let cgroup = try Self.cgroup(of: record)
         if cgroup.shared, changing {
-            throw .usage("cannot \(action) container \"\(id.value)\": it shares the cgroup \(cgroup.relativePath) with processes that are not its own")
+            throw .usage("cannot \(action) container \"\(record.id)\": it shares the cgroup \(cgroup.relativePath) with processes that are not its own")
         }
         return (record, cgroup)
+    }
+
+    /// The record of a container whose `create` has written it, in any status.
+    private func createdRecord(_ id: String, action: String) throws(RuntimeError) -> ContainerRecord {
+        let id = try ContainerID(id)
+        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: action) }
+        return record
+    }
+
+    private static func cgroup(of record: ContainerRecord) throws(RuntimeError) -> ContainerCgroup {
+        guard let cgroup = record.cgroup else { throw .usage("container \"\(record.id)\" has no cgroup") }
+        return cgroup
     }
 
     public func pause(id: String) throws(RuntimeError) {
@@ -53,14 +64,12 @@ extension Runtime {
         do { try driver.update(cgroup, plan: plan) } catch { throw .cgroup(error) }
     }
 
-    /// Every process in the container's cgroup.
     /// The processes in the container's cgroup. A stopped container lists what is left there
     /// (usually nothing), as runc does: containerd's shim asks of any task. In a cgroup shared
     /// with others, only the container's own are listed once its init is gone.
     public func processes(id: String) throws(RuntimeError) -> [Int32] {
-        let containerID = try ContainerID(id)
-        guard let record = try store.read(containerID) else { throw .wrongState(id: id, status: .creating, action: "list the processes of") }
-        guard let cgroup = record.cgroup else { throw .usage("container \"\(id)\" has no cgroup") }
+        let record = try createdRecord(id, action: "list the processes of")
+        let cgroup = try Self.cgroup(of: record)
         let pids = CgroupDrivers.driver(for: cgroup).processes(cgroup)
         guard cgroup.shared, status(of: record, directory: nil) == .stopped else { return pids }
         return pids.filter(Self.belongs(to: record))
