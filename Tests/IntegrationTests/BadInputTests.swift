@@ -92,12 +92,7 @@ struct BadInputTests {
             ),
             ("linux.intelRdt: Intel RDT (resctrl) is not supported", { $0.spec.linux?.intelRdt = .init(closID: "../..") }),
         ]
-        for (message, change) in cases {
-            let sandbox = Sandbox(args: ["true"])
-            change(sandbox)
-            sandbox.writeConfig()
-            expectCreateFails(sandbox, message)
-        }
+        for (message, change) in cases { Sandbox.expectCreateFails(configuring: change, message, oneLine: true) }
     }
 
     @Test func missingRootfs() {
@@ -143,7 +138,7 @@ struct BadInputTests {
         #expect(second.status != 0)
         #expect(second.stderr.contains("container \"\(id)\" already exists"))
         // The first is untouched.
-        #expect(sandbox.state(id)?["status"] as? String == "created")
+        #expect(sandbox.status(id) == "created")
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         sandbox.expectNothingLeft(id)
     }
@@ -180,7 +175,7 @@ struct BadInputTests {
         let result = sandbox.skiff(["delete", id])
         #expect(result.status != 0)
         #expect(result.stderr.contains("it is running"))
-        #expect(sandbox.state(id)?["status"] as? String == "running")
+        #expect(sandbox.status(id) == "running")
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         sandbox.expectNothingLeft(id)
     }

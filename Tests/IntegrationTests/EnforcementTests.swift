@@ -128,7 +128,7 @@ struct EnforcementTests {
         func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: counter))?[.size] as? Int) ?? -1 }
         usleep(300_000)
         #expect(sandbox.skiff(["pause", id]).status == 0)
-        #expect(sandbox.state(id)?["status"] as? String == "paused")
+        #expect(sandbox.status(id) == "paused")
         let a = size()
         usleep(300_000)
         #expect(size() == a, "the counter moved while paused")
@@ -136,7 +136,7 @@ struct EnforcementTests {
         #expect(sandbox.skiff(["resume", id]).status == 0)
         usleep(300_000)
         #expect(size() > a)
-        #expect(sandbox.state(id)?["status"] as? String == "running")
+        #expect(sandbox.status(id) == "running")
         // delete --force of a paused container works too.
         #expect(sandbox.skiff(["pause", id]).status == 0)
     }

@@ -12,6 +12,18 @@ struct ExecTests {
         return id
     }
 
+    /// A process of root's running `args`, as a `--process` file gives it.
+    func rootProcess(_ args: [String]) -> Spec.Process {
+        Spec.Process(user: .init(uid: 0, gid: 0), args: args, env: ["PATH=/bin"], cwd: "/")
+    }
+
+    /// `exec --process` of `process`, written as the bundle's process.json, with `flags`.
+    func exec(_ process: Spec.Process, in id: String, of sandbox: Sandbox, flags: [String] = []) -> Harness.Result {
+        let file = sandbox.bundle + "/process.json"
+        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
+        return sandbox.skiff(["exec", "--process", file] + flags + [id])
+    }
+
     @Test func execJoinsTheContainer() throws {
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.spec.hostname = "exec-target"
@@ -46,11 +58,8 @@ struct ExecTests {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        let process = Spec.Process(user: .init(uid: 0, gid: 0), args: ["sleep", "20"], env: ["PATH=/bin"], cwd: "/")
-        let file = sandbox.bundle + "/process.json"
-        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
         let pidFile = sandbox.bundle + "/exec.pid"
-        #expect(sandbox.skiff(["exec", "--process", file, "--detach", "--pid-file", pidFile, id]).status == 0)
+        #expect(exec(rootProcess(["sleep", "20"]), in: id, of: sandbox, flags: ["--detach", "--pid-file", pidFile]).status == 0)
         let pid = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
         let listed = sandbox.skiff(["ps", "--format", "json", id]).output
         #expect(listed.contains(String(pid)), "\(listed)")
@@ -65,11 +74,9 @@ struct ExecTests {
         let all = try #require(
             try String(contentsOfFile: "/proc/self/status", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
         for (affinity, expected) in [(Spec.CPUAffinity(initial: "0", final: "0"), "Cpus_allowed_list:\t0"), (Spec.CPUAffinity(initial: "0"), String(all))] {
-            var process = Spec.Process(user: .init(uid: 0, gid: 0), args: ["grep", "Cpus_allowed_list", "/proc/self/status"], env: ["PATH=/bin"], cwd: "/")
+            var process = rootProcess(["grep", "Cpus_allowed_list", "/proc/self/status"])
             process.execCPUAffinity = affinity
-            let file = sandbox.bundle + "/process.json"
-            FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
-            let result = sandbox.skiff(["exec", "--process", file, id])
+            let result = exec(process, in: id, of: sandbox)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output == expected)
         }
@@ -82,13 +89,10 @@ struct ExecTests {
         sandbox.spec.linux?.personality = .init(domain: "LINUX32")
         let id = running(sandbox)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        var process = Spec.Process(
-            user: .init(uid: 0, gid: 0), args: ["sh", "-c", "uname -m; cut -d' ' -f19,41 /proc/self/stat; ionice; true"], env: ["PATH=/bin"], cwd: "/")
+        var process = rootProcess(["sh", "-c", "uname -m; cut -d' ' -f19,41 /proc/self/stat; ionice; true"])
         process.scheduler = .init(policy: "SCHED_IDLE")
         process.ioPriority = .init(class: "IOPRIO_CLASS_IDLE", priority: 0)
-        let file = sandbox.bundle + "/process.json"
-        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
-        let result = sandbox.skiff(["exec", "--process", file, id])
+        let result = exec(process, in: id, of: sandbox)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.output.split(separator: "\n") == ["i686", "0 5", "idle"])
     }

@@ -164,8 +164,11 @@ final class Sandbox {
     /// Waits up to `seconds` for the container to be reported stopped; whether it was.
     @discardableResult
     func waitUntilStopped(_ id: String, seconds: Double = 1) -> Bool {
-        Harness.waitFor(seconds: seconds, every: 0.01) { state(id)?["status"] as? String == "stopped" }
+        Harness.waitFor(seconds: seconds, every: 0.01) { status(id) == "stopped" }
     }
+
+    /// The container's status as `state` reports it; nil when `state` fails.
+    func status(_ id: String) -> String? { state(id)?["status"] as? String }
 
     func state(_ id: String) -> [String: Any]? {
         let result = skiff(["state", id])
@@ -189,13 +192,13 @@ final class Sandbox {
     /// A fresh sandbox, changed by `configure`, whose `create` fails with `message` and
     /// leaves nothing.
     static func expectCreateFails(
-        configuring configure: (Sandbox) -> Void, _ message: String,
+        configuring configure: (Sandbox) -> Void, _ message: String, oneLine: Bool = false,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         let sandbox = Sandbox()
         configure(sandbox)
         sandbox.writeConfig()
-        sandbox.expectCreateFails(message, sourceLocation: sourceLocation)
+        sandbox.expectCreateFails(message, oneLine: oneLine, sourceLocation: sourceLocation)
     }
 
     /// Nothing of container `id` is left: no state directory, no cgroup, no mount.

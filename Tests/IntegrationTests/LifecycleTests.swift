@@ -36,7 +36,7 @@ struct LifecycleTests {
 
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
         sandbox.waitUntilStopped(id)
-        #expect(sandbox.state(id)?["status"] as? String == "stopped")
+        #expect(sandbox.status(id) == "stopped")
 
         #expect(sandbox.skiff(["delete", id]).status == 0)
         sandbox.expectNothingLeft(id)
@@ -59,7 +59,7 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
         #expect(sandbox.skiff(["kill", "--all", id, "9"]).status == 0)
         sandbox.waitUntilStopped(id)
-        #expect(sandbox.state(id)?["status"] as? String == "stopped")
+        #expect(sandbox.status(id) == "stopped")
         // As under runc: a stopped container's init cannot be signalled, in words containerd's
         // shims recognise, but `kill --all` (how containerd deletes every exited task) succeeds.
         let late = sandbox.skiff(["kill", id, "9"])
@@ -77,7 +77,7 @@ struct LifecycleTests {
         let id = Harness.id("ps-stopped")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+        #expect(sandbox.waitUntilStopped(id, seconds: 3))
         let json = sandbox.skiff(["ps", "--format", "json", id])
         #expect(json.status == 0 && json.output == "[]", "\(json.stdout)\(json.stderr)")
         let table = sandbox.skiff(["ps", id])
@@ -94,16 +94,16 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
         defer { sandbox.skiff(["delete", "--force", id]) }
         #expect(sandbox.skiff(["pause", id]).status == 0)
-        #expect((sandbox.state(id)?["status"] as? String) == "paused")
+        #expect(sandbox.status(id) == "paused")
         let start = sandbox.skiff(["start", id])
         #expect(start.status != 0 && start.stderr.contains("it is paused"), "\(start.stderr)")
         #expect(sandbox.skiff(["resume", id]).status == 0)
-        #expect((sandbox.state(id)?["status"] as? String) == "created")
+        #expect(sandbox.status(id) == "created")
         #expect(sandbox.skiff(["kill", id, "0"]).status == 0)
         #expect(sandbox.skiff(["start", id]).status == 0)
-        #expect((sandbox.state(id)?["status"] as? String) == "running")
+        #expect(sandbox.status(id) == "running")
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
-        #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+        #expect(sandbox.waitUntilStopped(id, seconds: 3))
         #expect(sandbox.skiff(["kill", id, "0"]).status != 0)
     }
 
@@ -118,13 +118,13 @@ struct LifecycleTests {
             defer { sandbox.skiff(["delete", "--force", id]) }
             #expect(sandbox.skiff(["pause", id]).status == 0)
             #expect(sandbox.skiff(["kill", id, signal]).status == 0)
-            let stopped = Harness.waitFor(seconds: signal == "KILL" ? 3 : 1) { (sandbox.state(id)?["status"] as? String) == "stopped" }
+            let stopped = sandbox.waitUntilStopped(id, seconds: signal == "KILL" ? 3 : 1)
             if signal == "KILL" {
                 #expect(stopped, "\(String(describing: sandbox.state(id)))")
             } else {
-                #expect(!stopped && (sandbox.state(id)?["status"] as? String) == "paused")
+                #expect(!stopped && sandbox.status(id) == "paused")
                 #expect(sandbox.skiff(["resume", id]).status == 0)
-                #expect(Harness.waitFor(seconds: 3) { (sandbox.state(id)?["status"] as? String) == "stopped" })
+                #expect(sandbox.waitUntilStopped(id, seconds: 3))
             }
         }
     }
@@ -135,7 +135,7 @@ struct LifecycleTests {
         let id = Harness.id("detach")
         let result = sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(sandbox.state(id)?["status"] as? String == "running")
+        #expect(sandbox.status(id) == "running")
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         sandbox.expectNothingLeft(id)
     }

@@ -61,6 +61,15 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         return spec
     }
 
+    /// Writes `spec` as the config.json of the bundle `name` under `bundles`; its path.
+    @discardableResult
+    func writeBundle(_ name: String, _ spec: Spec) -> String {
+        let bundle = bundles + "/" + name
+        try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        return bundle
+    }
+
     /// The cgroup `start` gives task `id`, `<node>-<id>` under each hierarchy's root: tests
     /// run side by side, each on a node of its own, and reuse ids such as "db", whose default
     /// cgroup (`skiff-db`) they would otherwise share — a create found it made by the other.
@@ -73,9 +82,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     func start(_ id: String, _ spec: Spec, root: String? = nil) -> Harness.Result {
         var spec = spec
         if spec.linux?.cgroupsPath == nil { spec.linux?.cgroupsPath = "/" + cgroupName(of: id) }
-        let bundle = bundles + "/" + id
-        try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        let bundle = writeBundle(id, spec)
         if root == nil { lock.withLock { ids.append(id) } }
         return skiff(["run", "--detach", "--bundle", bundle, id], root: root)
     }

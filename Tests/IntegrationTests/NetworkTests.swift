@@ -155,9 +155,7 @@ struct NetworkTests {
     @Test func killedCreateLeavesNoNetwork() throws {
         let node = NetworkNode()
         let spec = node.spec("exec sleep 1000", ["groups": "web", "ingress": "tcp 80 web"])
-        let bundle = node.bundles + "/killed"
-        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        let bundle = node.writeBundle("killed", spec)
         for instant in 0..<12 {
             let id = "k\(instant)"
             let create = Harness.start(
@@ -178,9 +176,7 @@ struct NetworkTests {
         let node = NetworkNode()
         node.startServer("db", ports: [5432, 5433], ["groups": "db", "ingress": "tcp 5432 web"])
         let db = try #require(node.address(of: "db"))
-        let bundle = node.bundles + "/checked"
-        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(node.spec("true", ["groups": "web"]))))
+        let bundle = node.writeBundle("checked", node.spec("true", ["groups": "web"]))
         let policy = bundle + "/policy.yaml"
         try "reachable: [\"tcp:\(db):5432\"]\nunreachable: [\"tcp:\(db):5433\"]\n".write(toFile: policy, atomically: true, encoding: .utf8)
         var result = node.skiff(["check", "--only", "network", "--policy", policy, bundle])
@@ -208,9 +204,7 @@ struct NetworkTests {
                 + "add rule bridge lossy forward tcp dport 5432 tcp flags & (syn | ack) == syn numgen inc mod 3 != 2 counter drop",
         ])
         #expect(lossy.status == 0, "\(lossy.stderr)")
-        let bundle = node.bundles + "/checked"
-        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(node.spec("true", ["groups": "web"]))))
+        let bundle = node.writeBundle("checked", node.spec("true", ["groups": "web"]))
         try "reachable: [\"tcp:\(db):5432\"]\n".write(toFile: bundle + "/policy.yaml", atomically: true, encoding: .utf8)
         let result = node.skiff(["check", "--only", "network", "--policy", bundle + "/policy.yaml", bundle])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -226,9 +220,7 @@ struct NetworkTests {
     /// Each must then lock the file that is there, or two would share an address.
     @Test func tasksComingAndGoingAtOnceShareNothing() async throws {
         let node = NetworkNode()
-        let bundle = node.bundles + "/brief"
-        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(node.spec("ip -o -4 addr show eth0", ["groups": "web"]))))
+        let bundle = node.writeBundle("brief", node.spec("ip -o -4 addr show eth0", ["groups": "web"]))
         let failed = await withTaskGroup(of: [String].self) { group in
             for worker in 0..<4 {
                 group.addTask {
