@@ -167,6 +167,21 @@ final class Sandbox {
         Harness.waitFor(seconds: seconds, every: 0.01) { status(id) == "stopped" }
     }
 
+    /// Waits up to `seconds` until the container's process has a handler for `signal` (its
+    /// `SigCgt` in /proc): pid 1 of a pid namespace drops a signal from outside that it has no
+    /// handler for, so a test that signals a trapping shell must wait for the trap.
+    @discardableResult
+    func waitUntilCatching(_ signal: Int32, in id: String, seconds: Double = 3) -> Bool {
+        guard let pid = state(id)?["pid"] as? Int else { return false }
+        return Harness.waitFor(seconds: seconds, every: 0.01) {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+                let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return false }
+            return mask & (1 << UInt64(signal - 1)) != 0
+        }
+    }
+
     /// The container's status as `state` reports it; nil when `state` fails.
     func status(_ id: String) -> String? { state(id)?["status"] as? String }
 

@@ -116,6 +116,8 @@ struct LifecycleTests {
             let id = Harness.id("paused-\(signal.lowercased())")
             #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
             defer { sandbox.skiff(["delete", "--force", id]) }
+            // Paused before its trap is set, the shell would never see the TERM.
+            #expect(sandbox.waitUntilCatching(SIGTERM, in: id))
             #expect(sandbox.skiff(["pause", id]).status == 0)
             #expect(sandbox.skiff(["kill", id, signal]).status == 0)
             let stopped = sandbox.waitUntilStopped(id, seconds: signal == "KILL" ? 3 : 1)
