@@ -81,8 +81,12 @@ final class ContainerdTests {
         // does not, so only the runtime's --all reaches it.
         #expect(try shell.run("\(ctr) task exec -d --fifo-dir \(directory)/fifo --exec-id e2 ctr-d sleep 300", in: directory).status == 0)
         #expect(try shell.run("\(ctr) task ps ctr-d", in: directory).output.split(separator: "\n").count == 3)
-        #expect(try shell.run("\(ctr) task kill -a -s TERM ctr-d; sleep 0.5", in: directory).status == 0)
-        let left = try shell.run("\(ctr) task ps ctr-d", in: directory).output
+        #expect(try shell.run("\(ctr) task kill -a -s TERM ctr-d", in: directory).status == 0)
+        var left = ""
+        Harness.waitFor(seconds: 10, every: 0.1) {
+            left = (try? shell.run("\(ctr) task ps ctr-d", in: directory).output) ?? ""
+            return left.split(separator: "\n").count == 2
+        }
         #expect(left.split(separator: "\n").count == 2, "\(left)")
         // update through the shim, as containerd sends it: 64 MiB becomes 128 MiB.
         let shim = try #require(ShimClient(state: directory + "/state", id: "ctr-d"))
@@ -96,7 +100,9 @@ final class ContainerdTests {
         // A bad update is refused by skiff, and the shim passes the error on.
         let refused = try shim.update(id: "ctr-d", resourcesJSON: #"{"blockIO": {"weight": 5}}"#)
         #expect(refused?.contains("linux.resources.blockIO.weight: must be between 10 and 1000") == true, "\(refused ?? "accepted")")
-        #expect(try shell.run("\(ctr) task kill -s KILL ctr-d; sleep 0.5; \(ctr) task rm ctr-d; \(ctr) c rm ctr-d", in: directory).status == 0)
+        #expect(try shell.run("\(ctr) task kill -s KILL ctr-d", in: directory).status == 0)
+        Harness.waitFor(seconds: 10, every: 0.1) { (try? shell.run("\(ctr) task ls", in: directory).output.contains("STOPPED")) ?? false }
+        #expect(try shell.run("\(ctr) task rm ctr-d && \(ctr) c rm ctr-d", in: directory).status == 0)
         #expect(!(try shell.run("\(ctr) c ls -q", in: directory).output.contains("ctr-d")))
     }
 }

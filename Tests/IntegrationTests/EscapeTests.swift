@@ -68,7 +68,7 @@ struct EscapeTests {
             FileManager.default.createFile(atPath: release, contents: nil)
             kill(listener.processIdentifier, SIGKILL)
         }
-        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
+        Harness.waitFor(seconds: 10, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
 
         let sandbox = Sandbox(args: ["sleep", "30"])
         sandbox.spec.process?.capabilities = .init(
@@ -84,7 +84,7 @@ struct EscapeTests {
         // The second process with the filter is this exec; its execve waits for the listener.
         #expect(sandbox.skiff(["exec", "-d", id, "/bin/true"]).status == 0)
         var held: String?
-        Harness.waitFor(seconds: 2, every: 0.01) {
+        Harness.waitFor(seconds: 10, every: 0.01) {
             held = (try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").first { $0.hasPrefix("held pid=") }.map(String.init)
             return held != nil
         }

@@ -177,7 +177,7 @@ struct EverydayConfigTests {
         defer { sandbox.skiff(["delete", "--force", id]) }
         let cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: .current())
         let usage = try #require(cgroup.directory(for: "memory")).path + "/memory.usage_in_bytes"
-        Harness.waitFor(seconds: 2, every: 0.02) {
+        Harness.waitFor(seconds: 10, every: 0.02) {
             (Int((try? String(contentsOfFile: usage, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) >= 20 << 20
         }
         let result = sandbox.skiff(["update", "--memory", "2m", id])

@@ -163,7 +163,7 @@ final class Sandbox {
 
     /// Waits up to `seconds` for the container to be reported stopped; whether it was.
     @discardableResult
-    func waitUntilStopped(_ id: String, seconds: Double = 1) -> Bool {
+    func waitUntilStopped(_ id: String, seconds: Double = 10) -> Bool {
         Harness.waitFor(seconds: seconds, every: 0.01) { status(id) == "stopped" }
     }
 

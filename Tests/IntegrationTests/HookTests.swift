@@ -35,7 +35,7 @@ struct HookTests {
         #expect(!FileManager.default.fileExists(atPath: log + "/startContainer.json"))
         #expect(sandbox.skiff(["start", id]).status == 0)
         #expect(try status(log, "poststart") == "running")
-        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: log + "/startContainer.json") }
+        Harness.waitFor(seconds: 10, every: 0.01) { FileManager.default.fileExists(atPath: log + "/startContainer.json") }
         #expect(try status(log, "startContainer") == "created")
         sandbox.waitUntilStopped(id)
         #expect(sandbox.skiff(["delete", id]).status == 0)

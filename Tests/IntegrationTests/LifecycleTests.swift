@@ -26,7 +26,7 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["start", id]).status == 0)
         state = try #require(sandbox.state(id))
         #expect(state["status"] as? String == "running")
-        Harness.waitFor(seconds: 1, every: 0.01) { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("busybox") }
+        Harness.waitFor(seconds: 10, every: 0.01) { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("busybox") }
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe").hasSuffix("busybox"))
 
         let list = sandbox.skiff(["list", "--format", "json"])
@@ -77,7 +77,7 @@ struct LifecycleTests {
         let id = Harness.id("ps-stopped")
         #expect(sandbox.skiff(["run", "-d", "-b", sandbox.bundle, id]).status == 0)
         defer { sandbox.skiff(["delete", "--force", id]) }
-        #expect(sandbox.waitUntilStopped(id, seconds: 3))
+        #expect(sandbox.waitUntilStopped(id))
         let json = sandbox.skiff(["ps", "--format", "json", id])
         #expect(json.status == 0 && json.output == "[]", "\(json.stdout)\(json.stderr)")
         let table = sandbox.skiff(["ps", id])
@@ -103,7 +103,7 @@ struct LifecycleTests {
         #expect(sandbox.skiff(["start", id]).status == 0)
         #expect(sandbox.status(id) == "running")
         #expect(sandbox.skiff(["kill", id, "KILL"]).status == 0)
-        #expect(sandbox.waitUntilStopped(id, seconds: 3))
+        #expect(sandbox.waitUntilStopped(id))
         #expect(sandbox.skiff(["kill", id, "0"]).status != 0)
     }
 
@@ -120,13 +120,13 @@ struct LifecycleTests {
             #expect(sandbox.waitUntilCatching(SIGTERM, in: id))
             #expect(sandbox.skiff(["pause", id]).status == 0)
             #expect(sandbox.skiff(["kill", id, signal]).status == 0)
-            let stopped = sandbox.waitUntilStopped(id, seconds: signal == "KILL" ? 3 : 1)
+            let stopped = sandbox.waitUntilStopped(id, seconds: signal == "KILL" ? 10 : 1)
             if signal == "KILL" {
                 #expect(stopped, "\(String(describing: sandbox.state(id)))")
             } else {
                 #expect(!stopped && sandbox.status(id) == "paused")
                 #expect(sandbox.skiff(["resume", id]).status == 0)
-                #expect(sandbox.waitUntilStopped(id, seconds: 3))
+                #expect(sandbox.waitUntilStopped(id))
             }
         }
     }

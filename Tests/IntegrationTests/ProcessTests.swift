@@ -154,7 +154,7 @@ struct ProcessTests {
         sandbox.writeConfig()
         let running = Harness.start(["--root", sandbox.root, "run", "-b", sandbox.bundle, Harness.id("fwd")])
         // Wait for the trap to be set (the process prints "ready").
-        Harness.waitFor(seconds: 2, every: 0.01) { ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("ready") }
+        Harness.waitFor(seconds: 10, every: 0.01) { ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("ready") }
         kill(running.process.processIdentifier, SIGTERM)
         let result = running.finish()
         #expect(result.status == 42, "\(result.stderr)")

@@ -130,7 +130,7 @@ struct SeccompTests {
         let output = Pipe()
         listener.standardOutput = output
         try listener.run()
-        Harness.waitFor(seconds: 1, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
+        Harness.waitFor(seconds: 10, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
         return (listener, socket, output)
     }
 

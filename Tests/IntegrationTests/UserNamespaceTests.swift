@@ -35,7 +35,7 @@ struct UserNamespaceTests {
             box.expectNothingLeft(id)
         }
         var pid = 0
-        Harness.waitFor(seconds: 2, every: 0.02) {
+        Harness.waitFor(seconds: 10, every: 0.02) {
             pid = box.state(id)?["pid"] as? Int ?? 0
             return pid > 0 && ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("touched")
         }
