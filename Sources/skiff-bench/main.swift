@@ -200,11 +200,12 @@ var lifecycleTimes: [String: [Double]] = [:]
 var limitedTimes: [String: [Double]] = [:]
 var seccompTimes: [String: [Double]] = [:]
 var execTimes: [String: [Double]] = [:]
-// A long-running container per runtime for `exec true`.
+// A long-running container per runtime for `exec true`, each with its own id: crun and runc
+// name a config's default cgroup after the id alone, so one id would put both in one cgroup.
 mkdir(work + "/sleeper", 0o755)
 writeFile(work + "/sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#))
 for (name, path) in binaries {
-    _ = measure([path, "--root", "\(work)/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper"])
+    _ = measure([path, "--root", "\(work)/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper-\(name)"])
 }
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
@@ -249,7 +250,7 @@ for round in 0..<options.iterations {
             measure([path, "--root", root, "delete", "--force", filtered]),
         ]
         seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
-        execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper", "/bin/true"]).milliseconds)
+        execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper-\(name)", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
     }
     if let unshareTool {
@@ -263,7 +264,7 @@ let crunPeak = Double(peaks["crun"] ?? 0)
 let crunLimited = median(limitedTimes["crun"] ?? [])
 let crunSeccomp = median(seccompTimes["crun"] ?? [])
 let crunExec = median(execTimes["crun"] ?? [])
-for (name, path) in binaries { _ = measure([path, "--root", "\(work)/state-\(name)", "delete", "--force", "sleeper"]) }
+for (name, path) in binaries { _ = measure([path, "--root", "\(work)/state-\(name)", "delete", "--force", "sleeper-\(name)"]) }
 print("")
 print(
     "runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun"
