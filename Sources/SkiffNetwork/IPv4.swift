@@ -20,6 +20,12 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
 
     public init?(_ text: String) { self.init(text[...]) }
 
+    /// Four bytes in network order (a netlink attribute); nil for any other length.
+    init?(bytes: ArraySlice<UInt8>) {
+        guard bytes.count == 4 else { return nil }
+        value = bytes.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
     /// Network byte order, for netlink attributes and nftables data.
     public var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
 
@@ -56,11 +62,27 @@ public struct IPv4Subnet: Hashable, Sendable, CustomStringConvertible {
 
     public init?(_ text: String) { self.init(text[...]) }
 
+    /// The network of `prefixLength` bits that holds `address` (its host bits cleared).
+    public init(holding address: IPv4Address, prefixLength: Int) {
+        self.prefixLength = prefixLength
+        network = IPv4Address(address.value & Self.mask(prefixLength))
+    }
+
     public var mask: UInt32 { Self.mask(prefixLength) }
 
     static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << (32 - length) }
 
     public func contains(_ address: IPv4Address) -> Bool { address.value & mask == network.value }
+
+    /// Whether every address of `other` is in this subnet.
+    public func contains(_ other: IPv4Subnet) -> Bool { other.prefixLength >= prefixLength && contains(other.network) }
+
+    /// Whether the two share any address (one then holds the other).
+    public func overlaps(_ other: IPv4Subnet) -> Bool { contains(other) || other.contains(self) }
+
+    /// The private address space (RFC 1918) and the shared space of carrier NAT (RFC 6598):
+    /// addresses no one reaches across the internet, the only ones a task subnet may use.
+    public static let privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"].map { IPv4Subnet($0)! }
 
     public var broadcast: IPv4Address { IPv4Address(network.value | ~mask) }
 

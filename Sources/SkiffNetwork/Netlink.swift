@@ -172,7 +172,12 @@ struct NetlinkSocket: ~Copyable {
                         let detail = words.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } ?? ""
                         failure = .system(step: step, errno: -code, detail: detail)
                     }
-                } else if type != UInt16(SKIFF_NLMSG_DONE) {
+                } else if type == UInt16(SKIFF_NLMSG_DONE) {
+                    // The end of a dump (which is never acknowledged otherwise), with its error.
+                    awaited.remove(seq)
+                    let code = reply.payload.count >= 4 ? reply.int32(at: 0) : 0
+                    if code != 0, failure == nil { failure = .system(step: step, errno: -code) }
+                } else {
                     replies.append(reply)
                 }
                 offset += (length + 3) & ~3

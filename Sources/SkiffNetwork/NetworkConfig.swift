@@ -34,6 +34,12 @@ public struct NetworkConfig: Sendable, Equatable {
             case "subnet":
                 guard let subnet = IPv4Subnet(value) else { throw SpecError(field, "\"\(value)\" is not an IPv4 CIDR (like 10.77.0.0/16)") }
                 guard (8...30).contains(subnet.prefixLength) else { throw SpecError(field, "a /\(subnet.prefixLength) subnet is not allowed (from /8 to /30)") }
+                // The subnet becomes a route of the node: a public one would take the node's
+                // own traffic to those addresses (a DNS server, a metadata service) to the tasks.
+                guard IPv4Subnet.privateRanges.contains(where: { $0.contains(subnet) }) else {
+                    let ranges = IPv4Subnet.privateRanges.map(\.description).joined(separator: ", ")
+                    throw SpecError(field, "\(subnet) is not private address space (\(ranges)): the node would send its own traffic for it to the tasks")
+                }
                 config.subnet = subnet
             case "address":
                 guard let address = IPv4Address(value) else { throw SpecError(field, "\"\(value)\" is not an IPv4 address") }

@@ -53,6 +53,31 @@ struct RouteNetlink: ~Copyable {
         return Link(index: reply.int32(at: 4), kind: text(info?[UInt16(IFLA_INFO_KIND)]), alias: text(attributes[UInt16(IFLA_IFALIAS)]))
     }
 
+    /// The name of the link `index`, or nil if there is none.
+    mutating func name(ofLink index: Int32) throws(NetworkError) -> String? {
+        let request = NetlinkMessage(type: UInt16(RTM_GETLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(index: index))
+        let replies: [NetlinkReply]
+        do throws(NetworkError) { replies = try socket.perform([request], step: "looking up link \(index)") } catch {
+            if error.errno == ENODEV { return nil }
+            throw error
+        }
+        guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }), let name = reply.attributes(after: 16)[UInt16(IFLA_IFNAME)] else { return nil }
+        return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    /// Every IPv4 route of the node, in every routing table (main, local — where the node's
+    /// own addresses are — and any other).
+    mutating func routes() throws(NetworkError) -> [NodeRoute] {
+        // struct rtmsg, all zero: every table, every type.
+        let request = NetlinkMessage(
+            type: UInt16(RTM_GETROUTE), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_DUMP,
+            fixed: [UInt8(AF_INET)] + [UInt8](repeating: 0, count: 11))
+        return try socket.perform([request], step: "listing the node's routes").compactMap { reply in
+            guard reply.type == UInt16(RTM_NEWROUTE), reply.payload.count >= 12 else { return nil }
+            return NodeRoute(rtmsg: reply)
+        }
+    }
+
     /// The alias skiff gives the bridges it makes: only those are skiff's to configure.
     static let bridgeAlias = "made by skiff"
 

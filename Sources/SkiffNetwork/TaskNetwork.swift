@@ -42,7 +42,7 @@ public enum TaskNetwork {
         try store.save()
 
         var node = try RouteNetlink()
-        let bridge = try ensureBridge(config, replacing: previousSubnet, node: &node)
+        let bridge = try ensureBridge(config, replacing: previousSubnet, leases: leases, node: &node)
         let namespace: FileDescriptor
         do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
         try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue)
@@ -200,7 +200,26 @@ public enum TaskNetwork {
     /// needed; one that someone else made (docker0, cni0) is used as it is: skiff attaches
     /// its tasks' veths and rules, but changes nothing of the bridge itself.
     /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
-    private static func ensureBridge(_ config: NetworkConfig, replacing previous: IPv4Subnet?, node: inout RouteNetlink) throws(NetworkError) -> Int32 {
+    /// `leases`: the node's lease directory, which holds this bridge's lease file now. When the
+    /// bridge is to get the subnet (it is new, or skiff's without tasks on it) the subnet is
+    /// checked against the node's routes first, under a lock of the directory: creates on two
+    /// bridges must not both find one free subnet and both take it.
+    private static func ensureBridge(
+        _ config: NetworkConfig, replacing previous: IPv4Subnet?, leases: String, node: inout RouteNetlink
+    ) throws(NetworkError) -> Int32 {
+        var nodeLock: Int32 = -1
+        defer { if nodeLock >= 0 { close(nodeLock) } }
+        if previous != config.subnet {
+            let existing = try node.link(named: config.bridge)
+            if existing == nil || existing?.alias == RouteNetlink.bridgeAlias {
+                nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
+                while flock(nodeLock, LOCK_EX) != 0 {
+                    guard errno == EINTR else { throw .system(step: "locking \(leases)", errno: errno) }
+                }
+                try checkSubnetIsFree(config.subnet, bridge: existing?.index, node: &node)
+            }
+        }
         let created = try node.createBridge(config.bridge)
         guard let link = try node.link(named: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
         guard link.kind == "bridge" else {

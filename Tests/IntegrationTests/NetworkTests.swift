@@ -270,6 +270,9 @@ struct NetworkBadInputTests {
         (["ingress": "tcp 80 we.b"], "annotations[\"io.skiff.network.ingress\"]: rule 1 (\"tcp 80 we.b\"): group \"we.b\""),
         (["bridge": "skiff-bridge-0001"], "annotations[\"io.skiff.network.bridge\"]: \"skiff-bridge-0001\": an interface name has 1 to 15 characters"),
         (["mtu": "1500"], "annotations[\"io.skiff.network.mtu\"]: unknown network annotation"),
+        (["subnet": "8.8.8.0/30"], "annotations[\"io.skiff.network.subnet\"]: 8.8.8.0/30 is not private address space"),
+        (["subnet": "169.254.169.252/30"], "annotations[\"io.skiff.network.subnet\"]: 169.254.169.252/30 is not private address space"),
+        (["subnet": "8.0.0.0/7"], "annotations[\"io.skiff.network.subnet\"]: a /7 subnet is not allowed"),
     ])
     func badAnnotation(annotation: [String: String], message: String) {
         let node = NetworkNode()
@@ -293,6 +296,72 @@ struct NetworkBadInputTests {
         #expect(!node.inNode(["nft", "list", "ruleset"]).stdout.contains("g_web"))
         node.skiff(["delete", "--force", "holder"])
         node.expectNothingLeft()
+    }
+
+    /// A subnet skiff would put on a bridge may not take the node's own traffic: one that
+    /// overlaps a route of the node (its networks, its addresses, a blackhole, another
+    /// bridge's tasks) or holds its router is refused, naming the route; the node's routes
+    /// are as they were, and no bridge, state or lease is left. A bridge's own routes are
+    /// its subnet's: a task on an idle skiff bridge is not refused by them.
+    @Test func aSubnetThatWouldTakeTheNodesTrafficIsRefused() throws {
+        let node = NetworkNode()
+        for command in [
+            "ip link add uplink0 type veth peer name uplink1", "ip addr add 10.60.0.5/24 dev uplink0", "ip link set uplink1 up",
+            "ip link set uplink0 up",
+            "ip route add default via 10.70.0.1 dev uplink0 onlink", "ip route add blackhole 192.168.50.0/24",
+            "ip route add 192.168.61.0/24 nexthop via 10.60.0.7 dev uplink0 nexthop via 10.60.0.8 dev uplink0",
+        ] {
+            #expect(node.inNode(command.split(separator: " ").map(String.init)).status == 0, "\(command)")
+        }
+        #expect(node.start("holder", node.spec("exec sleep 1000", ["groups": "web"])).status == 0)
+        let routes = node.inNode(["ip", "-4", "route", "show", "table", "all"]).stdout
+        let field = "annotations[\"io.skiff.network.subnet\"]: "
+        let cases = [
+            ("10.60.0.0/30", "overlaps the node's route 10.60.0.0/24 dev uplink0"),
+            ("10.60.0.4/30", "overlaps the node's route "),  // the network, or the node's address in it
+            ("10.70.0.0/30", "holds 10.70.0.1, the gateway of the node's route default via 10.70.0.1 dev uplink0"),
+            ("10.0.0.0/8", "the node's route "),  // the first of several
+            ("10.77.4.0/24", "overlaps the node's route 10.77.0.0/16 dev skiff0"),
+            ("192.168.50.0/25", "overlaps the node's route blackhole 192.168.50.0/24"),
+            ("192.168.61.128/25", "overlaps the node's route 192.168.61.0/24 via 10.60.0.7 dev uplink0"),  // multipath
+        ]
+        for (subnet, message) in cases {
+            let result = node.start("bad", node.spec("true", ["bridge": "taker0", "subnet": subnet]))
+            #expect(result.status != 0)
+            #expect(result.stderr.contains(field + subnet + " ") && result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: node.root + "/bad"))
+            #expect(node.inNode(["ip", "link", "show", "taker0"]).status != 0, "bridge taker0 was made")
+            #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory + "/taker0.leases"))
+            #expect(node.leases().map(\.id) == ["holder"])
+        }
+        #expect(node.inNode(["ip", "-4", "route", "show", "table", "all"]).stdout == routes)
+        // A free subnet is taken; skiff0 idle (its lease file gone) takes its own subnet again.
+        #expect(node.start("free", node.spec("exec sleep 1000", ["bridge": "free0", "subnet": "10.61.0.0/24"])).status == 0)
+        #expect(node.exec("free", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains("10.61.0.2/24"))
+        #expect(node.skiff(["delete", "--force", "holder"]).status == 0)
+        let again = node.start("again", node.spec("exec sleep 1000", ["groups": "web"]))
+        #expect(again.status == 0, "\(again.stderr)")
+        for id in ["free", "again"] { node.skiff(["delete", "--force", id]) }
+        node.expectNothingLeft()
+    }
+
+    /// Two bridges asked for overlapping subnets at once: the check and the address are one
+    /// step under the node's lock, so exactly one of the two gets its subnet.
+    @Test func overlappingSubnetsAtOnceOneWins() async {
+        let node = NetworkNode()
+        for round in 0..<8 {
+            let asked = [("a\(round)", "10.8\(round).0.0/16"), ("b\(round)", "10.8\(round).7.0/24")]
+            let started = await withTaskGroup(of: Int32.self) { group in
+                for (id, subnet) in asked {
+                    group.addTask { node.start(id, node.spec("exec sleep 1000", ["bridge": "br\(id)", "subnet": subnet])).status }
+                }
+                return await group.reduce(into: [Int32]()) { $0.append($1) }
+            }
+            #expect(started.filter { $0 == 0 }.count == 1, "round \(round): \(started)")
+        }
+        for round in 0..<8 { for id in ["a\(round)", "b\(round)"] { node.skiff(["delete", "--force", id]) } }
+        #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory))
     }
 
     @Test func aTaskInTheHostNetworkCannotHaveItsOwn() {

@@ -56,6 +56,11 @@ import Testing
         ("subnet", "10.77.0.1/16", "is not an IPv4 CIDR"),
         ("subnet", "10.77.0/16", "is not an IPv4 CIDR"),
         ("subnet", "10.0.0.0/31", "from /8 to /30"),
+        ("subnet", "8.8.8.0/30", "8.8.8.0/30 is not private address space (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)"),
+        ("subnet", "172.32.0.0/16", "is not private address space"),
+        ("subnet", "127.0.0.0/8", "is not private address space"),
+        ("subnet", "169.254.0.0/16", "is not private address space"),
+        ("subnet", "100.0.0.0/8", "is not private address space"),
         ("address", "10.77.0.256", "is not an IPv4 address"),
         ("address", "010.77.0.5", "is not an IPv4 address"),
         ("address", "10.78.0.5", "is not a task address of the subnet 10.77.0.0/16"),
@@ -92,5 +97,10 @@ import Testing
         #expect(!IPv4Subnet("10.77.0.0/16")!.contains(IPv4Address("10.78.0.1")!))
         #expect(IPv4Subnet("10.77.0.0/30")!.taskAddresses == IPv4Address("10.77.0.2")!.value...IPv4Address("10.77.0.2")!.value)
         #expect(IPv4Subnet("1.2.3.4")?.prefixLength == 32)
+        let wide = IPv4Subnet("10.0.0.0/8")!, narrow = IPv4Subnet("10.77.4.0/24")!, other = IPv4Subnet("10.78.0.0/16")!
+        #expect(wide.contains(narrow) && !narrow.contains(wide) && wide.overlaps(narrow) && narrow.overlaps(wide))
+        #expect(!narrow.overlaps(other) && !other.overlaps(narrow))
+        #expect(IPv4Subnet.privateRanges.contains { $0.contains(IPv4Subnet("172.31.255.252/30")!) })
+        #expect(IPv4Subnet(holding: IPv4Address("10.77.3.9")!, prefixLength: 16) == IPv4Subnet("10.77.0.0/16"))
     }
 }
