@@ -65,6 +65,21 @@ struct RouteNetlink: ~Copyable {
         return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
     }
 
+    /// The names of the links enslaved to the bridge `index` (its ports).
+    mutating func ports(ofBridge index: Int32) throws(NetworkError) -> [String] {
+        // The kernel filters a link dump by IFLA_MASTER; the replies are checked all the same.
+        var request = NetlinkMessage(type: UInt16(RTM_GETLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_DUMP, fixed: Self.linkHeader())
+        request.put(UInt16(IFLA_MASTER), u32: UInt32(index))
+        return try socket.perform([request], step: "listing the ports of bridge \(index)").compactMap { reply in
+            guard reply.type == UInt16(RTM_NEWLINK) else { return nil }
+            let attributes = reply.attributes(after: 16)
+            guard let master = attributes[UInt16(IFLA_MASTER)], master.count == 4, NetlinkReply(type: 0, payload: master).int32(at: 0) == index,
+                let name = attributes[UInt16(IFLA_IFNAME)]
+            else { return nil }
+            return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
     /// Every IPv4 route of the node, in every routing table (main, local — where the node's
     /// own addresses are — and any other).
     mutating func routes() throws(NetworkError) -> [NodeRoute] {

@@ -15,6 +15,7 @@ public enum TaskNetwork {
     public static func setUp(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
         var store = try LeaseStore(directory: leases, bridge: config.bridge)
         let previousSubnet = store.subnet
+        let firstOnBridge = store.leases.isEmpty
         if let previousSubnet, previousSubnet != config.subnet, !store.leases.isEmpty {
             throw .annotation(
                 SpecError(
@@ -42,7 +43,7 @@ public enum TaskNetwork {
         try store.save()
 
         var node = try RouteNetlink()
-        let bridge = try ensureBridge(config, replacing: previousSubnet, leases: leases, node: &node)
+        let bridge = try ensureBridge(config, replacing: previousSubnet, firstOnBridge: firstOnBridge, leases: leases, node: &node)
         let namespace: FileDescriptor
         do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
         try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue)
@@ -204,8 +205,12 @@ public enum TaskNetwork {
     /// bridge is to get the subnet (it is new, or skiff's without tasks on it) the subnet is
     /// checked against the node's routes first, under a lock of the directory: creates on two
     /// bridges must not both find one free subnet and both take it.
+    ///
+    /// A bridge someone else made (docker0, cni0) is joined only if, when skiff's first task
+    /// comes, every port of it is skiff's: the addresses of workloads skiff does not know
+    /// are not in its leases, and a task could be leased one of them and take its traffic.
     private static func ensureBridge(
-        _ config: NetworkConfig, replacing previous: IPv4Subnet?, leases: String, node: inout RouteNetlink
+        _ config: NetworkConfig, replacing previous: IPv4Subnet?, firstOnBridge: Bool, leases: String, node: inout RouteNetlink
     ) throws(NetworkError) -> Int32 {
         var nodeLock: Int32 = -1
         defer { if nodeLock >= 0 { close(nodeLock) } }
@@ -233,6 +238,12 @@ public enum TaskNetwork {
                 try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
             }
             try node.addAddress(config.subnet.gateway, prefixLength: config.subnet.prefixLength, index: index)
+        } else if firstOnBridge, case let others = try node.ports(ofBridge: index).filter({ !$0.hasPrefix(TaskEndpoint.interfacePrefix) }), !others.isEmpty {
+            throw .annotation(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)bridge\"]",
+                    "\"\(config.bridge)\" is a bridge skiff did not make, with ports of others (\(others.prefix(3).joined(separator: ", "))): a task there could be leased the address of a workload skiff does not know"
+                ))
         }
         try enableBridgeFiltering()
         return index

@@ -74,6 +74,32 @@ struct NetworkSharingTests {
         node.expectNothingLeft()
     }
 
+    /// A bridge someone else made with ports of others (Docker's containers on docker0, pods
+    /// on cni0) is refused to skiff's first task there: their addresses are not in skiff's
+    /// leases, and the task could be leased one and take its traffic. Without them it is joined.
+    @Test func aBridgeWithPortsOfOthersIsRefused() {
+        let node = NetworkNode()
+        for command in ["ip link add othr1 type bridge", "ip link add wkld0 type veth peer name wkld1", "ip link set wkld0 master othr1"] {
+            #expect(node.inNode(command.split(separator: " ").map(String.init)).status == 0, "\(command)")
+        }
+        let network = ["bridge": "othr1", "subnet": "10.78.0.0/24", "address": "10.78.0.9"]
+        let refused = node.start("guest", node.spec("exec sleep 1000", network))
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.contains("annotations[\"io.skiff.network.bridge\"]: \"othr1\" is a bridge skiff did not make, with ports of others (wkld0)"),
+            "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "not one line: \(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: node.root + "/guest"))
+        #expect(node.veths().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory + "/othr1.leases"))
+        #expect(!node.inNode(["nft", "list", "tables"]).stdout.contains("skiff_othr1"))
+        #expect(node.inNode(["ip", "link", "set", "wkld0", "nomaster"]).status == 0)
+        let joined = node.start("guest2", node.spec("exec sleep 1000", network))
+        #expect(joined.status == 0, "\(joined.stderr)")
+        node.skiff(["delete", "--force", "guest2"])
+        node.expectNothingLeft()
+    }
+
     /// Up to 4096 nftables rules per direction go in one transaction; more are refused up front.
     @Test func manyRulesWorkAndTooManyAreRefused() throws {
         let node = NetworkNode()
