@@ -119,6 +119,9 @@ case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has 
 systemctl start user@1000.service > "$WORK/user-manager.out" 2>&1 || notok "the user's manager starts" "$(tail -n 3 "$WORK/user-manager.out")"
 # Its socket comes first; it answers once its own start-up is done (slow under TCG).
 for i in $(seq 300); do [ -S /run/user/1000/systemd/private ] && [ "$(systemctl is-active user@1000.service)" = active ] && break; sleep 0.2; done
+# "active" can come before the manager answers calls on a loaded host (a CI run saw skiff's
+# Subscribe time out after 30 s): wait until it says its start-up is over.
+timeout 180 runuser -u skiffuser -- env XDG_RUNTIME_DIR=/run/user/1000 systemctl --user is-system-running --wait > /dev/null 2>&1 || true
 mkdir -p "$WORK/rootless"
 cat > "$WORK/rootless/config.json" <<JSON
 {"ociVersion": "1.2.0",
