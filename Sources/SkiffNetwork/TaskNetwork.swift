@@ -238,15 +238,23 @@ public enum TaskNetwork {
                 try node.removeAddress(previous.gateway, prefixLength: previous.prefixLength, index: index)
             }
             try node.addAddress(config.subnet.gateway, prefixLength: config.subnet.prefixLength, index: index)
-        } else if firstOnBridge, case let others = try node.ports(ofBridge: index).filter({ !$0.hasPrefix(TaskEndpoint.interfacePrefix) }), !others.isEmpty {
-            throw .annotation(
-                SpecError(
-                    "annotations[\"\(NetworkConfig.prefix)bridge\"]",
-                    "\"\(config.bridge)\" is a bridge skiff did not make, with ports of others (\(others.prefix(3).joined(separator: ", "))): a task there could be leased the address of a workload skiff does not know"
-                ))
+        } else if firstOnBridge {
+            try checkHasNoPortsOfOthers(config.bridge, index: index, node: &node)
         }
         try enableBridgeFiltering()
         return index
+    }
+
+    private static func checkHasNoPortsOfOthers(_ bridge: String, index: Int32, node: inout RouteNetlink) throws(NetworkError) {
+        // Ports named like skiff's are veths of deleted tasks the kernel has not removed yet.
+        let others = try node.ports(ofBridge: index).filter { !$0.hasPrefix(TaskEndpoint.interfacePrefix) }
+        guard others.isEmpty else {
+            throw .annotation(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)bridge\"]",
+                    "\"\(bridge)\" is a bridge skiff did not make, with ports of others (\(others.prefix(3).joined(separator: ", "))): a task there could be leased the address of a workload skiff does not know"
+                ))
+        }
     }
 
     private static func enableBridgeFiltering() throws(NetworkError) {
