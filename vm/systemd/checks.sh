@@ -113,6 +113,24 @@ bundle bad '["true"]' '{}' "system.slice:skiff:bad name"
 out=$(skiff run -b "$WORK/bad" bad 2>&1)
 case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has characters systemd does not allow"*) ok "a bad unit name is named" ;; *) notok "bad unit name" "$out" ;; esac
 [ ! -e $STATE/bad ] && ! systemctl list-units --all --no-legend | grep -q "skiff-bad" && ok "and nothing is left" || notok "bad input left something" "$(ls $STATE)"
+# A unit of someone else's that has no cgroup (a scope that failed stays loaded) is not seen
+# by the plan's check; starting the container's scope then fails, and skiff leaves the unit
+# as it was: not stopped, not reset.
+systemd-run --quiet --scope --unit=skiff-others -p RuntimeMaxSec=1 sleep 30 > /dev/null 2>&1
+if systemctl is-failed -q skiff-others.scope; then
+    bundle others '["true"]' '{}' "system.slice:skiff:others"
+    out=$(skiff run -b "$WORK/others" others 2>&1)
+    case "$out" in *"skiff-others.scope"*) ok "a unit of others' with the container's name: create fails" ;; *) notok "others' unit" "$out" ;; esac
+    systemctl is-failed -q skiff-others.scope && [ ! -e $STATE/others ] && ok "and the unit is left as it was" || notok "others' unit changed" "$(systemctl status skiff-others.scope 2>&1 | head -3)"
+    systemctl reset-failed skiff-others.scope
+else
+    notok "a failed scope to test with" "$(systemctl status skiff-others.scope 2>&1 | head -3)"
+fi
+# A slice as the container's unit (runc's library would make it): refused, no slice made.
+bundle slice '["true"]' '{}' "system.slice:skiff:user-4242.slice"
+out=$(skiff run -b "$WORK/slice" slice 2>&1)
+case "$out" in "skiff: linux.cgroupsPath: \"system.slice:skiff:user-4242.slice\": the name is a slice"*) ok "a slice as the unit is refused" ;; *) notok "slice as the unit" "$out" ;; esac
+[ ! -e $STATE/slice ] && ! systemctl list-units --all --no-legend | grep -q "user-4242.slice" && ok "and no slice is made" || notok "slice as the unit left something" "$(systemctl list-units --all --no-legend | grep user-4242)"
 
 # --- rootless: the user's own systemd manager makes the scope, and its limits hold ---
 # (lingering starts it when logind runs; started here too, so the checks need not wait on that)

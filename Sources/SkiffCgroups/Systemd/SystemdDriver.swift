@@ -11,7 +11,7 @@ import SkiffSystem
 /// first process (skiff-init, which runs nothing of the container before its plan arrives):
 /// `create` only remembers the plan, and `attach` starts the scope. Every other operation
 /// works on the scope's cgroup as cgroupfs does.
-public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pending` is set once by create, read by attach
+public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one command's: `pending` set by create, read by attach
     public static let name = "systemd"
 
     /// The host's hierarchies, read when first needed (see `CgroupfsDriver.system`).
@@ -23,6 +23,9 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
     /// subscribing once; a user's manager on its private socket answered a second
     /// connection's Subscribe only after a long wait).
     private var connection: SystemdManager?
+    /// A unit that someone else started between `plan` (which refuses one that exists) and
+    /// `attach`: not the container's, so `destroy` (the failed create's undo) leaves it alone.
+    private var unitOfOthers: String?
 
     private func manager() throws(SystemError) -> SystemdManager {
         if let connection { return connection }
@@ -107,7 +110,10 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
             let manager = try manager()
             let scope = SystemdProperties.scope(slice: slice, pid: pid, description: "skiff container \(cgroup.relativePath)")
             try manager.startTransientUnit(unit, properties: scope + properties + SystemdProperties.devices(plan.devices))
-        } catch { throw CgroupError(error) }
+        } catch {
+            if error.detail?.hasPrefix("org.freedesktop.systemd1.UnitExists") == true { unitOfOthers = unit }
+            throw CgroupError(error)
+        }
         var rest = ResourcePlan()
         rest.writes = files
         rest.devices = plan.devices
@@ -135,6 +141,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // `pendi
     /// The unit stopped (systemd kills what is left and removes the cgroup), then anything
     /// systemd left, as cgroupfs removes it.
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
+        if let unit = cgroup.systemdUnit, unit == unitOfOthers { return }
         if let unit = cgroup.systemdUnit {
             if cgroup.isFrozen { try? cgroup.thaw() }
             do throws(SystemError) { try manager().stopUnit(unit) } catch {

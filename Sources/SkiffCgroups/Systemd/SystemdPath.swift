@@ -25,8 +25,13 @@ public struct SystemdPath: Sendable, Equatable {
         let slice = parts[0].isEmpty ? defaultSlice : parts[0]
         guard slice.hasSuffix(".slice") else { throw SpecError(Self.field, "\"\(slice)\" is not a slice (a unit name ending in .slice)") }
         guard !parts[2].isEmpty else { throw SpecError(Self.field, "\"\(given)\": the name is empty") }
-        // A name that is a slice itself is the unit (runc); else the scope prefix-name.scope.
-        let unit = parts[2].hasSuffix(".slice") ? parts[2] : (parts[1].isEmpty ? "" : parts[1] + "-") + parts[2] + ".scope"
+        // runc's library reads a name ending in .slice as a slice to make. A container's unit
+        // is a scope: a slice it made (user-0.slice before root logs in) would take in units
+        // that are not the container's, bind them by its limits, and stop them on delete.
+        guard !parts[2].hasSuffix(".slice") else {
+            throw SpecError(Self.field, "\"\(given)\": the name is a slice; a container's unit is a scope (a slice would take in other units and stop them with it)")
+        }
+        let unit = (parts[1].isEmpty ? "" : parts[1] + "-") + parts[2] + ".scope"
         try Self.checkUnitName(slice, what: "the slice")
         try Self.checkUnitName(unit, what: "the unit")
         _ = try Self.expand(slice)
@@ -64,10 +69,8 @@ public struct SystemdPath: Sendable, Equatable {
         return path
     }
 
-    /// Where the unit's cgroup is, below the v2 hierarchy's root.
-    /// A slice unit's place follows from its own name; a scope's is inside its slice.
+    /// Where the unit's cgroup is, below the v2 hierarchy's root: inside its slice.
     public var cgroupPath: String {
-        if unit.hasSuffix(".slice") { return (try? Self.expand(unit)) ?? "/" + unit }
         let slicePath = (try? Self.expand(slice)) ?? "/"
         return (slicePath == "/" ? "" : slicePath) + "/" + unit
     }
