@@ -96,6 +96,9 @@ struct RouteNetlink: ~Copyable {
     /// The alias skiff gives the bridges it makes: only those are skiff's to configure.
     static let bridgeAlias = "made by skiff"
 
+    /// How the bridges skiff makes are named: never like one another tool adopts.
+    static let bridgeNamePrefix = "skiff"
+
     /// A bridge called `name`, up, marked as skiff's. Returns false if it existed already.
     mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
         var request = NetlinkMessage(

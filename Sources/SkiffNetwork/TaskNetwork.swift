@@ -196,11 +196,13 @@ public enum TaskNetwork {
                 "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
     }
 
-    /// The bridge's index, after making it (up, with the gateway address) if it is missing.
+    /// The bridge's index, after making it (up, with the gateway address) if it is missing —
+    /// only under a name starting `skiff`, never one another tool adopts when it finds it.
     /// A bridge skiff made (marked by its alias) is brought up and given the gateway again if
-    /// needed; one that someone else made (docker0, cni0) is used as it is: skiff attaches
-    /// its tasks' veths and rules, but changes nothing of the bridge itself.
-    /// Bridged IPv4 must pass the inet hooks (br_netfilter) for the rules to see it.
+    /// needed; one that someone else made is used as it is: skiff attaches its tasks' veths
+    /// and rules, but changes nothing of the bridge itself. Bridged IPv4 must pass the inet
+    /// hooks (br_netfilter) for the rules to see it.
+    ///
     /// `leases`: the node's lease directory, which holds this bridge's lease file now. When the
     /// bridge is to get the subnet (it is new, or skiff's without tasks on it) the subnet is
     /// checked against the node's routes first, under a lock of the directory: creates on two
@@ -214,23 +216,33 @@ public enum TaskNetwork {
     ) throws(NetworkError) -> Int32 {
         var nodeLock: Int32 = -1
         defer { if nodeLock >= 0 { close(nodeLock) } }
-        if previous != config.subnet {
-            let existing = try node.link(named: config.bridge)
-            if existing == nil || existing?.alias == RouteNetlink.bridgeAlias {
-                nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
-                while flock(nodeLock, LOCK_EX) != 0 {
-                    guard errno == EINTR else { throw .system(step: "locking \(leases)", errno: errno) }
-                }
-                try checkSubnetIsFree(config.subnet, bridge: existing?.index, node: &node)
+        let notABridge = NetworkError.annotation(
+            SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is an interface of the node that is not a bridge"))
+        var link = try node.link(named: config.bridge)
+        if let existing = link, existing.kind != "bridge" { throw notABridge }
+        if link == nil, !config.bridge.hasPrefix(RouteNetlink.bridgeNamePrefix) {
+            throw .annotation(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)bridge\"]",
+                    "\"\(config.bridge)\" does not exist, and skiff makes only bridges named \(RouteNetlink.bridgeNamePrefix)*: a name another tool adopts when it finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge; make the bridge first to use another name"
+                ))
+        }
+        if link == nil || link?.alias == RouteNetlink.bridgeAlias, previous != config.subnet {
+            nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
+            while flock(nodeLock, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw .system(step: "locking \(leases)", errno: errno) }
             }
+            try checkSubnetIsFree(config.subnet, bridge: link?.index, node: &node)
         }
-        let created = try node.createBridge(config.bridge)
-        guard let link = try node.link(named: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
-        guard link.kind == "bridge" else {
-            // Made in the meantime by someone else, as something else.
-            throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is an interface of the node that is not a bridge"))
+        var created = false
+        if link == nil {
+            created = try node.createBridge(config.bridge)
+            link = try node.link(named: config.bridge)
         }
+        guard let link else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
+        // Made in the meantime by someone else, as something else.
+        guard link.kind == "bridge" else { throw notABridge }
         let index = link.index
         if created || link.alias == RouteNetlink.bridgeAlias {
             if !created { try node.setUp(index: index) }

@@ -100,6 +100,29 @@ struct NetworkSharingTests {
         node.expectNothingLeft()
     }
 
+    /// skiff makes bridges only under names starting `skiff`: a tenant must not make `docker0`
+    /// or `cni0` before Docker or the CNI plugin does, which would adopt it and bring their
+    /// workloads onto it. A bridge the node has is joined under any name.
+    @Test func skiffMakesOnlyBridgesNamedSkiff() {
+        let node = NetworkNode()
+        for name in ["docker0", "cni0", "br-tasks"] {
+            let result = node.start("squat", node.spec("true", ["bridge": name, "subnet": "10.79.0.0/24"]))
+            #expect(result.status != 0)
+            #expect(
+                result.stderr.contains("annotations[\"io.skiff.network.bridge\"]: \"\(name)\" does not exist, and skiff makes only bridges named skiff*"),
+                "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
+            #expect(node.inNode(["ip", "link", "show", name]).status != 0, "\(name) was made")
+            #expect(!FileManager.default.fileExists(atPath: node.root + "/squat"))
+        }
+        #expect(node.inNode(["ip", "link", "add", "br-tasks", "type", "bridge"]).status == 0)
+        let joined = node.start("guest", node.spec("exec sleep 1000", ["bridge": "br-tasks", "subnet": "10.79.0.0/24"]))
+        #expect(joined.status == 0, "\(joined.stderr)")
+        #expect(node.start("own", node.spec("exec sleep 1000", ["bridge": "skiff-tasks", "subnet": "10.80.0.0/24"])).status == 0)
+        for id in ["guest", "own"] { node.skiff(["delete", "--force", id]) }
+        node.expectNothingLeft()
+    }
+
     /// Up to 4096 nftables rules per direction go in one transaction; more are refused up front.
     @Test func manyRulesWorkAndTooManyAreRefused() throws {
         let node = NetworkNode()

@@ -326,18 +326,18 @@ struct NetworkBadInputTests {
             ("192.168.61.128/25", "overlaps the node's route 192.168.61.0/24 via 10.60.0.7 dev uplink0"),  // multipath
         ]
         for (subnet, message) in cases {
-            let result = node.start("bad", node.spec("true", ["bridge": "taker0", "subnet": subnet]))
+            let result = node.start("bad", node.spec("true", ["bridge": "skifftaker0", "subnet": subnet]))
             #expect(result.status != 0)
             #expect(result.stderr.contains(field + subnet + " ") && result.stderr.contains(message), "\(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "not one line: \(result.stderr)")
             #expect(!FileManager.default.fileExists(atPath: node.root + "/bad"))
-            #expect(node.inNode(["ip", "link", "show", "taker0"]).status != 0, "bridge taker0 was made")
-            #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory + "/taker0.leases"))
+            #expect(node.inNode(["ip", "link", "show", "skifftaker0"]).status != 0, "bridge skifftaker0 was made")
+            #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory + "/skifftaker0.leases"))
             #expect(node.leases().map(\.id) == ["holder"])
         }
         #expect(node.inNode(["ip", "-4", "route", "show", "table", "all"]).stdout == routes)
         // A free subnet is taken; skiff0 idle (its lease file gone) takes its own subnet again.
-        #expect(node.start("free", node.spec("exec sleep 1000", ["bridge": "free0", "subnet": "10.61.0.0/24"])).status == 0)
+        #expect(node.start("free", node.spec("exec sleep 1000", ["bridge": "skifffree0", "subnet": "10.61.0.0/24"])).status == 0)
         #expect(node.exec("free", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains("10.61.0.2/24"))
         #expect(node.skiff(["delete", "--force", "holder"]).status == 0)
         let again = node.start("again", node.spec("exec sleep 1000", ["groups": "web"]))
@@ -354,7 +354,7 @@ struct NetworkBadInputTests {
             let asked = [("a\(round)", "10.8\(round).0.0/16"), ("b\(round)", "10.8\(round).7.0/24")]
             let started = await withTaskGroup(of: Int32.self) { group in
                 for (id, subnet) in asked {
-                    group.addTask { node.start(id, node.spec("exec sleep 1000", ["bridge": "br\(id)", "subnet": subnet])).status }
+                    group.addTask { node.start(id, node.spec("exec sleep 1000", ["bridge": "skiff\(id)", "subnet": subnet])).status }
                 }
                 return await group.reduce(into: [Int32]()) { $0.append($1) }
             }
