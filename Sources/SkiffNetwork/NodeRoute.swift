@@ -1,5 +1,4 @@
 import CShims
-import Glibc
 import SkiffSpec
 
 /// One IPv4 route of the node, as rtnetlink lists it: a connected network, a static route,

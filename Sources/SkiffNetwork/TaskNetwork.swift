@@ -184,16 +184,31 @@ public enum TaskNetwork {
         candidateNodes().first { namespaceName(at: $0, kind: "net") == node }
     }
 
-    /// Refuses a `bridge` annotation that names an interface of the node that is not a bridge
-    /// (its uplink, `lo`, a veth): skiff would enslave task interfaces to it and address it.
-    /// Run before anything of the task exists.
+    /// Refuses a `bridge` annotation the node's interfaces rule out (`bridgeRefusal`). Run
+    /// before anything of the task exists; `setUp` asks again, as the node may have changed.
     public static func check(_ config: NetworkConfig) throws(NetworkError) {
         var node = try RouteNetlink()
-        guard let link = try node.link(named: config.bridge), link.kind != "bridge" else { return }
-        throw .annotation(
-            SpecError(
-                "annotations[\"\(NetworkConfig.prefix)bridge\"]",
-                "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
+        if let refusal = bridgeRefusal(try node.link(named: config.bridge), config) { throw refusal }
+    }
+
+    /// Why the node's link called `config.bridge` (nil: there is none) cannot be the task's
+    /// bridge: an interface that is not a bridge (its uplink, `lo`, a veth), which skiff would
+    /// enslave task interfaces to and address; or no interface, under a name skiff does not
+    /// make bridges with (`RouteNetlink.bridgeNamePrefix`): a name another tool adopts when it
+    /// finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge.
+    private static func bridgeRefusal(_ link: RouteNetlink.Link?, _ config: NetworkConfig) -> NetworkError? {
+        let field = "annotations[\"\(NetworkConfig.prefix)bridge\"]"
+        if let link, link.kind != "bridge" {
+            return .annotation(SpecError(field, "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
+        }
+        if link == nil, !config.bridge.hasPrefix(RouteNetlink.bridgeNamePrefix) {
+            return .annotation(
+                SpecError(
+                    field,
+                    "\"\(config.bridge)\" does not exist, and skiff makes only bridges named \(RouteNetlink.bridgeNamePrefix)*: a name another tool adopts when it finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge; make the bridge first to use another name"
+                ))
+        }
+        return nil
     }
 
     /// The bridge's index, after making it (up, with the gateway address) if it is missing —
@@ -216,17 +231,8 @@ public enum TaskNetwork {
     ) throws(NetworkError) -> Int32 {
         var nodeLock: Int32 = -1
         defer { if nodeLock >= 0 { close(nodeLock) } }
-        let notABridge = NetworkError.annotation(
-            SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is an interface of the node that is not a bridge"))
         var link = try node.link(named: config.bridge)
-        if let existing = link, existing.kind != "bridge" { throw notABridge }
-        if link == nil, !config.bridge.hasPrefix(RouteNetlink.bridgeNamePrefix) {
-            throw .annotation(
-                SpecError(
-                    "annotations[\"\(NetworkConfig.prefix)bridge\"]",
-                    "\"\(config.bridge)\" does not exist, and skiff makes only bridges named \(RouteNetlink.bridgeNamePrefix)*: a name another tool adopts when it finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge; make the bridge first to use another name"
-                ))
-        }
+        if let refusal = bridgeRefusal(link, config) { throw refusal }
         if link == nil || link?.alias == RouteNetlink.bridgeAlias, previous != config.subnet {
             nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
@@ -241,8 +247,8 @@ public enum TaskNetwork {
             link = try node.link(named: config.bridge)
         }
         guard let link else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
-        // Made in the meantime by someone else, as something else.
-        guard link.kind == "bridge" else { throw notABridge }
+        // Made in the meantime by someone else, as something else?
+        if let refusal = bridgeRefusal(link, config) { throw refusal }
         let index = link.index
         if created || link.alias == RouteNetlink.bridgeAlias {
             if !created { try node.setUp(index: index) }
