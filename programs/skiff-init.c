@@ -1245,8 +1245,9 @@ static void op_cpu_affinity(const struct op *o)
 {
     cpu_set_t set;
     CPU_ZERO(&set);
-    for (int cpu = 0; o->nstr == 0 && cpu < CPU_SETSIZE; cpu++)
-        CPU_SET(cpu, &set);
+    if (o->nstr == 0) /* every CPU: the kernel keeps the cgroup's cpuset */
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            CPU_SET(cpu, &set);
     for (int i = 0; i < o->nstr; i++)
         CPU_SET((int)strtol(o->str[i], NULL, 10), &set);
     if (sched_setaffinity(0, sizeof(set), &set) < 0)
