@@ -1174,6 +1174,33 @@ static void op_sync(const struct op *o)
         fail("waiting for the parent", "PR_SET_DUMPABLE");
 }
 
+/* The task's nf_tables rules, sent by the task's own first process: nf_tables allocates what
+ * a transaction adds as kernel memory of the process that sends it, and this process is in
+ * the container's cgroups already. The datagram is the parent's; so are the answers. */
+static void op_send_rules(const struct op *o)
+{
+    int sock = plan_fd(o->arg[0], "sending the task's network rules");
+    int batch = plan_fd(o->arg[1], "sending the task's network rules");
+    struct stat st;
+    if (fstat(batch, &st) < 0)
+        fail("sending the task's network rules", "fstat");
+    if (st.st_size <= 0)
+        return; /* nothing to send */
+    char *bytes = malloc((size_t)st.st_size);
+    if (!bytes)
+        fail("sending the task's network rules", "out of memory (%lld bytes)", (long long)st.st_size);
+    ssize_t n = pread(batch, bytes, (size_t)st.st_size, 0);
+    if (n != st.st_size)
+        fail("sending the task's network rules", "reading the transaction");
+    /* An unconnected netlink socket sends to the kernel. */
+    do {
+        n = send(sock, bytes, (size_t)st.st_size, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != st.st_size)
+        fail("sending the task's network rules", "sendto (%lld bytes)", (long long)st.st_size);
+    free(bytes); /* both descriptors go with CLOSE_FDS */
+}
+
 static void op_hostname(const struct op *o)
 {
     if (sethostname(o->str[0], strlen(o->str[0])) < 0)
@@ -1332,6 +1359,9 @@ static void run(const struct op *o)
         break;
     case SKIFF_OP_CPU_AFFINITY:
         op_cpu_affinity(o);
+        break;
+    case SKIFF_OP_SEND_RULES:
+        op_send_rules(o);
         break;
     case SKIFF_OP_SESSION_KEYRING:
         op_session_keyring(o);

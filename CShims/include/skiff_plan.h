@@ -99,6 +99,11 @@ enum skiff_op {
                                     period in ns, in decimal (u64 each): sched_setattr(2) */
     SKIFF_OP_CPU_AFFINITY = 39,    /* strings = the CPUs, in decimal, or none for every CPU (the
                                     kernel keeps the cgroup's cpuset): sched_setaffinity(2) */
+    SKIFF_OP_SEND_RULES = 40,      /* arg0 = fd index of a netlink socket of the node's network
+                                    namespace, arg1 = fd index of a file holding one datagram
+                                    (an nf_tables transaction): send it, so that the kernel
+                                    charges what the rules take to this process's memory cgroup
+                                    (the container's). The parent reads the answers. */
     SKIFF_OP_SECCOMP = 29,         /* arg0 = fd index of a file holding the BPF program (compiled
                                     by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags, arg2 = 0
                                     to load it just before READY (a NOTIFY listener: its fd is

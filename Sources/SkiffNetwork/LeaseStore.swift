@@ -19,8 +19,48 @@ struct LeaseStore: ~Copyable {
         var groups: [String]
         /// The node end of the task's veth.
         var interface: String
+        /// The task's rules as its annotations gave them (canonical text): a reload that took
+        /// the tables is undone from the leases, and a group's new member is let through
+        /// every rule naming the group.
+        var ingress: String = ""
+        /// nil: egress is not restricted.
+        var egress: String? = nil
 
         var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
+
+        init(address: IPv4Address, owner: String, groups: [String], interface: String, ingress: String = "", egress: String? = nil) {
+            self.address = address
+            self.owner = owner
+            self.groups = groups
+            self.interface = interface
+            self.ingress = ingress
+            self.egress = egress
+        }
+
+        init(_ config: NetworkConfig, address: IPv4Address, owner: String, interface: String) {
+            self.init(
+                address: address, owner: owner, groups: config.groups, interface: interface,
+                ingress: config.ingress.map(\.description).joined(separator: "; "),
+                egress: config.egress.map { $0.map(\.description).joined(separator: "; ") })
+        }
+
+        /// The rules, parsed again (they were parsed when the task was made; a text that no
+        /// longer parses allows nothing).
+        var rules: (ingress: [NetworkRule], egress: [NetworkRule]?) {
+            let ingress = (try? NetworkRule.list(self.ingress, field: "")) ?? []
+            let egress = self.egress.map { (try? NetworkRule.list($0, field: "")) ?? [] }
+            return (ingress, egress)
+        }
+
+        /// Whether a rule of the task names `group` as its peer.
+        func references(anyOf groups: [String]) -> Bool {
+            // Most leases name no group at all: look at the text before parsing it.
+            guard groups.contains(where: { ingress.contains($0) || egress?.contains($0) == true }) else { return false }
+            let parsed = rules
+            return (parsed.ingress + (parsed.egress ?? [])).contains { rule in
+                if case .group(let name) = rule.peer { groups.contains(name) } else { false }
+            }
+        }
     }
 
     private let lockFd: Int32
@@ -31,6 +71,11 @@ struct LeaseStore: ~Copyable {
     var leases: [Lease] = []
 
     init(directory: String, bridge: String) throws(NetworkError) {
+        try self.init(directory: directory, bridge: bridge, waiting: true)!
+    }
+
+    /// `waiting`: false to take the lock only if it is free (nil if it is held).
+    init?(directory: String, bridge: String, waiting: Bool) throws(NetworkError) {
         let lockPath = directory + "/" + bridge + ".lock"
         var lockFd: Int32 = -1
         while lockFd < 0 {
@@ -45,7 +90,11 @@ struct LeaseStore: ~Copyable {
                 if errno == ENOENT { continue }  // the directory went with the last lease: make it again
                 throw .system(step: "opening \(lockPath)", errno: errno)
             }
-            while flock(fd, LOCK_EX) != 0 {
+            while flock(fd, waiting ? LOCK_EX : LOCK_EX | LOCK_NB) != 0 {
+                if !waiting, errno == EWOULDBLOCK {
+                    close(fd)
+                    return nil
+                }
                 guard errno == EINTR else {
                     let code = errno
                     close(fd)
@@ -80,12 +129,16 @@ struct LeaseStore: ~Copyable {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "subnet" {
                 subnet = IPv4Subnet(fields[1])
-            } else if fields.count == 4, let address = IPv4Address(fields[0]) {
+            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(fields[0]) {
+                // address, owner, groups, interface, then (since the rules are kept with the
+                // lease) ingress and egress: "-" none, "*" not restricted, else %-escaped.
+                let ingress = fields.count == 6 && fields[4] != "-" ? Self.unescape(fields[4]) : ""
+                let egress: String? = fields.count == 6 ? (fields[5] == "*" ? nil : fields[5] == "-" ? "" : Self.unescape(fields[5])) : nil
                 leases.append(
                     Lease(
                         address: address, owner: Self.unescape(fields[1]),
                         groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
-                        interface: String(fields[3])))
+                        interface: String(fields[3]), ingress: ingress, egress: egress))
             }
         }
     }
@@ -100,9 +153,9 @@ struct LeaseStore: ~Copyable {
 
     deinit { close(lockFd) }
 
-    /// The lowest task address of `subnet` nobody holds.
-    func firstFree(in subnet: IPv4Subnet) -> IPv4Address? {
-        let taken = Set(leases.map(\.address.value))
+    /// The lowest task address of `subnet` nobody holds and not in `excluded`.
+    func firstFree(in subnet: IPv4Subnet, except excluded: Set<IPv4Address> = []) -> IPv4Address? {
+        let taken = Set(leases.map(\.address.value)).union(excluded.map(\.value))
         return subnet.taskAddresses.lazy.first { !taken.contains($0) }.map(IPv4Address.init)
     }
 
@@ -145,7 +198,10 @@ struct LeaseStore: ~Copyable {
         }
         var text = subnet.map { "subnet \($0)\n" } ?? ""
         for lease in leases {
-            text += "\(lease.address) \(Self.escape(lease.owner)) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface)\n"
+            let ingress = lease.ingress.isEmpty ? "-" : Self.escape(lease.ingress)
+            let egress = lease.egress.map { $0.isEmpty ? "-" : Self.escape($0) } ?? "*"
+            text +=
+                "\(lease.address) \(Self.escape(lease.owner)) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface) \(ingress) \(egress)\n"
         }
         do throws(SystemError) { try writeAtomically(Array(text.utf8), to: path, mode: 0o600) } catch { throw .system(error) }
     }

@@ -122,30 +122,49 @@ struct NetlinkSocket: ~Copyable {
     /// Sends `messages` in one datagram and waits for every acknowledgement. Returns the
     /// data replies (for GET requests). Throws the first error, as `step` failing.
     mutating func perform(_ messages: [NetlinkMessage], step: String) throws(NetworkError) -> [NetlinkReply] {
-        var datagram: [UInt8] = []
-        var awaited = Set<UInt32>()
-        for var message in messages {
-            sequence &+= 1
-            message.finish(sequence: sequence)
-            if message.wantsAck { awaited.insert(sequence) }
-            datagram += message.bytes
-        }
-        // A batch is one datagram (nftables takes a transaction only whole), and every message
-        // in it is acknowledged: size both buffers for it, as libmnl's users do (the FORCE
-        // variants pass the system limits, which a root-only runtime may).
-        Self.reserve(SO_SNDBUFFORCE, SO_SNDBUF, bytes: datagram.count + 4096, on: fd)
-        // Each acknowledgement is a buffer of its own: about 1 KiB of the receive budget.
-        Self.reserve(SO_RCVBUFFORCE, SO_RCVBUF, bytes: 64 * 1024 + awaited.count * 1024, on: fd)
-        var address = sockaddr_nl()
-        address.nl_family = sa_family_t(AF_NETLINK)
-        let sent = datagram.withUnsafeBytes { buffer in
-            withUnsafePointer(to: &address) {
+        let request = prepare(messages)
+        let sent = request.datagram.withUnsafeBytes { buffer in
+            var address = sockaddr_nl()
+            address.nl_family = sa_family_t(AF_NETLINK)
+            return withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(fd, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
                 }
             }
         }
-        guard sent == datagram.count else { throw .system(step: step, errno: sent < 0 ? errno : EMSGSIZE) }
+        guard sent == request.datagram.count else { throw .system(step: step, errno: sent < 0 ? errno : EMSGSIZE) }
+        return try receive(request.awaited, step: step)
+    }
+
+    /// A datagram of numbered messages, and the numbers whose acknowledgements to wait for.
+    struct Request {
+        var datagram: [UInt8]
+        var awaited: Set<UInt32>
+    }
+
+    /// Numbers `messages` and sizes the socket's buffers for them: the datagram can then be
+    /// sent by whichever process holds the socket (see `TaskRulesChannel`), and the answers
+    /// read here with `receive`.
+    mutating func prepare(_ messages: [NetlinkMessage]) -> Request {
+        var request = Request(datagram: [], awaited: [])
+        for var message in messages {
+            sequence &+= 1
+            message.finish(sequence: sequence)
+            if message.wantsAck { request.awaited.insert(sequence) }
+            request.datagram += message.bytes
+        }
+        // A batch is one datagram (nftables takes a transaction only whole), and every message
+        // in it is acknowledged: size both buffers for it, as libmnl's users do (the FORCE
+        // variants pass the system limits, which a root-only runtime may).
+        Self.reserve(SO_SNDBUFFORCE, SO_SNDBUF, bytes: request.datagram.count + 4096, on: fd)
+        // Each acknowledgement is a buffer of its own: about 1 KiB of the receive budget.
+        Self.reserve(SO_RCVBUFFORCE, SO_RCVBUF, bytes: 64 * 1024 + request.awaited.count * 1024, on: fd)
+        return request
+    }
+
+    /// Waits for the acknowledgement of every message in `awaited`; the data replies.
+    func receive(_ awaited: Set<UInt32>, step: String) throws(NetworkError) -> [NetlinkReply] {
+        var awaited = awaited
         var replies: [NetlinkReply] = []
         var failure: NetworkError?
         var buffer = [UInt8](repeating: 0, count: 65536)

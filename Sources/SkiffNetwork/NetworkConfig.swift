@@ -92,7 +92,7 @@ public struct NetworkConfig: Sendable, Equatable {
 }
 
 /// One allowed flow: protocol, destination ports, and the peer on the other side.
-public struct NetworkRule: Sendable, Equatable {
+public struct NetworkRule: Sendable, Equatable, CustomStringConvertible {
     public enum Proto: String, Sendable, CaseIterable { case tcp, udp, icmp, any }
     public enum Peer: Sendable, Equatable {
         case cidr(IPv4Subnet)
@@ -109,6 +109,20 @@ public struct NetworkRule: Sendable, Equatable {
         self.proto = proto
         self.ports = ports
         self.peer = peer
+    }
+
+    /// The rule as the annotation grammar writes it (`tcp 80,8000-8080 web`): parsing it
+    /// gives the same rule.
+    public var description: String {
+        var words = [proto.rawValue]
+        if !ports.isEmpty {
+            words.append(ports.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ","))
+        }
+        switch peer {
+        case .cidr(let subnet): words.append(subnet.description)
+        case .group(let name): words.append(name)
+        }
+        return words.joined(separator: " ")
     }
 
     /// Rules separated by ';' or new lines, each `PROTO [PORTS] PEER`:

@@ -105,23 +105,29 @@ struct RouteNetlink: ~Copyable {
             type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
             fixed: Self.linkHeader(up: true))
         request.put(UInt16(IFLA_IFNAME), string: name)
-        request.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
         do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
             if error.errno == EEXIST { return false }
             throw error
         }
+        // The kernel takes an alias only for a link that exists (IFLA_IFALIAS is a setlink
+        // attribute: on a create it is dropped without a word).
+        var alias = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        alias.put(UInt16(IFLA_IFNAME), string: name)
+        alias.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
+        _ = try socket.perform([alias], step: "marking bridge \(name) as skiff's")
         return true
     }
 
-    /// A veth pair: `host` on the bridge `master`, up; its peer `peer` (with `peerMAC`)
-    /// created directly in the namespace `peerNamespace`.
-    mutating func createVeth(host: String, master: Int32, peer: String, peerMAC: [UInt8], peerNamespace: Int32) throws(NetworkError) {
+    /// A veth pair: `host` on the bridge `master`, up, in interface group `group`; its peer
+    /// `peer` (with `peerMAC`) created directly in the namespace `peerNamespace`.
+    mutating func createVeth(host: String, master: Int32, group: UInt32, peer: String, peerMAC: [UInt8], peerNamespace: Int32) throws(NetworkError) {
         var request = NetlinkMessage(
             type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
             fixed: Self.linkHeader(up: true))
         request.put(UInt16(IFLA_IFNAME), string: host)
         request.put(UInt16(IFLA_MASTER), u32: UInt32(master))
+        request.put(UInt16(IFLA_GROUP), u32: group)
         request.nest(UInt16(IFLA_LINKINFO)) { info in
             info.put(UInt16(IFLA_INFO_KIND), string: "veth")
             info.nest(UInt16(IFLA_INFO_DATA)) { data in

@@ -2,17 +2,24 @@ import CShims
 
 /// The nftables objects that enforce one bridge's rules on the node, outside every task.
 ///
-/// Two tables named `skiff_<bridge>`:
-/// - `bridge` family, stateless, per port: a frame from a task's veth must carry the task's
-///   MAC and IPv4 address (ARP included), and a frame to it must be addressed to it.
-///   Anything else (IPv6, VLAN tags, another address) is dropped. This pins every address
-///   to one port, so the inet rules below can trust addresses.
-/// - `inet` family, stateful: per task an ingress chain (and an egress chain when egress is
-///   restricted), reached through verdict maps keyed by the task's address from the
-///   forward, input (task to node) and output (node to task) hooks. Task-to-task frames are
-///   bridged; `bridge-nf-call-iptables` passes them through these hooks with conntrack
-///   (this kernel has no conntrack in the bridge family itself).
-/// Groups are sets of addresses (`g_<name>`), so a rule naming a group follows its members.
+/// Two tables named `skiff_<bridge>`, whose chains are fixed when the bridge's first task
+/// comes: a task adds and removes only set elements. Adding a rule or a jump makes the
+/// kernel revalidate every chain of the table on commit, so chains per task made each
+/// create cost more than the one before; elements of a set do not.
+/// - `bridge` family, stateless, per port, and only for this bridge's task ports: the bridge
+///   family's hooks see the frames of every bridge of the namespace, so each task's veth
+///   carries its bridge's interface group (`portGroup`) and the chains look at no other
+///   port (`meta ibrname` would say the bridge, but kernels without nft_meta_bridge lack
+///   it). A frame from a task's veth must carry the task's MAC and IPv4 address (ARP
+///   included), a frame to it must be addressed to it or be ARP; anything else on such a
+///   port (IPv6, VLAN tags, another address, the port of a task that is gone) is dropped.
+///   This pins every address to one port, so the inet rules can trust addresses.
+/// - `inet` family, stateful: a task's allowed flows are elements of concatenated interval
+///   sets (task address . peer addresses . protocol [. destination ports]); traffic to a task
+///   of this bridge that is neither a reply nor an element is dropped, and so is traffic
+///   from a task whose egress is restricted. Task-to-task frames are bridged;
+///   `bridge-nf-call-iptables` passes them through these hooks with conntrack.
+/// A rule naming a group becomes one element per member (see `FlowElements`).
 struct TaskFirewall {
     let bridge: String
 
@@ -23,152 +30,275 @@ struct TaskFirewall {
     /// Ahead of br_netfilter (priority 0 in the bridge family), so spoofed frames never
     /// reach conntrack.
     private static let bridgePriority: Int32 = -300
-    private static let interfaceNameLength = 16  // IFNAMSIZ
 
     private static let etherType = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_LL_HEADER), offset: 12, length: 2)
     private static let ipv4Ethertype: [UInt8] = [0x08, 0x00], arpEthertype: [UInt8] = [0x08, 0x06]
-    private static func network(_ offset: UInt32, _ length: UInt32) -> NFTExpression {
-        .payload(base: UInt32(NFT_PAYLOAD_NETWORK_HEADER), offset: offset, length: length)
+    private static func network(_ offset: UInt32, _ length: UInt32, into register: Int) -> NFTExpression {
+        .payload(base: UInt32(NFT_PAYLOAD_NETWORK_HEADER), offset: offset, length: length, into: NFTExpression.register32(register))
     }
-    private static let sourceAddress = network(12, 4), destinationAddress = network(16, 4)
     private static let isIPv4: [NFTExpression] = [.meta(key: UInt32(NFT_META_NFPROTO)), .equal([UInt8(2)])]  // NFPROTO_IPV4
 
-    static func interfaceKey(_ name: String) -> [UInt8] {
-        Array(name.utf8) + [UInt8](repeating: 0, count: interfaceNameLength - name.utf8.count)
+    /// The interface group of the bridge's task ports: a 32-bit FNV-1a hash of its name
+    /// (never 0, every interface's default group). Two names of one node that hash alike
+    /// would make each bridge's chains look at the other's ports too — as every bridge's did
+    /// before groups — which at 2^-32 a pair is left at that.
+    static func portGroup(of bridge: String) -> UInt32 {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in bridge.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return hash == 0 ? 1 : hash
     }
 
-    /// Tables, maps and hooked chains; added once, with the first task.
+    static func interfaceKey(_ name: String) -> [UInt8] {
+        Array(name.utf8) + [UInt8](repeating: 0, count: NFTablesBatch.FieldType.interfaceName.length - name.utf8.count)
+    }
+
+    /// Tables, sets and chains; added once, with the bridge's first task (or again after a
+    /// reload took them).
     func addSkeleton(to batch: inout NFTablesBatch) {
         batch.addTable(.bridge, table)
-        for map in ["ports", "dests"] {
-            batch.addSet(.bridge, table, map, key: .interfaceName, keyLength: Self.interfaceNameLength, isVerdictMap: true)
+        batch.addTable(.inet, table)
+        for set in FirewallSet.allCases {
+            batch.addSet(set.family, table, set.rawValue, key: set.key, intervals: set.hasIntervals)
         }
-        // A task port's own chain accepts what may pass; a task port with no chain (the
-        // veth of a deleted task, until the kernel removes it) passes nothing.
-        let fence: [UInt8] = Array(TaskEndpoint.interfacePrefix.utf8)
+        addBridgeChains(to: &batch)
+        addInetChains(to: &batch)
+    }
+
+    private func addBridgeChains(to batch: inout NFTablesBatch) {
+        let group = NetlinkMessage.bytes(of: Self.portGroup(of: bridge))
+        // Frames from a port: the task's own MAC and address, or nothing.
         batch.addChain(.bridge, table, "prerouting", hook: (Self.prerouting, Self.bridgePriority))
-        batch.addRule(.bridge, table, "prerouting", [.meta(key: UInt32(NFT_META_IIFNAME)), .lookup(set: "ports", isVerdictMap: true)])
-        batch.addRule(.bridge, table, "prerouting", [.meta(key: UInt32(NFT_META_IIFNAME)), .equal(fence), .drop])
+        batch.addRule(.bridge, table, "prerouting", [.meta(key: UInt32(NFT_META_IIFGROUP)), .notEqual(group), .return])
+        let port = NFTExpression.meta(key: UInt32(NFT_META_IIFNAME), into: NFTExpression.register32(0))
+        let sourceMAC = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_LL_HEADER), offset: 6, length: 6, into: NFTExpression.register32(4))
+        batch.addRule(
+            .bridge, table, "prerouting",
+            [
+                Self.etherType, .equal(Self.ipv4Ethertype), port, sourceMAC, Self.network(12, 4, into: 6),
+                .lookup(set: FirewallSet.senders.rawValue, from: NFTExpression.register32(0)), .accept,
+            ])
+        batch.addRule(
+            .bridge, table, "prerouting",
+            [
+                Self.etherType, .equal(Self.arpEthertype), port, sourceMAC, Self.network(8, 6, into: 6), Self.network(14, 4, into: 8),
+                .lookup(set: FirewallSet.arpSenders.rawValue, from: NFTExpression.register32(0)), .accept,
+            ])
+        batch.addRule(.bridge, table, "prerouting", [.drop])
+        // Frames to a port: addressed to the task, or ARP to a task's port.
         for (chain, hook) in [("forward", Self.forward), ("output", Self.output)] {
             batch.addChain(.bridge, table, chain, hook: (hook, Self.bridgePriority))
-            batch.addRule(.bridge, table, chain, [.meta(key: UInt32(NFT_META_OIFNAME)), .lookup(set: "dests", isVerdictMap: true)])
-            batch.addRule(.bridge, table, chain, [.meta(key: UInt32(NFT_META_OIFNAME)), .equal(fence), .drop])
+            batch.addRule(.bridge, table, chain, [.meta(key: UInt32(NFT_META_OIFGROUP)), .notEqual(group), .return])
+            let port = NFTExpression.meta(key: UInt32(NFT_META_OIFNAME), into: NFTExpression.register32(0))
+            batch.addRule(
+                .bridge, table, chain,
+                [
+                    Self.etherType, .equal(Self.ipv4Ethertype), port, Self.network(16, 4, into: 4),
+                    .lookup(set: FirewallSet.receivers.rawValue, from: NFTExpression.register32(0)), .accept,
+                ])
+            batch.addRule(
+                .bridge, table, chain,
+                [Self.etherType, .equal(Self.arpEthertype), port, .lookup(set: FirewallSet.ports.rawValue, from: NFTExpression.register32(0)), .accept])
+            batch.addRule(.bridge, table, chain, [.drop])
         }
+    }
 
-        batch.addTable(.inet, table)
-        for map in ["ingress", "egress"] {
-            batch.addSet(.inet, table, map, key: .ipv4Address, keyLength: 4, isVerdictMap: true)
+    private func addInetChains(to batch: inout NFTablesBatch) {
+        let established: [NFTExpression] = [.conntrackState, .mask([6, 0, 0, 0]), .notEqual([0, 0, 0, 0]), .accept]
+        let source = Self.network(12, 4, into: 0), destination = Self.network(16, 4, into: 0)
+        let fromRestricted = Self.isIPv4 + [source, .lookup(set: FirewallSet.egressTasks.rawValue, from: NFTExpression.register32(0))]
+        let toTask = Self.isIPv4 + [destination, .lookup(set: FirewallSet.ingressTasks.rawValue, from: NFTExpression.register32(0))]
+        // A flow the task's own rules allow: (task, peer, protocol) for rules without ports,
+        // (task, peer, protocol, port) for rules with ports. A packet whose transport header
+        // cannot be read matches neither, and is dropped.
+        func allowed(_ task: Int, _ peer: Int, in set: FirewallSet, portsSet: FirewallSet, then verdict: NFTExpression) -> [[NFTExpression]] {
+            let fields = [
+                Self.network(UInt32(task), 4, into: 0), Self.network(UInt32(peer), 4, into: 1),
+                NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: NFTExpression.register32(2)),
+            ]
+            let port = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: NFTExpression.register32(3))
+            return [
+                fields + [.lookup(set: set.rawValue, from: NFTExpression.register32(0)), verdict],
+                fields + [port, .lookup(set: portsSet.rawValue, from: NFTExpression.register32(0)), verdict],
+            ]
         }
-        let fromTask = Self.isIPv4 + [Self.sourceAddress, .lookup(set: "egress", isVerdictMap: true)]
-        let toTask = Self.isIPv4 + [Self.destinationAddress, .lookup(set: "ingress", isVerdictMap: true)]
+        batch.addChain(.inet, table, "ingress_check")
+        for rule in allowed(16, 12, in: .ingress, portsSet: .ingressPorts, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
+        batch.addRule(.inet, table, "ingress_check", [.drop])
+        // Past a task's egress rules, the packet still meets its peer's ingress rules.
+        batch.addChain(.inet, table, "ingress_gate")
+        batch.addRule(.inet, table, "ingress_gate", toTask + [.goto("ingress_check")])
+        batch.addChain(.inet, table, "egress_check")
+        for rule in allowed(12, 16, in: .egress, portsSet: .egressPorts, then: .goto("ingress_gate")) { batch.addRule(.inet, table, "egress_check", rule) }
+        batch.addRule(.inet, table, "egress_check", [.drop])
+
         batch.addChain(.inet, table, "forward", hook: (Self.forward, 0))
-        batch.addRule(.inet, table, "forward", fromTask)
-        batch.addRule(.inet, table, "forward", toTask)
+        batch.addRule(.inet, table, "forward", established)
+        batch.addRule(.inet, table, "forward", fromRestricted + [.goto("egress_check")])
+        batch.addRule(.inet, table, "forward", toTask + [.goto("ingress_check")])
         batch.addChain(.inet, table, "input", hook: (Self.input, 0))
-        batch.addRule(.inet, table, "input", fromTask)
+        batch.addRule(.inet, table, "input", established)
+        batch.addRule(.inet, table, "input", fromRestricted + [.goto("egress_check")])
         batch.addChain(.inet, table, "output", hook: (Self.output, 0))
-        batch.addRule(.inet, table, "output", toTask)
+        batch.addRule(.inet, table, "output", established)
+        batch.addRule(.inet, table, "output", toTask + [.goto("ingress_check")])
     }
 
-    func addGroups(_ groups: some Sequence<String>, to batch: inout NFTablesBatch) {
-        for group in groups { batch.addSet(.inet, table, "g_" + group, key: .ipv4Address, keyLength: 4) }
+    /// Whether both tables are there with this layout (the last set each skeleton makes): a
+    /// reload takes them whole (`nft flush ruleset`) or one at a time.
+    func isWhole(namespace: Int32? = nil) throws(NetworkError) -> Bool {
+        guard try NFTablesBatch.setExists(.bridge, table, FirewallSet.receivers.rawValue, namespace: namespace) else { return false }
+        return try NFTablesBatch.setExists(.inet, table, FirewallSet.egressPorts.rawValue, namespace: namespace)
     }
 
-    /// One task's chains, map entries and group memberships.
-    func addTask(_ task: TaskEndpoint, _ config: NetworkConfig, to batch: inout NFTablesBatch) {
-        let port = task.hostInterface
-        batch.addChain(.bridge, table, "from_" + port)
-        batch.flushChain(.bridge, table, "from_" + port)
-        batch.addRule(.bridge, table, "from_" + port, [.payload(base: UInt32(NFT_PAYLOAD_LL_HEADER), offset: 6, length: 6), .notEqual(task.mac), .drop])
-        batch.addRule(.bridge, table, "from_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.sourceAddress, .equal(task.address.bytes), .accept])
-        batch.addRule(
-            .bridge, table, "from_" + port,
-            [
-                Self.etherType, .equal(Self.arpEthertype), Self.network(8, 6), .equal(task.mac),
-                Self.network(14, 4), .equal(task.address.bytes), .accept,
-            ])
-        batch.addRule(.bridge, table, "from_" + port, [.drop])
-        batch.addChain(.bridge, table, "to_" + port)
-        batch.flushChain(.bridge, table, "to_" + port)
-        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.ipv4Ethertype), Self.destinationAddress, .equal(task.address.bytes), .accept])
-        batch.addRule(.bridge, table, "to_" + port, [Self.etherType, .equal(Self.arpEthertype), .accept])
-        batch.addRule(.bridge, table, "to_" + port, [.drop])
-        batch.addElement(.bridge, table, "ports", key: Self.interfaceKey(port), jumpTo: "from_" + port)
-        batch.addElement(.bridge, table, "dests", key: Self.interfaceKey(port), jumpTo: "to_" + port)
-
-        addGroups(Set(config.groups).union(config.referencedGroups).sorted(), to: &batch)
-        addPolicy(task.ingressChain, rules: config.ingress, peerIsSource: true, to: &batch)
-        batch.addElement(.inet, table, "ingress", key: task.address.bytes, jumpTo: task.ingressChain)
-        if let egress = config.egress {
-            addPolicy(task.egressChain, rules: egress, peerIsSource: false, to: &batch)
-            batch.addElement(.inet, table, "egress", key: task.address.bytes, jumpTo: task.egressChain)
+    func add(_ elements: FirewallElements, to batch: inout NFTablesBatch) {
+        for set in FirewallSet.allCases {
+            guard let members = elements.sets[set], !members.isEmpty else { continue }
+            batch.addElements(set.family, table, set.rawValue, members.sorted { $0.key.lexicographicallyPrecedes($1.key) })
         }
-        for group in config.groups { batch.addElement(.inet, table, "g_" + group, key: task.address.bytes) }
     }
 
-    /// A chain that lets through return traffic and what `rules` allow, and drops the rest.
-    private func addPolicy(_ chain: String, rules: [NetworkRule], peerIsSource: Bool, to batch: inout NFTablesBatch) {
-        batch.addChain(.inet, table, chain)
-        batch.flushChain(.inet, table, chain)
-        // ct state established,related: the bits of IP_CT_ESTABLISHED and IP_CT_RELATED.
-        batch.addRule(.inet, table, chain, [.conntrackState, .mask([6, 0, 0, 0]), .notEqual([0, 0, 0, 0]), .return])
-        for rule in rules {
-            // The IPv4 guard is implied by the hook rules; it is restated so `nft list` reads "ip saddr".
-            var match = Self.isIPv4
-            switch rule.proto {
-            case .tcp: match += [.meta(key: UInt32(NFT_META_L4PROTO)), .equal([6])]
-            case .udp: match += [.meta(key: UInt32(NFT_META_L4PROTO)), .equal([17])]
-            case .icmp: match += [.meta(key: UInt32(NFT_META_L4PROTO)), .equal([1])]
-            case .any: break
-            }
-            let peerAddress = peerIsSource ? Self.sourceAddress : Self.destinationAddress
-            switch rule.peer {
-            case .cidr(let subnet) where subnet.prefixLength == 0: break
-            case .cidr(let subnet) where subnet.prefixLength == 32: match += [peerAddress, .equal(subnet.network.bytes)]
-            case .cidr(let subnet): match += [peerAddress, .mask(IPv4Address(subnet.mask).bytes), .equal(subnet.network.bytes)]
-            case .group(let name): match += [peerAddress, .lookup(set: "g_" + name, isVerdictMap: false)]
-            }
-            let destinationPort = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2)
-            let portMatches: [[NFTExpression]] =
-                rule.ports.isEmpty
-                ? [[]]
-                : rule.ports.map { range in
-                    let low = [UInt8(range.lowerBound >> 8), UInt8(range.lowerBound & 0xff)]
-                    let high = [UInt8(range.upperBound >> 8), UInt8(range.upperBound & 0xff)]
-                    return range.count == 1
-                        ? [destinationPort, .equal(low)]
-                        : [destinationPort, .compare(UInt32(NFT_CMP_GTE), low), .compare(UInt32(NFT_CMP_LTE), high)]
+    func delete(_ elements: FirewallElements, to batch: inout NFTablesBatch) {
+        for set in FirewallSet.allCases {
+            guard let members = elements.sets[set], !members.isEmpty else { continue }
+            batch.deleteElements(set.family, table, set.rawValue, members.sorted { $0.key.lexicographicallyPrecedes($1.key) })
+        }
+    }
+}
+
+/// The sets of a bridge's tables.
+enum FirewallSet: String, CaseIterable {
+    /// Task ports (bridge family).
+    case ports
+    /// port . MAC . IPv4 source: what a task may send.
+    case senders
+    /// port . MAC . ARP sender MAC . ARP sender address.
+    case arpSenders = "arp_senders"
+    /// port . IPv4 destination: what a task may receive.
+    case receivers
+    /// Every task of the bridge: its inbound traffic is checked (inet family).
+    case ingressTasks = "ingress_tasks"
+    /// The tasks whose outbound traffic is checked.
+    case egressTasks = "egress_tasks"
+    /// task . peer . protocol, and with destination ports: the flows allowed.
+    case ingress, ingressPorts = "ingress_ports", egress, egressPorts = "egress_ports"
+
+    var family: NFTablesBatch.Family {
+        switch self {
+        case .ports, .senders, .arpSenders, .receivers: .bridge
+        default: .inet
+        }
+    }
+
+    var key: NFTablesBatch.SetKey {
+        switch self {
+        case .ports: .init(.interfaceName)
+        case .senders: .init(.interfaceName, .etherAddress, .ipv4Address)
+        case .arpSenders: .init(.interfaceName, .etherAddress, .etherAddress, .ipv4Address)
+        case .receivers: .init(.interfaceName, .ipv4Address)
+        case .ingressTasks, .egressTasks: .init(.ipv4Address)
+        case .ingress, .egress: .init(.ipv4Address, .ipv4Address, .inetProtocol)
+        case .ingressPorts, .egressPorts: .init(.ipv4Address, .ipv4Address, .inetProtocol, .inetService)
+        }
+    }
+
+    var hasIntervals: Bool {
+        switch self {
+        case .ingress, .ingressPorts, .egress, .egressPorts: true
+        default: false
+        }
+    }
+}
+
+/// Elements of a bridge's sets: what one task puts there, or what a change adds or removes.
+struct FirewallElements: Equatable {
+    var sets: [FirewallSet: Set<NFTablesBatch.Element>] = [:]
+
+    var isEmpty: Bool { sets.values.allSatisfy(\.isEmpty) }
+    var count: Int { sets.values.reduce(0) { $0 + $1.count } }
+
+    mutating func insert(_ element: NFTablesBatch.Element, into set: FirewallSet) { sets[set, default: []].insert(element) }
+
+    mutating func formUnion(_ other: FirewallElements) {
+        for (set, members) in other.sets { sets[set, default: []].formUnion(members) }
+    }
+
+    func subtracting(_ other: FirewallElements) -> FirewallElements {
+        var result = FirewallElements()
+        for (set, members) in sets { result.sets[set] = members.subtracting(other.sets[set] ?? []) }
+        return result
+    }
+
+    /// What pins a task to its port: its port, MAC and address, and whether its traffic in
+    /// each direction is checked.
+    static func identity(of task: TaskEndpoint, restrictsEgress: Bool) -> FirewallElements {
+        var elements = FirewallElements()
+        let port = TaskFirewall.interfaceKey(task.hostInterface), address = task.address.bytes
+        elements.insert(.init(key: FirewallSet.ports.key.bytes(port)), into: .ports)
+        elements.insert(.init(key: FirewallSet.senders.key.bytes(port, task.mac, address)), into: .senders)
+        elements.insert(.init(key: FirewallSet.arpSenders.key.bytes(port, task.mac, task.mac, address)), into: .arpSenders)
+        elements.insert(.init(key: FirewallSet.receivers.key.bytes(port, address)), into: .receivers)
+        elements.insert(.init(key: address), into: .ingressTasks)
+        if restrictsEgress { elements.insert(.init(key: address), into: .egressTasks) }
+        return elements
+    }
+
+    /// The flows a task's rules allow, as disjoint elements (the interval sets refuse
+    /// overlapping ones), a group peer being each of `members(group)`. Throws past
+    /// `limit` elements in one direction: overlapping rules can multiply.
+    static func flows(
+        of address: IPv4Address, ingress: [NetworkRule], egress: [NetworkRule]?, members: (String) -> [IPv4Address],
+        limit: Int = .max
+    ) throws(FlowOverflow) -> FirewallElements {
+        var elements = FirewallElements()
+        for (rules, sets) in [(ingress, (FirewallSet.ingress, FirewallSet.ingressPorts)), (egress ?? [], (.egress, .egressPorts))] {
+            var plain: [FlowBox] = [], withPorts: [FlowBox] = []
+            for rule in rules {
+                let peers: [ClosedRange<UInt32>] =
+                    switch rule.peer {
+                    case .cidr(let subnet): [subnet.network.value...(subnet.network.value | ~subnet.mask)]
+                    case .group(let name): members(name).map { $0.value...$0.value }
+                    }
+                let protocols: ClosedRange<UInt32> =
+                    switch rule.proto {
+                    case .tcp: 6...6
+                    case .udp: 17...17
+                    case .icmp: 1...1
+                    case .any: 0...255
+                    }
+                for peer in peers {
+                    if rule.ports.isEmpty {
+                        plain.append(FlowBox([peer, protocols]))
+                    } else {
+                        for range in rule.ports { withPorts.append(FlowBox([peer, protocols, UInt32(range.lowerBound)...UInt32(range.upperBound)])) }
+                    }
                 }
-            for ports in portMatches { batch.addRule(.inet, table, chain, match + ports + [.return]) }
+            }
+            for (boxes, set) in [(plain, sets.0), (withPorts, sets.1)] {
+                let disjoint = FlowBox.disjointUnion(of: boxes)
+                guard disjoint.count <= limit else { throw FlowOverflow(isIngress: set == .ingress || set == .ingressPorts, elements: disjoint.count) }
+                for box in disjoint {
+                    func key(_ end: KeyPath<ClosedRange<UInt32>, UInt32>) -> [UInt8] {
+                        var values = [address.bytes, IPv4Address(box.ranges[0][keyPath: end]).bytes, [UInt8(box.ranges[1][keyPath: end])]]
+                        if box.ranges.count == 3 {
+                            let port = UInt16(box.ranges[2][keyPath: end])
+                            values.append([UInt8(port >> 8), UInt8(port & 0xff)])
+                        }
+                        var bytes: [UInt8] = []
+                        for value in values { bytes += value + [UInt8](repeating: 0, count: (4 - value.count % 4) % 4) }
+                        return bytes
+                    }
+                    elements.insert(.init(key: key(\.lowerBound), end: key(\.upperBound)), into: set)
+                }
+            }
         }
-        batch.addRule(.inet, table, chain, [.drop])
+        return elements
     }
+}
 
-    /// Removes one task's objects whether or not each still exists (the skeleton does):
-    /// every object is (re)added, then deleted, in one transaction (nftables has no "delete
-    /// if present" before Linux 6.3).
-    func removeTask(_ task: TaskEndpoint, groups: [String], to batch: inout NFTablesBatch) {
-        let port = task.hostInterface
-        for (map, chain) in [("ports", "from_" + port), ("dests", "to_" + port)] {
-            batch.addChain(.bridge, table, chain)
-            batch.addElement(.bridge, table, map, key: Self.interfaceKey(port), jumpTo: chain)
-            batch.deleteElement(.bridge, table, map, key: Self.interfaceKey(port))
-            batch.flushChain(.bridge, table, chain)
-            batch.deleteChain(.bridge, table, chain)
-        }
-        for (map, chain) in [("ingress", task.ingressChain), ("egress", task.egressChain)] {
-            batch.addChain(.inet, table, chain)
-            batch.addElement(.inet, table, map, key: task.address.bytes, jumpTo: chain)
-            batch.deleteElement(.inet, table, map, key: task.address.bytes)
-            batch.flushChain(.inet, table, chain)
-            batch.deleteChain(.inet, table, chain)
-        }
-        addGroups(groups, to: &batch)
-        for group in groups {
-            batch.addElement(.inet, table, "g_" + group, key: task.address.bytes)
-            batch.deleteElement(.inet, table, "g_" + group, key: task.address.bytes)
-        }
-    }
+/// A task's rules overlap so much that their disjoint elements pass the limit.
+struct FlowOverflow: Error {
+    var isIngress: Bool
+    var elements: Int
 }
 
 /// A task as the node sees it: its address, the MAC of its `eth0`, and the host end of
@@ -194,6 +324,4 @@ struct TaskEndpoint {
     }
     /// Locally administered, 02:73 ("s") + the address.
     var mac: [UInt8] { [0x02, 0x73] + address.bytes }
-    var ingressChain: String { "in_" + address.hex }
-    var egressChain: String { "out_" + address.hex }
 }

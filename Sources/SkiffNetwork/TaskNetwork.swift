@@ -7,12 +7,39 @@ import SkiffSystem
 /// skiff runs in) and removed again. Everything for one bridge happens under its lease
 /// lock; see `TaskFirewall` for the rules.
 public enum TaskNetwork {
-    /// The node-side work of a task whose new network namespace is `namespacePath`: lease
-    /// an address, make the bridge on first use, a veth pair with the task end as `eth0`,
-    /// the task's address, loopback and default route inside, and its rules in one
-    /// nftables transaction. The lease is written first, so `tearDown` can undo a setup
-    /// that stopped at any point. Returns the task's address.
+    /// The node-side work of a task whose new network namespace is `namespacePath`, all of
+    /// it by this process: `stage`, its rules committed, then `connect`. Returns the task's
+    /// address. (skiff's own create has the rules committed by the task's first process
+    /// instead: see `TaskRulesChannel`.)
     public static func setUp(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
+        do {
+            let staged = try stage(config, owner: owner, leases: leases)
+            try staged.batch.commit(step: staged.step)
+        }
+        return try connect(config, owner: owner, namespacePath: namespacePath, leases: leases)
+    }
+
+    /// A task's lease and the transaction that lets its traffic through, under its bridge's
+    /// lock until the transaction is committed.
+    struct StagedRules: ~Copyable {
+        var store: LeaseStore
+        let batch: NFTablesBatch
+        let owner: String
+        var step: String
+
+        /// A transaction that was refused: the lease goes too, so nothing is left of it.
+        mutating func withdraw() throws(NetworkError) {
+            store.leases.removeAll { $0.owner == owner }
+            try store.save()
+        }
+    }
+
+    /// Leases an address (never one of the node's own), makes the bridge on first use and
+    /// its tables on first use or after a reload took them, and returns the task's
+    /// transaction uncommitted: its port, MAC and address, its allowed flows, and for every
+    /// task with a rule naming one of its groups, the flows from or to it. The lease is
+    /// written first, so `tearDown` can undo a setup that stopped at any point.
+    static func stage(_ config: NetworkConfig, owner: String, leases: String) throws(NetworkError) -> StagedRules {
         var store = try LeaseStore(directory: leases, bridge: config.bridge)
         let previousSubnet = store.subnet
         let firstOnBridge = store.leases.isEmpty
@@ -22,6 +49,10 @@ public enum TaskNetwork {
                     "annotations[\"\(NetworkConfig.prefix)subnet\"]",
                     "bridge \(config.bridge) is on \(previousSubnet), not \(config.subnet) (\(store.leases.count) tasks use it)"))
         }
+        var node = try RouteNetlink()
+        // An address of the node (on any link: a bridge someone else made holds its own) is
+        // never a task's: the node's traffic to it would stay on the node.
+        let nodeAddresses = Set(try node.routes().filter { Int($0.type) == RTN_LOCAL }.map(\.destination.network))
         let address: IPv4Address
         if let wanted = config.address {
             if let holder = store.leases.first(where: { $0.address == wanted }) {
@@ -30,43 +61,107 @@ public enum TaskNetwork {
                         "annotations[\"\(NetworkConfig.prefix)address\"]",
                         "\(wanted) is leased to container \"\(holder.owner.split(separator: "/").last ?? "")\" on this node"))
             }
+            if nodeAddresses.contains(wanted) {
+                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is an address of the node"))
+            }
             address = wanted
         } else {
-            guard let free = store.firstFree(in: config.subnet) else {
+            guard let free = store.firstFree(in: config.subnet, except: nodeAddresses) else {
                 throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]", "no free address left in \(config.subnet)"))
             }
             address = free
         }
         let task = TaskEndpoint(newFor: address)
+        let lease = LeaseStore.Lease(config, address: address, owner: owner, interface: task.hostInterface)
+        let others = store.leases
+        // Bad input is refused before anything is written.
+        let joining: FirewallChanges
+        do { joining = try FirewallChanges.joining(lease, others: others) } catch {
+            let field = "annotations[\"\(NetworkConfig.prefix)\(error.isIngress ? "ingress" : "egress")\"]"
+            throw .annotation(
+                SpecError(field, "the rules overlap into \(error.elements) disjoint flows; at most \(FirewallChanges.maximumFlows) per direction"))
+        }
         store.subnet = config.subnet
-        store.leases.append(.init(address: address, owner: owner, groups: config.groups, interface: task.hostInterface))
+        store.leases.append(lease)
         try store.save()
 
-        var node = try RouteNetlink()
-        let bridge = try ensureBridge(config, replacing: previousSubnet, firstOnBridge: firstOnBridge, leases: leases, node: &node)
-        let namespace: FileDescriptor
-        do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
-        try node.createVeth(host: task.hostInterface, master: bridge, peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue)
-        var inside = try RouteNetlink(namespace: namespace.rawValue)
-        try inside.configureTask(interface: "eth0", address: address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
-
+        try ensureBridge(config, replacing: previousSubnet, firstOnBridge: firstOnBridge, leases: leases, node: &node)
         let firewall = TaskFirewall(bridge: config.bridge)
+        try restoreIfGone(firewall, leases: others)
+        restoreOtherBridges(in: leases, except: config.bridge)
         var batch = NFTablesBatch()
-        // The tables and their hooked chains come in the same transaction as the first
-        // task's rules, so "the table exists" means "the skeleton is complete".
-        if try !NFTablesBatch.tableExists(.inet, firewall.table) { firewall.addSkeleton(to: &batch) }
-        firewall.addTask(task, config, to: &batch)
-        try batch.commit(step: "installing the rules of \(address) on \(config.bridge)")
-        return address
+        joining.apply(firewall, to: &batch)
+        return StagedRules(store: store, batch: batch, owner: owner, step: "installing the rules of \(address) on \(config.bridge)")
     }
 
-    /// Removes what `setUp` made for `containerID` on `bridge`, whatever of it exists: the
-    /// rules and set memberships, and the lease. The bridge and its tables' skeleton (hooked
-    /// chains, empty maps and group sets) stay, like docker0: they are the node's, and
-    /// unhooking and re-hooking six chains for every lone task cost ~19 ms of RCU waits.
+    /// Gives the task (its lease staged) its interface: a veth pair on the bridge with the
+    /// task end as `eth0` in `namespacePath`, its address, loopback and default route inside.
+    /// Returns the task's address.
+    public static func connect(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
+        let lease: LeaseStore.Lease
+        do {
+            let store = try LeaseStore(directory: leases, bridge: config.bridge)
+            guard let found = store.leases.first(where: { $0.owner == owner }) else {
+                throw NetworkError.system(step: "finding the lease of \(owner) on \(config.bridge)", errno: ENOENT)
+            }
+            lease = found
+        }
+        var node = try RouteNetlink()
+        guard let bridge = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
+        let namespace: FileDescriptor
+        do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
+        let task = lease.endpoint
+        try node.createVeth(
+            host: task.hostInterface, master: bridge, group: TaskFirewall.portGroup(of: config.bridge), peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue
+        )
+        var inside = try RouteNetlink(namespace: namespace.rawValue)
+        try inside.configureTask(interface: "eth0", address: task.address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
+        return task.address
+    }
+
+    /// Puts a bridge's tables back from its leases if they are gone or not whole (`nft flush
+    /// ruleset`, a firewall reload, one table deleted): the skeleton and every leased
+    /// task's elements, in one transaction. Returns whether it did.
+    @discardableResult
+    static func restoreIfGone(
+        _ firewall: TaskFirewall, leases: [LeaseStore.Lease], namespace: Int32? = nil, force: Bool = false, creating: Bool = true
+    ) throws(NetworkError) -> Bool {
+        if !force, try firewall.isWhole(namespace: namespace) { return false }
+        var batch = NFTablesBatch()
+        for family in [NFTablesBatch.Family.bridge, .inet] where try NFTablesBatch.tableExists(family, firewall.table, namespace: namespace) {
+            batch.deleteTable(family, firewall.table)
+        }
+        // A teardown that finds no tables and leaves no tasks has nothing to restore (a first
+        // task refused before its rules): it makes no tables.
+        if !creating, batch.isEmpty, leases.isEmpty { return true }
+        firewall.addSkeleton(to: &batch)
+        FirewallChanges.everything(of: leases).apply(firewall, to: &batch)
+        try batch.commit(step: "restoring the rules of \(leases.count) tasks on \(firewall.bridge)", namespace: namespace)
+        return true
+    }
+
+    /// The other bridges of this node whose lock is free get their tables back if a reload
+    /// took them (a bridge whose lock is held is being changed, and its own operation
+    /// restores it). Best effort: a failure here is that bridge's, found by its next operation.
+    static func restoreOtherBridges(in directory: String, except bridge: String, namespace: Int32? = nil) {
+        for file in listDirectory(directory) where file.hasSuffix(".leases") {
+            let other = String(file.dropLast(".leases".count))
+            guard other != bridge, let store = try? LeaseStore(directory: directory, bridge: other, waiting: false) else { continue }
+            if store.leases.isEmpty {
+                try? store.save()  // a lock file made just now, for no leases: removed again
+                continue
+            }
+            _ = try? restoreIfGone(TaskFirewall(bridge: other), leases: store.leases, namespace: namespace)
+        }
+    }
+
+    /// Removes what `setUp` made for `containerID` on `bridge`, whatever of it exists: its
+    /// elements (and the flows of other tasks' rules naming its groups), and the lease. The
+    /// bridge and its tables stay, like docker0: they are the node's, and their rules see
+    /// only this bridge's frames and its tasks' addresses.
     ///
     /// The veth is fenced first (its bridge port disabled; the rules drop frames of a task
-    /// port without a chain); see `taskRunning` for how it goes. Veth names are never
+    /// port that is not in the sets); see `taskRunning` for how it goes. Veth names are never
     /// reused, so a new task never waits for an old veth.
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
@@ -87,6 +182,7 @@ public enum TaskNetwork {
         var store = try LeaseStore(directory: leases, bridge: bridge)
         let mine = store.leases.filter { $0.owner == owner }
         guard !mine.isEmpty else { return Release(rules: nil, removal: nil) }
+        let remaining = store.leases.filter { $0.owner != owner }
         var rules: NetlinkSocket? = nil
         var removal: LinkRemoval? = nil
         if node != .gone {
@@ -96,11 +192,18 @@ public enum TaskNetwork {
             // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
             removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
             let firewall = TaskFirewall(bridge: bridge)
-            if try NFTablesBatch.tableExists(.inet, firewall.table, namespace: namespace) {
+            if try !restoreIfGone(firewall, leases: remaining, namespace: namespace, creating: false) {
                 var batch = NFTablesBatch()
-                for lease in mine { firewall.removeTask(lease.endpoint, groups: lease.groups, to: &batch) }
-                rules = try batch.commit(step: "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)", namespace: namespace)
+                FirewallChanges.leaving(mine, all: store.leases).apply(firewall, to: &batch)
+                let step = "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)"
+                do throws(NetworkError) { rules = try batch.commit(step: step, namespace: namespace) } catch {
+                    // Elements that were never added (a create killed before its commit), or
+                    // changed by hand: the bridge's rules are made again from the leases.
+                    guard error.errno == ENOENT else { throw error }
+                    try restoreIfGone(firewall, leases: remaining, namespace: namespace, force: true, creating: false)
+                }
             }
+            restoreOtherBridges(in: leases, except: bridge, namespace: namespace)
         }
         store.leases.removeAll { $0.owner == owner }
         try store.save()
@@ -151,7 +254,7 @@ public enum TaskNetwork {
                 let text = String(decoding: (try? readFile(directory + "/" + file)) ?? [], as: UTF8.self)
                 let owners = text.split(separator: "\n").compactMap { line -> String? in
                     let fields = line.split(separator: " ")
-                    return fields.count == 4 ? LeaseStore.unescape(fields[1]) : nil
+                    return fields.count >= 4 && fields[0] != "subnet" ? LeaseStore.unescape(fields[1]) : nil
                 }
                 if owners.contains(owner) { found.append((directory, String(file.dropLast(".leases".count)))) }
             }
@@ -188,18 +291,31 @@ public enum TaskNetwork {
     /// before anything of the task exists; `setUp` asks again, as the node may have changed.
     public static func check(_ config: NetworkConfig) throws(NetworkError) {
         var node = try RouteNetlink()
-        if let refusal = bridgeRefusal(try node.link(named: config.bridge), config) { throw refusal }
+        if let refusal = try bridgeRefusal(try node.link(named: config.bridge), config) { throw refusal }
     }
 
     /// Why the node's link called `config.bridge` (nil: there is none) cannot be the task's
     /// bridge: an interface that is not a bridge (its uplink, `lo`, a veth), which skiff would
     /// enslave task interfaces to and address; or no interface, under a name skiff does not
     /// make bridges with (`RouteNetlink.bridgeNamePrefix`): a name another tool adopts when it
-    /// finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge.
-    private static func bridgeRefusal(_ link: RouteNetlink.Link?, _ config: NetworkConfig) -> NetworkError? {
+    /// finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge; or
+    /// a bridge someone else made that the node's operator has not opened to skiff's tasks
+    /// (`NodeNetworkPolicy`): a tenant's annotation alone must not put a task next to
+    /// Docker's containers or the node's uplink.
+    private static func bridgeRefusal(_ link: RouteNetlink.Link?, _ config: NetworkConfig) throws(NetworkError) -> NetworkError? {
         let field = "annotations[\"\(NetworkConfig.prefix)bridge\"]"
         if let link, link.kind != "bridge" {
             return .annotation(SpecError(field, "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
+        }
+        if let link, link.alias != RouteNetlink.bridgeAlias {
+            let policy = try NodeNetworkPolicy.load()
+            if !policy.joinableBridges.contains(config.bridge) {
+                return .annotation(
+                    SpecError(
+                        field,
+                        "\"\(config.bridge)\" is a bridge skiff did not make, and the node's operator has not allowed skiff's tasks on it (\(NodeNetworkPolicy.directive) \(config.bridge) in \(policy.path))"
+                    ))
+            }
         }
         if link == nil, !config.bridge.hasPrefix(RouteNetlink.bridgeNamePrefix) {
             return .annotation(
@@ -228,12 +344,13 @@ public enum TaskNetwork {
     /// are not in its leases, and a task could be leased one of them and take its traffic.
     private static func ensureBridge(
         _ config: NetworkConfig, replacing previous: IPv4Subnet?, firstOnBridge: Bool, leases: String, node: inout RouteNetlink
-    ) throws(NetworkError) -> Int32 {
+    ) throws(NetworkError) {
         var nodeLock: Int32 = -1
         defer { if nodeLock >= 0 { close(nodeLock) } }
         var link = try node.link(named: config.bridge)
-        if let refusal = bridgeRefusal(link, config) { throw refusal }
-        if link == nil || link?.alias == RouteNetlink.bridgeAlias, previous != config.subnet {
+        if let refusal = try bridgeRefusal(link, config) { throw refusal }
+        let isOwn = link == nil || link?.alias == RouteNetlink.bridgeAlias
+        if isOwn ? previous != config.subnet : firstOnBridge {
             nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
             while flock(nodeLock, LOCK_EX) != 0 {
@@ -248,7 +365,7 @@ public enum TaskNetwork {
         }
         guard let link else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
         // Made in the meantime by someone else, as something else?
-        if let refusal = bridgeRefusal(link, config) { throw refusal }
+        if let refusal = try bridgeRefusal(link, config) { throw refusal }
         let index = link.index
         if created || link.alias == RouteNetlink.bridgeAlias {
             if !created { try node.setUp(index: index) }
@@ -260,7 +377,6 @@ public enum TaskNetwork {
             try checkHasNoPortsOfOthers(config.bridge, index: index, node: &node)
         }
         try enableBridgeFiltering()
-        return index
     }
 
     private static func checkHasNoPortsOfOthers(_ bridge: String, index: Int32, node: inout RouteNetlink) throws(NetworkError) {

@@ -119,11 +119,18 @@ struct PlanBuilder {
     static let syncRuntimeHooks = 2
     static let syncCreateContainerState = 3
     static let syncStartContainerState = 4
-    /// The parent gives the new network namespace its interface, address and rules.
+    /// The parent gives the new network namespace its interface and address (and, when
+    /// `networkRules` is nil, its rules).
     static let syncNetwork = 5
+    /// The parent leases the task's address and stages its rules for skiff-init to send.
+    static let syncNetworkRules = 6
 
     /// The task gets its own interface (network annotations and a new network namespace).
     var network = false
+    /// The netlink socket and the file of the task's rules, which skiff-init sends first
+    /// thing, while it still has the node's privileges (before any namespace is joined or
+    /// made) and is already in the container's cgroups: see `TaskRulesChannel`.
+    var networkRules: (socket: Int32, batch: Int32)?
 
     /// A new user namespace: created by skiff-init, mapped by the parent.
     var newUserNamespace: Bool {
@@ -158,6 +165,10 @@ struct PlanBuilder {
         let namespaces = spec.linux?.namespaces ?? []
         do { try SysctlPolicy.check(spec.linux?.sysctl ?? [:], ownsNamespace: ownsNamespace) } catch { throw .spec(error) }
 
+        if network, let rules = networkRules {
+            plan.sync(Self.syncNetworkRules)
+            plan.sendRules(socket: rules.socket, batch: rules.batch)
+        }
         // Namespaces: new ones at clone (cgroup and time later), existing ones joined by path,
         // a joined user namespace first (it grants the capabilities to join the others).
         var joinsPid = false

@@ -23,6 +23,11 @@ extension LaunchPlan {
         append(SKIFF_OP_SYNC, args: [Int64(tag)] + (slot.map { [$0 + 1] } ?? []))
     }
 
+    /// skiff-init sends the datagram in `batch` on `socket` (see `TaskRulesChannel`).
+    mutating func sendRules(socket: Int32, batch: Int32) {
+        append(SKIFF_OP_SEND_RULES, args: [add(descriptor: socket), add(descriptor: batch)])
+    }
+
     mutating func becomeNamespaceRoot() { append(SKIFF_OP_USERNS_ROOT) }
 
     /// "monotonic S N\nboottime S N\n" for a time namespace the process enters at execve.

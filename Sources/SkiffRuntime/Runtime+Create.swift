@@ -39,9 +39,13 @@ extension Runtime {
         trace("seccomp filter ready", since: clock)
         let console = try Self.console(terminal: bundle.spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
         defer { if console.child >= 0 { close(console.child) } }
+        var rules: TaskRulesChannel?
+        if envelope.network != nil {
+            do throws(NetworkError) { rules = try TaskRulesChannel() } catch { throw RuntimeError(error) }
+        }
         var launch = try buildPlan(
             bundle, id: id, envelope: envelope, seccomp: seccomp, console: console.child,
-            options: options, waitForStart: waitForStart)
+            rules: rules, options: options, waitForStart: waitForStart)
         defer { launch.output.openedDescriptors.forEach { close($0) } }
         trace("built the launch plan (\(launch.output.plan.operations.count) operations)", since: clock)
 
@@ -65,10 +69,11 @@ extension Runtime {
             defer { if fifo >= 0 { close(fifo) } }
             let sync = CreateSync(
                 record: record, hooks: bundle.spec.hooks, network: envelope.network,
-                networkLeases: envelope.networkLeases, owner: directory.path)
+                networkLeases: envelope.networkLeases, rules: rules, owner: directory.path)
             let process = try launchExplained(
                 launch.output, envelope: envelope, spec: bundle.spec,
                 userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
+            rules?.close()
             trace("container process \(process.pid) ready", since: clock)
             record = try recordLaunched(
                 process, record: record, status: waitForStart ? .created : .running,
@@ -76,6 +81,7 @@ extension Runtime {
             return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
         } catch {
             if console.relay >= 0 { close(console.relay) }
+            rules?.close()  // the bridge's lock, which the undo takes
             undoCreate(envelope, directory: directory)
             throw error
         }
@@ -183,7 +189,7 @@ extension Runtime {
 
     func buildPlan(
         _ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Int32,
-        options: CreateOptions, waitForStart: Bool
+        rules: TaskRulesChannel?, options: CreateOptions, waitForStart: Bool
     ) throws(RuntimeError) -> BuiltPlan {
         var builder = PlanBuilder(
             spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
@@ -196,6 +202,7 @@ extension Runtime {
         builder.containerID = id.value
         builder.preserveFds = options.preserveFds
         builder.network = envelope.network != nil
+        builder.networkRules = rules?.descriptors
         let output = try builder.build(waitForStart: waitForStart)
         builder.warnings.forEach(warn)
         return BuiltPlan(output: output, newUserNamespace: builder.newUserNamespace)
@@ -298,6 +305,8 @@ struct CreateSync: Sendable {
     var hooks: Spec.Hooks?
     var network: NetworkConfig?
     var networkLeases: String?
+    /// How the task's rules reach the kernel: sent by the task (`TaskRulesChannel`).
+    var rules: TaskRulesChannel?
     /// The container's state directory: the owner of its network lease.
     var owner: String
 
@@ -305,11 +314,20 @@ struct CreateSync: Sendable {
         var current = record
         current.pid = pid
         switch tag {
+        case PlanBuilder.syncNetworkRules:
+            guard let network, let networkLeases, let rules else { return [] }
+            do throws(NetworkError) { try rules.stage(network, owner: owner, leases: networkLeases) } catch { throw RuntimeError(error) }
+            return []
         case PlanBuilder.syncNetwork:
             guard let network, let networkLeases else { return [] }
-            do throws(NetworkError) { _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases) } catch {
-                throw RuntimeError(error)
-            }
+            do throws(NetworkError) {
+                if let rules {
+                    try rules.awaitCommitted()
+                    _ = try TaskNetwork.connect(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases)
+                } else {
+                    _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases)
+                }
+            } catch { throw RuntimeError(error) }
             return []
         case PlanBuilder.syncRuntimeHooks:
             let state = Runtime.ociState(current, status: .creating)

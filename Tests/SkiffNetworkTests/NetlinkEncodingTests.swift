@@ -54,32 +54,97 @@ struct NetlinkEncodingTests {
         #expect(!message.wantsAck)
     }
 
-    /// A task's rules: every message is an nf_tables one of the bridge's tables, and each port
-    /// range of a rule is one rule.
-    @Test func aTasksRulesAreOneMessageAPortRange() throws {
+    /// A task's transaction adds only set elements: no chain and no rule, which would make
+    /// the kernel revalidate every chain of the table (the cost of a create would then grow
+    /// with the tasks on the bridge).
+    @Test func aTaskAddsOnlySetElements() throws {
         let config = try #require(
             try NetworkConfig.parse(annotations: [
                 "io.skiff.network.groups": "db",
                 "io.skiff.network.ingress": "tcp 5432 web; udp 53,5353 10.0.0.0/8; icmp web",
                 "io.skiff.network.egress": "tcp 443 0.0.0.0/0",
             ]))
-        let firewall = TaskFirewall(bridge: "skiff0")
+        let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/run/skiff/web", groups: ["web"], interface: "skv0a4d0002abc")
+        let db = LeaseStore.Lease(config, address: IPv4Address("10.77.0.5")!, owner: "/run/skiff/db", interface: "skv0a4d0005abc")
+        let changes = try FirewallChanges.joining(db, others: [web])
         var batch = NFTablesBatch()
-        firewall.addTask(TaskEndpoint(newFor: IPv4Address("10.77.0.5")!), config, to: &batch)
-        let types = batch.messages.map { (UInt16($0.bytes[4]) | UInt16($0.bytes[5]) << 8) }
-        #expect(types.allSatisfy { $0 >> 8 == UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) })
-        let rules = types.filter { $0 & 0xff == UInt16(NFT_MSG_NEWRULE.rawValue) }.count
-        // ingress: 1 + 2 (two port ranges) + 1; egress: 1; plus the task's fixed rules.
-        #expect(rules >= 5, "\(rules) rules")
-        var more = NFTablesBatch()
-        let wider = try #require(
-            try NetworkConfig.parse(annotations: [
-                "io.skiff.network.groups": "db",
-                "io.skiff.network.ingress": "tcp 5432 web; udp 53,5353,6000-6010 10.0.0.0/8; icmp web",
-                "io.skiff.network.egress": "tcp 443 0.0.0.0/0",
-            ]))
-        firewall.addTask(TaskEndpoint(newFor: IPv4Address("10.77.0.5")!), wider, to: &more)
-        let widerRules = more.messages.filter { ($0.bytes[4] == UInt8(NFT_MSG_NEWRULE.rawValue)) }.count
-        #expect(widerRules == rules + 1)
+        changes.apply(TaskFirewall(bridge: "skiff0"), to: &batch)
+        let types = Set(batch.messages.map { (UInt16($0.bytes[4]) | UInt16($0.bytes[5]) << 8) & 0xff })
+        #expect(types == [UInt16(NFT_MSG_NEWSETELEM.rawValue)])
+        // web's address stands for the group in tcp 5432 and icmp, inside 10/8 of udp's two
+        // ports: 10/8 is cut around it (below, at, above) — 2 + 3 + 2 disjoint elements.
+        #expect(changes.added.sets[.ingressPorts]?.count == 7)
+        #expect(changes.added.sets[.ingress]?.count == 1)
+        #expect(changes.added.sets[.egressPorts]?.count == 1)
+        #expect(changes.added.sets[.egressTasks]?.count == 1)
+        #expect(changes.deleted.isEmpty)
+    }
+
+    /// A task joining a group lets it through every rule naming the group, and its leaving
+    /// takes exactly that back.
+    @Test func aGroupsNewMemberIsAddedToTheRulesNamingIt() throws {
+        let db = LeaseStore.Lease(
+            address: IPv4Address("10.77.0.5")!, owner: "/r/db", groups: ["db"], interface: "skv0a4d0005abc", ingress: "tcp 5432 web")
+        let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/r/web", groups: ["web"], interface: "skv0a4d0002abc")
+        let joined = try FirewallChanges.joining(web, others: [db])
+        let flows = try #require(joined.added.sets[.ingressPorts])
+        #expect(flows.count == 1)
+        #expect(flows.first?.key == [10, 77, 0, 5, 10, 77, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0])
+        let left = FirewallChanges.leaving([web], all: [db, web])
+        #expect(left.deleted.sets[.ingressPorts] == flows)
+        #expect(left.added.isEmpty)
+        // A member of no group touches nobody else's flows.
+        let loner = LeaseStore.Lease(address: IPv4Address("10.77.0.9")!, owner: "/r/x", groups: [], interface: "skv0a4d0009abc")
+        #expect(try FirewallChanges.joining(loner, others: [db, web]).added.sets[.ingressPorts] == nil)
+    }
+
+    /// Overlapping rules become disjoint elements that cover exactly their union (checked
+    /// point by point on small boxes against the rules themselves).
+    @Test func overlappingRulesBecomeADisjointCover() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let boxes = (0..<Int.random(in: 1...6, using: &generator)).map { _ in
+                FlowBox(
+                    (0..<3).map { _ in
+                        let a = UInt32.random(in: 0...7, using: &generator), b = UInt32.random(in: 0...7, using: &generator)
+                        return min(a, b)...max(a, b)
+                    })
+            }
+            let cover = FlowBox.disjointUnion(of: boxes)
+            for x in UInt32(0)...8 {
+                for y in UInt32(0)...8 {
+                    for z in UInt32(0)...8 {
+                        let point = [x, y, z]
+                        func holds(_ box: FlowBox) -> Bool { zip(box.ranges, point).allSatisfy { $0.contains($1) } }
+                        let inRules = boxes.contains(where: holds)
+                        let inCover = cover.filter(holds).count
+                        #expect(inCover == (inRules ? 1 : 0), "\(boxes) -> \(cover) at \(point)")
+                    }
+                }
+            }
+        }
+        // Rules that do not overlap stay one element each.
+        let apart = (0..<100).map { FlowBox([UInt32($0 * 2)...UInt32($0 * 2), 6...6, 80...80]) }
+        #expect(FlowBox.disjointUnion(of: apart).count == 100)
+    }
+
+    /// A rule's text in the lease parses back to the same rule.
+    @Test func rulesRoundTripThroughTheirText() throws {
+        let text = "tcp 80,8000-8080 web; udp 53 10.0.0.0/8; icmp 0.0.0.0/0; any db"
+        let rules = try NetworkRule.list(text, field: "f")
+        #expect(rules.map(\.description).joined(separator: "; ") == text)
+    }
+
+    /// The operator's policy file: `join-bridge NAME` lines; anything else names its line.
+    @Test func theNodePolicyIsStrict() throws {
+        let policy = try NodeNetworkPolicy.parse("# bridges\njoin-bridge docker0\n\njoin-bridge br0 # uplink\n", path: "/p")
+        #expect(policy.joinableBridges == ["docker0", "br0"])
+        for bad in ["join docker0", "join-bridge", "join-bridge a b", "join-bridge ../x", "join-bridge 0123456789abcdef"] {
+            #expect(throws: SpecError.self) { try NodeNetworkPolicy.parse(bad, path: "/p") }
+        }
+        do {
+            _ = try NodeNetworkPolicy.parse("join-bridge ok\nallow-all\n", path: "/etc/skiff/network.conf")
+            Issue.record("accepted")
+        } catch { #expect(error.description.hasPrefix("/etc/skiff/network.conf:2: ")) }
     }
 }
