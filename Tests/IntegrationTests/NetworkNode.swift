@@ -113,6 +113,9 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         return skiff(["run", "--detach", "--bundle", bundle, id], root: root)
     }
 
+    /// Deletes `id` with the node, for a task started some other way than `start`.
+    func track(_ id: String) { lock.withLock { ids.append(id) } }
+
     /// A task that serves "name" on each TCP port in `ports` until it is deleted.
     @discardableResult
     func startServer(_ id: String, ports: [Int], _ network: [String: String], root: String? = nil) -> Harness.Result {
@@ -148,8 +151,8 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         }
     }
 
-    func leases() -> [(address: String, id: String)] {
-        let text = (try? String(contentsOfFile: leaseDirectory + "/skiff0.leases", encoding: .utf8)) ?? ""
+    func leases(bridge: String = "skiff0") -> [(address: String, id: String)] {
+        let text = (try? String(contentsOfFile: leaseDirectory + "/\(bridge).leases", encoding: .utf8)) ?? ""
         var leases: [(address: String, id: String)] = []
         for line in text.split(separator: "\n") {
             // address, owner (the container's state directory), groups, interface, rules
