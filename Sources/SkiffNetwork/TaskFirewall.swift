@@ -110,25 +110,28 @@ struct TaskFirewall {
         // A flow the task's own rules allow: (task, peer, protocol) for rules without ports,
         // (task, peer, protocol, port) for rules with ports. A packet whose transport header
         // cannot be read matches neither, and is dropped.
-        func allowed(_ task: Int, _ peer: Int, in set: FirewallSet, portsSet: FirewallSet, then verdict: NFTExpression) -> [[NFTExpression]] {
+        func allowed(_ task: Int, _ peer: Int, in set: FirewallSet, portsSet: FirewallSet, exactSet: FirewallSet, then verdict: NFTExpression) -> [[NFTExpression]] {
             let fields = [
                 Self.network(UInt32(task), 4, into: 0), Self.network(UInt32(peer), 4, into: 1),
                 NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: NFTExpression.register32(2)),
             ]
             let port = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: NFTExpression.register32(3))
             return [
+                fields + [port, .lookup(set: exactSet.rawValue, from: NFTExpression.register32(0)), verdict],
                 fields + [.lookup(set: set.rawValue, from: NFTExpression.register32(0)), verdict],
                 fields + [port, .lookup(set: portsSet.rawValue, from: NFTExpression.register32(0)), verdict],
             ]
         }
         batch.addChain(.inet, table, "ingress_check")
-        for rule in allowed(16, 12, in: .ingress, portsSet: .ingressPorts, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
+        for rule in allowed(16, 12, in: .ingress, portsSet: .ingressPorts, exactSet: .ingressExact, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
         batch.addRule(.inet, table, "ingress_check", [.drop])
         // Past a task's egress rules, the packet still meets its peer's ingress rules.
         batch.addChain(.inet, table, "ingress_gate")
         batch.addRule(.inet, table, "ingress_gate", toTask + [.goto("ingress_check")])
         batch.addChain(.inet, table, "egress_check")
-        for rule in allowed(12, 16, in: .egress, portsSet: .egressPorts, then: .goto("ingress_gate")) { batch.addRule(.inet, table, "egress_check", rule) }
+        for rule in allowed(12, 16, in: .egress, portsSet: .egressPorts, exactSet: .egressExact, then: .goto("ingress_gate")) {
+            batch.addRule(.inet, table, "egress_check", rule)
+        }
         batch.addRule(.inet, table, "egress_check", [.drop])
 
         batch.addChain(.inet, table, "forward", hook: (Self.forward, 0))
@@ -147,7 +150,7 @@ struct TaskFirewall {
     /// reload takes them whole (`nft flush ruleset`) or one at a time.
     func isWhole(namespace: Int32? = nil) throws(NetworkError) -> Bool {
         guard try NFTablesBatch.setExists(.bridge, table, FirewallSet.receivers.rawValue, namespace: namespace) else { return false }
-        return try NFTablesBatch.setExists(.inet, table, FirewallSet.egressPorts.rawValue, namespace: namespace)
+        return try NFTablesBatch.setExists(.inet, table, FirewallSet.egressExact.rawValue, namespace: namespace)
     }
 
     func add(_ elements: FirewallElements, to batch: inout NFTablesBatch) {
@@ -179,8 +182,12 @@ enum FirewallSet: String, CaseIterable {
     case ingressTasks = "ingress_tasks"
     /// The tasks whose outbound traffic is checked.
     case egressTasks = "egress_tasks"
-    /// task . peer . protocol, and with destination ports: the flows allowed.
+    /// task . peer . protocol, and with destination ports: the flows allowed, as ranges.
     case ingress, ingressPorts = "ingress_ports", egress, egressPorts = "egress_ports"
+    /// task . peer . protocol . port, one address and one port (most rules, and every group
+    /// member): a hash, whose insertions cost the same however many it holds (an interval
+    /// set's grow with its size).
+    case ingressExact = "ingress_exact", egressExact = "egress_exact"
 
     var family: NFTablesBatch.Family {
         switch self {
@@ -197,7 +204,7 @@ enum FirewallSet: String, CaseIterable {
         case .receivers: .init(.interfaceName, .ipv4Address)
         case .ingressTasks, .egressTasks: .init(.ipv4Address)
         case .ingress, .egress: .init(.ipv4Address, .ipv4Address, .inetProtocol)
-        case .ingressPorts, .egressPorts: .init(.ipv4Address, .ipv4Address, .inetProtocol, .inetService)
+        case .ingressPorts, .egressPorts, .ingressExact, .egressExact: .init(.ipv4Address, .ipv4Address, .inetProtocol, .inetService)
         }
     }
 
@@ -250,7 +257,9 @@ struct FirewallElements: Equatable {
         limit: Int = .max
     ) throws(FlowOverflow) -> FirewallElements {
         var elements = FirewallElements()
-        for (rules, sets) in [(ingress, (FirewallSet.ingress, FirewallSet.ingressPorts)), (egress ?? [], (.egress, .egressPorts))] {
+        for (rules, sets) in [
+            (ingress, (FirewallSet.ingress, FirewallSet.ingressPorts, FirewallSet.ingressExact)), (egress ?? [], (.egress, .egressPorts, .egressExact)),
+        ] {
             var plain: [FlowBox] = [], withPorts: [FlowBox] = []
             for rule in rules {
                 let peers: [ClosedRange<UInt32>] =
@@ -269,7 +278,19 @@ struct FirewallElements: Equatable {
                     if rule.ports.isEmpty {
                         plain.append(FlowBox([peer, protocols]))
                     } else {
-                        for range in rule.ports { withPorts.append(FlowBox([peer, protocols, UInt32(range.lowerBound)...UInt32(range.upperBound)])) }
+                        for range in rule.ports {
+                            if peer.count == 1, range.count == 1 {
+                                // One address, one port: an exact key (overlaps are harmless in a hash).
+                                let port = range.lowerBound
+                                elements.insert(
+                                    .init(
+                                        key: sets.2.key.bytes(
+                                            address.bytes, IPv4Address(peer.lowerBound).bytes, [UInt8(protocols.lowerBound)], [UInt8(port >> 8), UInt8(port & 0xff)])),
+                                    into: sets.2)
+                            } else {
+                                withPorts.append(FlowBox([peer, protocols, UInt32(range.lowerBound)...UInt32(range.upperBound)]))
+                            }
+                        }
                     }
                 }
             }

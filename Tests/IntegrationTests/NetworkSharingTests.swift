@@ -142,8 +142,8 @@ struct NetworkSharingTests {
         let rules = (0..<NetworkRule.maximumRules).map { "tcp \(1000 + $0) 10.\($0 / 250).\($0 % 250).1/32" }
         let started = node.start("many", node.spec("exec sleep 1000", ["ingress": rules.joined(separator: "; "), "egress": rules.joined(separator: "; ")]))
         #expect(started.status == 0, "\(started.stderr)")
-        #expect(node.elements(of: "ingress_ports").count == NetworkRule.maximumRules)
-        #expect(node.elements(of: "egress_ports").count == NetworkRule.maximumRules)
+        #expect(node.elements(of: "ingress_exact").count == NetworkRule.maximumRules)
+        #expect(node.elements(of: "egress_exact").count == NetworkRule.maximumRules)
         #expect(node.skiff(["delete", "--force", "many"]).status == 0)
         let tooMany = node.start("too-many", node.spec("true", ["ingress": (rules + ["tcp 80,81 10.0.0.0/8"]).joined(separator: "; ")]))
         #expect(tooMany.status != 0)

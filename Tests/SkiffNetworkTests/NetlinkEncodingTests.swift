@@ -71,11 +71,12 @@ struct NetlinkEncodingTests {
         changes.apply(TaskFirewall(bridge: "skiff0"), to: &batch)
         let types = Set(batch.messages.map { (UInt16($0.bytes[4]) | UInt16($0.bytes[5]) << 8) & 0xff })
         #expect(types == [UInt16(NFT_MSG_NEWSETELEM.rawValue)])
-        // web's address stands for the group in tcp 5432 and icmp, inside 10/8 of udp's two
-        // ports: 10/8 is cut around it (below, at, above) — 2 + 3 + 2 disjoint elements.
-        #expect(changes.added.sets[.ingressPorts]?.count == 7)
+        // web's address stands for the group in tcp 5432 (one address, one port: exact) and
+        // icmp; 10/8 is a range, one element for each of udp's two ports.
+        #expect(changes.added.sets[.ingressExact]?.count == 1)
+        #expect(changes.added.sets[.ingressPorts]?.count == 2)
         #expect(changes.added.sets[.ingress]?.count == 1)
-        #expect(changes.added.sets[.egressPorts]?.count == 1)
+        #expect(changes.added.sets[.egressPorts]?.count == 1)  // 0.0.0.0/0 is a range
         #expect(changes.added.sets[.egressTasks]?.count == 1)
         #expect(changes.deleted.isEmpty)
     }
@@ -87,15 +88,15 @@ struct NetlinkEncodingTests {
             address: IPv4Address("10.77.0.5")!, owner: "/r/db", groups: ["db"], interface: "skv0a4d0005abc", ingress: "tcp 5432 web")
         let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/r/web", groups: ["web"], interface: "skv0a4d0002abc")
         let joined = try FirewallChanges.joining(web, others: [db])
-        let flows = try #require(joined.added.sets[.ingressPorts])
+        let flows = try #require(joined.added.sets[.ingressExact])
         #expect(flows.count == 1)
         #expect(flows.first?.key == [10, 77, 0, 5, 10, 77, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0])
         let left = FirewallChanges.leaving([web], all: [db, web])
-        #expect(left.deleted.sets[.ingressPorts] == flows)
+        #expect(left.deleted.sets[.ingressExact] == flows)
         #expect(left.added.isEmpty)
         // A member of no group touches nobody else's flows.
         let loner = LeaseStore.Lease(address: IPv4Address("10.77.0.9")!, owner: "/r/x", groups: [], interface: "skv0a4d0009abc")
-        #expect(try FirewallChanges.joining(loner, others: [db, web]).added.sets[.ingressPorts] == nil)
+        #expect(try FirewallChanges.joining(loner, others: [db, web]).added.sets[.ingressExact] == nil)
     }
 
     /// Overlapping rules become disjoint elements that cover exactly their union (checked
