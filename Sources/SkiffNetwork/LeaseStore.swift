@@ -52,14 +52,10 @@ struct LeaseStore: ~Copyable {
             return (ingress, egress)
         }
 
-        /// Whether a rule of the task names `group` as its peer.
-        func references(anyOf groups: [String]) -> Bool {
-            // Most leases name no group at all: look at the text before parsing it.
-            guard groups.contains(where: { ingress.contains($0) || egress?.contains($0) == true }) else { return false }
-            let parsed = rules
-            return (parsed.ingress + (parsed.egress ?? [])).contains { rule in
-                if case .group(let name) = rule.peer { groups.contains(name) } else { false }
-            }
+        /// Every group the task is in or its rules name.
+        var groupNames: Set<String> {
+            let (ingress, egress) = rules
+            return Set(groups).union((ingress + (egress ?? [])).compactMap { if case .group(let name) = $0.peer { name } else { nil } })
         }
     }
 
@@ -69,6 +65,17 @@ struct LeaseStore: ~Copyable {
     private let directory: String
     var subnet: IPv4Subnet?
     var leases: [Lease] = []
+    /// The number each group has on this bridge (`group NAME NUMBER` lines): what the member
+    /// maps and the group rules' elements hold. Given on first use, kept while the bridge has
+    /// leases.
+    private(set) var groupNumbers: [String: UInt32] = [:]
+
+    /// Gives every group in `names` a number if it has none.
+    mutating func number(_ names: some Sequence<String>) {
+        for name in names.sorted() where groupNumbers[name] == nil {
+            groupNumbers[name] = (groupNumbers.values.max() ?? 0) + 1
+        }
+    }
 
     init(directory: String, bridge: String) throws(NetworkError) {
         try self.init(directory: directory, bridge: bridge, waiting: true)!
@@ -129,6 +136,8 @@ struct LeaseStore: ~Copyable {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "subnet" {
                 subnet = IPv4Subnet(fields[1])
+            } else if fields.count == 3, fields[0] == "group", let number = UInt32(fields[2]) {
+                groupNumbers[String(fields[1])] = number
             } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(fields[0]) {
                 // address, owner, groups, interface, then (since the rules are kept with the
                 // lease) ingress and egress: "-" none, "*" not restricted, else %-escaped.
@@ -197,6 +206,7 @@ struct LeaseStore: ~Copyable {
             return
         }
         var text = subnet.map { "subnet \($0)\n" } ?? ""
+        for (name, number) in groupNumbers.sorted(by: { $0.value < $1.value }) { text += "group \(name) \(number)\n" }
         for lease in leases {
             let ingress = lease.ingress.isEmpty ? "-" : Self.escape(lease.ingress)
             let egress = lease.egress.map { $0.isEmpty ? "-" : Self.escape($0) } ?? "*"

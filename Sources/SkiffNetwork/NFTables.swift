@@ -10,8 +10,9 @@ enum NFTExpression {
     case compare(_ op: UInt32, _ data: [UInt8])
     /// register 1 &= mask
     case mask([UInt8])
-    /// The registers from `from` looked up in a set: the rule ends if absent.
-    case lookup(set: String, from: UInt32 = register1)
+    /// The registers from `from` looked up in a set: the rule ends if absent. In a map, the
+    /// element's data goes to register `into`.
+    case lookup(set: String, from: UInt32 = register1, into: UInt32? = nil)
     /// The conntrack state bits (NF_CT_STATE_*) as a host-order u32.
     case conntrackState
     case verdict(Int32, chain: String? = nil)
@@ -62,10 +63,11 @@ enum NFTExpression {
                 $0.nest(UInt16(NFTA_BITWISE_MASK)) { $0.put(UInt16(NFTA_DATA_VALUE), mask) }
                 $0.nest(UInt16(NFTA_BITWISE_XOR)) { $0.put(UInt16(NFTA_DATA_VALUE), [UInt8](repeating: 0, count: mask.count)) }
             }
-        case .lookup(let set, let source):
+        case .lookup(let set, let source, let destination):
             expression("lookup") {
                 $0.put(UInt16(NFTA_LOOKUP_SET), string: set)
                 $0.put(UInt16(NFTA_LOOKUP_SREG), bigEndian: source)
+                if let destination { $0.put(UInt16(NFTA_LOOKUP_DREG), bigEndian: destination) }
             }
         case .conntrackState:
             expression("ct") {
@@ -103,11 +105,13 @@ struct NFTablesBatch {
         case etherAddress = 9
         case inetProtocol = 12
         case inetService = 13
+        /// A 32-bit mark: the type nftables shows a group's number as.
+        case mark = 19
         case interfaceName = 41
 
         var length: Int {
             switch self {
-            case .ipv4Address: 4
+            case .ipv4Address, .mark: 4
             case .etherAddress: 6
             case .inetProtocol: 1
             case .inetService: 2
@@ -184,16 +188,21 @@ struct NFTablesBatch {
 
     /// A set (created if missing, with the same shape every time: the kernel refuses a
     /// re-add that differs); with `intervals`, each element is a range in every field (a
-    /// concatenation of ranges: the pipapo set type).
-    mutating func addSet(_ family: Family, _ table: String, _ set: String, key: SetKey, intervals: Bool = false) {
+    /// concatenation of ranges: the pipapo set type); with `data`, a map to values of that type.
+    mutating func addSet(_ family: Family, _ table: String, _ set: String, key: SetKey, intervals: Bool = false, data: FieldType? = nil) {
         var m = message(UInt32(NFT_MSG_NEWSET.rawValue), family, flags: SKIFF_NLM_F_CREATE)
         m.put(UInt16(NFTA_SET_TABLE), string: table)
         m.put(UInt16(NFTA_SET_NAME), string: set)
         var flags: UInt32 = intervals ? UInt32(NFT_SET_INTERVAL.rawValue) : 0
         if key.fields.count > 1 { flags |= UInt32(NFT_SET_CONCAT.rawValue) }
+        if data != nil { flags |= UInt32(NFT_SET_MAP.rawValue) }
         m.put(UInt16(NFTA_SET_FLAGS), bigEndian: flags)
         m.put(UInt16(NFTA_SET_KEY_TYPE), bigEndian: key.type)
         m.put(UInt16(NFTA_SET_KEY_LEN), bigEndian: UInt32(key.length))
+        if let data {
+            m.put(UInt16(NFTA_SET_DATA_TYPE), bigEndian: data.rawValue)
+            m.put(UInt16(NFTA_SET_DATA_LEN), bigEndian: UInt32(data.length))
+        }
         m.put(UInt16(NFTA_SET_ID), bigEndian: UInt32(messages.count + 1))
         if key.fields.count > 1 {
             m.nest(UInt16(NFTA_SET_DESC)) { description in
@@ -208,10 +217,12 @@ struct NFTablesBatch {
         messages.append(m)
     }
 
-    /// One element of a set: a key, or a range of keys (`end`, in a set with intervals).
+    /// One element of a set: a key, or a range of keys (`end`, in a set with intervals); in a
+    /// map, with its value.
     struct Element: Hashable {
         var key: [UInt8]
         var end: [UInt8]? = nil
+        var data: [UInt8]? = nil
     }
 
     /// Elements of a set, as few messages as the attribute size allows (an attribute's
@@ -237,6 +248,10 @@ struct NFTablesBatch {
                         item.nest(UInt16(NFTA_SET_ELEM_KEY)) { $0.put(UInt16(NFTA_DATA_VALUE), element.key) }
                         if let end = element.end {
                             item.nest(UInt16(NFTA_SET_ELEM_KEY_END)) { $0.put(UInt16(NFTA_DATA_VALUE), end) }
+                        }
+                        // A deletion names the key alone.
+                        if let data = element.data, type == UInt32(NFT_MSG_NEWSETELEM.rawValue) {
+                            item.nest(UInt16(NFTA_SET_ELEM_DATA)) { $0.put(UInt16(NFTA_DATA_VALUE), data) }
                         }
                     }
                 }

@@ -46,6 +46,9 @@ public struct NetworkConfig: Sendable, Equatable {
                 config.address = address
             case "groups":
                 config.groups = try value.split(separator: ",").map { name throws(SpecError) in try groupName(name, field: field) }
+                guard config.groups.count <= maximumGroups else {
+                    throw SpecError(field, "\(config.groups.count) groups; a task is in at most \(maximumGroups)")
+                }
             case "ingress": config.ingress = try NetworkRule.list(value, field: field)
             case "egress": config.egress = try NetworkRule.list(value, field: field)
             default:
@@ -60,6 +63,9 @@ public struct NetworkConfig: Sendable, Equatable {
         }
         return config
     }
+
+    /// The most groups one task is in (the node's member maps: one lookup each per new flow).
+    public static let maximumGroups = 8
 
     /// Every group the rules name, so their sets exist before a rule looks them up.
     public var referencedGroups: Set<String> {

@@ -14,12 +14,13 @@ import CShims
 ///   included), a frame to it must be addressed to it or be ARP; anything else on such a
 ///   port (IPv6, VLAN tags, another address, the port of a task that is gone) is dropped.
 ///   This pins every address to one port, so the inet rules can trust addresses.
-/// - `inet` family, stateful: a task's allowed flows are elements of concatenated interval
-///   sets (task address . peer addresses . protocol [. destination ports]); traffic to a task
+/// - `inet` family, stateful: a task's allowed flows are elements of concatenated sets (task
+///   address . peer addresses or group . protocol [. destination ports]); traffic to a task
 ///   of this bridge that is neither a reply nor an element is dropped, and so is traffic
 ///   from a task whose egress is restricted. Task-to-task frames are bridged;
 ///   `bridge-nf-call-iptables` passes them through these hooks with conntrack.
-/// A rule naming a group becomes one element per member (see `FlowElements`).
+/// A rule naming a group is one element with the group's number; each task's groups are in
+/// the member maps, so a task joining a group changes no other task's elements.
 struct TaskFirewall {
     let bridge: String
 
@@ -58,7 +59,7 @@ struct TaskFirewall {
         batch.addTable(.bridge, table)
         batch.addTable(.inet, table)
         for set in FirewallSet.allCases {
-            batch.addSet(set.family, table, set.rawValue, key: set.key, intervals: set.hasIntervals)
+            batch.addSet(set.family, table, set.rawValue, key: set.key, intervals: set.hasIntervals, data: set.isMember ? .mark : nil)
         }
         addBridgeChains(to: &batch)
         addInetChains(to: &batch)
@@ -107,31 +108,35 @@ struct TaskFirewall {
         let source = Self.network(12, 4, into: 0), destination = Self.network(16, 4, into: 0)
         let fromRestricted = Self.isIPv4 + [source, .lookup(set: FirewallSet.egressTasks.rawValue, from: NFTExpression.register32(0))]
         let toTask = Self.isIPv4 + [destination, .lookup(set: FirewallSet.ingressTasks.rawValue, from: NFTExpression.register32(0))]
-        // A flow the task's own rules allow: (task, peer, protocol) for rules without ports,
-        // (task, peer, protocol, port) for rules with ports. A packet whose transport header
-        // cannot be read matches neither, and is dropped.
-        func allowed(_ task: Int, _ peer: Int, in set: FirewallSet, portsSet: FirewallSet, exactSet: FirewallSet, then verdict: NFTExpression) -> [[NFTExpression]] {
-            let fields = [
-                Self.network(UInt32(task), 4, into: 0), Self.network(UInt32(peer), 4, into: 1),
-                NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: NFTExpression.register32(2)),
+        // A flow the task's own rules allow: (task, peer, protocol[, port]) in the exact set or
+        // the interval sets; or (task, group, protocol[, port]) for each group the peer is in
+        // (its k-th group in the map member_k). A packet whose transport header cannot be read
+        // matches no rule with a port.
+        func allowed(_ task: Int, _ peer: Int, _ sets: FirewallSet.Direction, then verdict: NFTExpression) -> [[NFTExpression]] {
+            let register = NFTExpression.register32
+            let taskAndPeer = [Self.network(UInt32(task), 4, into: 0), Self.network(UInt32(peer), 4, into: 1)]
+            let proto = NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: register(2))
+            let port = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: register(3))
+            var rules: [[NFTExpression]] = [
+                taskAndPeer + [proto, port, .lookup(set: sets.exact.rawValue, from: register(0)), verdict],
+                taskAndPeer + [proto, .lookup(set: sets.ranges.rawValue, from: register(0)), verdict],
+                taskAndPeer + [proto, port, .lookup(set: sets.rangesWithPorts.rawValue, from: register(0)), verdict],
             ]
-            let port = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: NFTExpression.register32(3))
-            return [
-                fields + [port, .lookup(set: exactSet.rawValue, from: NFTExpression.register32(0)), verdict],
-                fields + [.lookup(set: set.rawValue, from: NFTExpression.register32(0)), verdict],
-                fields + [port, .lookup(set: portsSet.rawValue, from: NFTExpression.register32(0)), verdict],
-            ]
+            for member in FirewallSet.members {
+                let group = NFTExpression.lookup(set: member.rawValue, from: register(1), into: register(1))
+                rules.append(taskAndPeer + [group, proto, .lookup(set: sets.groups.rawValue, from: register(0)), verdict])
+                rules.append(taskAndPeer + [group, proto, port, .lookup(set: sets.groupsWithPorts.rawValue, from: register(0)), verdict])
+            }
+            return rules
         }
         batch.addChain(.inet, table, "ingress_check")
-        for rule in allowed(16, 12, in: .ingress, portsSet: .ingressPorts, exactSet: .ingressExact, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
+        for rule in allowed(16, 12, .ingress, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
         batch.addRule(.inet, table, "ingress_check", [.drop])
         // Past a task's egress rules, the packet still meets its peer's ingress rules.
         batch.addChain(.inet, table, "ingress_gate")
         batch.addRule(.inet, table, "ingress_gate", toTask + [.goto("ingress_check")])
         batch.addChain(.inet, table, "egress_check")
-        for rule in allowed(12, 16, in: .egress, portsSet: .egressPorts, exactSet: .egressExact, then: .goto("ingress_gate")) {
-            batch.addRule(.inet, table, "egress_check", rule)
-        }
+        for rule in allowed(12, 16, .egress, then: .goto("ingress_gate")) { batch.addRule(.inet, table, "egress_check", rule) }
         batch.addRule(.inet, table, "egress_check", [.drop])
 
         batch.addChain(.inet, table, "forward", hook: (Self.forward, 0))
@@ -150,7 +155,7 @@ struct TaskFirewall {
     /// reload takes them whole (`nft flush ruleset`) or one at a time.
     func isWhole(namespace: Int32? = nil) throws(NetworkError) -> Bool {
         guard try NFTablesBatch.setExists(.bridge, table, FirewallSet.receivers.rawValue, namespace: namespace) else { return false }
-        return try NFTablesBatch.setExists(.inet, table, FirewallSet.egressExact.rawValue, namespace: namespace)
+        return try NFTablesBatch.setExists(.inet, table, FirewallSet.allCases.last!.rawValue, namespace: namespace)
     }
 
     func add(_ elements: FirewallElements, to batch: inout NFTablesBatch) {
@@ -182,12 +187,27 @@ enum FirewallSet: String, CaseIterable {
     case ingressTasks = "ingress_tasks"
     /// The tasks whose outbound traffic is checked.
     case egressTasks = "egress_tasks"
+    /// task . peer . protocol . port, one address and one port: a hash, whose insertions cost
+    /// the same however many it holds (an interval set's grow with its size).
+    case ingressExact = "ingress_exact", egressExact = "egress_exact"
     /// task . peer . protocol, and with destination ports: the flows allowed, as ranges.
     case ingress, ingressPorts = "ingress_ports", egress, egressPorts = "egress_ports"
-    /// task . peer . protocol . port, one address and one port (most rules, and every group
-    /// member): a hash, whose insertions cost the same however many it holds (an interval
-    /// set's grow with its size).
-    case ingressExact = "ingress_exact", egressExact = "egress_exact"
+    /// task . group . protocol [. port]: flows allowed from or to a group's members.
+    case ingressGroups = "ingress_groups", ingressGroupPorts = "ingress_group_ports"
+    case egressGroups = "egress_groups", egressGroupPorts = "egress_group_ports"
+    /// address -> the number of its k-th group (a task is in at most `NetworkConfig.maximumGroups`).
+    case member1 = "member_1", member2 = "member_2", member3 = "member_3", member4 = "member_4"
+    case member5 = "member_5", member6 = "member_6", member7 = "member_7", member8 = "member_8"
+
+    static let members: [FirewallSet] = [.member1, .member2, .member3, .member4, .member5, .member6, .member7, .member8]
+
+    /// The sets one direction's flows go to.
+    struct Direction {
+        var exact: FirewallSet, ranges: FirewallSet, rangesWithPorts: FirewallSet, groups: FirewallSet, groupsWithPorts: FirewallSet
+        static let ingress = Direction(
+            exact: .ingressExact, ranges: .ingress, rangesWithPorts: .ingressPorts, groups: .ingressGroups, groupsWithPorts: .ingressGroupPorts)
+        static let egress = Direction(exact: .egressExact, ranges: .egress, rangesWithPorts: .egressPorts, groups: .egressGroups, groupsWithPorts: .egressGroupPorts)
+    }
 
     var family: NFTablesBatch.Family {
         switch self {
@@ -195,6 +215,8 @@ enum FirewallSet: String, CaseIterable {
         default: .inet
         }
     }
+
+    var isMember: Bool { Self.members.contains(self) }
 
     var key: NFTablesBatch.SetKey {
         switch self {
@@ -205,12 +227,15 @@ enum FirewallSet: String, CaseIterable {
         case .ingressTasks, .egressTasks: .init(.ipv4Address)
         case .ingress, .egress: .init(.ipv4Address, .ipv4Address, .inetProtocol)
         case .ingressPorts, .egressPorts, .ingressExact, .egressExact: .init(.ipv4Address, .ipv4Address, .inetProtocol, .inetService)
+        case .ingressGroups, .egressGroups: .init(.ipv4Address, .mark, .inetProtocol)
+        case .ingressGroupPorts, .egressGroupPorts: .init(.ipv4Address, .mark, .inetProtocol, .inetService)
+        case .member1, .member2, .member3, .member4, .member5, .member6, .member7, .member8: .init(.ipv4Address)
         }
     }
 
     var hasIntervals: Bool {
         switch self {
-        case .ingress, .ingressPorts, .egress, .egressPorts: true
+        case .ingress, .ingressPorts, .egress, .egressPorts, .ingressGroups, .ingressGroupPorts, .egressGroups, .egressGroupPorts: true
         default: false
         }
     }
@@ -235,9 +260,9 @@ struct FirewallElements: Equatable {
         return result
     }
 
-    /// What pins a task to its port: its port, MAC and address, and whether its traffic in
-    /// each direction is checked.
-    static func identity(of task: TaskEndpoint, restrictsEgress: Bool) -> FirewallElements {
+    /// What pins a task to its port: its port, MAC and address, whether its traffic in each
+    /// direction is checked, and its groups (`groups`: their numbers, in the task's order).
+    static func identity(of task: TaskEndpoint, restrictsEgress: Bool, groups: [UInt32]) -> FirewallElements {
         var elements = FirewallElements()
         let port = TaskFirewall.interfaceKey(task.hostInterface), address = task.address.bytes
         elements.insert(.init(key: FirewallSet.ports.key.bytes(port)), into: .ports)
@@ -246,27 +271,26 @@ struct FirewallElements: Equatable {
         elements.insert(.init(key: FirewallSet.receivers.key.bytes(port, address)), into: .receivers)
         elements.insert(.init(key: address), into: .ingressTasks)
         if restrictsEgress { elements.insert(.init(key: address), into: .egressTasks) }
+        for (member, group) in zip(FirewallSet.members, groups) {
+            elements.insert(.init(key: address, data: Self.groupBytes(group)), into: member)
+        }
         return elements
     }
 
-    /// The flows a task's rules allow, as disjoint elements (the interval sets refuse
-    /// overlapping ones), a group peer being each of `members(group)`. Throws past
-    /// `limit` elements in one direction: overlapping rules can multiply.
+    static func groupBytes(_ group: UInt32) -> [UInt8] { NetlinkMessage.bytes(of: group.bigEndian) }
+
+    /// The flows a task's rules allow. A peer address and one port is an exact key; ranges
+    /// become disjoint elements (the interval sets refuse overlapping ones); a group peer is
+    /// the group's number (`groupNumbers`), matched through the member maps. Throws past
+    /// `limit` disjoint elements in one set: overlapping rules can multiply.
     static func flows(
-        of address: IPv4Address, ingress: [NetworkRule], egress: [NetworkRule]?, members: (String) -> [IPv4Address],
+        of address: IPv4Address, ingress: [NetworkRule], egress: [NetworkRule]?, groupNumbers: [String: UInt32],
         limit: Int = .max
     ) throws(FlowOverflow) -> FirewallElements {
         var elements = FirewallElements()
-        for (rules, sets) in [
-            (ingress, (FirewallSet.ingress, FirewallSet.ingressPorts, FirewallSet.ingressExact)), (egress ?? [], (.egress, .egressPorts, .egressExact)),
-        ] {
-            var plain: [FlowBox] = [], withPorts: [FlowBox] = []
+        for (rules, sets, isIngress) in [(ingress, FirewallSet.Direction.ingress, true), (egress ?? [], .egress, false)] {
+            var ranges: [FlowBox] = [], rangesWithPorts: [FlowBox] = [], groups: [FlowBox] = [], groupsWithPorts: [FlowBox] = []
             for rule in rules {
-                let peers: [ClosedRange<UInt32>] =
-                    switch rule.peer {
-                    case .cidr(let subnet): [subnet.network.value...(subnet.network.value | ~subnet.mask)]
-                    case .group(let name): members(name).map { $0.value...$0.value }
-                    }
                 let protocols: ClosedRange<UInt32> =
                     switch rule.proto {
                     case .tcp: 6...6
@@ -274,31 +298,41 @@ struct FirewallElements: Equatable {
                     case .icmp: 1...1
                     case .any: 0...255
                     }
-                for peer in peers {
-                    if rule.ports.isEmpty {
-                        plain.append(FlowBox([peer, protocols]))
+                let peer: ClosedRange<UInt32>, isGroup: Bool
+                switch rule.peer {
+                case .cidr(let subnet):
+                    peer = subnet.network.value...(subnet.network.value | ~subnet.mask)
+                    isGroup = false
+                case .group(let name):
+                    guard let number = groupNumbers[name] else { continue }
+                    peer = number...number
+                    isGroup = true
+                }
+                if rule.ports.isEmpty {
+                    (isGroup ? { groups.append($0) } : { ranges.append($0) })(FlowBox([peer, protocols]))
+                    continue
+                }
+                for range in rule.ports {
+                    if !isGroup, peer.count == 1, range.count == 1 {
+                        // One address, one port: an exact key (overlaps are harmless in a hash).
+                        let port = range.lowerBound
+                        elements.insert(
+                            .init(
+                                key: sets.exact.key.bytes(
+                                    address.bytes, IPv4Address(peer.lowerBound).bytes, [UInt8(protocols.lowerBound)], [UInt8(port >> 8), UInt8(port & 0xff)])),
+                            into: sets.exact)
                     } else {
-                        for range in rule.ports {
-                            if peer.count == 1, range.count == 1 {
-                                // One address, one port: an exact key (overlaps are harmless in a hash).
-                                let port = range.lowerBound
-                                elements.insert(
-                                    .init(
-                                        key: sets.2.key.bytes(
-                                            address.bytes, IPv4Address(peer.lowerBound).bytes, [UInt8(protocols.lowerBound)], [UInt8(port >> 8), UInt8(port & 0xff)])),
-                                    into: sets.2)
-                            } else {
-                                withPorts.append(FlowBox([peer, protocols, UInt32(range.lowerBound)...UInt32(range.upperBound)]))
-                            }
-                        }
+                        let box = FlowBox([peer, protocols, UInt32(range.lowerBound)...UInt32(range.upperBound)])
+                        if isGroup { groupsWithPorts.append(box) } else { rangesWithPorts.append(box) }
                     }
                 }
             }
-            for (boxes, set) in [(plain, sets.0), (withPorts, sets.1)] {
+            for (boxes, set) in [(ranges, sets.ranges), (rangesWithPorts, sets.rangesWithPorts), (groups, sets.groups), (groupsWithPorts, sets.groupsWithPorts)] {
                 let disjoint = FlowBox.disjointUnion(of: boxes)
-                guard disjoint.count <= limit else { throw FlowOverflow(isIngress: set == .ingress || set == .ingressPorts, elements: disjoint.count) }
+                guard disjoint.count <= limit else { throw FlowOverflow(isIngress: isIngress, elements: disjoint.count) }
                 for box in disjoint {
                     func key(_ end: KeyPath<ClosedRange<UInt32>, UInt32>) -> [UInt8] {
+                        // The peer field is an address or a group's number: four bytes either way.
                         var values = [address.bytes, IPv4Address(box.ranges[0][keyPath: end]).bytes, [UInt8(box.ranges[1][keyPath: end])]]
                         if box.ranges.count == 3 {
                             let port = UInt16(box.ranges[2][keyPath: end])

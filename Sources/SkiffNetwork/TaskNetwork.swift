@@ -74,9 +74,10 @@ public enum TaskNetwork {
         let task = TaskEndpoint(newFor: address)
         let lease = LeaseStore.Lease(config, address: address, owner: owner, interface: task.hostInterface)
         let others = store.leases
+        store.number(lease.groupNames)
         // Bad input is refused before anything is written.
         let joining: FirewallChanges
-        do { joining = try FirewallChanges.joining(lease, others: others) } catch {
+        do { joining = try FirewallChanges.joining(lease, groupNumbers: store.groupNumbers) } catch {
             let field = "annotations[\"\(NetworkConfig.prefix)\(error.isIngress ? "ingress" : "egress")\"]"
             throw .annotation(
                 SpecError(field, "the rules overlap into \(error.elements) disjoint flows; at most \(FirewallChanges.maximumFlows) per direction"))
@@ -87,7 +88,7 @@ public enum TaskNetwork {
 
         try ensureBridge(config, replacing: previousSubnet, firstOnBridge: firstOnBridge, leases: leases, node: &node)
         let firewall = TaskFirewall(bridge: config.bridge)
-        try restoreIfGone(firewall, leases: others)
+        try restoreIfGone(firewall, leases: others, groupNumbers: store.groupNumbers)
         restoreOtherBridges(in: leases, except: config.bridge)
         var batch = NFTablesBatch()
         joining.apply(firewall, to: &batch)
@@ -124,7 +125,8 @@ public enum TaskNetwork {
     /// task's elements, in one transaction. Returns whether it did.
     @discardableResult
     static func restoreIfGone(
-        _ firewall: TaskFirewall, leases: [LeaseStore.Lease], namespace: Int32? = nil, force: Bool = false, creating: Bool = true
+        _ firewall: TaskFirewall, leases: [LeaseStore.Lease], groupNumbers: [String: UInt32], namespace: Int32? = nil, force: Bool = false,
+        creating: Bool = true
     ) throws(NetworkError) -> Bool {
         if !force, try firewall.isWhole(namespace: namespace) { return false }
         var batch = NFTablesBatch()
@@ -135,7 +137,7 @@ public enum TaskNetwork {
         // task refused before its rules): it makes no tables.
         if !creating, batch.isEmpty, leases.isEmpty { return true }
         firewall.addSkeleton(to: &batch)
-        FirewallChanges.everything(of: leases).apply(firewall, to: &batch)
+        FirewallChanges.everything(of: leases, groupNumbers: groupNumbers).apply(firewall, to: &batch)
         try batch.commit(step: "restoring the rules of \(leases.count) tasks on \(firewall.bridge)", namespace: namespace)
         return true
     }
@@ -151,7 +153,7 @@ public enum TaskNetwork {
                 try? store.save()  // a lock file made just now, for no leases: removed again
                 continue
             }
-            _ = try? restoreIfGone(TaskFirewall(bridge: other), leases: store.leases, namespace: namespace)
+            _ = try? restoreIfGone(TaskFirewall(bridge: other), leases: store.leases, groupNumbers: store.groupNumbers, namespace: namespace)
         }
     }
 
@@ -192,15 +194,15 @@ public enum TaskNetwork {
             // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
             removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
             let firewall = TaskFirewall(bridge: bridge)
-            if try !restoreIfGone(firewall, leases: remaining, namespace: namespace, creating: false) {
+            if try !restoreIfGone(firewall, leases: remaining, groupNumbers: store.groupNumbers, namespace: namespace, creating: false) {
                 var batch = NFTablesBatch()
-                FirewallChanges.leaving(mine, all: store.leases).apply(firewall, to: &batch)
+                FirewallChanges.leaving(mine, groupNumbers: store.groupNumbers).apply(firewall, to: &batch)
                 let step = "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)"
                 do throws(NetworkError) { rules = try batch.commit(step: step, namespace: namespace) } catch {
                     // Elements that were never added (a create killed before its commit), or
                     // changed by hand: the bridge's rules are made again from the leases.
                     guard error.errno == ENOENT else { throw error }
-                    try restoreIfGone(firewall, leases: remaining, namespace: namespace, force: true, creating: false)
+                    try restoreIfGone(firewall, leases: remaining, groupNumbers: store.groupNumbers, namespace: namespace, force: true, creating: false)
                 }
             }
             restoreOtherBridges(in: leases, except: bridge, namespace: namespace)

@@ -67,10 +67,12 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
 
     /// The elements of one of the bridge's sets, as `nft` lists them (one a line).
     func elements(of set: String, family: String = "inet", bridge: String = "skiff0") -> [String] {
-        let listed = inNode(["nft", "--json", "list", "set", family, "skiff_" + bridge, set]).stdout
+        // The member maps (`member_k`: address -> group) are maps to nft.
+        let kind = set.hasPrefix("member_") ? "map" : "set"
+        let listed = inNode(["nft", "--json", "list", kind, family, "skiff_" + bridge, set]).stdout
         guard let json = try? JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any],
             let items = json["nftables"] as? [[String: Any]],
-            let body = items.compactMap({ $0["set"] as? [String: Any] }).first
+            let body = items.compactMap({ $0[kind] as? [String: Any] }).first
         else { return [] }
         return ((body["elem"] as? [Any]) ?? []).map { element in
             if let text = element as? String { return "\"\(text)\"" }

@@ -29,11 +29,14 @@ struct NetworkTests {
         #expect(node.ping(from: "a", to: "10.77.0.1"))  // egress to the node is open
         #expect(!node.ping(from: "c", to: b))
 
-        // A task that joins web later reaches B: B's rules naming web let its address in.
-        #expect(node.startServer("d", ports: [80], ["groups": "web"]).status == 0)
+        // A task that joins web later (as its second group) reaches B, and B's rules were not
+        // touched for it: d is only in the member maps.
+        let bRules = node.elements(of: "ingress_group_ports")
+        #expect(node.startServer("d", ports: [80], ["groups": "ops,web"]).status == 0)
         #expect(node.connect(from: "d", to: b, port: 5432) == "b")
+        #expect(node.elements(of: "ingress_group_ports") == bRules)
         let d = try #require(node.address(of: "d"))
-        #expect(node.elements(of: "ingress_exact").contains { $0.contains("\"\(b)\"") && $0.contains("\"\(d)\"") }, "\(node.elements(of: "ingress_exact"))")
+        #expect(node.elements(of: "member_2").contains { $0.contains("\"\(d)\"") }, "\(node.elements(of: "member_2"))")
 
         // Spoofing: C sends B an echo request with A's (web) address. It never arrives.
         let echoesBefore = icmpEchoesReceived(node, "b")
@@ -137,8 +140,9 @@ struct NetworkTests {
         #expect(Set(leases.map(\.address)).count == 50)
         let tasks = node.elements(of: "ingress_tasks")
         #expect(tasks.count == 50 && leases.allSatisfy { tasks.contains("\"\($0.address)\"") }, "\(tasks)")
-        // Each task's rule names the pool: an element for each member.
-        #expect(node.elements(of: "ingress_exact").count == 50 * 50)
+        // Each task's rule names the pool: one element each, and each is in the member map.
+        #expect(node.elements(of: "ingress_group_ports").count == 50)
+        #expect(node.elements(of: "member_1").count == 50)
         for id in ids {
             let address = try #require(node.address(of: id))
             #expect(node.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address + "/16"))

@@ -64,39 +64,46 @@ struct NetlinkEncodingTests {
                 "io.skiff.network.ingress": "tcp 5432 web; udp 53,5353 10.0.0.0/8; icmp web",
                 "io.skiff.network.egress": "tcp 443 0.0.0.0/0",
             ]))
-        let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/run/skiff/web", groups: ["web"], interface: "skv0a4d0002abc")
         let db = LeaseStore.Lease(config, address: IPv4Address("10.77.0.5")!, owner: "/run/skiff/db", interface: "skv0a4d0005abc")
-        let changes = try FirewallChanges.joining(db, others: [web])
+        let changes = try FirewallChanges.joining(db, groupNumbers: ["db": 1, "web": 2])
         var batch = NFTablesBatch()
         changes.apply(TaskFirewall(bridge: "skiff0"), to: &batch)
         let types = Set(batch.messages.map { (UInt16($0.bytes[4]) | UInt16($0.bytes[5]) << 8) & 0xff })
         #expect(types == [UInt16(NFT_MSG_NEWSETELEM.rawValue)])
-        // web's address stands for the group in tcp 5432 (one address, one port: exact) and
-        // icmp; 10/8 is a range, one element for each of udp's two ports.
-        #expect(changes.added.sets[.ingressExact]?.count == 1)
+        // tcp 5432 and icmp from web: by web's number; 10/8 is a range, one element for each
+        // of udp's two ports; 0.0.0.0/0 too.
+        #expect(changes.added.sets[.ingressGroupPorts]?.count == 1)
+        #expect(changes.added.sets[.ingressGroups]?.count == 1)
         #expect(changes.added.sets[.ingressPorts]?.count == 2)
-        #expect(changes.added.sets[.ingress]?.count == 1)
-        #expect(changes.added.sets[.egressPorts]?.count == 1)  // 0.0.0.0/0 is a range
+        #expect(changes.added.sets[.egressPorts]?.count == 1)
         #expect(changes.added.sets[.egressTasks]?.count == 1)
+        #expect(changes.added.sets[.member1] == [.init(key: [10, 77, 0, 5], data: [0, 0, 0, 1])])
         #expect(changes.deleted.isEmpty)
     }
 
-    /// A task joining a group lets it through every rule naming the group, and its leaving
-    /// takes exactly that back.
-    @Test func aGroupsNewMemberIsAddedToTheRulesNamingIt() throws {
+    /// A rule naming a group is one element, by the group's number; a task joining the group
+    /// is one element of the member map, and touches no other task's elements.
+    @Test func aGroupIsANumberAndItsMembersAreInTheMemberMaps() throws {
         let db = LeaseStore.Lease(
             address: IPv4Address("10.77.0.5")!, owner: "/r/db", groups: ["db"], interface: "skv0a4d0005abc", ingress: "tcp 5432 web")
-        let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/r/web", groups: ["web"], interface: "skv0a4d0002abc")
-        let joined = try FirewallChanges.joining(web, others: [db])
-        let flows = try #require(joined.added.sets[.ingressExact])
-        #expect(flows.count == 1)
-        #expect(flows.first?.key == [10, 77, 0, 5, 10, 77, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0])
-        let left = FirewallChanges.leaving([web], all: [db, web])
-        #expect(left.deleted.sets[.ingressExact] == flows)
+        let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/r/web", groups: ["other", "web"], interface: "skv0a4d0002abc")
+        let numbers: [String: UInt32] = ["db": 1, "web": 2, "other": 3]
+        let dbRules = try #require(try FirewallChanges.joining(db, groupNumbers: numbers).added.sets[.ingressGroupPorts])
+        #expect(dbRules == [.init(key: [10, 77, 0, 5, 0, 0, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0], end: [10, 77, 0, 5, 0, 0, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0])])
+        let joined = try FirewallChanges.joining(web, groupNumbers: numbers)
+        #expect(joined.added.sets[.member1] == [.init(key: [10, 77, 0, 2], data: [0, 0, 0, 3])])
+        #expect(joined.added.sets[.member2] == [.init(key: [10, 77, 0, 2], data: [0, 0, 0, 2])])
+        #expect(joined.added.sets[.ingressGroupPorts] == nil)
+        let left = FirewallChanges.leaving([web], groupNumbers: numbers)
+        #expect(left.deleted == joined.added)
         #expect(left.added.isEmpty)
-        // A member of no group touches nobody else's flows.
-        let loner = LeaseStore.Lease(address: IPv4Address("10.77.0.9")!, owner: "/r/x", groups: [], interface: "skv0a4d0009abc")
-        #expect(try FirewallChanges.joining(loner, others: [db, web]).added.sets[.ingressExact] == nil)
+    }
+
+    /// More groups than the member maps hold are refused, naming the annotation.
+    @Test func atMostEightGroups() {
+        let nine = (1...9).map { "g\($0)" }.joined(separator: ",")
+        #expect(throws: SpecError.self) { try NetworkConfig.parse(annotations: ["io.skiff.network.groups": nine]) }
+        #expect((try? NetworkConfig.parse(annotations: ["io.skiff.network.groups": "a,b,c,d,e,f,g,h"]))??.groups.count == 8)
     }
 
     /// Overlapping rules become disjoint elements that cover exactly their union (checked
