@@ -35,7 +35,7 @@ struct FirewallChanges {
     private static func elements(of lease: LeaseStore.Lease, groupNumbers: [String: UInt32], limit: Int = .max) throws(FlowOverflow) -> FirewallElements {
         let (ingress, egress) = lease.rules
         var elements = FirewallElements.identity(
-            of: lease.endpoint, restrictsEgress: lease.egress != nil, groups: lease.groups.compactMap { groupNumbers[$0] })
+            of: lease.endpoint, restrictsEgress: lease.restrictsEgress, groups: lease.groups.compactMap { groupNumbers[$0] })
         elements.formUnion(try FirewallElements.flows(of: lease.address, ingress: ingress, egress: egress, groupNumbers: groupNumbers, limit: limit))
         return elements
     }

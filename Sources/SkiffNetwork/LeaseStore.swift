@@ -22,9 +22,15 @@ struct LeaseStore: ~Copyable {
         /// The task's rules as its annotations gave them (canonical text): a reload that took
         /// the tables is undone from the leases, and a group's new member is let through
         /// every rule naming the group.
-        var ingress: String = ""
+        /// As the lease file has them (escaped; "-" none, "*" egress not restricted): a
+        /// create reads every lease of its bridge, and unescaping a thousand tasks' rules it
+        /// does not look at cost more than the rest of the create.
+        private var ingressField = "-", egressField = "*"
+
+        var ingress: String { ingressField == "-" ? "" : LeaseStore.unescape(Substring(ingressField)) }
         /// nil: egress is not restricted.
-        var egress: String? = nil
+        var egress: String? { egressField == "*" ? nil : egressField == "-" ? "" : LeaseStore.unescape(Substring(egressField)) }
+        var restrictsEgress: Bool { egressField != "*" }
 
         var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
 
@@ -33,8 +39,23 @@ struct LeaseStore: ~Copyable {
             self.owner = owner
             self.groups = groups
             self.interface = interface
-            self.ingress = ingress
-            self.egress = egress
+            ingressField = ingress.isEmpty ? "-" : LeaseStore.escape(ingress)
+            egressField = egress.map { $0.isEmpty ? "-" : LeaseStore.escape($0) } ?? "*"
+        }
+
+        /// From the file's fields, as they are.
+        init(address: IPv4Address, owner: String, groups: [String], interface: String, ingressField: String, egressField: String) {
+            self.address = address
+            self.owner = owner
+            self.groups = groups
+            self.interface = interface
+            self.ingressField = ingressField
+            self.egressField = egressField
+        }
+
+        /// The line of the lease file.
+        var line: String {
+            "\(address) \(LeaseStore.escape(owner)) \(groups.isEmpty ? "-" : groups.joined(separator: ",")) \(interface) \(ingressField) \(egressField)\n"
         }
 
         init(_ config: NetworkConfig, address: IPv4Address, owner: String, interface: String) {
@@ -123,7 +144,7 @@ struct LeaseStore: ~Copyable {
             }
         }
         let path = directory + "/" + bridge + ".leases"
-        let text: String
+        let text: [UInt8]
         do throws(NetworkError) { text = try Self.read(path) } catch {
             close(lockFd)
             throw error
@@ -132,30 +153,39 @@ struct LeaseStore: ~Copyable {
         self.path = path
         self.lockPath = lockPath
         self.directory = directory
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 2, fields[0] == "subnet" {
-                subnet = IPv4Subnet(fields[1])
-            } else if fields.count == 3, fields[0] == "group", let number = UInt32(fields[2]) {
-                groupNumbers[String(fields[1])] = number
-            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(fields[0]) {
+        parse(text)
+    }
+
+    /// The file, a line at a time, on its bytes (a bridge of a thousand tasks has as many
+    /// lines, read by every create and delete on it).
+    private mutating func parse(_ bytes: [UInt8]) {
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let fields = bytes[start..<end].split(separator: UInt8(ascii: " "))
+            start = end + 1
+            func text(_ i: Int) -> String { String(decoding: fields[i], as: UTF8.self) }
+            if fields.count == 2, text(0) == "subnet" {
+                subnet = IPv4Subnet(text(1))
+            } else if fields.count == 3, text(0) == "group", let number = UInt32(text(2)) {
+                groupNumbers[text(1)] = number
+            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(text(0)) {
                 // address, owner, groups, interface, then (since the rules are kept with the
                 // lease) ingress and egress: "-" none, "*" not restricted, else %-escaped.
-                let ingress = fields.count == 6 && fields[4] != "-" ? Self.unescape(fields[4]) : ""
-                let egress: String? = fields.count == 6 ? (fields[5] == "*" ? nil : fields[5] == "-" ? "" : Self.unescape(fields[5])) : nil
+                let groups = text(2)
                 leases.append(
                     Lease(
-                        address: address, owner: Self.unescape(fields[1]),
-                        groups: fields[2] == "-" ? [] : fields[2].split(separator: ",").map(String.init),
-                        interface: String(fields[3]), ingress: ingress, egress: egress))
+                        address: address, owner: Self.unescape(Substring(text(1))),
+                        groups: groups == "-" ? [] : groups.split(separator: ",").map(String.init),
+                        interface: text(3), ingressField: fields.count == 6 ? text(4) : "-", egressField: fields.count == 6 ? text(5) : "*"))
             }
         }
     }
 
-    /// The file's text; empty if there is none yet.
-    private static func read(_ path: String) throws(NetworkError) -> String {
-        do throws(SystemError) { return String(decoding: try readFile(path), as: UTF8.self) } catch {
-            if error.errno == ENOENT { return "" }
+    /// The file's bytes; none if there is no file yet.
+    private static func read(_ path: String) throws(NetworkError) -> [UInt8] {
+        do throws(SystemError) { return try readFile(path) } catch {
+            if error.errno == ENOENT { return [] }
             throw .system(step: "reading \(path)", errno: error.errno)
         }
     }
@@ -170,6 +200,7 @@ struct LeaseStore: ~Copyable {
 
     /// Owners are paths: spaces, newlines and '%' are written %-escaped.
     static func escape(_ owner: String) -> String {
+        guard owner.utf8.contains(where: { $0 == 0x25 || $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else { return owner }
         var text = ""
         for c in owner.unicodeScalars {
             switch c {
@@ -184,12 +215,25 @@ struct LeaseStore: ~Copyable {
     }
 
     static func unescape(_ text: Substring) -> String {
-        guard text.contains("%") else { return String(text) }
-        var result = String(text)
-        for (escaped, plain) in [("%20", " "), ("%0A", "\n"), ("%09", "\t"), ("%25", "%")] {
-            result = result.split(separator: escaped, omittingEmptySubsequences: false).joined(separator: plain)
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
+        let codes: [String: UInt8] = ["20": 0x20, "0A": 0x0A, "09": 0x09, "25": 0x25]
+        var bytes: [UInt8] = []
+        var i = text.utf8.startIndex
+        while i < text.utf8.endIndex {
+            let byte = text.utf8[i]
+            let next = text.utf8.index(after: i)
+            if byte == UInt8(ascii: "%"), text.utf8.distance(from: next, to: text.utf8.endIndex) >= 2 {
+                let end = text.utf8.index(next, offsetBy: 2)
+                if let plain = codes[String(decoding: text.utf8[next..<end], as: UTF8.self)] {
+                    bytes.append(plain)
+                    i = end
+                    continue
+                }
+            }
+            bytes.append(byte)
+            i = next
         }
-        return result
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Writes the leases. A bridge with none left has no files: the lease file, then the lock
@@ -207,12 +251,7 @@ struct LeaseStore: ~Copyable {
         }
         var text = subnet.map { "subnet \($0)\n" } ?? ""
         for (name, number) in groupNumbers.sorted(by: { $0.value < $1.value }) { text += "group \(name) \(number)\n" }
-        for lease in leases {
-            let ingress = lease.ingress.isEmpty ? "-" : Self.escape(lease.ingress)
-            let egress = lease.egress.map { $0.isEmpty ? "-" : Self.escape($0) } ?? "*"
-            text +=
-                "\(lease.address) \(Self.escape(lease.owner)) \(lease.groups.isEmpty ? "-" : lease.groups.joined(separator: ",")) \(lease.interface) \(ingress) \(egress)\n"
-        }
+        for lease in leases { text += lease.line }
         do throws(SystemError) { try writeAtomically(Array(text.utf8), to: path, mode: 0o600) } catch { throw .system(error) }
     }
 }

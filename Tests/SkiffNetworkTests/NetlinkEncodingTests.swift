@@ -136,6 +136,14 @@ struct NetlinkEncodingTests {
         #expect(FlowBox.disjointUnion(of: apart).count == 100)
     }
 
+    /// Owners and rules are %-escaped in the lease file and read back as they were.
+    @Test func leaseFieldsRoundTrip() {
+        for text in ["/run/skiff/db", "/tmp/a b/c%20d", "tcp 80 web; udp 53 10.0.0.0/8", "100%", "%", "a\tb\nc", ""] {
+            #expect(LeaseStore.unescape(Substring(LeaseStore.escape(text))) == text)
+        }
+        #expect(LeaseStore.escape("/tmp/a b%") == "/tmp/a%20b%25")
+    }
+
     /// A rule's text in the lease parses back to the same rule.
     @Test func rulesRoundTripThroughTheirText() throws {
         let text = "tcp 80,8000-8080 web; udp 53 10.0.0.0/8; icmp 0.0.0.0/0; any db"
