@@ -119,12 +119,20 @@ struct RouteNetlink: ~Copyable {
         return true
     }
 
-    /// A veth pair: `host` on the bridge `master`, up, in interface group `group`; its peer
-    /// `peer` (with `peerMAC`) created directly in the namespace `peerNamespace`.
+    /// A veth pair: `host` on the bridge `master`, up, in interface group `group`, with no
+    /// IPv6 address of its own; its peer `peer` (with `peerMAC`) created directly in the
+    /// namespace `peerNamespace`.
+    ///
+    /// A port has no use for IPv6 (a task's IPv6 frames are dropped), and the link-local
+    /// address the kernel gives an interface when it comes up is a route in one fe80::/64
+    /// list shared by every port of the node: inserting the 1,000th walked 999 others, and
+    /// each port sent router solicitations. So the host end is made down, told to generate
+    /// no IPv6 address (`addr_gen_mode none`, a setting of the link, not of the node), then
+    /// brought up.
     mutating func createVeth(host: String, master: Int32, group: UInt32, peer: String, peerMAC: [UInt8], peerNamespace: Int32) throws(NetworkError) {
         var request = NetlinkMessage(
             type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-            fixed: Self.linkHeader(up: true))
+            fixed: Self.linkHeader(up: false))
         request.put(UInt16(IFLA_IFNAME), string: host)
         request.put(UInt16(IFLA_MASTER), u32: UInt32(master))
         request.put(UInt16(IFLA_GROUP), u32: group)
@@ -141,6 +149,18 @@ struct RouteNetlink: ~Copyable {
             }
         }
         _ = try socket.perform([request], step: "creating veth \(host)")
+        var noIPv6 = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
+        noIPv6.put(UInt16(IFLA_IFNAME), string: host)
+        noIPv6.nest(UInt16(IFLA_AF_SPEC)) { spec in
+            spec.nest(UInt16(AF_INET6)) { $0.put(UInt16(IFLA_INET6_ADDR_GEN_MODE), [UInt8(IN6_ADDR_GEN_MODE_NONE.rawValue)]) }
+        }
+        do throws(NetworkError) { _ = try socket.perform([noIPv6], step: "turning IPv6 addresses off on \(host)") } catch {
+            // A kernel without IPv6 has no addresses to turn off.
+            guard error.errno == EAFNOSUPPORT || error.errno == EOPNOTSUPP else { throw error }
+        }
+        var up = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(up: true))
+        up.put(UInt16(IFLA_IFNAME), string: host)
+        _ = try socket.perform([up], step: "bringing \(host) up")
     }
 
     /// Brings the link `index` up.
