@@ -329,7 +329,7 @@ public enum TaskNetwork {
         return nil
     }
 
-    /// The bridge's index, after making it (up, with the gateway address) if it is missing —
+    /// Makes the bridge (up, with the gateway address) if it is missing —
     /// only under a name starting `skiff`, never one another tool adopts when it finds it.
     /// A bridge skiff made (marked by its alias) is brought up and given the gateway again if
     /// needed; one that someone else made is used as it is: skiff attaches its tasks' veths
@@ -341,9 +341,11 @@ public enum TaskNetwork {
     /// checked against the node's routes first, under a lock of the directory: creates on two
     /// bridges must not both find one free subnet and both take it.
     ///
-    /// A bridge someone else made (docker0, cni0) is joined only if, when skiff's first task
-    /// comes, every port of it is skiff's: the addresses of workloads skiff does not know
-    /// are not in its leases, and a task could be leased one of them and take its traffic.
+    /// A bridge someone else made (docker0, cni0) is joined only if the operator allows it
+    /// (`bridgeRefusal`) and, when skiff's first task comes, its subnet passes the same route
+    /// check (its own routes aside) and every port of it is skiff's: the addresses of
+    /// workloads skiff does not know are not in its leases, and a task could be leased one of
+    /// them and take its traffic.
     private static func ensureBridge(
         _ config: NetworkConfig, replacing previous: IPv4Subnet?, firstOnBridge: Bool, leases: String, node: inout RouteNetlink
     ) throws(NetworkError) {
