@@ -54,7 +54,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     var policy: String? {
         didSet {
             guard let policy else { return }
-            FileManager.default.createFile(atPath: policyPath, contents: Data(policy.utf8))
+            try! Data(policy.utf8).write(to: URL(fileURLWithPath: policyPath))
         }
     }
     private var policyPath: String { root + ".network.conf" }
