@@ -136,7 +136,9 @@ struct NFTablesBatch {
         var userData: [UInt8] { [0, 4] + NetlinkMessage.bytes(of: UInt32(fields == [.interfaceName] ? 1 : 2)) }
 
         /// The key's bytes from each field's value (network order), each padded to 4 bytes.
-        func bytes(_ values: [UInt8]...) -> [UInt8] {
+        func bytes(_ values: [UInt8]...) -> [UInt8] { bytes(values) }
+
+        func bytes(_ values: [[UInt8]]) -> [UInt8] {
             var key: [UInt8] = []
             for (field, value) in zip(fields, values) {
                 precondition(value.count == field.length, "a \(field) field takes \(field.length) bytes")
@@ -292,32 +294,34 @@ struct NFTablesBatch {
         return [marker(SKIFF_NFNL_MSG_BATCH_BEGIN)] + messages + [marker(SKIFF_NFNL_MSG_BATCH_END)]
     }
 
-    /// Whether `set` exists in `table` of `family` (false if the table does not either).
-    static func setExists(_ family: Family, _ table: String, _ set: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
-        var request = NetlinkMessage(
-            type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(NFT_MSG_GETSET.rawValue), flags: SKIFF_NLM_F_ACK,
-            fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
-        request.put(UInt16(NFTA_SET_TABLE), string: table)
-        request.put(UInt16(NFTA_SET_NAME), string: set)
+    /// Whether every object the GET `requests` name exists (false if any does not), asked
+    /// on one socket in one round trip.
+    static func exist(_ requests: [NetlinkMessage], step: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
         var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
-        do throws(NetworkError) { _ = try socket.perform([request], step: "looking up set \(set) of \(table)") } catch {
+        do throws(NetworkError) { _ = try socket.perform(requests, step: step) } catch {
             if error.errno == ENOENT { return false }
             throw error
         }
         return true
     }
 
+    /// A GET request for `set` in `table` of `family`.
+    static func getSet(_ family: Family, _ table: String, _ set: String) -> NetlinkMessage {
+        var request = get(UInt32(NFT_MSG_GETSET.rawValue), family)
+        request.put(UInt16(NFTA_SET_TABLE), string: table)
+        request.put(UInt16(NFTA_SET_NAME), string: set)
+        return request
+    }
+
     /// Whether `table` exists in `family`.
     static func tableExists(_ family: Family, _ table: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
-        var request = NetlinkMessage(
-            type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(NFT_MSG_GETTABLE.rawValue), flags: SKIFF_NLM_F_ACK,
-            fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
+        var request = get(UInt32(NFT_MSG_GETTABLE.rawValue), family)
         request.put(UInt16(NFTA_TABLE_NAME), string: table)
-        var socket = try NetlinkSocket(protocol: NETLINK_NETFILTER, namespace: namespace)
-        do throws(NetworkError) { _ = try socket.perform([request], step: "looking up table \(table)") } catch {
-            if error.errno == ENOENT { return false }
-            throw error
-        }
-        return true
+        return try exist([request], step: "looking up table \(table)", namespace: namespace)
+    }
+
+    private static func get(_ type: UInt32, _ family: Family) -> NetlinkMessage {
+        NetlinkMessage(
+            type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type), flags: SKIFF_NLM_F_ACK, fixed: [family.rawValue, UInt8(NFNETLINK_V0), 0, 0])
     }
 }

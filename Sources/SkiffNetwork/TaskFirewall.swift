@@ -154,8 +154,11 @@ struct TaskFirewall {
     /// Whether both tables are there with this layout (the last set each skeleton makes): a
     /// reload takes them whole (`nft flush ruleset`) or one at a time.
     func isWhole(namespace: Int32? = nil) throws(NetworkError) -> Bool {
-        guard try NFTablesBatch.setExists(.bridge, table, FirewallSet.receivers.rawValue, namespace: namespace) else { return false }
-        return try NFTablesBatch.setExists(.inet, table, FirewallSet.allCases.last!.rawValue, namespace: namespace)
+        try NFTablesBatch.exist(
+            [
+                NFTablesBatch.getSet(.bridge, table, FirewallSet.receivers.rawValue),
+                NFTablesBatch.getSet(.inet, table, FirewallSet.allCases.last!.rawValue),
+            ], step: "looking up the tables \(table)", namespace: namespace)
     }
 
     func add(_ elements: FirewallElements, to batch: inout NFTablesBatch) {
@@ -338,9 +341,7 @@ struct FirewallElements: Equatable {
                             let port = UInt16(box.ranges[2][keyPath: end])
                             values.append([UInt8(port >> 8), UInt8(port & 0xff)])
                         }
-                        var bytes: [UInt8] = []
-                        for value in values { bytes += value + [UInt8](repeating: 0, count: (4 - value.count % 4) % 4) }
-                        return bytes
+                        return set.key.bytes(values)
                     }
                     elements.insert(.init(key: key(\.lowerBound), end: key(\.upperBound)), into: set)
                 }
