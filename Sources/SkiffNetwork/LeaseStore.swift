@@ -72,12 +72,6 @@ struct LeaseStore: ~Copyable {
             let egress = self.egress.map { (try? NetworkRule.list($0, field: "")) ?? [] }
             return (ingress, egress)
         }
-
-        /// Every group the task is in or its rules name.
-        var groupNames: Set<String> {
-            let (ingress, egress) = rules
-            return Set(groups).union((ingress + (egress ?? [])).compactMap { if case .group(let name) = $0.peer { name } else { nil } })
-        }
     }
 
     private let lockFd: Int32
@@ -153,12 +147,19 @@ struct LeaseStore: ~Copyable {
         self.path = path
         self.lockPath = lockPath
         self.directory = directory
-        parse(text)
+        (subnet, groupNumbers, leases) = Self.parse(text)
+    }
+
+    /// The owners a lease file names, read without its lock: for a delete that has lost the
+    /// container's record (`TaskNetwork.leases(of:)`).
+    static func owners(inFile path: String) -> [String] {
+        parse((try? readFile(path)) ?? []).leases.map(\.owner)
     }
 
     /// The file, a line at a time, on its bytes (a bridge of a thousand tasks has as many
     /// lines, read by every create and delete on it).
-    private mutating func parse(_ bytes: [UInt8]) {
+    private static func parse(_ bytes: [UInt8]) -> (subnet: IPv4Subnet?, groupNumbers: [String: UInt32], leases: [Lease]) {
+        var subnet: IPv4Subnet?, groupNumbers: [String: UInt32] = [:], leases: [Lease] = []
         var start = 0
         while start < bytes.count {
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
@@ -180,6 +181,7 @@ struct LeaseStore: ~Copyable {
                         interface: text(3), ingressField: fields.count == 6 ? text(4) : "-", egressField: fields.count == 6 ? text(5) : "*"))
             }
         }
+        return (subnet, groupNumbers, leases)
     }
 
     /// The file's bytes; none if there is no file yet.

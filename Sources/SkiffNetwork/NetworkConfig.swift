@@ -67,7 +67,7 @@ public struct NetworkConfig: Sendable, Equatable {
     /// The most groups one task is in (the node's member maps: one lookup each per new flow).
     public static let maximumGroups = 8
 
-    /// Every group the rules name, so their sets exist before a rule looks them up.
+    /// Every group the rules name, so each has its number on the bridge (`LeaseStore.number`).
     public var referencedGroups: Set<String> {
         Set((ingress + (egress ?? [])).compactMap { if case .group(let name) = $0.peer { name } else { nil } })
     }

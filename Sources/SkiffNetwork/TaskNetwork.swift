@@ -12,11 +12,14 @@ public enum TaskNetwork {
     /// address. (skiff's own create has the rules committed by the task's first process
     /// instead: see `TaskRulesChannel`.)
     public static func setUp(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
+        let task: TaskEndpoint
         do {
             let staged = try stage(config, owner: owner, leases: leases)
             try staged.batch.commit(step: staged.step)
+            task = staged.task
         }
-        return try connect(config, owner: owner, namespacePath: namespacePath, leases: leases)
+        try connect(config, task: task, namespacePath: namespacePath)
+        return task.address
     }
 
     /// A task's lease and the transaction that lets its traffic through, under its bridge's
@@ -25,6 +28,8 @@ public enum TaskNetwork {
         var store: LeaseStore
         let batch: NFTablesBatch
         let owner: String
+        /// The task's address and the name its veth is to have (in its lease).
+        let task: TaskEndpoint
         var step: String
 
         /// A transaction that was refused: the lease goes too, so nothing is left of it.
@@ -74,7 +79,7 @@ public enum TaskNetwork {
         let task = TaskEndpoint(newFor: address)
         let lease = LeaseStore.Lease(config, address: address, owner: owner, interface: task.hostInterface)
         let others = store.leases
-        store.number(lease.groupNames)
+        store.number(config.groups + config.referencedGroups)
         // Bad input is refused before anything is written.
         let joining: FirewallChanges
         do { joining = try FirewallChanges.joining(lease, groupNumbers: store.groupNumbers) } catch {
@@ -92,32 +97,21 @@ public enum TaskNetwork {
         restoreOtherBridges(in: leases, except: config.bridge)
         var batch = NFTablesBatch()
         joining.apply(firewall, to: &batch)
-        return StagedRules(store: store, batch: batch, owner: owner, step: "installing the rules of \(address) on \(config.bridge)")
+        return StagedRules(store: store, batch: batch, owner: owner, task: task, step: "installing the rules of \(address) on \(config.bridge)")
     }
 
     /// Gives the task (its lease staged) its interface: a veth pair on the bridge with the
     /// task end as `eth0` in `namespacePath`, its address, loopback and default route inside.
-    /// Returns the task's address.
-    public static func connect(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
-        let lease: LeaseStore.Lease
-        do {
-            let store = try LeaseStore(directory: leases, bridge: config.bridge)
-            guard let found = store.leases.first(where: { $0.owner == owner }) else {
-                throw NetworkError.system(step: "finding the lease of \(owner) on \(config.bridge)", errno: ENOENT)
-            }
-            lease = found
-        }
+    static func connect(_ config: NetworkConfig, task: TaskEndpoint, namespacePath: String) throws(NetworkError) {
         var node = try RouteNetlink()
         guard let bridge = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
         let namespace: FileDescriptor
         do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
-        let task = lease.endpoint
         try node.createVeth(
             host: task.hostInterface, master: bridge, group: TaskFirewall.portGroup(of: config.bridge), peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue
         )
         var inside = try RouteNetlink(namespace: namespace.rawValue)
         try inside.configureTask(interface: "eth0", address: task.address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
-        return task.address
     }
 
     /// Puts a bridge's tables back from its leases if they are gone or not whole (`nft flush
@@ -253,12 +247,9 @@ public enum TaskNetwork {
         for node in listDirectory(leaseDirectories) {
             let directory = leaseDirectories + "/" + node
             for file in listDirectory(directory) where file.hasSuffix(".leases") {
-                let text = String(decoding: (try? readFile(directory + "/" + file)) ?? [], as: UTF8.self)
-                let owners = text.split(separator: "\n").compactMap { line -> String? in
-                    let fields = line.split(separator: " ")
-                    return fields.count >= 4 && fields[0] != "subnet" ? LeaseStore.unescape(fields[1]) : nil
+                if LeaseStore.owners(inFile: directory + "/" + file).contains(owner) {
+                    found.append((directory, String(file.dropLast(".leases".count))))
                 }
-                if owners.contains(owner) { found.append((directory, String(file.dropLast(".leases".count)))) }
             }
         }
         return found

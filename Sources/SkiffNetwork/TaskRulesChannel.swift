@@ -18,6 +18,8 @@ public final class TaskRulesChannel: @unchecked Sendable {  // used by one threa
     private let batch: Int32
     private var staged: TaskNetwork.StagedRules?
     private var awaited: Set<UInt32> = []
+    /// The staged task, for `connect`.
+    private var task: TaskEndpoint?
 
     /// A netlink socket of this thread's network namespace (the node) and an empty memfd.
     public init() throws(NetworkError) {
@@ -35,6 +37,7 @@ public final class TaskRulesChannel: @unchecked Sendable {  // used by one threa
     public func stage(_ config: NetworkConfig, owner: String, leases: String) throws(NetworkError) {
         let rules = try TaskNetwork.stage(config, owner: owner, leases: leases)
         let request = socket.prepare(rules.batch.framed)
+        task = rules.task
         staged = consume rules
         let written = request.datagram.withUnsafeBytes { pwrite(batch, $0.baseAddress, $0.count, 0) }
         guard written == request.datagram.count, ftruncate(batch, off_t(request.datagram.count)) == 0 else {
@@ -47,12 +50,22 @@ public final class TaskRulesChannel: @unchecked Sendable {  // used by one threa
 
     /// Waits for the kernel's answers to what the task sent; a refused transaction takes the
     /// lease with it. Then the bridge's lock is released.
-    public func awaitCommitted() throws(NetworkError) {
+    func awaitCommitted() throws(NetworkError) {
         guard var rules = staged.take() else { return }
         do throws(NetworkError) { _ = try socket.receive(awaited, step: rules.step) } catch {
             try rules.withdraw()
             throw error
         }
+    }
+
+    /// Gives the staged task its interface in the network namespace at `namespacePath`
+    /// (`TaskNetwork.connect`), once its rules are in. Returns its address.
+    @discardableResult
+    public func connect(_ config: NetworkConfig, namespacePath: String) throws(NetworkError) -> IPv4Address {
+        guard let task else { throw .system(step: "giving the task its interface", errno: ENOENT, detail: "no lease was staged") }
+        try awaitCommitted()
+        try TaskNetwork.connect(config, task: task, namespacePath: namespacePath)
+        return task.address
     }
 
     /// Releases the bridge's lock, whatever became of the transaction (a create that failed

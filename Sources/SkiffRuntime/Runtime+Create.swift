@@ -319,15 +319,8 @@ struct CreateSync: Sendable {
             do throws(NetworkError) { try rules.stage(network, owner: owner, leases: networkLeases) } catch { throw RuntimeError(error) }
             return []
         case PlanBuilder.syncNetwork:
-            guard let network, let networkLeases else { return [] }
-            do throws(NetworkError) {
-                if let rules {
-                    try rules.awaitCommitted()
-                    _ = try TaskNetwork.connect(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases)
-                } else {
-                    _ = try TaskNetwork.setUp(network, owner: owner, namespacePath: "/proc/\(pid)/ns/net", leases: networkLeases)
-                }
-            } catch { throw RuntimeError(error) }
+            guard let network, let rules else { return [] }
+            do throws(NetworkError) { try rules.connect(network, namespacePath: "/proc/\(pid)/ns/net") } catch { throw RuntimeError(error) }
             return []
         case PlanBuilder.syncRuntimeHooks:
             let state = Runtime.ociState(current, status: .creating)
