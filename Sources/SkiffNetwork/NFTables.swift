@@ -152,8 +152,6 @@ struct NFTablesBatch {
 
     var isEmpty: Bool { messages.isEmpty }
 
-    mutating func append(_ message: NetlinkMessage) { messages.append(message) }
-
     private func message(_ type: UInt32, _ family: Family, flags: Int) -> NetlinkMessage {
         NetlinkMessage(
             type: UInt16(SKIFF_NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type), flags: flags | SKIFF_NLM_F_ACK,

@@ -249,18 +249,11 @@ struct FirewallElements: Equatable {
     var sets: [FirewallSet: Set<NFTablesBatch.Element>] = [:]
 
     var isEmpty: Bool { sets.values.allSatisfy(\.isEmpty) }
-    var count: Int { sets.values.reduce(0) { $0 + $1.count } }
 
     mutating func insert(_ element: NFTablesBatch.Element, into set: FirewallSet) { sets[set, default: []].insert(element) }
 
     mutating func formUnion(_ other: FirewallElements) {
         for (set, members) in other.sets { sets[set, default: []].formUnion(members) }
-    }
-
-    func subtracting(_ other: FirewallElements) -> FirewallElements {
-        var result = FirewallElements()
-        for (set, members) in sets { result.sets[set] = members.subtracting(other.sets[set] ?? []) }
-        return result
     }
 
     /// What pins a task to its port: its port, MAC and address, whether its traffic in each

@@ -41,9 +41,9 @@ public enum TaskNetwork {
 
     /// Leases an address (never one of the node's own), makes the bridge on first use and
     /// its tables on first use or after a reload took them, and returns the task's
-    /// transaction uncommitted: its port, MAC and address, its allowed flows, and for every
-    /// task with a rule naming one of its groups, the flows from or to it. The lease is
-    /// written first, so `tearDown` can undo a setup that stopped at any point.
+    /// transaction uncommitted: its port, MAC and address, its allowed flows and its entries
+    /// in the member maps (its groups, numbered on first use). The lease is written first,
+    /// so `tearDown` can undo a setup that stopped at any point.
     static func stage(_ config: NetworkConfig, owner: String, leases: String) throws(NetworkError) -> StagedRules {
         var store = try LeaseStore(directory: leases, bridge: config.bridge)
         let previousSubnet = store.subnet
@@ -152,7 +152,7 @@ public enum TaskNetwork {
     }
 
     /// Removes what `setUp` made for `containerID` on `bridge`, whatever of it exists: its
-    /// elements (and the flows of other tasks' rules naming its groups), and the lease. The
+    /// elements and its lease. The
     /// bridge and its tables stay, like docker0: they are the node's, and their rules see
     /// only this bridge's frames and its tasks' addresses.
     ///
