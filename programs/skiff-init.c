@@ -168,7 +168,8 @@ static struct op *next_op(size_t *off)
     for (int i = 0; i < h->nstr; i++) {
         const char *nul = memchr(s, 0, (size_t)(end - s));
         if (!nul)
-            fail("reading the plan", "unterminated string in operation %d", h->op);
+            fail("reading the plan", "unterminated string in %s (operation %d)",
+                 skiff_op_name(h->op) ? skiff_op_name(h->op) : "?", h->op);
         o->str[i] = s;
         s = nul + 1;
     }
@@ -1447,7 +1448,8 @@ static void run(const struct op *o)
         break;
     default:
         errno = EINVAL;
-        fail("reading the plan", "unknown operation %d", o->code);
+        fail("reading the plan", "unknown operation %d (%s)", o->code,
+             skiff_op_name((uint32_t)o->code) ? skiff_op_name((uint32_t)o->code) : "not in skiff_plan.h");
     }
 }
 

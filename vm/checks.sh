@@ -5,41 +5,7 @@
 #   SKIFF   the skiff binary (skiff-init beside it)
 #   ROOTFS  a busybox root filesystem
 SKIFF=${SKIFF:?} ROOTFS=${ROOTFS:?}
-STATE=/run/skiff-checks
-WORK=$(mktemp -d /tmp/skiff-checks.XXXXXX)
-CG=/sys/fs/cgroup
-pass=0 fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-notok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
-skiff() { "$SKIFF" --root "$STATE" "$@"; }
-pid_of() { skiff state "$1" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
-
-# bundle NAME ARGS-JSON RESOURCES-JSON [DEVICES-JSON] [CAPS-JSON]
-bundle() {
-    mkdir -p "$WORK/$1"
-    caps=${5:-'["CAP_KILL"]'}
-    cat > "$WORK/$1/config.json" <<JSON
-{"ociVersion": "1.2.0",
- "process": {"user": {"uid": 0, "gid": 0}, "args": $2, "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"], "cwd": "/",
-             "capabilities": {"bounding": $caps, "effective": $caps, "permitted": $caps}},
- "root": {"path": "$ROOTFS"},
- "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "nodev", "noexec"]}],
- "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "cgroup"}],
-           "resources": $3, "devices": ${4:-[]}}}
-JSON
-}
-
-# wait_for FILE PATTERN SECONDS
-wait_for() {
-    i=0
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt $(($3 * 10)) ] && return 1; sleep 0.1
-    done
-}
+. "$(dirname "$0")/checks-lib.sh"
 
 release() { touch "/proc/$(pid_of "$1")/root/tmp/go"; }
 GATE='while [ ! -e /tmp/go ]; do sleep 0.05; done;'
@@ -189,6 +155,4 @@ skiff run -b "$WORK/par" par
 after=$(cat $CG/cgroup.subtree_control)
 if [ "$before" = "$after" ]; then ok "controllers: the root's subtree_control is as found (\"$after\")"; else notok "controllers: the root's subtree_control is as found" "\"$before\" -> \"$after\""; fi
 
-rm -rf "$WORK"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -112,6 +112,58 @@ enum skiff_op {
                                     CLOSE_FDS. */
 };
 
+/* The operations' names, indexed by code: the one table skiff-init (its errors), the Swift
+ * side (its errors) and the tests (the golden plans) all read. */
+static const char *const skiff_op_names[] = {
+    [SKIFF_OP_END] = "END",
+    [SKIFF_OP_SETNS] = "SETNS",
+    [SKIFF_OP_UNSHARE] = "UNSHARE",
+    [SKIFF_OP_FORK] = "FORK",
+    [SKIFF_OP_SYNC] = "SYNC",
+    [SKIFF_OP_HOSTNAME] = "HOSTNAME",
+    [SKIFF_OP_DOMAINNAME] = "DOMAINNAME",
+    [SKIFF_OP_RLIMIT] = "RLIMIT",
+    [SKIFF_OP_OOM_SCORE_ADJ] = "OOM_SCORE_ADJ",
+    [SKIFF_OP_PROPAGATE] = "PROPAGATE",
+    [SKIFF_OP_ROOTFS] = "ROOTFS",
+    [SKIFF_OP_MOUNT] = "MOUNT",
+    [SKIFF_OP_REMOUNT] = "REMOUNT",
+    [SKIFF_OP_MKNOD] = "MKNOD",
+    [SKIFF_OP_SYMLINK] = "SYMLINK",
+    [SKIFF_OP_PIVOT] = "PIVOT",
+    [SKIFF_OP_READONLY_ROOT] = "READONLY_ROOT",
+    [SKIFF_OP_READONLY_PATH] = "READONLY_PATH",
+    [SKIFF_OP_MASK_PATH] = "MASK_PATH",
+    [SKIFF_OP_SYSCTL] = "SYSCTL",
+    [SKIFF_OP_CHDIR] = "CHDIR",
+    [SKIFF_OP_USER] = "USER",
+    [SKIFF_OP_CAPS] = "CAPS",
+    [SKIFF_OP_NO_NEW_PRIVS] = "NO_NEW_PRIVS",
+    [SKIFF_OP_CLOSE_FDS] = "CLOSE_FDS",
+    [SKIFF_OP_EXEC] = "EXEC",
+    [SKIFF_OP_MKDIR] = "MKDIR",
+    [SKIFF_OP_BOUNDING] = "BOUNDING",
+    [SKIFF_OP_SESSION_KEYRING] = "SESSION_KEYRING",
+    [SKIFF_OP_SECCOMP] = "SECCOMP",
+    [SKIFF_OP_TIME_NAMESPACE] = "TIME_NAMESPACE",
+    [SKIFF_OP_USERNS_ROOT] = "USERNS_ROOT",
+    [SKIFF_OP_HOOK] = "HOOK",
+    [SKIFF_OP_CONSOLE] = "CONSOLE",
+    [SKIFF_OP_CHROOT] = "CHROOT",
+    [SKIFF_OP_EXEC_LABEL] = "EXEC_LABEL",
+    [SKIFF_OP_PERSONALITY] = "PERSONALITY",
+    [SKIFF_OP_IO_PRIORITY] = "IO_PRIORITY",
+    [SKIFF_OP_SCHEDULER] = "SCHEDULER",
+    [SKIFF_OP_CPU_AFFINITY] = "CPU_AFFINITY",
+    [SKIFF_OP_SEND_RULES] = "SEND_RULES",
+};
+
+/* The name of operation `op`, or NULL for a code the table does not have. */
+static inline const char *skiff_op_name(uint32_t op)
+{
+    return op < sizeof(skiff_op_names) / sizeof(skiff_op_names[0]) ? skiff_op_names[op] : 0;
+}
+
 /* What a mount target must be when it has to be created. */
 enum skiff_target_kind {
     SKIFF_TARGET_DIR = 0,

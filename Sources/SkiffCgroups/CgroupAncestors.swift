@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// What skiff changes above a container's cgroup, and undoes: the parent directories it makes
 /// (`/default` of `/default/<id>`), and the controllers it turns on in a v2 ancestor's
@@ -16,22 +17,12 @@ enum CgroupAncestors {
 
     /// An exclusive flock on the hierarchy's root, held while it lives.
     struct Lock: ~Copyable {
-        private let fd: Int32
+        private let lock: FileLock
 
         init(hierarchy root: String) throws(CgroupError) {
-            let fd = CgroupPath.open(root, O_RDONLY | O_DIRECTORY)
-            guard fd >= 0 else { throw CgroupError("opening", path: root, errno: errno) }
-            while flock(fd, LOCK_EX) != 0 {
-                guard errno == EINTR else {
-                    let code = errno
-                    close(fd)
-                    throw CgroupError("locking", path: root, errno: code)
-                }
-            }
-            self.fd = fd
+            let directory = try CgroupPath.open(root, O_RDONLY | O_DIRECTORY)
+            do { lock = try FileLock(directory, .exclusive, step: "locking \(root)") } catch { throw CgroupError(error) }
         }
-
-        deinit { close(fd) }
     }
 
     /// Turns on `entries` (root first) and marks each ancestor with what skiff turned on.

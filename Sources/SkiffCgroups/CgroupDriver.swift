@@ -4,7 +4,8 @@ import SkiffSpec
 /// this protocol only; which driver runs is decided once, at create, and recorded with the
 /// cgroup (`ContainerCgroup.driver`), so every later command uses the same one. cgroupfs (v2,
 /// with v1 on hybrid hosts) is the driver today; crun's `libcrun_cgroup_manager` and youki's
-/// `CgroupManager` are the shape this follows.
+/// `CgroupManager` are the shape this follows. `CgroupDrivers` is the one place a driver is
+/// chosen, by name.
 public protocol CgroupDriver: Sendable {
     /// The name recorded with a cgroup, and shown by `features` and `--version`.
     static var name: String { get }
@@ -33,14 +34,69 @@ public protocol CgroupDriver: Sendable {
     func stats(_ cgroup: ContainerCgroup) -> CgroupStats
     /// Kills the container's processes and removes what the driver made; safe to repeat.
     func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError)
+    /// What the container's `/sys/fs/cgroup` (a `cgroup` mount of its config) shows, given the
+    /// namespaces it gets: decided here, where the hierarchies are known, and only mounted by
+    /// the launch plan.
+    func mountView(of cgroup: ContainerCgroup, namespaces: CgroupMountView.Namespaces) -> CgroupMountView
 }
 
-/// The drivers skiff has, by name.
+/// The drivers skiff has, by name: the one place a driver is chosen.
 public enum CgroupDrivers {
+    /// The names `--systemd-cgroup` and the record choose from (`none` is chosen by skiff
+    /// itself, for a rootless task without delegated cgroups).
     public static let available: [String] = [CgroupfsDriver.name, SystemdDriver.name]
 
-    /// The driver that made `cgroup` (from its record): it alone knows how to undo it.
-    public static func driver(for cgroup: ContainerCgroup) -> any CgroupDriver {
-        cgroup.driver == SystemdDriver.name ? SystemdDriver() : CgroupfsDriver()
+    /// The driver called `name` for new containers on a host whose layout is `system`.
+    public static func driver(named name: String, system: CgroupSystem) -> any CgroupDriver {
+        switch name {
+        case SystemdDriver.name: SystemdDriver(system: system)
+        case NoCgroupDriver.name: NoCgroupDriver()
+        default: CgroupfsDriver(system: system)
+        }
+    }
+
+    /// The driver that made `cgroup` (from its record): it alone knows how to undo it. A
+    /// record without a cgroup is the `none` driver's.
+    public static func driver(for cgroup: ContainerCgroup?) -> any CgroupDriver {
+        switch cgroup?.driver {
+        case nil, NoCgroupDriver.name?: NoCgroupDriver()
+        case SystemdDriver.name?: SystemdDriver()
+        default: CgroupfsDriver()
+        }
+    }
+}
+
+/// A container's `/sys/fs/cgroup`, as the driver of its cgroup answers for it.
+public enum CgroupMountView: Sendable, Equatable {
+    /// No cgroup of its own (rootless without delegation): the node's tree, read-only.
+    case nodeTreeReadOnly
+    /// One hierarchy at the mount point (a pure v2 host).
+    case single(Source)
+    /// A tmpfs holding one directory per hierarchy (`memory`, `cpu,cpuacct`, `unified`), as
+    /// runc lays out a hybrid or v1 host.
+    case perHierarchy([Entry])
+
+    public struct Entry: Sendable, Equatable {
+        /// The directory under the mount point.
+        public var name: String
+        public var source: Source
+    }
+
+    public enum Source: Sendable, Equatable {
+        /// Mounted afresh: in a cgroup namespace it shows the container's cgroup as its root.
+        case fresh(type: String, data: String)
+        /// The container's own directory in that hierarchy, bind-mounted.
+        case bind(String)
+    }
+
+    /// The namespaces that decide between fresh mounts and binds.
+    public struct Namespaces: Sendable, Equatable {
+        public var newCgroup: Bool
+        public var newUser: Bool
+
+        public init(newCgroup: Bool, newUser: Bool) {
+            self.newCgroup = newCgroup
+            self.newUser = newUser
+        }
     }
 }

@@ -16,11 +16,9 @@ enum CgroupFiles {
     /// Each value with a write of its own, through one descriptor (a v1 device list: one rule
     /// per write, one path walk through cgroupfs for all of them).
     static func write(_ values: [String], to path: String) throws(CgroupError) {
-        let fd = CgroupPath.open(path, O_WRONLY)
-        guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
-        defer { close(fd) }
+        let file = try CgroupPath.open(path, O_WRONLY)
         for value in values {
-            let n = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+            let n = value.withCString { Glibc.write(file.rawValue, $0, strlen($0)) }
             guard n >= 0 else { throw CgroupError("writing \"\(value)\" to", path: path, errno: errno) }
         }
     }

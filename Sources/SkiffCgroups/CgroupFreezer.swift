@@ -2,20 +2,20 @@ import Glibc
 import SkiffSystem
 
 /// pause/resume: the v1 freezer where that controller lives on v1, else `cgroup.freeze`.
-extension ContainerCgroup {
+extension CgroupfsDriver {
     private enum Freezer {
         case v1(String)  // the freezer directory
         case v2(String)  // the v2 directory
     }
 
-    private var freezer: Freezer? {
-        if let directory = directory(for: "freezer"), directory.version == "v1" { return .v1(directory.path) }
-        if let unified = unifiedDirectory, CgroupPath.exists(unified + "/cgroup.freeze") { return .v2(unified) }
+    private func freezer(of cgroup: ContainerCgroup) -> Freezer? {
+        if let directory = cgroup.directory(for: "freezer"), directory.version == .v1 { return .v1(directory.path) }
+        if let unified = cgroup.unifiedDirectory, CgroupPath.exists(unified + "/cgroup.freeze") { return .v2(unified) }
         return nil
     }
 
-    public var isFrozen: Bool {
-        switch freezer {
+    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool {
+        switch freezer(of: cgroup) {
         case .v1(let path): return (CgroupFiles.read(path + "/freezer.state") ?? "").trimmingWhitespace == "FROZEN"
         case .v2(let path): return (CgroupFiles.read(path + "/cgroup.freeze") ?? "").trimmingWhitespace == "1"
         case nil: return false
@@ -23,12 +23,12 @@ extension ContainerCgroup {
     }
 
     /// Freeze every process and wait until the kernel reports them frozen.
-    public func freeze() throws(CgroupError) { try setFrozen(true) }
+    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try setFrozen(cgroup, true) }
 
-    public func thaw() throws(CgroupError) { try setFrozen(false) }
+    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try setFrozen(cgroup, false) }
 
-    private func setFrozen(_ frozen: Bool) throws(CgroupError) {
-        switch freezer {
+    private func setFrozen(_ cgroup: ContainerCgroup, _ frozen: Bool) throws(CgroupError) {
+        switch freezer(of: cgroup) {
         case .v1(let path):
             for _ in 0..<1000 {
                 try CgroupFiles.write(frozen ? "FROZEN" : "THAWED", to: path + "/freezer.state")
@@ -47,7 +47,8 @@ extension ContainerCgroup {
             throw CgroupError(frozen ? "freezing" : "thawing", path: path, reason: "cgroup.events never reported it")
         case nil:
             throw CgroupError(
-                frozen ? "freezing" : "thawing", path: processDirectory ?? "the container", reason: "no freezer on this host (neither a v1 freezer nor cgroup.freeze)")
+                frozen ? "freezing" : "thawing", path: cgroup.processDirectory ?? "the container",
+                reason: "no freezer on this host (neither a v1 freezer nor cgroup.freeze)")
         }
     }
 }

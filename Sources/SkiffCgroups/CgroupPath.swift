@@ -1,4 +1,5 @@
 import Glibc
+import SkiffSystem
 
 /// Paths under /sys/fs/cgroup resolved from one descriptor of that directory, opened once per
 /// process: a path walk from / passes through sysfs (`/sys/fs`), whose lookups wait on sysfs's
@@ -20,9 +21,11 @@ enum CgroupPath {
         directory == AT_FDCWD ? path : base + "/" + path
     }
 
-    static func open(_ path: String, _ flags: Int32) -> Int32 {
+    static func open(_ path: String, _ flags: Int32) throws(CgroupError) -> FileDescriptor {
         let (directory, relative) = resolve(path)
-        return openat(directory, relative, flags | O_CLOEXEC)
+        let fd = openat(directory, relative, flags | O_CLOEXEC)
+        guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
+        return FileDescriptor(adopting: fd)
     }
 
     static func exists(_ path: String) -> Bool {
@@ -44,10 +47,8 @@ enum CgroupPath {
     /// `body`'s result on a descriptor of the directory `path`, for the calls that have no *at
     /// form (its extended attributes); nil when it cannot be opened (errno says why).
     static func withDirectory<Result>(_ path: String, _ body: (Int32) -> Result) -> Result? {
-        let fd = open(path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return body(fd)
+        guard let directory = try? open(path, O_RDONLY | O_DIRECTORY) else { return nil }
+        return body(directory.rawValue)
     }
 
     @discardableResult

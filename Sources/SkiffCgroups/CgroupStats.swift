@@ -49,13 +49,25 @@ public struct CgroupStats: Sendable, Equatable {
     public var hugetlb: [String: Hugetlb] = [:]
 }
 
-extension ContainerCgroup {
-    public func stats() -> CgroupStats {
+extension CgroupfsDriver {
+    /// What the kernel counts for the cgroup, from whichever hierarchy carries each controller.
+    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { CgroupStatsReader(cgroup: cgroup).read() }
+}
+
+/// Reads a container's cgroup files into `CgroupStats`.
+private struct CgroupStatsReader {
+    typealias Directory = ContainerCgroup.Directory
+    let cgroup: ContainerCgroup
+
+    func directory(for controller: String) -> Directory? { cgroup.directory(for: controller) }
+    var unifiedDirectory: String? { cgroup.unifiedDirectory }
+
+    func read() -> CgroupStats {
         var stats = CgroupStats()
-        if let d = directory(for: "cpu") ?? directory(for: "cpuacct") ?? unifiedDirectory.map({ Directory(path: $0, version: "v2", controllers: []) }) {
+        if let d = directory(for: "cpu") ?? directory(for: "cpuacct") ?? unifiedDirectory.map({ Directory(path: $0, version: .v2, controllers: []) }) {
             readCPU(into: &stats, d)
         }
-        if let d = directory(for: "cpuacct"), d.version == "v1" { readCPUAccounting(into: &stats, d.path) }
+        if let d = directory(for: "cpuacct"), d.version == .v1 { readCPUAccounting(into: &stats, d.path) }
         if let d = directory(for: "memory") { readMemory(into: &stats, d) }
         if let d = directory(for: "pids") {
             stats.pids.current = number(d.path + "/pids.current")
@@ -70,7 +82,7 @@ extension ContainerCgroup {
         let cpuStat = keyed(d.path + "/cpu.stat")
         stats.cpu.periods = cpuStat["nr_periods"] ?? 0
         stats.cpu.throttledPeriods = cpuStat["nr_throttled"] ?? 0
-        if d.version == "v2" {
+        if d.version == .v2 {
             stats.cpu.total = (cpuStat["usage_usec"] ?? 0) * 1000
             stats.cpu.user = (cpuStat["user_usec"] ?? 0) * 1000
             stats.cpu.kernel = (cpuStat["system_usec"] ?? 0) * 1000
@@ -96,7 +108,7 @@ extension ContainerCgroup {
 
     private func readMemory(into stats: inout CgroupStats, _ d: Directory) {
         stats.memory.raw = keyed(d.path + "/memory.stat")
-        if d.version == "v2" {
+        if d.version == .v2 {
             stats.memory.usage = number(d.path + "/memory.current")
             stats.memory.max = number(d.path + "/memory.peak")
             stats.memory.limit = number(d.path + "/memory.max")
@@ -115,7 +127,7 @@ extension ContainerCgroup {
     }
 
     private func readIO(into stats: inout CgroupStats, _ d: Directory) {
-        if d.version == "v2" {
+        if d.version == .v2 {
             // "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0"
             for line in (CgroupFiles.read(d.path + "/io.stat") ?? "").split(separator: "\n") {
                 let fields = line.split(separator: " ")
@@ -145,7 +157,7 @@ extension ContainerCgroup {
         }
         for size in sizes {
             let base = d.path + "/hugetlb.\(size)."
-            if d.version == "v2" {
+            if d.version == .v2 {
                 stats.hugetlb[size] = .init(usage: number(base + "current"), max: 0, failcnt: keyed(base + "events")["max"] ?? 0)
             } else {
                 stats.hugetlb[size] = .init(usage: number(base + "usage_in_bytes"), max: number(base + "max_usage_in_bytes"), failcnt: number(base + "failcnt"))

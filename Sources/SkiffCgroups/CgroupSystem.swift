@@ -16,6 +16,14 @@ public struct CgroupHierarchy: Sendable, Equatable {
     /// The cgroup this process is in, relative to the hierarchy (`/process_api/c495…`).
     public var ownPath: String
 
+    public init(version: Version, mountPoint: String, controllers: [String], mountData: String = "", ownPath: String = "/") {
+        self.version = version
+        self.mountPoint = mountPoint
+        self.controllers = controllers
+        self.mountData = mountData
+        self.ownPath = ownPath
+    }
+
     /// The name a container sees it under in `/sys/fs/cgroup` (`memory`, `cpu,cpuacct`).
     public var name: String { String(mountPoint.split(separator: "/").last ?? "unified") }
 }

@@ -26,7 +26,7 @@ struct CgroupWriter {
 
     private func directory(for write: CgroupWrite) throws(CgroupError) -> ContainerCgroup.Directory {
         if write.controller == CgroupWrite.unified {
-            guard let unified = cgroup.directories.first(where: { $0.version == "v2" }) else {
+            guard let unified = cgroup.directories.first(where: { $0.version == .v2 }) else {
                 throw CgroupError("\(write.field):", path: "linux.resources.unified", reason: "this host has no cgroup v2 hierarchy")
             }
             return unified
@@ -68,7 +68,7 @@ struct CgroupWriter {
 
     /// v1: the devices hierarchy's files. v2: an eBPF program on the v2 directory.
     private func apply(_ devices: DeviceRules) throws(CgroupError) {
-        if let directory = cgroup.directory(for: "devices"), directory.version == "v1" {
+        if let directory = cgroup.directory(for: "devices"), directory.version == .v1 {
             // In order, each rule a write of its own, runs of rules for one file through one
             // descriptor: a dozen path walks through cgroupfs fewer per create (they queue on
             // cgroupfs's lock while other creates make and remove cgroups).
@@ -83,12 +83,10 @@ struct CgroupWriter {
         guard let unified = cgroup.unifiedDirectory else {
             throw CgroupError("linux.resources.devices:", path: "the devices controller", reason: "not available on this host")
         }
-        let fd = CgroupPath.open(unified, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw CgroupError("opening", path: unified, errno: errno) }
-        defer { close(fd) }
+        let directory = try CgroupPath.open(unified, O_RDONLY | O_DIRECTORY)
         let program = devices.program.map { skiff_bpf_insn(code: $0.code, regs: $0.registers, off: $0.offset, imm: $0.immediate) }
         var log = [CChar](repeating: 0, count: 4096)
-        let rc = program.withUnsafeBufferPointer { skiff_attach_device_program(fd, $0.baseAddress, Int32($0.count), &log, log.count) }
+        let rc = program.withUnsafeBufferPointer { skiff_attach_device_program(directory.rawValue, $0.baseAddress, Int32($0.count), &log, log.count) }
         if rc != 0 {
             let verifier = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CgroupError(

@@ -70,7 +70,7 @@ public struct CgroupfsDriver: CgroupDriver {
     public func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {
         cgroup.enabledControllers = []
         guard let unified = system.unified,
-            let directory = cgroup.directories.first(where: { $0.version == "v2" && $0.path.hasPrefix(unified.mountPoint + "/") })
+            let directory = cgroup.directories.first(where: { $0.version == .v2 && $0.path.hasPrefix(unified.mountPoint + "/") })
         else { return }
         var wanted: Set<String>
         if system.isPureV2 {
@@ -125,7 +125,7 @@ public struct CgroupfsDriver: CgroupDriver {
                     let parents = parent.count > root.count ? try CgroupFiles.makeDirectories(parent) : []
                     made.append(contentsOf: parents)
                     try CgroupAncestors.markMade(parents)
-                    if directory.version == "v2" { try CgroupAncestors.enable(cgroup.enabledControllers) }
+                    if directory.version == .v2 { try CgroupAncestors.enable(cgroup.enabledControllers) }
                     created = parents + (try CgroupFiles.makeDirectories(directory.path))
                     _ = consume lock
                 } else {
@@ -136,14 +136,14 @@ public struct CgroupfsDriver: CgroupDriver {
                     throw CgroupError("creating", path: directory.path, errno: EEXIST, reason: "it appeared while the container was being created")
                 }
                 made.append(contentsOf: created.filter { !made.contains($0) })
-                if directory.version == "v1", directory.controllers.contains("cpuset") {
+                if directory.version == .v1, directory.controllers.contains("cpuset") {
                     try inheritCpuset(created)
                 }
             }
             try CgroupWriter(cgroup: cgroup, system: system).apply(plan)
         } catch {
             for directory in made.reversed() { CgroupPath.removeDirectory(directory) }
-            cgroup.releaseAncestors()
+            releaseAncestors(of: cgroup)
             throw error
         }
     }
@@ -180,19 +180,6 @@ public struct CgroupfsDriver: CgroupDriver {
     }
 }
 
-extension CgroupfsDriver {
-    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
-        try cgroup.attach(pid: pid, skipUnified: bornInside)
-    }
-    public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroup.pids() }
-    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroup.signal(signal, belongs: belongs) }
-    public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) { try cgroup.destroy(belongs: belongs) }
-    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool { cgroup.isFrozen }
-    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.freeze() }
-    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.thaw() }
-    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { cgroup.stats() }
-}
-
 /// The host's layout, read from /proc once, on first use (a driver may be shared by threads
 /// of an embedding scheduler).
 final class LazyCgroupSystem: @unchecked Sendable {  // `read` is guarded by `mutex`
@@ -218,17 +205,17 @@ final class LazyCgroupSystem: @unchecked Sendable {  // `read` is guarded by `mu
 
 /// Operations on a container's cgroup once it exists: they need only the recorded
 /// directories, so `kill`, `delete` and the failure paths never re-read the host layout.
-extension ContainerCgroup {
-    /// Put `pid` into every directory (the v2 one only when clone did not already).
-    public func attach(pid: Int32, skipUnified: Bool) throws(CgroupError) {
-        for directory in directories where !(skipUnified && directory.version == "v2") {
+extension CgroupfsDriver {
+    /// Put `pid` into every directory (the v2 one only when clone put it there already).
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
+        for directory in cgroup.directories where !(bornInside && directory.version == .v2) {
             try CgroupFiles.write(String(pid), to: directory.path + "/cgroup.procs")
         }
     }
 
-    public func pids() -> [Int32] {
+    public func processes(_ cgroup: ContainerCgroup) -> [Int32] {
         var seen = Set<Int32>()
-        for directory in directories {
+        for directory in cgroup.directories {
             for path in CgroupFiles.subtree(of: directory.path) {
                 for pid in CgroupFiles.pids(in: path) { seen.insert(pid) }
             }
@@ -238,32 +225,33 @@ extension ContainerCgroup {
 
     /// Signal the container's processes: every one in a cgroup skiff made; in one it did not,
     /// only those `belongs` accepts (the container's pid namespace, or its init).
-    public func signal(_ signal: Int32, belongs: (Int32) -> Bool) {
-        for pid in pids() where isOwned || belongs(pid) { kill(pid, signal) }
+    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) {
+        for pid in processes(cgroup) where cgroup.isOwned || belongs(pid) { kill(pid, signal) }
     }
 
     /// Kill the container's processes, wait for them to go, and remove the directories skiff
     /// made (never one that existed before it). Missing directories are fine: delete must be
     /// safe to repeat.
-    public func destroy(belongs: (Int32) -> Bool) throws(CgroupError) {
+    public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
         // The usual end (the task exited, nothing nested): one rmdir per hierarchy. A cgroup
         // with processes or children refuses (EBUSY) and takes the full path below; one that
         // is gone already (ENOENT) is fine. No reads of cgroup.procs, no listings: each path
         // walk through cgroupfs queues behind other creates' mkdirs.
-        var left = self
-        if isOwned { left.directories.removeAll { CgroupPath.removeDirectory($0.path) == 0 || errno == ENOENT } }
-        if !left.directories.isEmpty { try left.destroyWithProcesses(belongs: belongs) }
-        releaseAncestors()
+        var left = cgroup
+        if cgroup.isOwned { left.directories.removeAll { CgroupPath.removeDirectory($0.path) == 0 || errno == ENOENT } }
+        if !left.directories.isEmpty { try destroyWithProcesses(left, belongs: belongs) }
+        releaseAncestors(of: cgroup)
     }
 
     /// Kill what is left in the directories, wait for it to go, remove them (their ancestors
     /// are the caller's to release).
-    private func destroyWithProcesses(belongs: (Int32) -> Bool) throws(CgroupError) {
-        let existing = directories.filter { CgroupPath.exists($0.path) }
+    private func destroyWithProcesses(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
+        let existing = cgroup.directories.filter { CgroupPath.exists($0.path) }
         guard !existing.isEmpty else { return }
+        let isOwned = cgroup.isOwned
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
-        if isOwned, isFrozen { try? thaw() }
-        if isOwned, let unified = existing.first(where: { $0.version == "v2" }),
+        if isOwned, isFrozen(cgroup) { try? thaw(cgroup) }
+        if isOwned, let unified = existing.first(where: { $0.version == .v2 }),
             CgroupPath.exists(unified.path + "/cgroup.kill")
         {
             try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
@@ -281,7 +269,7 @@ extension ContainerCgroup {
             }
             usleep(1000)
         }
-        for directory in existing.reversed() where !directory.existed && !shared {
+        for directory in existing.reversed() where !directory.existed && !cgroup.shared {
             for path in CgroupFiles.subtree(of: directory.path) {
                 var tries = 0
                 while CgroupPath.removeDirectory(path) != 0 {
@@ -298,8 +286,8 @@ extension ContainerCgroup {
     /// Undoes, in each ancestor left without child cgroups, what skiff changed there for this
     /// container or any other (see `CgroupAncestors`): controllers turned off, parents it made
     /// removed.
-    public func releaseAncestors() {
-        for directory in directories {
+    func releaseAncestors(of cgroup: ContainerCgroup) {
+        for directory in cgroup.directories {
             // A parent skiff neither made nor changed (the hierarchy's root, a scheduler's
             // slice) stays, and so do the ancestors above it: nothing to undo, no lock to take.
             guard let root = directory.hierarchyRoot, CgroupAncestors.isMarked(parentOf: directory.path, below: root),
@@ -321,7 +309,7 @@ extension CgroupfsDriver {
     /// turn on, a missing parent, or one removed in between: ENOENT).
     static func makeLeafBesideParent(_ directory: ContainerCgroup.Directory, enabling: [ContainerCgroup.EnabledController]) throws(CgroupError) -> [String]? {
         guard let root = directory.hierarchyRoot, let slash = directory.path.lastIndex(of: "/") else { return nil }
-        if directory.version != "v1" {
+        if directory.version != .v1 {
             guard directory.path[..<slash] == root, !enabling.contains(where: { $0.ancestor.hasPrefix(root) }) else { return nil }
         }
         if CgroupPath.makeDirectory(directory.path) == 0 { return [directory.path] }
@@ -330,5 +318,29 @@ extension CgroupfsDriver {
         case EEXIST: return []  // someone else's, made since the plan: the caller refuses it
         case let code: throw CgroupError("creating", path: directory.path, errno: code)
         }
+    }
+}
+
+extension CgroupfsDriver {
+    /// In a new cgroup namespace each hierarchy is mounted afresh (showing the container's own
+    /// cgroup as its root), except a v1 one from a user namespace, which the kernel refuses:
+    /// those, and every hierarchy without a cgroup namespace, are the container's directories
+    /// bind-mounted. A pure v2 host shows its one hierarchy; others a tmpfs of them all.
+    public func mountView(of cgroup: ContainerCgroup, namespaces: CgroupMountView.Namespaces) -> CgroupMountView {
+        let system = self.system
+        let mountAfresh = namespaces.newCgroup && (!namespaces.newUser || system.isPureV2)
+        func source(_ hierarchy: CgroupHierarchy) -> CgroupMountView.Source? {
+            if mountAfresh {
+                return hierarchy.version == .v2 ? .fresh(type: "cgroup2", data: "") : .fresh(type: "cgroup", data: hierarchy.mountData)
+            }
+            return cgroup.directories.first { $0.path.hasPrefix(hierarchy.mountPoint + "/") }.map { .bind($0.path) }
+        }
+        if system.isPureV2, let unified = system.unified {
+            return source(unified).map(CgroupMountView.single) ?? .nodeTreeReadOnly
+        }
+        return .perHierarchy(
+            system.participating().compactMap { hierarchy in
+                source(hierarchy).map { .init(name: hierarchy.version == .v2 ? "unified" : hierarchy.name, source: $0) }
+            })
     }
 }

@@ -8,13 +8,21 @@ public struct ContainerCgroup: Sendable, Equatable {
     public struct Directory: Sendable, Equatable {
         /// Absolute path, e.g. `/sys/fs/cgroup/memory/process_api/c495…/skiff-web`.
         public var path: String
-        public var version: String
+        public var version: CgroupHierarchy.Version
         public var controllers: [String]
         /// The directory was there before skiff planned the container: it is not skiff's to
         /// remove, and only the container's own processes in it are skiff's to kill.
         public var existed = false
         /// Where its hierarchy is mounted (the ancestors above the directory stop there).
         public var hierarchyRoot: String?
+
+        public init(path: String, version: CgroupHierarchy.Version, controllers: [String], existed: Bool = false, hierarchyRoot: String? = nil) {
+            self.path = path
+            self.version = version
+            self.controllers = controllers
+            self.existed = existed
+            self.hierarchyRoot = hierarchyRoot
+        }
     }
 
     /// Controllers skiff turns on in an ancestor's `cgroup.subtree_control` (v2) for this
@@ -44,6 +52,11 @@ public struct ContainerCgroup: Sendable, Equatable {
     public var relativePath: String
     public var directories: [Directory]
 
+    public init(relativePath: String, directories: [Directory]) {
+        self.relativePath = relativePath
+        self.directories = directories
+    }
+
     /// Whether this process may create every directory (rootless without delegation may not):
     /// the nearest existing ancestor of each must be writable.
     public var canBeCreated: Bool {
@@ -66,11 +79,11 @@ public struct ContainerCgroup: Sendable, Equatable {
     }
 
     /// The v2 directory, for CLONE_INTO_CGROUP.
-    public var unifiedDirectory: String? { directories.first { $0.version == "v2" }?.path }
+    public var unifiedDirectory: String? { directories.first { $0.version == .v2 }?.path }
 
     /// The directory that carries `controller` (`memory` -> the memory hierarchy).
     public func directory(for controller: String) -> Directory? {
-        directories.first { $0.version == "v2" && $0.controllers.contains(controller) }
+        directories.first { $0.version == .v2 && $0.controllers.contains(controller) }
             ?? directories.first { $0.controllers.contains(controller) }
     }
 
@@ -95,7 +108,7 @@ public struct ContainerCgroup: Sendable, Equatable {
                 relative = (hierarchy.ownPath == "/" ? "" : hierarchy.ownPath) + "/" + leaf
             }
             return Directory(
-                path: hierarchy.mountPoint + normalize(relative), version: hierarchy.version.rawValue,
+                path: hierarchy.mountPoint + normalize(relative), version: hierarchy.version,
                 controllers: hierarchy.controllers, hierarchyRoot: hierarchy.mountPoint)
         }
         let relative = given.hasPrefix("/") ? normalize(given) : normalize(given.isEmpty ? "skiff-\(id)" : given)
@@ -134,7 +147,11 @@ extension ContainerCgroup: JSONObjectConvertible {
 extension ContainerCgroup.Directory: JSONObjectConvertible {
     public init(json: JSONObject) throws(SpecError) {
         path = try json.required("path") { key throws(SpecError) in try json.string(key) }
-        version = try json.required("version") { key throws(SpecError) in try json.string(key) }
+        let version = try json.required("version") { key throws(SpecError) in try json.string(key) }
+        guard let known = CgroupHierarchy.Version(rawValue: version) else {
+            throw SpecError("cgroup.directories.version", "\"\(version)\" is neither v1 nor v2")
+        }
+        self.version = known
         controllers = try json.strings("controllers") ?? []
         existed = try json.bool("existed") ?? false
         hierarchyRoot = try json.string("hierarchyRoot")
@@ -142,7 +159,7 @@ extension ContainerCgroup.Directory: JSONObjectConvertible {
 
     public func write(to json: inout JSONObjectWriter) {
         json.set("path", path)
-        json.set("version", version)
+        json.set("version", version.rawValue)
         json.set("controllers", controllers)
         if existed { json.set("existed", true) }
         json.set("hierarchyRoot", hierarchyRoot)

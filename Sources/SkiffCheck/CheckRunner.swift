@@ -33,7 +33,7 @@ public enum Checker {
 
     public static func run(_ request: CheckRequest) throws(CheckError) -> [CheckResult] {
         guard let resolved = realpath(request.bundle, nil) else {
-            throw CheckError("bundle \(request.bundle): \(String(cString: strerror(errno)))")
+            throw CheckError(SystemError("bundle \(request.bundle)", errno: errno).description)
         }
         let bundle = String(cString: resolved)
         free(resolved)
@@ -77,7 +77,7 @@ public enum Checker {
     /// The runtime must exist and answer like runc: `--version` prints a version, and
     /// `state` of a container that does not exist fails.
     private static func checkedRuntime(_ path: String, work: String) throws(CheckError) -> String {
-        guard access(path, X_OK) == 0 else { throw CheckError("--runtime \(path): \(String(cString: strerror(errno)))") }
+        guard access(path, X_OK) == 0 else { throw CheckError(SystemError("--runtime \(path)", errno: errno).description) }
         let output = work + "/version"
         guard let version = spawn(path, ["--version"], stdout: output, stderr: "/dev/null") else { throw CheckError("--runtime \(path): cannot be run") }
         let versionStatus = Subprocess.wait(version)

@@ -74,7 +74,7 @@ struct LeaseStore: ~Copyable {
         }
     }
 
-    private let lockFd: Int32
+    private let lock: FileLock
     private let path: String
     private let lockPath: String
     private let directory: String
@@ -99,51 +99,42 @@ struct LeaseStore: ~Copyable {
     /// `waiting`: false to take the lock only if it is free (nil if it is held).
     init?(directory: String, bridge: String, waiting: Bool) throws(NetworkError) {
         let lockPath = directory + "/" + bridge + ".lock"
-        var lockFd: Int32 = -1
-        while lockFd < 0 {
+        var held: FileLock?
+        while true {
             if let parent = directory.lastIndex(of: "/").map({ String(directory[..<$0]) }), !parent.isEmpty,
                 mkdir(parent, 0o700) != 0, errno != EEXIST
             {
                 throw .system(step: "creating \(parent)", errno: errno)
             }
             if mkdir(directory, 0o700) != 0, errno != EEXIST { throw .system(step: "creating \(directory)", errno: errno) }
-            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else {
-                if errno == ENOENT { continue }  // the directory went with the last lease: make it again
-                throw .system(step: "opening \(lockPath)", errno: errno)
+            let file: FileDescriptor
+            do { file = try FileDescriptor(opening: lockPath, O_RDWR | O_CREAT, mode: 0o600, step: "opening \(lockPath)") } catch {
+                if error.errno == ENOENT { continue }  // the directory went with the last lease: make it again
+                throw .system(error)
             }
-            while flock(fd, waiting ? LOCK_EX : LOCK_EX | LOCK_NB) != 0 {
-                if !waiting, errno == EWOULDBLOCK {
-                    close(fd)
-                    return nil
+            let lock: FileLock
+            do throws(SystemError) {
+                if waiting {
+                    lock = try FileLock(file, .exclusive, step: "locking \(lockPath)")
+                } else {
+                    guard let taken = try FileLock.attempt(file, .exclusive, step: "locking \(lockPath)") else { return nil }
+                    lock = taken
                 }
-                guard errno == EINTR else {
-                    let code = errno
-                    close(fd)
-                    throw .system(step: "locking \(lockPath)", errno: code)
-                }
-            }
+            } catch { throw .system(error) }
             // The release of a bridge's last lease removes the lock file under the lock: a
             // lock taken on the removed file guards nothing, so take the one now at the path.
-            var held = stat(), named = stat()
-            guard fstat(fd, &held) == 0, stat(lockPath, &named) == 0 || errno == ENOENT else {
-                let code = errno
-                close(fd)
-                throw .system(step: "checking \(lockPath)", errno: code)
+            var locked = stat(), named = stat()
+            guard fstat(lock.rawValue, &locked) == 0, stat(lockPath, &named) == 0 || errno == ENOENT else {
+                throw .system(step: "checking \(lockPath)", errno: errno)
             }
-            if named.st_nlink > 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino {
-                lockFd = fd
-            } else {
-                close(fd)
+            if named.st_nlink > 0, locked.st_dev == named.st_dev, locked.st_ino == named.st_ino {
+                held = .some(lock)
+                break
             }
         }
         let path = directory + "/" + bridge + ".leases"
-        let text: [UInt8]
-        do throws(NetworkError) { text = try Self.read(path) } catch {
-            close(lockFd)
-            throw error
-        }
-        self.lockFd = lockFd
+        let text = try Self.read(path)
+        self.lock = held.take()!
         self.path = path
         self.lockPath = lockPath
         self.directory = directory
@@ -191,8 +182,6 @@ struct LeaseStore: ~Copyable {
             throw .system(step: "reading \(path)", errno: error.errno)
         }
     }
-
-    deinit { close(lockFd) }
 
     /// The lowest task address of `subnet` nobody holds and not in `excluded`.
     func firstFree(in subnet: IPv4Subnet, except excluded: Set<IPv4Address> = []) -> IPv4Address? {

@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import SkiffSystem
 
 /// A netlink message being built: header, the family's fixed header, then attributes
 /// (type-length-value, 4-byte aligned, nestable). Integers are in host order unless a
@@ -96,7 +97,8 @@ struct NetlinkReply {
 /// Every request asks for an acknowledgement, so each failure comes back with its errno
 /// (and, with extended acks, the kernel's explanation).
 struct NetlinkSocket: ~Copyable {
-    let fd: Int32
+    private let descriptor: FileDescriptor
+    var fd: Int32 { descriptor.rawValue }
     private var sequence: UInt32
 
     init(protocol netlinkProtocol: Int32, namespace: Int32? = nil) throws(NetworkError) {
@@ -111,13 +113,11 @@ struct NetlinkSocket: ~Copyable {
         // A kernel that never answers must not hang create or delete.
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        self.fd = fd
+        descriptor = FileDescriptor(adopting: fd)
         var seed = timespec()
         clock_gettime(CLOCK_MONOTONIC, &seed)
         sequence = UInt32(truncatingIfNeeded: seed.tv_nsec)
     }
-
-    deinit { close(fd) }
 
     /// Sends `messages` in one datagram and waits for every acknowledgement. Returns the
     /// data replies (for GET requests). Throws the first error, as `step` failing.

@@ -259,10 +259,8 @@ public enum TaskNetwork {
     /// namespaces of running processes and `ip netns` names; nil if nothing holds it.
     public static func findNode(leaseDirectory directory: String) -> String? {
         candidateNodes().first { path in
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            return (try? leaseDirectory(namespace: fd)) == directory
+            guard let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: path) else { return false }
+            return (try? leaseDirectory(namespace: namespace.rawValue)) == directory
         }
     }
 
@@ -340,16 +338,14 @@ public enum TaskNetwork {
     private static func ensureBridge(
         _ config: NetworkConfig, replacing previous: IPv4Subnet?, firstOnBridge: Bool, leases: String, node: inout RouteNetlink
     ) throws(NetworkError) {
-        var nodeLock: Int32 = -1
-        defer { if nodeLock >= 0 { close(nodeLock) } }
+        // Held from the subnet check until the bridge has that subnet.
+        var nodeLock: FileLock?
         var link = try node.link(named: config.bridge)
         if let refusal = try bridgeRefusal(link, config) { throw refusal }
         let isOwn = link == nil || link?.alias == RouteNetlink.bridgeAlias
         if isOwn ? previous != config.subnet : firstOnBridge {
-            nodeLock = open(leases, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard nodeLock >= 0 else { throw .system(step: "opening \(leases)", errno: errno) }
-            while flock(nodeLock, LOCK_EX) != 0 {
-                guard errno == EINTR else { throw .system(step: "locking \(leases)", errno: errno) }
+            do { nodeLock = try FileLock(path: leases, flags: O_RDONLY | O_DIRECTORY, mode: .exclusive, step: "locking \(leases)") } catch {
+                throw .system(error)
             }
             try checkSubnetIsFree(config.subnet, bridge: link?.index, node: &node)
         }
@@ -371,6 +367,7 @@ public enum TaskNetwork {
         } else if firstOnBridge {
             try checkHasNoPortsOfOthers(config.bridge, index: index, node: &node)
         }
+        nodeLock.take()?.unlock()  // the bridge has the subnet it was checked for
         try enableBridgeFiltering()
     }
 
@@ -388,11 +385,11 @@ public enum TaskNetwork {
 
     private static func enableBridgeFiltering() throws(NetworkError) {
         let path = "/proc/sys/net/bridge/bridge-nf-call-iptables"
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw .system(step: "opening \(path)", errno: errno, detail: "the rules between tasks need br_netfilter (modprobe br_netfilter)")
+        let file: FileDescriptor
+        do { file = try FileDescriptor(opening: path, O_RDWR, step: "opening \(path)") } catch {
+            throw .system(step: error.step, errno: error.errno, detail: "the rules between tasks need br_netfilter (modprobe br_netfilter)")
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         var current: UInt8 = 0
         guard read(fd, &current, 1) == 1 else { throw .system(step: "reading \(path)", errno: errno) }
         if current == UInt8(ascii: "1") { return }

@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import SkiffSystem
 
 /// The way a task's rules reach the kernel when skiff creates the task: the parent stages the
 /// transaction (`stage`: lease, bridge, tables, the datagram written to a memfd), the task's
@@ -15,7 +16,8 @@ import Glibc
 /// transaction is applied to the sets it was computed from.
 public final class TaskRulesChannel: @unchecked Sendable {  // used by one thread at a time: create's
     private var socket: NetlinkSocket
-    private let batch: Int32
+    private let batchFile: FileDescriptor
+    private var batch: Int32 { batchFile.rawValue }
     private var staged: TaskNetwork.StagedRules?
     private var awaited: Set<UInt32> = []
     /// The staged task, for `connect`.
@@ -24,11 +26,10 @@ public final class TaskRulesChannel: @unchecked Sendable {  // used by one threa
     /// A netlink socket of this thread's network namespace (the node) and an empty memfd.
     public init() throws(NetworkError) {
         socket = try NetlinkSocket(protocol: NETLINK_NETFILTER)
-        batch = skiff_memfd("skiff-network-rules")
-        guard batch >= 0 else { throw .system(step: "creating the rules' memfd", errno: errno) }
+        do { batchFile = try FileDescriptor(checking: skiff_memfd("skiff-network-rules"), step: "creating the rules' memfd") } catch {
+            throw .system(error)
+        }
     }
-
-    deinit { Glibc.close(batch) }
 
     /// The descriptors skiff-init needs: the socket and the file with the datagram.
     public var descriptors: (socket: Int32, batch: Int32) { (socket.fd, batch) }

@@ -7,7 +7,9 @@ extension PlanBuilder {
     /// every namespace of the container at once through its pidfd (user namespace first, by
     /// the kernel's rule), forks into its pid namespace, and takes the process's credentials,
     /// seccomp filter and rlimits as create does.
-    mutating func buildExec(process: Spec.Process, containerPidfd: Int32, namespaceFlags: Int64) throws(RuntimeError) -> Output {
+    /// The container's namespaces of `namespaceFlags` are joined through its init's pidfd
+    /// (`DescriptorRequest.containerPidfd`).
+    mutating func buildExec(process: Spec.Process, namespaceFlags: Int64) throws(RuntimeError) -> Output {
         var plan = LaunchPlan()
         // execCPUAffinity (for exec'd processes only, by the spec): skiff-init is born in the
         // container's cgroup, so `initial` holds from its first operation and `final` from
@@ -17,7 +19,7 @@ extension PlanBuilder {
         let affinity = process.execCPUAffinity
         if let initial = affinity?.initial.flatMap(CPUList.parse) { plan.cpuAffinity(initial) }
         appendLimits(process, into: &plan)
-        plan.setNamespace(containerPidfd, flag: namespaceFlags, path: "of the container (pidfd)")
+        plan.joinContainer(flags: namespaceFlags)
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.fork() }
         if let final = affinity?.final.flatMap(CPUList.parse) {
             plan.cpuAffinity(final)
@@ -25,10 +27,10 @@ extension PlanBuilder {
             plan.cpuAffinity([])
         }
         // In the container's namespaces now: its /proc is checked before the label goes in.
-        plan.appendExecLabels(for: process)
+        plan.appendExecLabels(for: process, host: host)
         appendConsole(into: &plan, process: process, bindConsole: false)
-        _ = try appendProcess(process, into: &plan, waitForStart: false)
+        try appendProcess(process, into: &plan, waitForStart: false)
         do { try plan.checkLimits() } catch { throw .spec(error) }
-        return Output(plan: plan, cloneFlags: 0, openedDescriptors: [], fifoIndex: nil)
+        return Output(plan: plan, cloneFlags: 0, newUserNamespace: false, warnings: warnings)
     }
 }

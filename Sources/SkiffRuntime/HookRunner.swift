@@ -31,22 +31,20 @@ enum HookRunner {
     static func run(_ hook: Spec.Hook, kind: String, input: [UInt8]) throws(Failure) {
         let what = "\(kind) hook \(hook.path)"
         // execve's own errors show as exit status 127; the common one is said up front.
-        guard access(hook.path, X_OK) == 0 else { throw Failure(description: "\(what): \(String(cString: strerror(errno)))") }
+        guard access(hook.path, X_OK) == 0 else { throw Failure(description: SystemError(what, errno: errno).description) }
         // A socket, not a pipe: a hook that exits without reading its stdin must not kill skiff
         // with SIGPIPE (send with MSG_NOSIGNAL). Close-on-exec: the hook gets only its stdin.
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw Failure(description: "\(what): socketpair: \(String(cString: strerror(errno)))")
-        }
-        let ours = FileDescriptor(adopting: pair[1])
+        let pair: SocketPair
+        do { pair = try SocketPair(Int32(SOCK_STREAM.rawValue), step: "\(what): socketpair") } catch { throw Failure(description: error.description) }
+        let ours = pair.ours
         let pid: pid_t
         do {
-            let theirs = FileDescriptor(adopting: pair[0])
+            let theirs = pair.theirs
             let argv = (hook.args?.isEmpty == false ? hook.args! : [hook.path]).map { strdup($0) } + [nil]
             let envp = (hook.env ?? []).map { strdup($0) } + [nil]
             defer { (argv + envp).forEach { free($0) } }
             pid = skiff_spawn_hook(hook.path, argv, envp, theirs.rawValue)
-            guard pid > 0 else { throw Failure(description: "\(what): \(String(cString: strerror(errno)))") }
+            guard pid > 0 else { throw Failure(description: SystemError(what, errno: errno).description) }
         }
         _ = input.withUnsafeBytes { send(ours.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         _ = consume ours  // end of its stdin

@@ -7,6 +7,9 @@ struct PlanOperation: Equatable {
     var args: [Int64] = []
     var strings: [String] = []
 
+    /// Its name in skiff_plan.h's table (`MOUNT`), shared with skiff-init.
+    var name: String { skiff_op_name(UInt32(code.rawValue)).map { String(cString: $0) } ?? "operation \(code.rawValue)" }
+
     init(_ code: skiff_op, args: [Int64] = [], strings: [String] = []) {
         precondition(args.count <= Int(SKIFF_OP_MAX_ARGS))
         self.code = code
@@ -16,18 +19,19 @@ struct PlanOperation: Equatable {
 }
 
 /// The whole launch plan: what skiff-init does, in order, and the descriptors it needs.
-struct LaunchPlan {
+struct LaunchPlan: Equatable {
     var operations: [PlanOperation] = []
-    /// Sent by SCM_RIGHTS with the first message; operations name them by index.
-    var descriptors: [Int32] = []
+    /// What the descriptors are, in the order they are sent by SCM_RIGHTS with the first
+    /// message (operations name them by index); `LaunchDescriptors` opens them.
+    var descriptors: [DescriptorRequest] = []
 
     mutating func append(_ code: skiff_op, args: [Int64] = [], strings: [String] = []) {
         operations.append(PlanOperation(code, args: args, strings: strings))
     }
 
-    /// Adds a descriptor and returns its index for the operations that use it.
-    mutating func add(descriptor: Int32) -> Int64 {
-        descriptors.append(descriptor)
+    /// Asks for a descriptor and returns its index for the operations that use it.
+    mutating func add(_ request: DescriptorRequest) -> Int64 {
+        descriptors.append(request)
         return Int64(descriptors.count - 1)
     }
 
@@ -74,7 +78,8 @@ struct LaunchPlan {
         for operation in operations + [PlanOperation(SKIFF_OP_END)] {
             let encoded = Self.encode(operation)
             if encoded.count > limit {
-                throw .usage("the launch plan has an operation of \(encoded.count) bytes (at most \(limit)): shorten the strings of operation \(operation.code.rawValue)")
+                throw .usage(
+                    "the launch plan has an operation of \(encoded.count) bytes (at most \(limit)): shorten the strings of \(operation.name)")
             }
             if current.count + encoded.count > limit {
                 messages.append(current)

@@ -5,13 +5,26 @@ import SkiffSpec
 import SkiffSystem
 
 /// A container process that skiff-init has set up and reported READY.
-struct LaunchedProcess {
+final class LaunchedProcess {
     /// The container's process as this host sees it.
-    var pid: Int32
-    /// A pidfd for `pid` (-1 if the kernel has none).
-    var pidfd: Int32
-    /// The seccomp notify listener, when the filter has SCMP_ACT_NOTIFY rules (else -1).
-    var listenerFd: Int32 = -1
+    let pid: Int32
+    /// A pidfd for `pid` (nil if the kernel has none).
+    let pidfd: SharedDescriptor?
+    /// The seccomp notify listener, when the filter has SCMP_ACT_NOTIFY rules: handed over
+    /// (and closed) once, by `takeListener`.
+    private var listener: SharedDescriptor?
+
+    init(pid: Int32, pidfd: SharedDescriptor?, listener: SharedDescriptor?) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.listener = listener
+    }
+
+    /// The listener, given up: it closes when the caller is done with it.
+    func takeListener() -> SharedDescriptor? {
+        defer { listener = nil }
+        return listener
+    }
 }
 
 /// Clones skiff-init into the new namespaces (and, on cgroup v2, straight into the
@@ -41,67 +54,60 @@ enum Launcher {
     /// returns go to skiff-init with the go.
     typealias SyncHandler = (_ tag: Int, _ pid: Int32) throws(RuntimeError) -> [UInt8]
 
+    /// The process as the reports describe it until READY.
+    private struct Following {
+        var pid: Int32
+        var pidfd: SharedDescriptor?
+        var listener: SharedDescriptor?
+    }
+
+    /// `descriptors`: the plan's descriptor table, opened (`LaunchDescriptors.table`).
     static func launch(
-        _ plan: LaunchPlan, cloneFlags: UInt64, cgroup: ContainerCgroup?, driver: (any CgroupDriver)? = nil, userMaps: UserMaps? = nil,
-        sync: SyncHandler? = nil
+        _ plan: LaunchPlan, descriptors: [Int32], cloneFlags: UInt64, cgroup: ContainerCgroup, driver: any CgroupDriver,
+        userMaps: UserMaps? = nil, sync: SyncHandler? = nil
     ) throws(RuntimeError) -> LaunchedProcess {
+        precondition(descriptors.count == plan.descriptors.count, "the plan's descriptors are opened before the launch")
         let path = initPath()
-        let image = skiff_sealed_copy(path)
-        guard image >= 0 else { throw .system("loading skiff-init from \(path) (build it with `make`)", errno) }
-        defer { close(image) }
-
-        var pair: [Int32] = [-1, -1]
-        try check(
-            socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair),
-            "creating the plan socket")
-        let socket = pair[0]
-        defer { close(socket) }
-
-        var cgroupFd: Int32 = -1
-        // Born in its cgroup when that exists already (a systemd scope is made with the process).
-        if let unified = cgroup?.unifiedDirectory, access(unified, F_OK) == 0 {
-            cgroupFd = open(unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard cgroupFd >= 0 else {
-                let e = errno
-                close(pair[1])
-                throw .system("opening cgroup \(unified)", e)
-            }
-        }
-        defer { if cgroupFd >= 0 { close(cgroupFd) } }
-
-        let argv0 = strdup("skiff-init"), argv1 = strdup(String(pair[1]))
-        defer {
-            free(argv0)
-            free(argv1)
-        }
-        let argv: [UnsafeMutablePointer<CChar>?] = [argv0, argv1, nil]
+        let spawned: Int32
         var request = skiff_spawn_request()
-        request.clone_flags = cloneFlags
-        request.cgroup_fd = cgroupFd
-        request.init_fd = image
-        request.sync_fd = pair[1]
-        let spawned = argv.withUnsafeBufferPointer { buffer in
-            request.argv = buffer.baseAddress
-            return skiff_spawn(&request)
-        }
-        let spawnErrno = errno
-        close(pair[1])
-        guard spawned > 0 else { throw .system("cloning the container process", spawnErrno) }
-
-        var process = LaunchedProcess(pid: spawned, pidfd: request.pidfd)
-        do throws(RuntimeError) {
-            if let cgroup {
-                do { try (driver ?? CgroupDrivers.driver(for: cgroup)).attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch {
-                    throw .cgroup(error)
-                }
+        let socket: SharedDescriptor
+        do throws(SystemError) {
+            let image = try FileDescriptor(checking: skiff_sealed_copy(path), step: "loading skiff-init from \(path) (build it with `make`)")
+            let pair = try SocketPair(Int32(SOCK_SEQPACKET.rawValue), step: "creating the plan socket")
+            socket = SharedDescriptor(pair.ours)
+            let theirs = pair.theirs
+            // Born in its cgroup when that exists already (a systemd scope is made with the process).
+            var cgroupDirectory: SharedDescriptor?
+            if let unified = cgroup.unifiedDirectory, access(unified, F_OK) == 0 {
+                cgroupDirectory = SharedDescriptor(try FileDescriptor(opening: unified, O_RDONLY | O_DIRECTORY, step: "opening cgroup \(unified)"))
             }
+            let argv0 = strdup("skiff-init"), argv1 = strdup(String(theirs.rawValue))
+            defer {
+                free(argv0)
+                free(argv1)
+            }
+            let argv: [UnsafeMutablePointer<CChar>?] = [argv0, argv1, nil]
+            request.clone_flags = cloneFlags
+            request.cgroup_fd = cgroupDirectory?.rawValue ?? -1
+            request.init_fd = image.rawValue
+            request.sync_fd = theirs.rawValue
+            spawned = argv.withUnsafeBufferPointer { buffer in
+                request.argv = buffer.baseAddress
+                return skiff_spawn(&request)
+            }
+            guard spawned > 0 else { throw SystemError("cloning the container process", errno: errno) }
+        } catch { throw .system(error) }
+
+        var process = Following(pid: spawned, pidfd: request.pidfd >= 0 ? SharedDescriptor(FileDescriptor(adopting: request.pidfd)) : nil)
+        do throws(RuntimeError) {
+            do { try driver.attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch { throw .cgroup(error) }
             let messages = try plan.messages()
             for (i, message) in messages.enumerated() {
-                let fds = i == 0 ? plan.descriptors : []
+                let fds = i == 0 ? descriptors : []
                 let sent = message.withUnsafeBytes { bytes in
-                    fds.withUnsafeBufferPointer { skiff_send_message(socket, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
+                    fds.withUnsafeBufferPointer { skiff_send_message(socket.rawValue, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
                 }
-                try check(sent, "sending the plan to skiff-init")
+                if sent < 0 { throw .system("sending the plan to skiff-init", errno) }
             }
             try awaitReady(socket: socket, spawned: spawned, process: &process) { tag, pid throws(RuntimeError) -> [UInt8] in
                 if tag == PlanBuilder.syncUserMaps, let userMaps {
@@ -110,13 +116,11 @@ enum Launcher {
                 }
                 return try sync?(tag, pid) ?? []
             }
-            return process
+            return LaunchedProcess(pid: process.pid, pidfd: process.pidfd, listener: process.listener)
         } catch {
             kill(spawned, SIGKILL)
             if process.pid != spawned { kill(process.pid, SIGKILL) }
             _ = Subprocess.wait(spawned)
-            if process.pidfd >= 0 { close(process.pidfd) }
-            if process.listenerFd >= 0 { close(process.listenerFd) }
             throw error
         }
     }
@@ -139,42 +143,43 @@ enum Launcher {
     }
 
     private static func awaitReady(
-        socket: Int32, spawned: Int32, process: inout LaunchedProcess,
+        socket: SharedDescriptor, spawned: Int32, process: inout Following,
         sync: SyncHandler
     ) throws(RuntimeError) {
         while true {
             var report = skiff_report()
             var passed: Int32 = -1
-            let n = withUnsafeMutableBytes(of: &report) { skiff_receive_message(socket, $0.baseAddress, $0.count, &passed) }
+            let n = withUnsafeMutableBytes(of: &report) { skiff_receive_message(socket.rawValue, $0.baseAddress, $0.count, &passed) }
+            // A descriptor that came with a report is owned from here, whatever the report.
+            let arrived = passed >= 0 ? SharedDescriptor(FileDescriptor(adopting: passed)) : nil
             if n < 0 {
                 if errno == EINTR { continue }
                 // A killed skiff-init (SIGKILL with data unread) resets the socket: as EOF.
                 if errno != ECONNRESET { throw .system("reading from skiff-init", errno) }
             }
-            if n <= 0 {
-                let status = Subprocess.wait(spawned)
-                throw .container(step: "skiff-init", errno: 0, detail: "exited before the container was ready (wait status \(status))")
-            }
+            if n <= 0 { throw .initExited(waitStatus: Subprocess.wait(spawned)) }
             switch Int32(report.kind) {
             case Int32(SKIFF_REPORT_READY.rawValue):
                 return
             case Int32(SKIFF_REPORT_PID.rawValue):
                 // Forked into a joined pid namespace: the intermediate exits; follow the child.
                 _ = Subprocess.wait(spawned)
-                if process.pidfd >= 0 { close(process.pidfd) }
                 process.pid = report.pid
-                process.pidfd = skiff_pidfd_open(report.pid)
+                let pidfd = skiff_pidfd_open(report.pid)
+                process.pidfd = pidfd >= 0 ? SharedDescriptor(FileDescriptor(adopting: pidfd)) : nil
             case Int32(SKIFF_REPORT_SYNC.rawValue):
                 var payload = try sync(Int(report.pid), process.pid)
                 if payload.isEmpty { payload = [1] }
-                try check(payload.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }, "releasing skiff-init")
+                if payload.withUnsafeBytes({ send(socket.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) < 0 {
+                    throw .system("releasing skiff-init", errno)
+                }
             case Int32(SKIFF_REPORT_LISTENER.rawValue):
-                guard passed >= 0 else { throw .container(step: "loading the seccomp filter", errno: 0, detail: "no listener descriptor arrived") }
-                process.listenerFd = passed
+                guard let arrived else { throw .container(SystemError("loading the seccomp filter", errno: 0, detail: "no listener descriptor arrived")) }
+                process.listener = arrived
             case Int32(SKIFF_REPORT_ERROR.rawValue):
-                throw .container(step: text(of: report.step), errno: report.error, detail: text(of: report.detail))
+                throw .container(SystemError(text(of: report.step), errno: report.error, detail: text(of: report.detail)))
             default:
-                throw .container(step: "skiff-init", errno: 0, detail: "unexpected report \(report.kind)")
+                throw .container(SystemError("skiff-init", errno: 0, detail: "unexpected report \(report.kind)"))
             }
         }
     }

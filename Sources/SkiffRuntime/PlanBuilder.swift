@@ -5,58 +5,61 @@ import SkiffSpec
 import SkiffSystem
 
 /// Turns a validated `Spec` into the launch plan skiff-init executes: all decisions
-/// (order, flags, paths, which devices) are made here, in Swift, before clone.
+/// (order, flags, paths, which devices, which descriptors) are made here, in Swift, before
+/// clone. It decides only: what it knows of the host comes in as `HostFacts`, the descriptors
+/// it needs go out as named requests (`DescriptorRequest`) that `LaunchDescriptors` opens,
+/// and the container's `/sys/fs/cgroup` is its cgroup driver's answer. So a plan is a function
+/// of its inputs, and the golden plans cover any host without root.
 ///
 /// The order is the one runc and crun use: namespaces joined; rlimits and oom_score_adj;
 /// the cgroup namespace once the process is in its cgroup; hostname; mounts, devices,
 /// pivot_root, then read-only root, read-only and masked paths; sysctls; capabilities
 /// bounding set, user and groups, the other capability sets; no_new_privs; cwd; fds; exec.
 struct PlanBuilder {
-    var spec: Spec
-    var bundle: String
-    var rootfs: String
-    var noPivot = false
-    var noNewKeyring = false
-    var preserveFds = 0
-    /// Names the session keyring (runc names it after the container too).
-    var containerID = ""
-    /// The compiled seccomp filter (a file descriptor) and its load flags, if any.
-    var seccomp: (descriptor: Int32, flags: UInt32)?
-    /// A connected console socket for process.terminal (skiff-init sends the pty master on it).
-    var consoleSocket: Int32?
-
-    /// The CONSOLE operation: the pty, its size, and /dev/console when `bindConsole`.
-    func appendConsole(into plan: inout LaunchPlan, process: Spec.Process, bindConsole: Bool) {
-        guard let consoleSocket else { return }
-        plan.console(
-            socket: consoleSocket, rows: Int(process.consoleSize?.height ?? 0), columns: Int(process.consoleSize?.width ?? 0),
-            bindConsole: bindConsole)
+    /// What the caller chose, beyond the config: runc's flags and the runtime's own parts.
+    struct Options {
+        /// Names the session keyring (runc names it after the container too).
+        var containerID = ""
+        var noPivot = false
+        var noNewKeyring = false
+        var preserveFds = 0
+        /// The load flags of the compiled seccomp filter, when the process has one.
+        var seccompFlags: UInt32?
+        /// process.terminal with a console socket: skiff-init sends the pty master on it.
+        var console = false
+        /// The task's own interface (network annotations and a new network namespace); its
+        /// rules are sent by skiff-init (`TaskRulesChannel`).
+        var network = false
+        /// The container's cgroup and the driver that answers for its `/sys/fs/cgroup`.
+        var cgroup = ContainerCgroup(relativePath: "", directories: [])
+        var cgroupDriver: any CgroupDriver = NoCgroupDriver()
+        /// The process waits on the exec fifo for `skiff start` (false for `run`).
+        var waitForStart = true
     }
-    var cgroupSystem: CgroupSystem
-    var cgroup: ContainerCgroup?
-    /// Warnings for the log (e.g. a capability this kernel does not have).
-    private(set) var warnings: [String] = []
-    /// User namespaces opened for idmapped mounts: the caller closes them after the launch.
-    private(set) var idmapDescriptors: [Int32] = []
-    /// The highest capability the running kernel knows (libcap asks the kernel).
-    var lastCapability = Int(skiff_last_capability())
 
-    init(spec: Spec, bundle: String, rootfs: String, cgroupSystem: CgroupSystem, cgroup: ContainerCgroup?) {
+    let spec: Spec
+    let bundle: String
+    let rootfs: String
+    let host: HostFacts
+    let options: Options
+    /// Warnings for the log (e.g. a capability this kernel does not have).
+    var warnings: [String] = []
+
+    init(spec: Spec, bundle: String, rootfs: String, host: HostFacts, options: Options) {
         self.spec = spec
         self.bundle = bundle
         self.rootfs = rootfs
-        self.cgroupSystem = cgroupSystem
-        self.cgroup = cgroup
+        self.host = host
+        self.options = options
     }
 
     struct Output {
         var plan: LaunchPlan
         /// CLONE_NEW* flags for the namespaces created at clone.
         var cloneFlags: UInt64
-        /// Descriptors opened for the plan (namespace files): close after sending.
-        var openedDescriptors: [Int32]
-        /// Where the exec fifo goes in `plan.descriptors` once it exists (nil for `run`).
-        var fifoIndex: Int64?
+        /// Whether the parent writes the maps of a new user namespace (SYNC `syncUserMaps`).
+        var newUserNamespace: Bool
+        var warnings: [String]
     }
 
     static let cloneFlags: [Spec.NamespaceKind: Int64] = [
@@ -65,33 +68,36 @@ struct PlanBuilder {
         .cgroup: Int64(SKIFF_CLONE_NEWCGROUP), .time: Int64(SKIFF_CLONE_NEWTIME),
     ]
 
+    /// The CONSOLE operation: the pty, its size, and /dev/console when `bindConsole`.
+    func appendConsole(into plan: inout LaunchPlan, process: Spec.Process, bindConsole: Bool) {
+        guard options.console else { return }
+        plan.console(rows: Int(process.consoleSize?.height ?? 0), columns: Int(process.consoleSize?.width ?? 0), bindConsole: bindConsole)
+    }
+
     /// The end of every plan, create's and exec's: seccomp as late as possible (just before
     /// the exec with no_new_privs; without it the filter needs CAP_SYS_ADMIN to load, so before
     /// capabilities and ids change: runc's order), credentials, cwd, descriptors, the exec.
-    /// Returns where the exec fifo goes in the descriptors when `waitForStart`.
-    mutating func appendProcess(_ process: Spec.Process, into plan: inout LaunchPlan, waitForStart: Bool) throws(RuntimeError) -> Int64? {
+    mutating func appendProcess(_ process: Spec.Process, into plan: inout LaunchPlan, waitForStart: Bool) throws(RuntimeError) {
         let noNewPrivileges = process.noNewPrivileges == true
         // Without no_new_privs the filter needs CAP_SYS_ADMIN to load: skiff-init keeps it
         // until then, and drops it with one capset right after.
-        let keepSysAdmin = seccomp != nil && !noNewPrivileges
+        let keepSysAdmin = options.seccompFlags != nil && !noNewPrivileges
         try buildCredentials(into: &plan, process: process, keepSysAdmin: keepSysAdmin)
         if noNewPrivileges { plan.noNewPrivileges() }
         plan.changeDirectory(process.cwd)
-        if let seccomp {
+        if let flags = options.seccompFlags {
             // Read now, loaded by EXEC as late as it can be (see skiff_plan.h): just before
             // execve, or just before READY when a notify listener must reach the parent.
-            let withListener = seccomp.flags & Self.newListenerFlag != 0
-            plan.seccomp(seccomp.descriptor, flags: seccomp.flags, beforeReady: withListener)
+            plan.seccomp(flags: flags, beforeReady: flags & Self.newListenerFlag != 0)
         }
-        let fifoIndex = waitForStart ? plan.add(descriptor: -1) : nil
-        plan.closeDescriptors(from: 3 + preserveFds, keepingFifo: fifoIndex)
+        let fifoIndex = waitForStart ? plan.add(.execFifo) : nil
+        plan.closeDescriptors(from: 3 + options.preserveFds, keepingFifo: fifoIndex)
         let env = process.env ?? []
         let search =
             env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
             ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let args = process.args!
         plan.exec(args, env: env, search: search, waitForStart: fifoIndex != nil)
-        return fifoIndex
     }
 
     /// rlimits, oom_score_adj, the scheduler, the I/O priority and the personality: first,
@@ -125,13 +131,6 @@ struct PlanBuilder {
     /// The parent leases the task's address and stages its rules for skiff-init to send.
     static let syncNetworkRules = 6
 
-    /// The task gets its own interface (network annotations and a new network namespace).
-    var network = false
-    /// The netlink socket and the file of the task's rules, which skiff-init sends first
-    /// thing, while it still has the node's privileges (before any namespace is joined or
-    /// made) and is already in the container's cgroups: see `TaskRulesChannel`.
-    var networkRules: (socket: Int32, batch: Int32)?
-
     /// A new user namespace: created by skiff-init, mapped by the parent.
     var newUserNamespace: Bool {
         (spec.linux?.namespaces ?? []).contains { $0.kind == .user && $0.path == nil }
@@ -142,32 +141,27 @@ struct PlanBuilder {
     func ownsNamespace(_ kind: Spec.NamespaceKind) -> Bool {
         guard let namespace = (spec.linux?.namespaces ?? []).first(where: { $0.kind == kind }) else { return false }
         guard let path = namespace.path else { return true }
-        var joined = stat(), own = stat()
-        guard stat(path, &joined) == 0, stat("/proc/self/ns/\(Self.procName[kind]!)", &own) == 0 else { return false }
-        return joined.st_ino != own.st_ino || joined.st_dev != own.st_dev
+        guard let joined = host.paths[path]?.identity, let own = host.ownNamespaces[kind] else { return false }
+        return joined != own
     }
-
-    /// The names /proc/PID/ns gives each kind.
-    static let procName: [Spec.NamespaceKind: String] = [
-        .pid: "pid", .network: "net", .mount: "mnt", .ipc: "ipc", .uts: "uts", .user: "user", .cgroup: "cgroup", .time: "time",
-    ]
 
     var newNetworkNamespace: Bool {
         (spec.linux?.namespaces ?? []).contains { $0.kind == .network && $0.path == nil }
     }
 
-    /// `waitForStart`: the process waits on the exec fifo for `skiff start` (false for
-    /// `run`, which starts at once). The fifo's slot is reserved; the caller fills it.
-    mutating func build(waitForStart: Bool) throws(RuntimeError) -> Output {
+    /// The plan for `create` and `run`.
+    mutating func build() throws(RuntimeError) -> Output {
         var plan = LaunchPlan()
-        var opened: [Int32] = []
         var cloneFlags: UInt64 = 0
         let namespaces = spec.linux?.namespaces ?? []
         do { try SysctlPolicy.check(spec.linux?.sysctl ?? [:], ownsNamespace: ownsNamespace) } catch { throw .spec(error) }
 
-        if network, let rules = networkRules {
+        if options.network {
+            // The task's rules, sent by skiff-init first thing, while it still has the node's
+            // privileges (before any namespace is joined or made) and is already in the
+            // container's cgroups, which are charged for them: see `TaskRulesChannel`.
             plan.sync(Self.syncNetworkRules)
-            plan.sendRules(socket: rules.socket, batch: rules.batch)
+            plan.sendRules()
         }
         // Namespaces: new ones at clone (cgroup and time later), existing ones joined by path,
         // a joined user namespace first (it grants the capabilities to join the others).
@@ -177,14 +171,9 @@ struct PlanBuilder {
         for (i, namespace) in userFirst {
             guard let kind = namespace.kind, let flag = Self.cloneFlags[kind] else { continue }
             if let path = namespace.path {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else {
-                    let code = errno
-                    opened.forEach { close($0) }
-                    throw .spec(SpecError("linux.namespaces[\(i)].path", "\(path): \(String(cString: strerror(code)))"))
-                }
-                opened.append(fd)
-                plan.setNamespace(fd, flag: flag, path: path)
+                let field = "linux.namespaces[\(i)].path"
+                if let code = (host.paths[path] ?? .unreachable(ENOENT)).error { throw .spec(SpecError(field, SystemError(path, errno: code).description)) }
+                plan.setNamespace(path: path, field: field, flag: flag)
                 if kind == .pid { joinsPid = true }
             } else if kind != .cgroup && kind != .time && kind != .user {
                 newFlags |= UInt64(flag)
@@ -214,10 +203,10 @@ struct PlanBuilder {
             cloneFlags = newFlags
             if joinsPid { plan.fork() }
         }
-        if !noNewKeyring { plan.sessionKeyring(named: containerID) }
+        if !options.noNewKeyring { plan.sessionKeyring(named: options.containerID) }
         // The namespaces exist: the task's interface first (hooks may rely on it), then
         // prestart and createRuntime hooks, in the runtime's namespaces.
-        if network { plan.sync(Self.syncNetwork) }
+        if options.network { plan.sync(Self.syncNetwork) }
         let hooks = spec.hooks
         if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
             plan.sync(Self.syncRuntimeHooks)
@@ -227,21 +216,10 @@ struct PlanBuilder {
         if let hostname = spec.hostname, !hostname.isEmpty { plan.hostname(hostname) }
         if let domain = spec.domainname, !domain.isEmpty { plan.domainname(domain) }
 
-        do {
-            try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
-        } catch {
-            opened.forEach { close($0) }
-            idmapDescriptors.forEach { close($0) }
-            idmapDescriptors = []
-            throw error
-        }
-        opened += idmapDescriptors
-        let fifoIndex = try appendProcess(process, into: &plan, waitForStart: waitForStart)
-        do { try plan.checkLimits() } catch {
-            opened.forEach { close($0) }
-            throw .spec(error)
-        }
-        return Output(plan: plan, cloneFlags: cloneFlags, openedDescriptors: opened, fifoIndex: fifoIndex)
+        try buildRootfs(into: &plan, newCgroupNamespace: newCgroupNamespace)
+        try appendProcess(process, into: &plan, waitForStart: options.waitForStart)
+        do { try plan.checkLimits() } catch { throw .spec(error) }
+        return Output(plan: plan, cloneFlags: cloneFlags, newUserNamespace: newUserNamespace, warnings: warnings)
     }
 
     // MARK: - Root filesystem
@@ -263,13 +241,13 @@ struct PlanBuilder {
             ("process.terminal", spec.process?.terminal == true),
         ]
         if let (field, _) = fields.first(where: { $0.1 }) { throw .spec(SpecError(field, why)) }
-        if noPivot { throw .usage("--no-pivot: \(why)") }
+        if options.noPivot { throw .usage("--no-pivot: \(why)") }
     }
 
     private mutating func buildRootfs(into plan: inout LaunchPlan, newCgroupNamespace: Bool) throws(RuntimeError) {
         guard hasMountNamespace else {
             try checkNoMountNamespace()
-            plan.appendExecLabels(for: spec.process!)
+            plan.appendExecLabels(for: spec.process!, host: host)
             plan.chroot(rootfs)
             plan.makeDirectory(spec.process!.cwd, mode: 0o755)
             appendContainerHooks(into: &plan)
@@ -280,7 +258,7 @@ struct PlanBuilder {
         plan.propagation(MountFlag.slave | MountFlag.recursive, of: "/")
         plan.rootfs(rootfs, masks: spec.linux?.maskedPaths?.count ?? 0)
         // While /proc is still the host's: the label attributes are opened through it.
-        plan.appendExecLabels(for: spec.process!)
+        plan.appendExecLabels(for: spec.process!, host: host)
         for (i, mount) in (spec.mounts ?? []).enumerated() {
             try appendMount(mount, index: i, into: &plan, newCgroupNamespace: newCgroupNamespace)
         }
@@ -289,7 +267,7 @@ struct PlanBuilder {
         try appendDevices(into: &plan)
         appendContainerHooks(into: &plan)
 
-        plan.pivotRoot(noPivot: noPivot)
+        plan.pivotRoot(noPivot: options.noPivot)
         if let propagation = spec.linux?.rootfsPropagation {
             plan.propagation(MountOptions([propagation]).propagation, of: "/")
         }
@@ -316,21 +294,13 @@ struct PlanBuilder {
             return
         }
         if options.isBind {
-            var source = mount.source!
-            if !source.hasPrefix("/") { source = bundle + "/" + source }
-            var st = stat()
-            guard stat(source, &st) == 0 else {
-                throw .spec(SpecError("mounts[\(index)].source", "\(source): \(String(cString: strerror(errno)))"))
-            }
-            let kind = (st.st_mode & S_IFMT) == S_IFDIR ? SKIFF_TARGET_DIR : SKIFF_TARGET_FILE
-            var idmap: Int64 = -1
+            let source = HostFacts.bindSource(mount.source!, bundle: bundle)
+            let fact = host.paths[source] ?? .unreachable(ENOENT)
+            if let code = fact.error { throw .spec(SpecError("mounts[\(index)].source", SystemError(source, errno: code).description)) }
+            let kind = if case .directory = fact { SKIFF_TARGET_DIR } else { SKIFF_TARGET_FILE }
+            var idmap: DescriptorRequest?
             if let uids = mount.uidMappings, let gids = mount.gidMappings {
-                let fd = skiff_userns_fd(uids.mapFileText, gids.mapFileText)
-                guard fd >= 0 else {
-                    throw .spec(SpecError("mounts[\(index)].uidMappings", "creating the user namespace to idmap with: \(String(cString: strerror(errno)))"))
-                }
-                idmapDescriptors.append(fd)
-                idmap = plan.add(descriptor: fd)
+                idmap = .idmappedUserNamespace(uidMap: uids.mapFileText, gidMap: gids.mapFileText, field: "mounts[\(index)].uidMappings")
             }
             plan.mount(
                 source, on: mount.destination, flags: options.flags, cleared: options.clearedFlags,
@@ -355,40 +325,28 @@ struct PlanBuilder {
     /// Filesystems that take an SELinux `context=` mount option (runc labels the same).
     static let labelledFilesystems: Set<String> = ["tmpfs", "devpts", "mqueue", "shm"]
 
-    /// `type: cgroup`: in a cgroup namespace the hierarchies are mounted afresh (they show
-    /// the container's own cgroup as their root); without one, the container's directories
-    /// are bind-mounted. On hybrid hosts a tmpfs holds one directory per v1 hierarchy, as
-    /// runc lays it out.
+    /// `type: cgroup`: what the container's cgroup driver says its `/sys/fs/cgroup` shows
+    /// (`CgroupMountView`), mounted with the config's flags.
     private func appendCgroupMount(_ destination: String, options: MountOptions, into plan: inout LaunchPlan, newCgroupNamespace: Bool) {
         let flags = options.flags & ~(MountFlag.bind | MountFlag.recursive)
-        // A user namespace may mount cgroup2 (in its own cgroup namespace) but no v1 hierarchy.
-        let mountAfresh = newCgroupNamespace && (!newUserNamespace || cgroupSystem.isPureV2)
-        func mountHierarchy(_ hierarchy: CgroupHierarchy, at target: String) {
-            if mountAfresh {
-                let v2 = hierarchy.version == .v2
-                plan.mount(
-                    v2 ? "cgroup2" : "cgroup", on: target, type: v2 ? "cgroup2" : "cgroup", data: v2 ? "" : hierarchy.mountData,
-                    flags: flags, bind: false)
-            } else if let directory = cgroup?.directories.first(where: { $0.path.hasPrefix(hierarchy.mountPoint + "/") }) {
-                plan.mount(directory.path, on: target, flags: flags | MountFlag.bind, bind: true)
+        func mount(_ source: CgroupMountView.Source, at target: String) {
+            switch source {
+            case .fresh(let type, let data): plan.mount(type, on: target, type: type, data: data, flags: flags, bind: false)
+            case .bind(let path): plan.mount(path, on: target, flags: flags | MountFlag.bind, bind: true)
             }
         }
-        let participating = cgroupSystem.participating()
-        if cgroup == nil {
-            // No cgroup of its own (rootless without delegation): the host's tree, read-only.
+        let namespaces = CgroupMountView.Namespaces(newCgroup: newCgroupNamespace, newUser: newUserNamespace)
+        switch self.options.cgroupDriver.mountView(of: self.options.cgroup, namespaces: namespaces) {
+        case .nodeTreeReadOnly:
             plan.mount("/sys/fs/cgroup", on: destination, flags: flags | MountFlag.bind | MountFlag.recursive | MountFlag.readOnly, bind: true)
-            return
-        }
-        if cgroupSystem.isPureV2, let unified = cgroupSystem.unified {
-            mountHierarchy(unified, at: destination)
-            return
-        }
-        plan.mount("tmpfs", on: destination, type: "tmpfs", data: "mode=755", flags: flags & ~MountFlag.readOnly, bind: false)
-        for hierarchy in participating {
-            mountHierarchy(hierarchy, at: destination + "/" + (hierarchy.version == .v2 ? "unified" : hierarchy.name))
-        }
-        if flags & MountFlag.readOnly != 0 {
-            plan.remount(destination, flags: flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec))
+        case .single(let source):
+            mount(source, at: destination)
+        case .perHierarchy(let entries):
+            plan.mount("tmpfs", on: destination, type: "tmpfs", data: "mode=755", flags: flags & ~MountFlag.readOnly, bind: false)
+            for entry in entries { mount(entry.source, at: destination + "/" + entry.name) }
+            if flags & MountFlag.readOnly != 0 {
+                plan.remount(destination, flags: flags & (MountFlag.readOnly | MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec))
+            }
         }
     }
 
@@ -410,7 +368,7 @@ struct PlanBuilder {
 
     private func appendDevices(into plan: inout LaunchPlan) throws(RuntimeError) {
         let configured = spec.linux?.devices ?? []
-        for (i, device) in configured.enumerated() where newUserNamespace && access(device.path, F_OK) != 0 {
+        for (i, device) in configured.enumerated() where newUserNamespace && (host.paths[device.path] ?? .unreachable(ENOENT)).error != nil {
             throw .spec(SpecError("linux.devices[\(i)].path", "\(device.path) does not exist on the host (in a user namespace devices are bind-mounted from the host)"))
         }
         let defaults = Spec.Device.standard.filter { d in !configured.contains { $0.path == d.path } }
@@ -452,9 +410,9 @@ struct PlanBuilder {
     static let newListenerFlag: UInt32 = 1 << 3
 
     mutating func buildCredentials(into plan: inout LaunchPlan, process: Spec.Process, keepSysAdmin: Bool = false) throws(RuntimeError) {
-        let last = lastCapability
+        let last = host.lastCapability
         // Outside a new user namespace the process can only get capabilities skiff holds.
-        let held = newUserNamespace ? UInt64.max : Self.heldCapabilities()
+        let held = newUserNamespace ? UInt64.max : host.heldCapabilities
         var missing: (String, String)?
         func mask(_ names: [String]?, _ set: String) -> Int64 {
             var bits: UInt64 = 0
@@ -508,14 +466,5 @@ struct PlanBuilder {
         if let (set, name) = missing {
             throw .spec(SpecError("process.capabilities.\(set)", "\(name) is not held by skiff itself, so it cannot grant it"))
         }
-    }
-
-    /// This process's permitted capabilities (CapPrm of /proc/self/status).
-    static func heldCapabilities() -> UInt64 {
-        let status = String(decoding: (try? readFile("/proc/self/status")) ?? [], as: UTF8.self)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapPrm:") }),
-            let value = UInt64(line.dropFirst(7).filter { !$0.isWhitespace }, radix: 16)
-        else { return UInt64.max }
-        return value
     }
 }

@@ -6,10 +6,14 @@ import CShims
 extension LaunchPlan {
     // MARK: namespaces and process
 
-    /// Join the namespace open at `descriptor` (`flag`: its CLONE_NEW* type, or 0 for a pidfd's
-    /// set); `path` names it in errors.
-    mutating func setNamespace(_ descriptor: Int32, flag: Int64, path: String) {
-        append(SKIFF_OP_SETNS, args: [add(descriptor: descriptor), flag], strings: [path])
+    /// Join the namespace at `path` (`flag`: its CLONE_NEW* type); `field` names it in errors.
+    mutating func setNamespace(path: String, field: String, flag: Int64) {
+        append(SKIFF_OP_SETNS, args: [add(.namespace(path: path, field: field)), flag], strings: [path])
+    }
+
+    /// Join the container's namespaces of `flags` at once, through its init's pidfd (exec).
+    mutating func joinContainer(flags: Int64) {
+        append(SKIFF_OP_SETNS, args: [add(.containerPidfd), flags], strings: ["of the container (pidfd)"])
     }
 
     mutating func unshare(_ flags: Int64) { append(SKIFF_OP_UNSHARE, args: [flags]) }
@@ -23,9 +27,9 @@ extension LaunchPlan {
         append(SKIFF_OP_SYNC, args: [Int64(tag)] + (slot.map { [$0 + 1] } ?? []))
     }
 
-    /// skiff-init sends the datagram in `batch` on `socket` (see `TaskRulesChannel`).
-    mutating func sendRules(socket: Int32, batch: Int32) {
-        append(SKIFF_OP_SEND_RULES, args: [add(descriptor: socket), add(descriptor: batch)])
+    /// skiff-init sends the task's rules on the node's netlink socket (see `TaskRulesChannel`).
+    mutating func sendRules() {
+        append(SKIFF_OP_SEND_RULES, args: [add(.rulesSocket), add(.rulesBatch)])
     }
 
     mutating func becomeNamespaceRoot() { append(SKIFF_OP_USERNS_ROOT) }
@@ -70,13 +74,13 @@ extension LaunchPlan {
     /// chroot into `path` (no mount namespace of the container's own).
     mutating func chroot(_ path: String) { append(SKIFF_OP_CHROOT, strings: [path]) }
 
-    /// A MOUNT operation; `idmap` is the descriptor index of a user namespace for an idmapped
-    /// bind mount.
+    /// A MOUNT operation; `idmap` asks for a user namespace to idmap a bind mount with.
     mutating func mount(
         _ source: String, on target: String, type: String = "", data: String = "", flags: Int64,
         cleared: Int64 = 0, propagation: Int64 = 0, kind: skiff_target_kind = SKIFF_TARGET_DIR,
-        bind: Bool, idmap: Int64 = -1
+        bind: Bool, idmap: DescriptorRequest? = nil
     ) {
+        let idmap = idmap.map { add($0) } ?? -1
         append(
             SKIFF_OP_MOUNT, args: [flags, cleared, propagation, Int64(kind.rawValue), bind ? 1 : 0, idmap],
             strings: [source, target, type, data])
@@ -109,9 +113,9 @@ extension LaunchPlan {
         append(SKIFF_OP_HOOK, args: [deferred ? 1 : 0, slot, Int64(argv.count), Int64(timeout)], strings: [kind, path] + argv + env)
     }
 
-    /// A pty whose master goes over `socket`; `bindConsole` binds its peer on /dev/console.
-    mutating func console(socket: Int32, rows: Int, columns: Int, bindConsole: Bool) {
-        append(SKIFF_OP_CONSOLE, args: [add(descriptor: socket), Int64(rows), Int64(columns), bindConsole ? 1 : 0])
+    /// A pty whose master goes over the console socket; `bindConsole` binds its peer on /dev/console.
+    mutating func console(rows: Int, columns: Int, bindConsole: Bool) {
+        append(SKIFF_OP_CONSOLE, args: [add(.console), Int64(rows), Int64(columns), bindConsole ? 1 : 0])
     }
 
     // MARK: credentials and confinement
@@ -134,10 +138,10 @@ extension LaunchPlan {
 
     mutating func noNewPrivileges() { append(SKIFF_OP_NO_NEW_PRIVS) }
 
-    /// The compiled filter at `descriptor`, read now and loaded by EXEC: just before execve, or
-    /// with `beforeReady` (a notify listener) just before READY.
-    mutating func seccomp(_ descriptor: Int32, flags: UInt32, beforeReady: Bool) {
-        append(SKIFF_OP_SECCOMP, args: [add(descriptor: descriptor), Int64(flags), beforeReady ? 0 : 1])
+    /// The compiled filter, read now and loaded by EXEC: just before execve, or with
+    /// `beforeReady` (a notify listener) just before READY.
+    mutating func seccomp(flags: UInt32, beforeReady: Bool) {
+        append(SKIFF_OP_SECCOMP, args: [add(.seccompFilter), Int64(flags), beforeReady ? 0 : 1])
     }
 
     /// An LSM label for the process's execve: `attribute` under /proc/thread-self/attr.

@@ -25,8 +25,8 @@ extension Runtime {
         var directory: ContainerDirectory
         var record: ContainerRecord
         var process: LaunchedProcess
-        /// Our end of the console socket when skiff relays the terminal itself (else -1).
-        var relaySocket: Int32 = -1
+        /// Our end of the console socket when skiff relays the terminal itself.
+        var relaySocket: SharedDescriptor?
     }
 
     /// Everything up to READY.
@@ -38,21 +38,17 @@ extension Runtime {
         let seccomp = try SeccompProgram.prepare(bundle.spec.linux?.seccomp, root: store.root, warn: warn)
         trace("seccomp filter ready", since: clock)
         let console = try Self.console(terminal: bundle.spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
-        defer { if console.child >= 0 { close(console.child) } }
         var rules: TaskRulesChannel?
         if envelope.network != nil {
             do throws(NetworkError) { rules = try TaskRulesChannel() } catch { throw RuntimeError(error) }
         }
-        var launch = try buildPlan(
-            bundle, id: id, envelope: envelope, seccomp: seccomp, console: console.child,
-            rules: rules, options: options, waitForStart: waitForStart)
-        defer { launch.output.openedDescriptors.forEach { close($0) } }
-        trace("built the launch plan (\(launch.output.plan.operations.count) operations)", since: clock)
+        let launch = try buildPlan(bundle, id: id, envelope: envelope, seccomp: seccomp, console: console, options: options, waitForStart: waitForStart)
+        trace("built the launch plan (\(launch.plan.operations.count) operations)", since: clock)
 
         let directory = try store.claim(id)
         var record = ContainerRecord(
             ociVersion: bundle.spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle.path, rootfs: bundle.rootfs,
-            created: Self.timestamp(), ownerUID: geteuid(), annotations: bundle.spec.annotations, cgroup: envelope.cgroup,
+            created: Self.timestamp(), ownerUID: geteuid(), annotations: bundle.spec.annotations, cgroup: envelope.recordedCgroup,
             poststart: bundle.spec.hooks?.poststart, poststop: bundle.spec.hooks?.poststop)
         record.networkBridge = envelope.network?.bridge
         record.networkLeases = envelope.networkLeases
@@ -60,18 +56,21 @@ extension Runtime {
             // The record names the cgroup and the lease before they exist: delete --force after
             // a crash at any later instant finds and removes them.
             try directory.write(record)
-            if let cgroup = envelope.cgroup {
-                do { try envelope.driver.create(cgroup, plan: envelope.resources) } catch { throw .cgroup(error) }
-                envelope.cgroupMade = true
-                trace("created cgroup \(cgroup.relativePath)", since: clock)
-            }
-            let fifo = try openExecFifo(directory, into: &launch.output)
-            defer { if fifo >= 0 { close(fifo) } }
+            do { try envelope.driver.create(envelope.cgroup, plan: envelope.resources) } catch { throw .cgroup(error) }
+            envelope.cgroupMade = true
+            trace("created cgroup \(envelope.cgroup.relativePath) (\(type(of: envelope.driver).name))", since: clock)
+            // Every descriptor the plan names, opened now that the id is ours; closed when
+            // `descriptors` goes, on every path out of here.
+            let descriptors = try LaunchDescriptors(
+                launch.plan.descriptors,
+                supplied: .init(
+                    seccompFilter: seccomp?.descriptor.rawValue, console: console.child?.rawValue,
+                    rules: rules?.descriptors, execFifoPath: directory.fifoPath))
             let sync = CreateSync(
                 record: record, hooks: bundle.spec.hooks, network: envelope.network,
                 networkLeases: envelope.networkLeases, rules: rules, owner: directory.path)
             let process = try launchExplained(
-                launch.output, envelope: envelope, spec: bundle.spec,
+                launch, descriptors: descriptors.table, envelope: envelope, spec: bundle.spec,
                 userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
             rules?.close()
             trace("container process \(process.pid) ready", since: clock)
@@ -80,7 +79,6 @@ extension Runtime {
                 seccomp: seccomp, directory: directory, pidFile: options.pidFile)
             return Created(directory: directory, record: record, process: process, relaySocket: console.relay)
         } catch {
-            if console.relay >= 0 { close(console.relay) }
             rules?.close()  // the bridge's lock, which the undo takes
             undoCreate(envelope, directory: directory)
             throw error
@@ -114,13 +112,17 @@ extension Runtime {
 
     /// The container's cgroup and network as planned: what the record names before they exist.
     struct Envelope {
+        /// The driver of the container's cgroup (`NoCgroupDriver` when it has none of its own).
         var driver: any CgroupDriver
         var system: CgroupSystem
-        var cgroup: ContainerCgroup?
+        var cgroup: ContainerCgroup
         var resources: ResourcePlan
         var cgroupMade = false
         var network: NetworkConfig?
         var networkLeases: String?
+
+        /// What the record keeps of the cgroup: nothing when there is none.
+        var recordedCgroup: ContainerCgroup? { driver is NoCgroupDriver ? nil : cgroup }
     }
 
     func planEnvelope(_ spec: Spec, id: ContainerID) throws(RuntimeError) -> Envelope {
@@ -134,7 +136,7 @@ extension Runtime {
             } catch { throw RuntimeError(error) }
         }
         let system = CgroupSystem.current()
-        let driver: any CgroupDriver = cgroupDriver == SystemdDriver.name ? SystemdDriver(system: system) : CgroupfsDriver(system: system)
+        var driver = CgroupDrivers.driver(named: cgroupDriver, system: system)
         reportLayoutOnce(system)
         if geteuid() == 0, system.participating().isEmpty {
             // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
@@ -142,19 +144,20 @@ extension Runtime {
             throw .usage(
                 "no cgroup hierarchy is mounted in this mount namespace (is /sys/fs/cgroup mounted?): refusing to run a container no limit or delete could reach")
         }
-        var cgroup: ContainerCgroup?
+        var cgroup: ContainerCgroup
         do { cgroup = try driver.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value) } catch { throw .spec(error) }
-        if geteuid() != 0, cgroupDriver != SystemdDriver.name, let planned = cgroup, !planned.canBeCreated {
+        if geteuid() != 0, driver is CgroupfsDriver, !cgroup.canBeCreated {
             // Rootless without delegated cgroups: run, but say that nothing limits the task.
             note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
-            cgroup = nil
+            driver = NoCgroupDriver()
+            do { cgroup = try driver.plan(cgroupsPath: nil, id: id.value) } catch { throw .spec(error) }
         }
         var resources: ResourcePlan
-        do { resources = try driver.plan(cgroup == nil ? Spec.Resources() : spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
-        if cgroup == nil, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
+        do { resources = try driver.plan(spec.linux?.resources ?? Spec.Resources()) } catch { throw .spec(error) }
+        if driver is NoCgroupDriver, spec.linux?.resources.map({ $0 != Spec.Resources() && $0 != Spec.Resources(devices: $0.devices) }) == true {
             warn("linux.resources: not applied (no cgroup)")
         }
-        if var planned = cgroup, planned.directories.contains(where: \.existed), case let occupants = driver.processes(planned), !occupants.isEmpty {
+        if cgroup.directories.contains(where: \.existed), case let occupants = driver.processes(cgroup), !occupants.isEmpty {
             // runc's reading: a warning, and the container joins. But the cgroup is not the
             // container's: limits would bind the processes already there, and delete must
             // leave them alone.
@@ -162,19 +165,15 @@ extension Runtime {
                 throw .spec(
                     SpecError(
                         write.field,
-                        "the cgroup \(planned.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"
+                        "the cgroup \(cgroup.relativePath) already holds \(occupants.count) process(es) that are not this container's: a limit written there would bind them too"
                     ))
             }
             warn(
-                "linux.cgroupsPath: the cgroup \(planned.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them"
+                "linux.cgroupsPath: the cgroup \(cgroup.relativePath) already holds \(occupants.count) process(es); the container joins it, and skiff will not kill or remove them"
             )
-            planned.shared = true
-            cgroup = planned
+            cgroup.shared = true
         }
-        if var planned = cgroup {
-            driver.planAncestors(&planned, for: resources)
-            cgroup = planned
-        }
+        driver.planAncestors(&cgroup, for: resources)
         resources.devices?.allowStandardDevices(plus: spec.linux?.devices ?? [])
         resources.warnings.forEach(warn)
         return Envelope(driver: driver, system: system, cgroup: cgroup, resources: resources, network: network, networkLeases: networkLeases)
@@ -182,58 +181,45 @@ extension Runtime {
 
     // MARK: 4. the launch plan
 
-    struct BuiltPlan {
-        var output: PlanBuilder.Output
-        var newUserNamespace: Bool
-    }
-
+    /// The plan for `bundle`: the host's facts gathered, then every decision made by
+    /// `PlanBuilder`, which reads nothing itself.
     func buildPlan(
-        _ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Int32,
-        rules: TaskRulesChannel?, options: CreateOptions, waitForStart: Bool
-    ) throws(RuntimeError) -> BuiltPlan {
+        _ bundle: LoadedBundle, id: ContainerID, envelope: Envelope, seccomp: SeccompProgram?, console: Console,
+        options: CreateOptions, waitForStart: Bool
+    ) throws(RuntimeError) -> PlanBuilder.Output {
+        var choices = PlanBuilder.Options()
+        choices.containerID = id.value
+        choices.noPivot = options.noPivot
+        choices.noNewKeyring = options.noNewKeyring
+        choices.preserveFds = options.preserveFds
+        choices.seccompFlags = seccomp?.filter.flags
+        choices.console = console.child != nil
+        choices.network = envelope.network != nil
+        choices.cgroup = envelope.cgroup
+        choices.cgroupDriver = envelope.driver
+        choices.waitForStart = waitForStart
         var builder = PlanBuilder(
-            spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs,
-            cgroupSystem: envelope.system,
-            cgroup: envelope.cgroup)
-        builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
-        builder.consoleSocket = console >= 0 ? console : nil
-        builder.noPivot = options.noPivot
-        builder.noNewKeyring = options.noNewKeyring
-        builder.containerID = id.value
-        builder.preserveFds = options.preserveFds
-        builder.network = envelope.network != nil
-        builder.networkRules = rules?.descriptors
-        let output = try builder.build(waitForStart: waitForStart)
-        builder.warnings.forEach(warn)
-        return BuiltPlan(output: output, newUserNamespace: builder.newUserNamespace)
+            spec: bundle.spec, bundle: bundle.path, rootfs: bundle.rootfs, host: HostFacts.gather(for: bundle.spec, bundle: bundle.path),
+            options: choices)
+        let output = try builder.build()
+        output.warnings.forEach(warn)
+        return output
     }
 
     // MARK: 6. the launch
 
-    /// The exec fifo `start` writes into, in the plan's reserved slot (none for `run`).
-    private func openExecFifo(_ directory: ContainerDirectory, into output: inout PlanBuilder.Output) throws(RuntimeError) -> Int32 {
-        guard let index = output.fifoIndex else { return -1 }
-        try check(mkfifo(directory.fifoPath, 0o600), "creating \(directory.fifoPath)")
-        // Read-write, so the init's read blocks until `start` writes (never EOF).
-        let fifo = try check(open(directory.fifoPath, O_RDWR | O_CLOEXEC), "opening \(directory.fifoPath)")
-        output.plan.descriptors[Int(index)] = fifo
-        return fifo
-    }
-
     /// `Launcher.launch`, with the cause said when skiff-init was killed before it was ready
     /// by the memory limit of its own cgroup (a limit below what a process needs to start).
     private func launchExplained(
-        _ output: PlanBuilder.Output, envelope: Envelope, spec: Spec,
+        _ output: PlanBuilder.Output, descriptors: [Int32], envelope: Envelope, spec: Spec,
         userMaps: Launcher.UserMaps?, sync: @escaping Launcher.SyncHandler
     ) throws(RuntimeError) -> LaunchedProcess {
         do throws(RuntimeError) {
             return try Launcher.launch(
-                output.plan, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, driver: envelope.driver,
+                output.plan, descriptors: descriptors, cloneFlags: output.cloneFlags, cgroup: envelope.cgroup, driver: envelope.driver,
                 userMaps: userMaps, sync: sync)
         } catch {
-            if case .container(let step, _, _) = error, step == "skiff-init", let cgroup = envelope.cgroup,
-                envelope.driver.stats(cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit
-            {
+            if case .initExited = error, envelope.driver.stats(envelope.cgroup).memory.oomKills > 0, let limit = spec.linux?.resources?.memory?.limit {
                 throw .spec(SpecError("linux.resources.memory.limit", "\(limit) bytes is too little for the container to start: the kernel's OOM killer ended its setup"))
             }
             throw error
@@ -270,9 +256,8 @@ extension Runtime {
         beforePidFile: () throws(RuntimeError) -> Void = {}
     ) throws(RuntimeError) {
         do throws(RuntimeError) {
-            if process.listenerFd >= 0, let filter = seccomp?.filter {
-                defer { close(process.listenerFd) }
-                try SeccompListener.send(process.listenerFd, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata, state: state)
+            if let listener = process.takeListener(), let filter = seccomp?.filter {
+                try SeccompListener.send(listener.rawValue, to: filter.listenerPath ?? "", metadata: filter.listenerMetadata, state: state)
             }
             try beforePidFile()
             // The bare number, no newline: containerd cannot parse "123\n".
@@ -288,7 +273,7 @@ extension Runtime {
     /// Removes what a failed create made: only what skiff made (the init, if any, was killed by
     /// the launcher), the network's lease and rules, and the state directory.
     private func undoCreate(_ envelope: Envelope, directory: ContainerDirectory) {
-        if envelope.cgroupMade, let cgroup = envelope.cgroup { try? envelope.driver.destroy(cgroup, belongs: { _ in false }) }
+        if envelope.cgroupMade { try? envelope.driver.destroy(envelope.cgroup, belongs: { _ in false }) }
         if let network = envelope.network, let leases = envelope.networkLeases {
             do throws(NetworkError) {
                 try TaskNetwork.tearDown(bridge: network.bridge, owner: directory.path, leases: leases).finish()
@@ -340,24 +325,29 @@ struct CreateSync: Sendable {
 /// the state root) and open for skiff-init. Create and exec both load the container's.
 final class SeccompProgram {
     let filter: SeccompFilter
-    let descriptor: Int32
+    let descriptor: SharedDescriptor
 
-    private init(filter: SeccompFilter, descriptor: Int32) {
+    private init(filter: SeccompFilter, descriptor: SharedDescriptor) {
         self.filter = filter
         self.descriptor = descriptor
     }
 
-    deinit { close(descriptor) }
-
+    /// A profile the config gets wrong is a config error naming its field; a filter that
+    /// cannot be stored (memfd, the cache) is the host's failure, said as such.
     static func prepare(_ section: Spec.Seccomp?, root: String, warn: (String) -> Void) throws(RuntimeError) -> SeccompProgram? {
         guard let section else { return nil }
         let filter: SeccompFilter
-        let descriptor: Int32
-        do {
-            filter = try SeccompCompiler.check(section)
+        let descriptor: FileDescriptor
+        do throws(SeccompError) {
+            do { filter = try SeccompCompiler.check(section) } catch { throw .config(error) }
             descriptor = try SeccompCache(root: root).open(section)
-        } catch { throw .spec(error) }
+        } catch {
+            switch error {
+            case .config(let specError): throw .spec(specError)
+            case .system(let failure): throw .system(failure)
+            }
+        }
         filter.warnings.forEach(warn)
-        return SeccompProgram(filter: filter, descriptor: descriptor)
+        return SeccompProgram(filter: filter, descriptor: SharedDescriptor(descriptor))
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import SkiffCgroups
 import SkiffSeccomp
 import SkiffSpec
+import SkiffSystem
 
 /// How to run an extra process in a container (runc's `exec` flags).
 public struct ExecOptions: Sendable {
@@ -53,46 +54,47 @@ extension Runtime {
         do { spec = try SpecLoader.load(bundle: record.bundle) } catch { throw .spec(error) }
 
         // The container's process, held by a pidfd checked against its start time: never a recycled pid.
-        let pidfd = skiff_pidfd_open(record.pid)
-        guard pidfd >= 0, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else {
-            if pidfd >= 0 { close(pidfd) }
+        let opened = skiff_pidfd_open(record.pid)
+        let pidfd = opened >= 0 ? FileDescriptor(adopting: opened) : nil
+        guard let pidfd, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else {
             throw .wrongState(id: id.value, status: .stopped, action: "exec into")
         }
-        defer { close(pidfd) }
         var flags: Int64 = 0
         for namespace in spec.linux?.namespaces ?? [] {
             if let kind = namespace.kind, let flag = PlanBuilder.cloneFlags[kind] { flags |= flag }
         }
 
-        var builder = PlanBuilder(spec: spec, bundle: record.bundle, rootfs: record.rootfs, cgroupSystem: CgroupSystem(hierarchies: []), cgroup: record.cgroup)
-        builder.preserveFds = options.preserveFds
         // With SCMP_ACT_NOTIFY the exec'd process gets a listener of its own, sent to the same
         // listenerPath with the container's state (as runc does).
         let seccomp = try SeccompProgram.prepare(spec.linux?.seccomp, root: store.root, warn: { _ in })
-        builder.seccomp = seccomp.map { ($0.descriptor, $0.filter.flags) }
         let console = try Self.console(terminal: process.terminal == true, socketPath: options.consoleSocket, relay: !options.detach)
-        defer { if console.child >= 0 { close(console.child) } }
-        builder.consoleSocket = console.child >= 0 ? console.child : nil
-        let output = try builder.buildExec(process: process, containerPidfd: pidfd, namespaceFlags: flags)
-        builder.warnings.forEach(warn)
+        var choices = PlanBuilder.Options()
+        choices.preserveFds = options.preserveFds
+        choices.seccompFlags = seccomp?.filter.flags
+        choices.console = console.child != nil
+        choices.waitForStart = false
+        var builder = PlanBuilder(spec: spec, bundle: record.bundle, rootfs: record.rootfs, host: HostFacts.gatherForExec(), options: choices)
+        let output = try builder.buildExec(process: process, namespaceFlags: flags)
+        output.warnings.forEach(warn)
 
         let forwarder: SignalForwarder? = options.detach ? nil : try SignalForwarder()
         defer { forwarder?.restore() }
         if !options.detach { skiff_become_subreaper() }
         let launched: LaunchedProcess
-        do {
-            launched = try Launcher.launch(output.plan, cloneFlags: 0, cgroup: cgroup)
+        do throws(RuntimeError) {
+            let descriptors = try LaunchDescriptors(
+                output.plan.descriptors,
+                supplied: .init(seccompFilter: seccomp?.descriptor.rawValue, console: console.child?.rawValue, containerPidfd: pidfd.rawValue))
+            launched = try Launcher.launch(
+                output.plan, descriptors: descriptors.table, cloneFlags: 0, cgroup: cgroup ?? ContainerCgroup(relativePath: "", directories: []),
+                driver: CgroupDrivers.driver(for: cgroup))
         } catch {
             // The container died between the check above and the setns: say so plainly.
-            if case .container(_, let code, _) = error, code == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }
+            if case .container(let failure) = error, failure.errno == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }
             throw error
         }
-        defer { if launched.pidfd >= 0 { close(launched.pidfd) } }
         try handOver(launched, seccomp: seccomp, state: Self.ociState(record, status: .running), pidFile: options.pidFile)
-        guard let forwarder else {
-            if console.relay >= 0 { close(console.relay) }
-            return 0
-        }
-        return try waitInForeground(pid: launched.pid, pidfd: launched.pidfd, relaySocket: console.relay, forwarder: forwarder)
+        guard let forwarder else { return 0 }
+        return try waitInForeground(pid: launched.pid, pidfd: launched.pidfd?.rawValue ?? -1, relaySocket: console.relay, forwarder: forwarder)
     }
 }

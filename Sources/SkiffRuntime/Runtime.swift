@@ -56,8 +56,7 @@ public struct Runtime: Sendable {
     // MARK: create
 
     public func create(id: String, options: CreateOptions) throws(RuntimeError) {
-        let created = try prepareAndLaunch(id: try ContainerID(id), options: options, waitForStart: true)
-        if created.process.pidfd >= 0 { close(created.process.pidfd) }
+        _ = try prepareAndLaunch(id: try ContainerID(id), options: options, waitForStart: true)
     }
 
     /// The task's own network, if its annotations ask for one. It needs a new network
@@ -90,24 +89,29 @@ public struct Runtime: Sendable {
         try? writeFile(Array(layout.utf8), to: marker)
     }
 
-    /// The console socket skiff-init sends the pty master on: the one at `socketPath`, or a
-    /// socketpair whose other end skiff keeps to relay the terminal itself (`relay`).
-    static func console(terminal: Bool, socketPath: String?, relay: Bool) throws(RuntimeError) -> (child: Int32, relay: Int32) {
+    /// The console socket skiff-init sends the pty master on (`child`): the one at
+    /// `--console-socket`, or one end of a socketpair whose other end (`relay`) skiff keeps to
+    /// relay the terminal itself.
+    struct Console {
+        var child: SharedDescriptor?
+        var relay: SharedDescriptor?
+    }
+
+    static func console(terminal: Bool, socketPath: String?, relay: Bool) throws(RuntimeError) -> Console {
         guard terminal else {
             if socketPath != nil { throw .usage("--console-socket: only for a process with a terminal (process.terminal: true)") }
-            return (-1, -1)
+            return Console()
         }
-        if let socketPath { return (try UnixSocket.connect(socketPath, field: "--console-socket"), -1) }
+        if let socketPath { return Console(child: SharedDescriptor(try UnixSocket.connect(socketPath, field: "--console-socket"))) }
         guard relay else { throw .usage("process.terminal: a terminal needs --console-socket (or a foreground run)") }
-        var pair: [Int32] = [-1, -1]
-        try check(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair), "creating the console socket")
-        return (pair[1], pair[0])
+        let pair = try systemStep { () throws(SystemError) in try SocketPair(Int32(SOCK_STREAM.rawValue), step: "creating the console socket") }
+        return Console(child: SharedDescriptor(pair.theirs), relay: SharedDescriptor(pair.ours))
     }
 
     func absoluteDirectory(_ path: String, what: String) throws(RuntimeError) -> String {
         guard let resolved = realpath(path, nil) else {
-            let why = String(cString: strerror(errno))
-            throw what == "bundle" ? .usage("bundle \(path): \(why)") : .spec(SpecError(what, "\(path): \(why)"))
+            let failure = SystemError(path, errno: errno)
+            throw what == "bundle" ? .usage("bundle \(failure)") : .spec(SpecError(what, failure.description))
         }
         defer { free(resolved) }
         let result = String(cString: resolved)
@@ -155,17 +159,13 @@ public struct Runtime: Sendable {
         guard var record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "start") }
         let status = self.status(of: record, directory: directory)
         guard status == .created else { throw .wrongState(id: id.value, status: status, action: "start") }
-        let fifo = open(directory.fifoPath, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fifo >= 0 else {
+        do throws(SystemError) {
+            let fifo = try FileDescriptor(opening: directory.fifoPath, O_WRONLY | O_NONBLOCK, step: "opening \(directory.fifoPath)")
+            try fifo.write([0], step: "releasing the container process")
+        } catch {
             // ENXIO: nobody holds the read end, the init is gone.
-            throw errno == ENXIO
-                ? .wrongState(id: id.value, status: .stopped, action: "start")
-                : .system("opening \(directory.fifoPath)", errno)
+            throw error.errno == ENXIO ? .wrongState(id: id.value, status: .stopped, action: "start") : .system(error)
         }
-        var byte: UInt8 = 0
-        let written = write(fifo, &byte, 1)
-        close(fifo)
-        try check(written, "releasing the container process")
         // The process runs from here on: a scheduler told "start failed" would think it is not
         // running. What is left is bookkeeping (the status is also read from the fifo's
         // absence), so its failures are warnings.
@@ -203,17 +203,17 @@ public struct Runtime: Sendable {
         case .creating:
             // Still being created only if its creator still holds the lock.
             if directory != nil { return .stopped }
-            let fd = open(store.path(of: try! ContainerID(record.id)), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { return .stopped }
-            defer { close(fd) }
-            return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? .creating : .stopped
+            guard let opened = try? FileDescriptor(opening: store.path(of: try! ContainerID(record.id)), O_RDONLY | O_DIRECTORY, step: "")
+            else { return .stopped }
+            return FileLock.isHeld(opened, against: .shared) ? .creating : .stopped
         case .stopped:
             return .stopped
         default:
             guard ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) else { return .stopped }
             // Frozen first: a created container can be paused too (runc allows it), and must
             // then read as paused so that `resume` finds it, and `start` refuses it.
-            if let cgroup = record.cgroup, CgroupDrivers.driver(for: cgroup).isFrozen(cgroup) { return .paused }
+            let (driver, cgroup) = Self.cgroup(of: record)
+            if driver.isFrozen(cgroup) { return .paused }
             if record.status == .created, access(store.path(of: try! ContainerID(record.id)) + "/exec.fifo", F_OK) == 0 {
                 return .created
             }
@@ -243,19 +243,27 @@ public struct Runtime: Sendable {
         // `kill --all` of a stopped container signals what is left in its cgroup (runc does
         // the same): containerd deletes every exited task that way, and processes that joined
         // the container's pid namespace may outlive its init.
-        guard status == .created || status == .running || status == .paused || (all && record.cgroup != nil) else {
+        let (driver, cgroup) = Self.cgroup(of: record)
+        let hasCgroup = !(driver is NoCgroupDriver)
+        guard status == .created || status == .running || status == .paused || (all && hasCgroup) else {
             throw .wrongState(id: id.value, status: status, action: "signal")
         }
-        if all, let cgroup = record.cgroup {
-            CgroupDrivers.driver(for: cgroup).signal(cgroup, signal, belongs: Self.belongs(to: record))
+        if all, hasCgroup {
+            driver.signal(cgroup, signal, belongs: Self.belongs(to: record))
         } else {
             try Self.signal(pid: record.pid, startTime: record.pidStartTime, signal)
         }
         // A frozen process acts on a SIGKILL only once thawed (cgroup v1's freezer): a paused
         // container is thawed for it, as runc does, so that `kill KILL` ends it.
-        if signal == SIGKILL, status == .paused, let cgroup = record.cgroup, !cgroup.shared {
-            do { try CgroupDrivers.driver(for: cgroup).thaw(cgroup) } catch { throw .cgroup(error) }
+        if signal == SIGKILL, status == .paused, !cgroup.shared {
+            do { try driver.thaw(cgroup) } catch { throw .cgroup(error) }
         }
+    }
+
+    /// The record's cgroup with the driver that made it (the `none` driver's empty cgroup for a
+    /// container without one).
+    static func cgroup(of record: ContainerRecord) -> (driver: any CgroupDriver, cgroup: ContainerCgroup) {
+        (CgroupDrivers.driver(for: record.cgroup), record.cgroup ?? ContainerCgroup(relativePath: "", directories: []))
     }
 
     /// Which processes in a cgroup skiff did not make are the container's: those in its own
@@ -272,7 +280,7 @@ public struct Runtime: Sendable {
         let opened = skiff_pidfd_open(pid)
         guard opened >= 0 else {
             if errno == ESRCH { return }
-            try check(Glibc.kill(pid, signal), "signalling \(pid)")
+            if Glibc.kill(pid, signal) != 0 { throw .system("signalling \(pid)", errno) }
             return
         }
         let pidfd = FileDescriptor(adopting: opened)
@@ -315,8 +323,9 @@ public struct Runtime: Sendable {
     /// only skiff gives), with every process in it, and every lease the container's state
     /// directory holds on any node, with its rules and veth; then the directory.
     private func destroyUnreadable(_ id: ContainerID, directory: ContainerDirectory) throws(RuntimeError) {
-        let driver = CgroupfsDriver()
-        var cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id.value, system: driver.system)
+        // The default path is cgroupfs's rule (a systemd unit would be named in the record).
+        let driver = CgroupDrivers.driver(named: CgroupfsDriver.name, system: CgroupSystem.current())
+        var cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id.value, system: CgroupSystem.current())
         cgroup.directories = cgroup.directories.filter(\.existed)
         for i in cgroup.directories.indices { cgroup.directories[i].existed = false }
         if !cgroup.directories.isEmpty {
@@ -334,9 +343,8 @@ public struct Runtime: Sendable {
         // and the kernel's wait for the deleted rules overlaps the rest of the teardown.
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
-        if let cgroup = record.cgroup {
-            do { try CgroupDrivers.driver(for: cgroup).destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
-        }
+        let (driver, cgroup) = Self.cgroup(of: record)
+        do { try driver.destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
         while record.pid > 0, waited < 1000, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) {
@@ -387,7 +395,6 @@ public struct Runtime: Sendable {
         let id = try ContainerID(id)
         if detach {
             let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
-            if created.process.pidfd >= 0 { close(created.process.pidfd) }
             runPoststart(created.record)
             return 0
         }
@@ -396,9 +403,9 @@ public struct Runtime: Sendable {
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
         let created = try prepareAndLaunch(id: id, options: options, waitForStart: false, relayTerminal: true)
-        let pidfd = created.process.pidfd
-        defer { if pidfd >= 0 { close(pidfd) } }
-        let status = try waitInForeground(pid: created.record.pid, pidfd: pidfd, relaySocket: created.relaySocket, forwarder: forwarder) {
+        let status = try waitInForeground(
+            pid: created.record.pid, pidfd: created.process.pidfd?.rawValue ?? -1, relaySocket: created.relaySocket, forwarder: forwarder
+        ) {
             // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
             created.directory.unlock()
             runPoststart(created.record)
@@ -414,14 +421,11 @@ public struct Runtime: Sendable {
     /// signals forwarded, and the process's exit status returned (128+N for signal N).
     /// `whileRunning` runs once the relay is set up, before the wait.
     func waitInForeground(
-        pid: Int32, pidfd: Int32, relaySocket: Int32, forwarder: SignalForwarder,
+        pid: Int32, pidfd: Int32, relaySocket: SharedDescriptor?, forwarder: SignalForwarder,
         whileRunning: () -> Void = {}
     ) throws(RuntimeError) -> Int32 {
         var relay: TerminalRelay?
-        if relaySocket >= 0 {
-            defer { close(relaySocket) }
-            relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: relaySocket))
-        }
+        if let relaySocket { relay = TerminalRelay(master: try TerminalRelay.receiveMaster(from: relaySocket.rawValue)) }
         whileRunning()
         let status = forwarder.wait(for: pid, pidfd: pidfd, relay: relay)
         relay = nil  // the terminal is restored before anything else is said

@@ -16,8 +16,10 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     case network(NetworkError)
     /// A host-side step failed: what was being done, and errno.
     case system(SystemError)
-    /// skiff-init reported a failed step in the container's setup.
-    case container(step: String, errno: Int32, detail: String)
+    /// skiff-init reported a failed step in the container's setup (its step, errno and detail).
+    case container(SystemError)
+    /// skiff-init ended before it reported READY or a failed step (killed, or out of memory).
+    case initExited(waitStatus: Int32)
     case usage(String)
     /// The container's record cannot be read (truncated, empty, not JSON).
     case unreadableState(id: String, detail: String)
@@ -39,9 +41,13 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
         case .cgroup(let error): return "cgroup: \(error)"
         case .network(let error): return error.description
         case .system(let error): return error.description
-        case .container(let step, let code, let detail):
-            let reason = code == 0 ? "" : ": \(String(cString: strerror(code)))"
-            return detail.isEmpty ? "\(step)\(reason)" : "\(step): \(detail)\(reason)"
+        case .container(let failure):
+            // skiff-init's detail says what was being done to what: the errno's text goes last.
+            let reason = failure.errno == 0 ? "" : ": \(SystemError.text(of: failure.errno))"
+            let detail = failure.detail ?? ""
+            return detail.isEmpty ? "\(failure.step)\(reason)" : "\(failure.step): \(detail)\(reason)"
+        case .initExited(let status):
+            return "skiff-init: exited before the container was ready (wait status \(status))"
         case .usage(let text): return text
         case .unreadableState(let id, let detail):
             return "\(detail) (`delete --force \(id)` removes what can be found of the container)"
@@ -60,9 +66,8 @@ extension RuntimeError {
     }
 }
 
-/// Checks a syscall-style result (-1 and errno) and turns failure into `.system`.
+/// Runs `body`, whose system calls throw `SystemError`, as a step of the runtime.
 @discardableResult
-func check<T: BinaryInteger>(_ result: T, _ step: @autoclosure () -> String) throws(RuntimeError) -> T {
-    if result < 0 { throw RuntimeError.system(step(), errno) }
-    return result
+func systemStep<T: ~Copyable>(_ body: () throws(SystemError) -> T) throws(RuntimeError) -> T {
+    do { return try body() } catch { throw .system(error) }
 }

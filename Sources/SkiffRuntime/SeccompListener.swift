@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// Hands the seccomp notify descriptor to `linux.seccomp.listenerPath`, as runc does: one
 /// message on a connected AF_UNIX stream socket carrying the container process state (JSON:
@@ -15,12 +16,11 @@ enum SeccompListener {
             ("ociVersion", .string("1.2.0")), ("fds", .array([.string("seccompFd")])), ("pid", pid),
             ("metadata", .string(metadata ?? "")), ("state", state),
         ]).serializedBytes()
-        let sock = try UnixSocket.connect(path, field: "linux.seccomp.listenerPath")
-        defer { close(sock) }
+        let socket = try UnixSocket.connect(path, field: "linux.seccomp.listenerPath")
         var fds = [listener]
         let sent = message.withUnsafeBytes { bytes in
-            fds.withUnsafeMutableBufferPointer { skiff_send_message(sock, bytes.baseAddress, bytes.count, $0.baseAddress, 1) }
+            fds.withUnsafeMutableBufferPointer { skiff_send_message(socket.rawValue, bytes.baseAddress, bytes.count, $0.baseAddress, 1) }
         }
-        try check(sent, "sending the seccomp listener to \(path)")
+        if sent < 0 { throw .system("sending the seccomp listener to \(path)", errno) }
     }
 }

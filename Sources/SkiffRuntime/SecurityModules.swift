@@ -51,11 +51,11 @@ public enum SecurityModules {
 
     /// The EXEC_LABEL operations for `process`: the attribute file under
     /// /proc/thread-self/attr and what to write into it.
-    static func execLabels(for process: Spec.Process) -> [(attribute: String, value: String)] {
+    static func execLabels(for process: Spec.Process, host: HostFacts) -> [(attribute: String, value: String)] {
         var labels: [(String, String)] = []
         if let profile = process.apparmorProfile, !profile.isEmpty {
             // With stacked modules each has its own directory; older kernels have only the shared file.
-            let attribute = access("/proc/self/attr/apparmor/exec", F_OK) == 0 ? "apparmor/exec" : "exec"
+            let attribute = host.appArmorHasOwnAttributes ? "apparmor/exec" : "exec"
             labels.append((attribute, "exec " + profile))
         }
         if let label = process.selinuxLabel, !label.isEmpty {
@@ -67,8 +67,8 @@ public enum SecurityModules {
 
 extension LaunchPlan {
     /// The process's AppArmor profile and SELinux label, set for its execve (see skiff_plan.h).
-    mutating func appendExecLabels(for process: Spec.Process) {
-        for label in SecurityModules.execLabels(for: process) {
+    mutating func appendExecLabels(for process: Spec.Process, host: HostFacts) {
+        for label in SecurityModules.execLabels(for: process, host: host) {
             execLabel(label.attribute, label.value)
         }
     }

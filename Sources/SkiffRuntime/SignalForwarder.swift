@@ -9,7 +9,8 @@ final class SignalForwarder {
     static let forwarded: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT, SIGWINCH]
 
     private var previousMask = sigset_t()
-    private let fd: Int32
+    private var signals: SharedDescriptor?
+    private var fd: Int32 { signals?.rawValue ?? -1 }
 
     /// Blocks the forwarded signals (they queue on a signalfd). skiff-init unblocks them
     /// again before the container's execve.
@@ -18,16 +19,14 @@ final class SignalForwarder {
         sigemptyset(&set)
         for signal in Self.forwarded { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, &previousMask)
-        fd = signalfd(-1, &set, Int32(SFD_CLOEXEC))
-        if fd < 0 {
-            let code = errno
+        do { signals = SharedDescriptor(try FileDescriptor(checking: signalfd(-1, &set, Int32(SFD_CLOEXEC)), step: "creating a signalfd")) } catch {
             pthread_sigmask(SIG_SETMASK, &previousMask, nil)
-            throw .system("creating a signalfd", code)
+            throw .system(error)
         }
     }
 
     func restore() {
-        close(fd)
+        signals = nil
         pthread_sigmask(SIG_SETMASK, &previousMask, nil)
     }
 

@@ -32,44 +32,29 @@ public struct StateStore: Sendable {
     func claim(_ id: ContainerID) throws(RuntimeError) -> ContainerDirectory {
         try ensureRoot()
         let staging = "\(root)/.new-\(id.value)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try check(mkdir(staging, 0o711), "creating \(staging)")
-        let fd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
+        if mkdir(staging, 0o711) != 0 { throw .system("creating \(staging)", errno) }
+        do throws(SystemError) {
+            let lock = try FileLock(path: staging, flags: O_RDONLY | O_DIRECTORY, mode: .exclusive, step: "locking \(staging)")
+            if skiff_rename_noreplace(AT_FDCWD, staging, AT_FDCWD, path(of: id)) != 0 {
+                throw SystemError("creating \(path(of: id))", errno: errno)
+            }
+            return ContainerDirectory(id: id, path: path(of: id), lock: lock)
+        } catch {
             rmdir(staging)
-            throw .system("opening \(staging)", e)
+            throw error.errno == EEXIST || error.errno == ENOTEMPTY ? .alreadyExists(id.value) : .system(error)
         }
-        guard flock(fd, LOCK_EX) == 0 else {
-            let e = errno
-            close(fd)
-            rmdir(staging)
-            throw .system("locking \(staging)", e)
-        }
-        if skiff_rename_noreplace(AT_FDCWD, staging, AT_FDCWD, path(of: id)) != 0 {
-            let e = errno
-            close(fd)
-            rmdir(staging)
-            throw e == EEXIST || e == ENOTEMPTY ? .alreadyExists(id.value) : .system("creating \(path(of: id))", e)
-        }
-        return ContainerDirectory(id: id, path: path(of: id), fd: fd)
     }
 
     /// Open an existing container's directory and take its lock (waits for the holder).
     func lock(_ id: ContainerID) throws(RuntimeError) -> ContainerDirectory {
-        let fd = open(path(of: id), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw errno == ENOENT ? .notFound(id.value) : .system("opening \(path(of: id))", errno) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR {
-                let e = errno
-                close(fd)
-                throw .system("locking \(path(of: id))", e)
-            }
+        let lock: FileLock
+        do { lock = try FileLock(path: path(of: id), flags: O_RDONLY | O_DIRECTORY, mode: .exclusive, step: "locking \(path(of: id))") } catch {
+            throw error.errno == ENOENT ? .notFound(id.value) : .system(error)
         }
-        let directory = ContainerDirectory(id: id, path: path(of: id), fd: fd)
         // Deleted while we waited for the lock?
         var st = stat()
-        if fstat(fd, &st) == 0, st.st_nlink == 0 { throw .notFound(id.value) }
-        return directory
+        if fstat(lock.rawValue, &st) == 0, st.st_nlink == 0 { throw .notFound(id.value) }
+        return ContainerDirectory(id: id, path: path(of: id), lock: lock)
     }
 
     /// The record as last written; nil while `create` has claimed the id but not yet written.
@@ -111,25 +96,29 @@ public struct StateStore: Sendable {
     }
 }
 
-/// A locked container directory. The lock is held until this is closed or the process exits.
+/// A locked container directory. The lock is held until `unlock` or until this goes (or the
+/// process exits).
 final class ContainerDirectory {
     let id: ContainerID
     let path: String
-    private(set) var fd: Int32
+    private var lock: FileLock?
 
-    init(id: ContainerID, path: String, fd: Int32) {
+    init(id: ContainerID, path: String, lock: consuming FileLock) {
         self.id = id
         self.path = path
-        self.fd = fd
+        self.lock = .some(lock)
     }
 
-    deinit { unlock() }
+    /// The directory's descriptor while it is locked (-1 after `unlock`).
+    private var fd: Int32 {
+        switch lock {
+        case .some(let held): held.rawValue
+        case .none: -1
+        }
+    }
 
     /// Close the directory, and with it the lock.
-    func unlock() {
-        if fd >= 0 { close(fd) }
-        fd = -1
-    }
+    func unlock() { lock = nil }
 
     var fifoPath: String { path + "/exec.fifo" }
 

@@ -1,16 +1,18 @@
 import CShims
 import Glibc
+import SkiffSystem
 
 /// A foreground `run` with a terminal and no console socket: skiff is the console. It takes
 /// the pty master, puts its own terminal in raw mode (restored on exit), keeps the window
 /// size in step (SIGWINCH), and copies bytes both ways.
 final class TerminalRelay {
-    let master: Int32
+    private let masterDescriptor: FileDescriptor
+    var master: Int32 { masterDescriptor.rawValue }
     private var saved = termios()
     private var raw = false
 
-    init(master: Int32) {
-        self.master = master
+    init(master: consuming FileDescriptor) {
+        masterDescriptor = master
         if isatty(STDIN_FILENO) != 0, tcgetattr(STDIN_FILENO, &saved) == 0 {
             var attributes = saved
             cfmakeraw(&attributes)
@@ -21,7 +23,6 @@ final class TerminalRelay {
 
     deinit {
         if raw { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
-        close(master)
     }
 
     /// Give the pty the size of our terminal.
@@ -51,11 +52,14 @@ final class TerminalRelay {
     }
 
     /// Receive the master that skiff-init sent over the console socket (a socketpair).
-    static func receiveMaster(from socket: Int32) throws(RuntimeError) -> Int32 {
+    static func receiveMaster(from socket: Int32) throws(RuntimeError) -> FileDescriptor {
         var name = [UInt8](repeating: 0, count: 64)
         var fd: Int32 = -1
         let n = name.withUnsafeMutableBytes { skiff_receive_message(socket, $0.baseAddress, $0.count, &fd) }
-        guard n > 0, fd >= 0 else { throw .system("receiving the terminal from skiff-init", n < 0 ? errno : EPROTO) }
-        return fd
+        let code = errno
+        // A descriptor that arrived is ours to close even with a short message.
+        let master = fd >= 0 ? FileDescriptor(adopting: fd) : nil
+        guard n > 0, let master else { throw .system("receiving the terminal from skiff-init", n < 0 ? code : EPROTO) }
+        return master
     }
 }

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// Compiled filters by a hash of their section, so the same profile (every container of a
 /// scheduler usually has the same one) is compiled once. Files are complete or absent: each
@@ -11,22 +12,20 @@ public struct SeccompCache: Sendable {
     public init(root: String) { directory = root + "/.seccomp" }
 
     /// A read-only descriptor of the compiled program for `section`, compiling it if needed.
-    public func open(_ section: Spec.Seccomp) throws(SpecError) -> Int32 {
+    public func open(_ section: Spec.Seccomp) throws(SeccompError) -> FileDescriptor {
         let path = directory + "/" + Self.key(section) + ".bpf"
-        let cached = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if cached >= 0 { return cached }
+        if let cached = try? FileDescriptor(opening: path, O_RDONLY, step: path) { return cached }
         let program = try SeccompCompiler.compile(section)
         mkdir(directory, 0o700)
-        let fd = skiff_open_tmpfile(directory)
-        let fallback = fd < 0 ? skiff_memfd("seccomp") : fd
-        guard fallback >= 0 else { throw SpecError("linux.seccomp", "storing the compiled filter: \(String(cString: strerror(errno)))") }
-        let written = program.withUnsafeBytes { write(fallback, $0.baseAddress, $0.count) }
-        guard written == program.count else {
-            close(fallback)
-            throw SpecError("linux.seccomp", "storing the compiled filter: \(String(cString: strerror(errno)))")
-        }
-        if fd >= 0 { _ = skiff_link_tmpfile(fd, path) }  // EEXIST: another create was first
-        return fallback
+        do throws(SystemError) {
+            // Unnamed in the cache directory, linked in once whole; a memfd if the directory
+            // cannot take it (the filter is then compiled again next time).
+            let unnamed = skiff_open_tmpfile(directory)
+            let file = try FileDescriptor(checking: unnamed >= 0 ? unnamed : skiff_memfd("seccomp"), step: "storing the compiled filter")
+            try file.write(program, step: "storing the compiled filter")
+            if unnamed >= 0 { _ = skiff_link_tmpfile(file.rawValue, path) }  // EEXIST: another create was first
+            return file
+        } catch { throw .system(error) }
     }
 
     /// FNV-1a of the section's JSON and the libseccomp version (a newer libseccomp may

@@ -1,6 +1,7 @@
 import CShims
 import Glibc
 import SkiffSpec
+import SkiffSystem
 
 /// `linux.seccomp` compiled to the BPF program the kernel loads, with the flags to load it
 /// with. Compiled in the parent with libseccomp; skiff-init only loads it.
@@ -56,7 +57,7 @@ public enum SeccompCompiler {
             }
             var st = stat()
             guard stat(listener, &st) == 0 else {
-                throw SpecError(path["listenerPath"], "\(listener): \(String(cString: strerror(errno)))")
+                throw SpecError(path["listenerPath"], SystemError(listener, errno: errno).description)
             }
             flags |= SeccompNames.newListener
             // The kernel refuses TSYNC with a listener unless told to report ESRCH instead.
@@ -75,14 +76,32 @@ public enum SeccompCompiler {
     }
 
     /// The BPF program for a checked section.
-    public static func compile(_ seccomp: Spec.Seccomp, path: JSONPath = JSONPath("linux.seccomp")) throws(SpecError) -> [UInt8] {
+    public static func compile(_ seccomp: Spec.Seccomp, path: JSONPath = JSONPath("linux.seccomp")) throws(SeccompError) -> [UInt8] {
+        let context: scmp_filter_ctx
+        do { context = try rules(of: seccomp, path: path) } catch { throw .config(error) }
+        defer { seccomp_release(context) }
+        do throws(SystemError) {
+            let file = try FileDescriptor(checking: skiff_memfd("seccomp"), step: "creating a memfd for the filter")
+            let rc = seccomp_export_bpf(context, file.rawValue)
+            guard rc == 0 else { throw SystemError("exporting the filter", errno: -rc) }
+            let size = lseek(file.rawValue, 0, SEEK_END)
+            var program = [UInt8](repeating: 0, count: Int(max(size, 0)))
+            let read = program.withUnsafeMutableBytes { pread(file.rawValue, $0.baseAddress, $0.count, 0) }
+            guard read == size, size > 0 else { throw SystemError("reading the exported filter back", errno: read < 0 ? errno : EIO) }
+            return program
+        } catch { throw .system(error) }
+    }
+
+    /// libseccomp's context holding the section's rules (the caller releases it).
+    private static func rules(of seccomp: Spec.Seccomp, path: JSONPath) throws(SpecError) -> scmp_filter_ctx {
         let defaultAction = try action(seccomp.defaultAction, errno: seccomp.defaultErrnoRet, at: path["defaultAction"])
         guard let context = seccomp_init(defaultAction) else { throw SpecError(path["defaultAction"], "libseccomp refused it") }
-        defer { seccomp_release(context) }
+        var done = false
+        defer { if !done { seccomp_release(context) } }
         for (i, name) in (seccomp.architectures ?? []).enumerated() {
             let token = seccomp_arch_resolve_name(SeccompNames.libseccompArchitecture(name) ?? "")
             let rc = seccomp_arch_add(context, token)
-            if rc < 0 && rc != -EEXIST { throw SpecError(path.key("architectures")[i], "libseccomp: \(String(cString: strerror(-rc)))") }
+            if rc < 0 && rc != -EEXIST { throw SpecError(path.key("architectures")[i], SystemError("libseccomp", errno: -rc).description) }
         }
         for (i, rule) in (seccomp.syscalls ?? []).enumerated() {
             let at = path.key("syscalls").index(i)
@@ -106,20 +125,12 @@ public enum SeccompCompiler {
                         seccomp_rule_add_array(context, ruleAction, number, UInt32($0.count), $0.baseAddress)
                     }
                     if rc < 0 && rc != -EEXIST {
-                        throw SpecError(at.text, "libseccomp rejected the rule for \(name): \(String(cString: strerror(-rc)))")
+                        throw SpecError(at.text, SystemError("libseccomp rejected the rule for \(name)", errno: -rc).description)
                     }
                 }
             }
         }
-        let fd = skiff_memfd("seccomp")
-        guard fd >= 0 else { throw SpecError(path.text, "memfd_create: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let rc = seccomp_export_bpf(context, fd)
-        guard rc == 0 else { throw SpecError(path.text, "exporting the filter: \(String(cString: strerror(-rc)))") }
-        let size = lseek(fd, 0, SEEK_END)
-        var program = [UInt8](repeating: 0, count: Int(max(size, 0)))
-        let read = program.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard read == size, size > 0 else { throw SpecError(path.text, "reading the exported filter back") }
-        return program
+        done = true
+        return context
     }
 }

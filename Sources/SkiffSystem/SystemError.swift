@@ -16,14 +16,18 @@ public struct SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The errno's text, lowercased as it reads inside a sentence ("no such file or directory").
-    public var reason: String { String(cString: strerror(errno)).lowercasedFirst }
+    public var reason: String { Self.text(of: errno).lowercasedFirst }
+
+    /// The kernel's words for `code` ("No such file or directory"): the one place skiff asks
+    /// strerror.
+    public static func text(of code: Int32) -> String { String(cString: strerror(code)) }
 
     /// `step: errno text (detail)`; without an errno (a failure skiff found itself, errno 0),
     /// `step: detail`.
     public var description: String {
         let detail = self.detail.flatMap { $0.isEmpty ? nil : $0 }
         if errno == 0 { return "\(step): \(detail ?? "failed")" }
-        let text = String(cString: strerror(errno))
+        let text = Self.text(of: errno)
         let said = step.isEmpty ? text : "\(step): \(text)"
         return detail.map { "\(said) (\($0))" } ?? said
     }

@@ -91,15 +91,13 @@ func which(_ name: String) -> String? {
 }
 
 func absolute(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else { fatal("\(path): \(String(cString: strerror(errno)))") }
+    guard let resolved = realpath(path, nil) else { fatal(SystemError("\(path)", errno: errno).description) }
     defer { free(resolved) }
     return String(cString: resolved)
 }
 
 func writeFile(_ path: String, _ text: String) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0, text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { fatal("writing \(path)") }
-    close(fd)
+    do { try SkiffSystem.writeFile(Array(text.utf8), to: path) } catch { fatal(error.description) }
 }
 
 /// The default bundle (as `skiff spec` writes it) running /bin/true. ociVersion 1.0.2 is
@@ -139,7 +137,7 @@ func bundleConfig(
 
 /// A private mount namespace without the controller-less cgroup2 mount of a hybrid host.
 func enterBenchmarkMountNamespace() {
-    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNS)) == 0 else { fatal("unshare(CLONE_NEWNS): \(String(cString: strerror(errno)))") }
+    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNS)) == 0 else { fatal(SystemError("unshare(CLONE_NEWNS)", errno: errno).description) }
     guard mount(nil, "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else { fatal("making / a slave mount") }
     let hybrid = access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 && access("/sys/fs/cgroup/memory", F_OK) == 0
     if hybrid, umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) != 0 {
@@ -307,7 +305,7 @@ func concurrentRuns(_ path: String, root: String, count: Int, width: Int, tag: S
         let done = waitpid(-1, &status, 0)
         if done < 0 {
             if errno == EINTR { continue }
-            fatal("waiting for the runs: \(String(cString: strerror(errno)))")
+            fatal(SystemError("waiting for the runs", errno: errno).description)
         }
         running.remove(done)
         if status != 0 { fatal("\(path) run failed with wait status \(status) (\(width) at a time)") }
@@ -343,7 +341,7 @@ for (name, _) in binaries {
 /// bridge, veths and rules are made there and vanish with it (the machine's own network
 /// is never touched).
 if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
-    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal("unshare(CLONE_NEWNET): \(String(cString: strerror(errno)))") }
+    guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal(SystemError("unshare(CLONE_NEWNET)", errno: errno).description) }
     let annotations =
         #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
     mkdir(work + "/networked", 0o755)

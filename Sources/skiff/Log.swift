@@ -55,10 +55,8 @@ struct Log: Sendable {
         case .json: line = "{\"level\":\"\(level)\",\"msg\":\(Self.quote(message)),\"time\":\"\(time)\"}\n"
         case .text: line = "time=\"\(time)\" level=\(level) msg=\(Self.quote(message))\n"
         }
-        let fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        _ = line.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
+        guard let log = try? FileDescriptor(opening: file, O_WRONLY | O_APPEND | O_CREAT, mode: 0o644, step: file) else { return }
+        try? log.write(Array(line.utf8), step: file)
     }
 
     static func printError(_ line: String) {

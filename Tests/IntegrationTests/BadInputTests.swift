@@ -200,9 +200,11 @@ struct BadInputTests {
 /// too. (On a systemd host the driver is proven in vm/systemd.)
 @Suite("the systemd cgroup driver where there is no systemd host")
 struct SystemdDriverRefusalTests {
-    @Test func aHostThatIsNotSystemdOnPureV2IsRefused() {
-        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified") || !FileManager.default.fileExists(atPath: "/run/systemd/private")
-        else { return }
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified") || !FileManager.default.fileExists(atPath: "/run/systemd/private"),
+            "a host that is not systemd on pure cgroup v2"))
+    func aHostThatIsNotSystemdOnPureV2IsRefused() {
         let sandbox = Sandbox(args: ["true"])
         sandbox.writeConfig()
         let id = Harness.id("systemd")

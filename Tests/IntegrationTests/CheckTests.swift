@@ -47,7 +47,9 @@ struct CheckTests {
     static func expectNothingLeft(of pids: Int32..., sourceLocation: SourceLocation = #_sourceLocation) {
         for pid in pids {
             #expect(!FileManager.default.fileExists(atPath: "/tmp/skiff-check-\(pid)"), "a check's work directory is left", sourceLocation: sourceLocation)
-            let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "4", "-name", "skiff-check-\(pid)"]).stdout
+            // The task's id is `skiff-check-PID`; its cgroup `skiff-skiff-check-PID` under skiff's
+            // own (cgroupfs's rule for a config without cgroupsPath), at any depth.
+            let cgroups = Harness.run("/usr/bin/find", ["/sys/fs/cgroup", "-maxdepth", "12", "-type", "d", "-name", "*skiff-check-\(pid)"]).stdout
             #expect(cgroups.isEmpty, "a checked task's cgroup is left: \(cgroups)", sourceLocation: sourceLocation)
         }
     }

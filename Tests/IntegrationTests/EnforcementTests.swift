@@ -44,7 +44,7 @@ struct EnforcementTests {
         FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
         #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=137"))
-        let stats = cgroup(id).stats()
+        let stats = CgroupfsDriver().stats(cgroup(id))
         #expect(stats.memory.oomKills >= 1)
         #expect(stats.memory.max >= 25 << 20 && stats.memory.max <= 32 << 20, "peak \(stats.memory.max)")
         let json = sandbox.skiff(["stats", "--format", "json", id]).stdout
@@ -64,9 +64,9 @@ struct EnforcementTests {
             sandbox.skiff(["delete", "--force", id])
             sandbox.expectNothingLeft(id)
         }
-        let before = cgroup(id).stats().cpu
+        let before = CgroupfsDriver().stats(cgroup(id)).cpu
         usleep(3_000_000)
-        let after = cgroup(id).stats().cpu
+        let after = CgroupfsDriver().stats(cgroup(id)).cpu
         let used = Double(after.total - before.total) / 1e9
         #expect(used >= 0.51 && used <= 0.69, "used \(used) s of CPU in 3 s")
         #expect(after.throttledPeriods > before.throttledPeriods)
@@ -101,8 +101,8 @@ struct EnforcementTests {
         }
         let update = sandbox.skiff(["update", "--memory", "256m", "--pids-limit", "50", id])
         #expect(update.status == 0, "\(update.stderr)")
-        #expect(cgroup(id).stats().memory.limit == 256 << 20)
-        #expect(cgroup(id).stats().pids.limit == 50)
+        #expect(CgroupfsDriver().stats(cgroup(id)).memory.limit == 256 << 20)
+        #expect(CgroupfsDriver().stats(cgroup(id)).pids.limit == 50)
         FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
         #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=0"))
@@ -111,7 +111,7 @@ struct EnforcementTests {
         // standard devices allowed at create): as under runc, update leaves device rules alone.
         let json = #"{"memory": {"limit": 134217728}, "cpu": {"quota": 50000, "period": 100000}, "devices": [{"allow": false, "access": "rwm"}]}"#
         #expect(sandbox.skiff(["update", "--resources", "-", id], stdin: json).status == 0)
-        #expect(cgroup(id).stats().memory.limit == 128 << 20)
+        #expect(CgroupfsDriver().stats(cgroup(id)).memory.limit == 128 << 20)
         let null = sandbox.skiff(["exec", id, "sh", "-c", "echo kept > /dev/null && cat /dev/zero | head -c 1 | wc -c"])
         #expect(null.status == 0 && null.output == "1", "\(null.stderr)")
     }

@@ -88,8 +88,12 @@ struct NetworkTests {
         #expect(node.inNode(["ip", "link", "set", "skiff0", "up"]).status == 0)
         node.startServer("db", ports: [5432, 6379], ["groups": "db", "ingress": "tcp 5432,6379 10.77.0.0/16"])
         node.startServer("app", ports: [80], ["egress": "tcp 5432 db"])
-        node.startServer("sealed", ports: [80], ["egress": ""])
+        let sealed = node.startServer("sealed", ports: [80], ["egress": ""])
         let db = try #require(node.address(of: "db"))
+        // The sealed task runs, with its address: its failed connection below is its rules'.
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        #expect(node.address(of: "sealed") != nil)
+        #expect(node.exec("sealed", ["echo", "alive"]).output == "alive")
         #expect(node.connect(from: "app", to: db, port: 5432) == "db")
         #expect(node.connect(from: "app", to: db, port: 6379) == "")  // not in app's egress
         #expect(!node.ping(from: "app", to: "10.77.0.1"))
@@ -155,22 +159,29 @@ struct NetworkTests {
         node.expectNothingLeft()
     }
 
-    /// `create` killed at many instants, then `delete --force`: no veth, rule or lease.
+    /// `create` killed at many instants, then `delete --force`: no veth, rule or lease. The
+    /// instants spread over the whole create (its network setup alone takes ~35 ms here), and
+    /// some rounds must have been killed with a lease or a veth already made: otherwise every
+    /// kill landed before the network, and the test proved nothing about the network's undo.
     @Test func killedCreateLeavesNoNetwork() throws {
         let node = NetworkNode()
         let spec = node.spec("exec sleep 1000", ["groups": "web", "ingress": "tcp 80 web"])
         let bundle = node.writeBundle("killed", spec)
-        for instant in 0..<12 {
+        var killedMidNetwork = 0
+        for instant in 0..<16 {
             let id = "k\(instant)"
             let create = Harness.start(
                 ["--net=/run/netns/\(node.name)", "--", Harness.skiff, "--root", node.root, "create", "--bundle", bundle, id],
                 executable: "/usr/bin/nsenter")
-            usleep(UInt32(1000 + instant * 700))
-            create.process.interrupt()
+            usleep(UInt32(2000 + instant * 6000))  // 2 to 92 ms
             kill(create.process.processIdentifier, SIGKILL)
             _ = create.finish()
+            // What the killed create left for delete --force: a lease naming it, or a task veth.
+            if node.leases().contains(where: { $0.id == id }) || !node.veths().isEmpty { killedMidNetwork += 1 }
             #expect(node.skiff(["delete", "--force", id]).status == 0)
+            #expect(!node.leases().contains { $0.id == id }, "round \(instant) left its lease behind")
         }
+        #expect(killedMidNetwork > 0, "no kill landed after the network was made: the rounds proved nothing about its undo")
         node.expectNothingLeft()
     }
 

@@ -9,6 +9,12 @@ import Testing
 /// config a careless or hostile tenant could write.
 @Suite("the node is never harmed")
 struct NodeSafetyTests {
+    static var hybridWithHugetlbOnV2: Bool {
+        let system = CgroupSystem.current()
+        let pages = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages")) ?? []
+        return !system.isPureV2 && system.unified?.controllers.contains("hugetlb") == true && !pages.isEmpty
+    }
+
     /// A process of the test's own, in the test's own cgroups (skiff's caller's).
     final class Bystander {
         let pid: pid_t
@@ -61,9 +67,12 @@ struct NodeSafetyTests {
     }
 
     /// The caller's own cgroup given as an absolute path.
-    @Test func theCallersOwnCgroupIsRefused() throws {
-        // Only where skiff's caller sits below a hierarchy's root (here: the memory hierarchy).
-        guard let own = CgroupSystem.current().participating().first(where: { $0.ownPath != "/" }) else { return }
+    @Test(
+        .enabled(
+            if: CgroupSystem.current().participating().contains { $0.ownPath != "/" },
+            "skiff's caller below a hierarchy's root (here: the memory hierarchy)"))
+    func theCallersOwnCgroupIsRefused() throws {
+        let own = try #require(CgroupSystem.current().participating().first { $0.ownPath != "/" })
         let bystander = Bystander()
         let sandbox = Sandbox(args: ["true"])
         sandbox.spec.linux?.cgroupsPath = own.ownPath
@@ -149,17 +158,16 @@ struct NodeSafetyTests {
     /// the v2 root's subtree_control as it was; one that does turns it on in its ancestors
     /// and, once the last container below them goes, off again, and the parents skiff made go
     /// too (whichever skiff deletes that last container).
-    @Test func v2AncestorsAreLeftAsFound() throws {
+    @Test(.enabled(if: Self.hybridWithHugetlbOnV2, "a hybrid host whose v2 hierarchy carries hugetlb, with huge pages"))
+    func v2AncestorsAreLeftAsFound() throws {
         let system = CgroupSystem.current()
-        guard let unified = system.unified, !system.isPureV2 else { return }
+        let unified = try #require(system.unified)
         let control = unified.mountPoint + "/cgroup.subtree_control"
         let before = try String(contentsOfFile: control, encoding: .utf8)
         let sandbox = Sandbox(args: ["true"])
         #expect(sandbox.run().status == 0)
         #expect(try String(contentsOfFile: control, encoding: .utf8) == before)
-        guard unified.controllers.contains("hugetlb"),
-            let size = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.sorted().first
-        else { return }
+        let size = try #require((try? FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/mm/hugepages"))?.sorted().first)
         // hugepages-2048kB -> 2MB
         let kilobytes = Int(size.dropFirst("hugepages-".count).dropLast(2)) ?? 2048
         let pageSize = kilobytes >= 1024 * 1024 ? "\(kilobytes / 1024 / 1024)GB" : "\(kilobytes / 1024)MB"

@@ -17,12 +17,12 @@ struct ResourceTests {
         let cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: system)
         func read(_ controller: String, _ v2: String, _ v1: String) -> String {
             let directory = cgroup.directory(for: controller)!
-            let file = directory.path + "/" + (directory.version == "v2" ? v2 : v1)
+            let file = directory.path + "/" + (directory.version == .v2 ? v2 : v1)
             return ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         #expect(read("memory", "memory.max", "memory.limit_in_bytes") == String(64 << 20))
         #expect(read("pids", "pids.max", "pids.max") == "12")
-        if cgroup.directory(for: "cpu")?.version == "v2" {
+        if cgroup.directory(for: "cpu")?.version == .v2 {
             #expect(read("cpu", "cpu.max", "") == "20000 100000")
         } else {
             #expect(read("cpu", "", "cpu.cfs_quota_us") == "20000")

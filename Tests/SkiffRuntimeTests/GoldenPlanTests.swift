@@ -7,87 +7,72 @@ import Testing
 @testable import SkiffRuntime
 
 /// The launch plan of representative configs, operation by operation, against a golden file
-/// (`golden/NAME.plan`): a change to the create path shows up here as a readable diff. Set
-/// SKIFF_UPDATE_GOLDEN=1 to write the files anew after a change that is meant.
+/// (`golden/NAME.plan`): a change to the create path shows up here as a readable diff. The
+/// planner reads nothing of the host, so each config also says the host it is planned for
+/// (`PlanFixtures`): hybrid, v1 and pure v2 cgroups, joined namespaces, idmapped mounts,
+/// user namespaces, rootless, exec, all without root. Set SKIFF_UPDATE_GOLDEN=1 to write the
+/// files anew after a change that is meant.
 @Suite("golden launch plans")
 struct GoldenPlanTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("golden").path
 
-    /// One line per operation: its name, its arguments, its strings.
+    /// One line per operation: its name (skiff_plan.h's table), its arguments (mount and
+    /// clone flags by name), its strings; then the descriptors the plan asks for.
     static func render(_ plan: LaunchPlan) -> String {
-        plan.operations.map { op in
-            let name = names[op.code.rawValue] ?? "OP\(op.code.rawValue)"
-            let args = op.args.map(String.init).joined(separator: " ")
-            let strings = op.strings.map { "\"\($0)\"" }.joined(separator: " ")
-            return [name, args, strings].filter { !$0.isEmpty }.joined(separator: " ")
-        }.joined(separator: "\n") + "\n"
+        let operations = plan.operations.map { op in
+            let args = PlanRendering.arguments(of: op).joined(separator: " ")
+            let strings = op.strings.map { "\"\($0.replacingOccurrences(of: "\n", with: "\\n"))\"" }.joined(separator: " ")
+            return [op.name, args, strings].filter { !$0.isEmpty }.joined(separator: " ")
+        }
+        let descriptors = plan.descriptors.enumerated().map { "FD \($0.offset): \($0.element)" }
+        return (operations + descriptors).joined(separator: "\n") + "\n"
     }
 
-    static let names: [UInt32: String] = [
-        SKIFF_OP_SETNS.rawValue: "SETNS", SKIFF_OP_UNSHARE.rawValue: "UNSHARE", SKIFF_OP_FORK.rawValue: "FORK",
-        SKIFF_OP_SYNC.rawValue: "SYNC", SKIFF_OP_HOSTNAME.rawValue: "HOSTNAME", SKIFF_OP_DOMAINNAME.rawValue: "DOMAINNAME",
-        SKIFF_OP_RLIMIT.rawValue: "RLIMIT", SKIFF_OP_OOM_SCORE_ADJ.rawValue: "OOM_SCORE_ADJ", SKIFF_OP_PROPAGATE.rawValue: "PROPAGATE",
-        SKIFF_OP_ROOTFS.rawValue: "ROOTFS", SKIFF_OP_MOUNT.rawValue: "MOUNT", SKIFF_OP_REMOUNT.rawValue: "REMOUNT",
-        SKIFF_OP_MKNOD.rawValue: "MKNOD", SKIFF_OP_SYMLINK.rawValue: "SYMLINK", SKIFF_OP_PIVOT.rawValue: "PIVOT",
-        SKIFF_OP_READONLY_ROOT.rawValue: "READONLY_ROOT", SKIFF_OP_READONLY_PATH.rawValue: "READONLY_PATH",
-        SKIFF_OP_MASK_PATH.rawValue: "MASK_PATH", SKIFF_OP_SYSCTL.rawValue: "SYSCTL", SKIFF_OP_CHDIR.rawValue: "CHDIR",
-        SKIFF_OP_USER.rawValue: "USER", SKIFF_OP_CAPS.rawValue: "CAPS", SKIFF_OP_NO_NEW_PRIVS.rawValue: "NO_NEW_PRIVS",
-        SKIFF_OP_CLOSE_FDS.rawValue: "CLOSE_FDS", SKIFF_OP_EXEC.rawValue: "EXEC", SKIFF_OP_MKDIR.rawValue: "MKDIR",
-        SKIFF_OP_BOUNDING.rawValue: "BOUNDING", SKIFF_OP_SESSION_KEYRING.rawValue: "SESSION_KEYRING",
-        SKIFF_OP_SECCOMP.rawValue: "SECCOMP", SKIFF_OP_TIME_NAMESPACE.rawValue: "TIME_NAMESPACE",
-        SKIFF_OP_USERNS_ROOT.rawValue: "USERNS_ROOT", SKIFF_OP_HOOK.rawValue: "HOOK", SKIFF_OP_CONSOLE.rawValue: "CONSOLE",
-        SKIFF_OP_CHROOT.rawValue: "CHROOT", SKIFF_OP_EXEC_LABEL.rawValue: "EXEC_LABEL",
-        SKIFF_OP_PERSONALITY.rawValue: "PERSONALITY", SKIFF_OP_IO_PRIORITY.rawValue: "IO_PRIORITY",
-        SKIFF_OP_SCHEDULER.rawValue: "SCHEDULER", SKIFF_OP_CPU_AFFINITY.rawValue: "CPU_AFFINITY",
-    ]
-
-    /// The same host for every run: no cgroup hierarchies, a fixed capability range.
-    static func plan(_ spec: Spec, waitForStart: Bool = true, configure: (inout PlanBuilder) -> Void = { _ in }) throws -> LaunchPlan {
-        var builder = PlanBuilder(spec: spec, bundle: "/bundle", rootfs: "/bundle/rootfs", cgroupSystem: CgroupSystem(hierarchies: []), cgroup: nil)
-        builder.lastCapability = 40
-        builder.containerID = "golden"
-        configure(&builder)
-        return try builder.build(waitForStart: waitForStart).plan
+    struct Config: Sendable {
+        var name: String
+        var spec: @Sendable () -> Spec
+        var host: HostFacts = PlanFixtures.host
+        var options: @Sendable () -> PlanBuilder.Options = { PlanFixtures.options() }
+        var exec = false
     }
 
-    static let configs: [(name: String, spec: @Sendable () -> Spec, configure: @Sendable (inout PlanBuilder) -> Void)] = [
-        (
-            "default",
-            {
-                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-                spec.linux?.seccomp = nil
-                return spec
-            }, { _ in }
-        ),
-        (
-            "seccomp-without-nnp",
-            {
+    static func withoutSeccomp() -> Spec {
+        var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+        spec.linux?.seccomp = nil
+        return spec
+    }
+
+    static let configs: [Config] = [
+        Config(name: "default", spec: withoutSeccomp),
+        Config(
+            name: "seccomp-without-nnp",
+            spec: {
                 var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
                 spec.process?.noNewPrivileges = false
                 return spec
-            }, { $0.seccomp = (descriptor: 9, flags: 0) }
-        ),
-        ("user-namespace", { Spec.rootlessSpec(uid: 1000, gid: 1000, rootfs: "/bundle/rootfs") }, { _ in }),
-        (
-            "no-mount-namespace",
-            {
-                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
+            },
+            options: { PlanFixtures.options { $0.seccompFlags = 0 } }),
+        Config(name: "user-namespace", spec: { Spec.rootlessSpec(uid: 1000, gid: 1000, rootfs: "/bundle/rootfs") }),
+        Config(
+            name: "rootless-without-cgroups", spec: { Spec.rootlessSpec(uid: 1000, gid: 1000, rootfs: "/bundle/rootfs") },
+            host: PlanFixtures.unprivilegedHost),
+        Config(
+            name: "no-mount-namespace",
+            spec: {
+                var spec = withoutSeccomp()
                 spec.mounts = nil
                 spec.linux?.maskedPaths = nil
                 spec.linux?.readonlyPaths = nil
-                spec.linux?.seccomp = nil
                 spec.linux?.namespaces?.removeAll { $0.kind == .mount }
                 spec.root?.readonly = false
                 spec.process?.env = ["PATH=/bin", "HOME=/root"]
                 spec.process?.user = .init(uid: 1000, gid: 1000, additionalGids: [10, 20])
                 return spec
-            }, { _ in }
-        ),
-        (
-            "hooks-and-sysctls",
-            {
-                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-                spec.linux?.seccomp = nil
+            }),
+        Config(
+            name: "hooks-and-sysctls",
+            spec: {
+                var spec = withoutSeccomp()
                 spec.linux?.sysctl = ["net.ipv4.ip_forward": "1", "kernel.shmmni": "100"]
                 spec.hooks = .init(
                     prestart: [.init(path: "/bin/true")], createContainer: [.init(path: "/bin/true", args: ["true", "c"])],
@@ -95,31 +80,80 @@ struct GoldenPlanTests {
                 spec.process?.rlimits = [.init(type: "RLIMIT_NOFILE", hard: 1024, soft: 512)]
                 spec.process?.oomScoreAdj = 100
                 return spec
-            }, { $0.network = true }
-        ),
-        (
-            "scheduling-and-personality",
-            {
-                var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
-                spec.linux?.seccomp = nil
+            },
+            options: { PlanFixtures.options { $0.network = true } }),
+        Config(
+            name: "scheduling-and-personality",
+            spec: {
+                var spec = withoutSeccomp()
                 spec.process?.scheduler = .init(policy: "SCHED_DEADLINE", flags: ["SCHED_FLAG_RESET_ON_FORK"], runtime: 1, deadline: 2, period: 3)
                 spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_IDLE", priority: 7)
                 spec.linux?.personality = .init(domain: "LINUX32")
                 return spec
-            }, { _ in }
-        ),
+            }),
+        Config(
+            name: "cgroup-hybrid", spec: PlanFixtures.withCgroupMount(cgroupNamespace: false),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.hybrid) }),
+        Config(
+            name: "cgroup-hybrid-namespace", spec: PlanFixtures.withCgroupMount(cgroupNamespace: true),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.hybrid) }),
+        Config(
+            name: "cgroup-v1", spec: PlanFixtures.withCgroupMount(cgroupNamespace: false),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.v1Only) }),
+        Config(
+            name: "cgroup-v2", spec: PlanFixtures.withCgroupMount(cgroupNamespace: false),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.pureV2) }),
+        Config(
+            name: "cgroup-v2-namespace", spec: PlanFixtures.withCgroupMount(cgroupNamespace: true),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.pureV2) }),
+        Config(
+            name: "cgroup-v2-systemd", spec: PlanFixtures.withCgroupMount(cgroupNamespace: true),
+            options: { PlanFixtures.options(cgroupOn: PlanFixtures.pureV2, driver: SystemdDriver(system: PlanFixtures.pureV2, user: false)) }),
+        Config(name: "joined-namespaces", spec: PlanFixtures.joiningNamespaces, host: PlanFixtures.hostWithJoinedNamespaces),
+        Config(name: "idmapped-mounts", spec: PlanFixtures.withIdmappedMount, host: PlanFixtures.hostWithBindSources),
+        Config(
+            name: "exec", spec: withoutSeccomp,
+            options: {
+                PlanFixtures.options {
+                    $0.waitForStart = false
+                    $0.console = true
+                    $0.seccompFlags = 1 << 3
+                }
+            }, exec: true),
     ]
+
+    static func plan(_ config: Config) throws -> LaunchPlan {
+        var builder = PlanBuilder(spec: config.spec(), bundle: "/bundle", rootfs: "/bundle/rootfs", host: config.host, options: config.options())
+        if config.exec {
+            var process = config.spec().process!
+            process.args = ["/bin/sh", "-c", "echo exec"]
+            process.terminal = true
+            process.execCPUAffinity = .init(initial: "0", final: "0-1")
+            let flags = PlanBuilder.cloneFlags[.pid]! | PlanBuilder.cloneFlags[.mount]! | PlanBuilder.cloneFlags[.network]!
+            return try builder.buildExec(process: process, namespaceFlags: flags).plan
+        }
+        return try builder.build().plan
+    }
 
     @Test(arguments: configs.map(\.name))
     func planMatchesItsGoldenFile(_ name: String) throws {
         let config = try #require(Self.configs.first { $0.name == name })
-        let rendered = Self.render(try Self.plan(config.spec(), configure: config.configure))
+        let rendered = Self.render(try Self.plan(config))
         let path = Self.directory + "/\(name).plan"
         if ProcessInfo.processInfo.environment["SKIFF_UPDATE_GOLDEN"] != nil {
             try rendered.write(toFile: path, atomically: true, encoding: .utf8)
         }
         let golden = try String(contentsOfFile: path, encoding: .utf8)
         #expect(rendered == golden, "the plan of \(name) changed:\n\(rendered)")
+    }
+
+    /// Every operation skiff-init knows has a name in skiff_plan.h's one table.
+    @Test func everyOperationHasItsNameInTheSharedTable() {
+        for code in 0...40 where code != 0 {
+            let name = PlanOperation(skiff_op(rawValue: UInt32(code))).name
+            #expect(!name.hasPrefix("operation"), "operation \(code) has no name in skiff_plan.h")
+        }
+        #expect(PlanOperation(skiff_op(rawValue: 999)).name == "operation 999")
     }
 
     /// The wire format of skiff_plan.h: a header of size, op, nstr and six 64-bit arguments,

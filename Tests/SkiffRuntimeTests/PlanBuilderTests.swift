@@ -7,8 +7,8 @@ import Testing
 
 @Suite("launch plans")
 struct PlanBuilderTests {
-    func builder(_ spec: Spec) -> PlanBuilder {
-        PlanBuilder(spec: spec, bundle: "/bundle", rootfs: "/bundle/rootfs", cgroupSystem: CgroupSystem(hierarchies: []), cgroup: nil)
+    func builder(_ spec: Spec, host: HostFacts = PlanFixtures.host, _ change: (inout PlanBuilder.Options) -> Void = { _ in }) -> PlanBuilder {
+        PlanBuilder(spec: spec, bundle: "/bundle", rootfs: "/bundle/rootfs", host: host, options: PlanFixtures.options(change))
     }
 
     /// A config written on a newer kernel still runs: capabilities this kernel lacks are
@@ -17,11 +17,12 @@ struct PlanBuilderTests {
         var spec = Spec.defaultSpec(rootfs: "/bundle/rootfs")
         spec.linux?.seccomp = nil
         spec.process?.capabilities = .init(bounding: ["CAP_KILL", "CAP_BPF"], effective: ["CAP_KILL"], permitted: ["CAP_KILL", "CAP_BPF"])
-        var planner = builder(spec)
-        planner.lastCapability = 37  // a kernel before CAP_PERFMON (38) and CAP_BPF (39)
-        let output = try planner.build(waitForStart: false)
+        var host = PlanFixtures.host
+        host.lastCapability = 37  // a kernel before CAP_PERFMON (38) and CAP_BPF (39)
+        var planner = builder(spec, host: host)
+        let output = try planner.build()
         #expect(
-            planner.warnings == [
+            output.warnings == [
                 "process.capabilities.bounding: CAP_BPF is not known to this kernel, skipped",
                 "process.capabilities.permitted: CAP_BPF is not known to this kernel, skipped",
             ])
@@ -38,9 +39,8 @@ struct PlanBuilderTests {
         for noNewPrivileges in [true, false] {
             spec.process?.noNewPrivileges = noNewPrivileges
             for (flags, loadBeforeReady) in [(UInt32(0), false), (UInt32(1 << 3), true)] {
-                var planner = builder(spec)
-                planner.seccomp = (descriptor: 9, flags: flags)
-                let operations = try planner.build(waitForStart: false).plan.operations
+                var planner = builder(spec) { $0.seccompFlags = flags }
+                let operations = try planner.build().plan.operations
                 let codes = operations.map(\.code)
                 let seccomp = try #require(operations.first { $0.code == SKIFF_OP_SECCOMP })
                 #expect(codes.firstIndex(of: SKIFF_OP_SECCOMP)! > codes.firstIndex(of: SKIFF_OP_CHDIR)!)

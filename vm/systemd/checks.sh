@@ -4,46 +4,16 @@
 # line per check ("ok - name" / "not ok - name: why"), `systemctl status` of a skiff scope
 # ("  | " lines), and "N passed, N failed".
 P=/payload
-SKIFF=$P/skiff ROOTFS=$P/rootfs
-STATE=/run/skiff-checks
-WORK=$(mktemp -d /tmp/skiff-checks.XXXXXX)
-CG=/sys/fs/cgroup
-pass=0 fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-notok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
-skiff() { "$SKIFF" --systemd-cgroup --root "$STATE" "$@"; }
-pid_of() { skiff state "$1" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+SKIFF=$P/skiff ROOTFS=$P/rootfs SKIFF_FLAGS=--systemd-cgroup
+. "$P/checks-lib.sh"
 echo "SKIFF-VM-START systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running), $(stat -fc %T $CG), kernel $(uname -r)"
 echo "SKIFF-VM-START clients: $(podman --version), containerd $(containerd --version | cut -d' ' -f3), $(dockerd --version 2>&1 | cut -d, -f1)"
 
-# bundle NAME ARGS-JSON RESOURCES-JSON CGROUPS-PATH
-bundle() {
-    mkdir -p "$WORK/$1"
-    path=${4:+"\"cgroupsPath\": \"$4\","}
-    cat > "$WORK/$1/config.json" <<JSON
-{"ociVersion": "1.2.0",
- "process": {"user": {"uid": 0, "gid": 0}, "args": $2, "env": ["PATH=/bin:/sbin:/usr/bin:/usr/sbin"], "cwd": "/",
-             "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}},
- "root": {"path": "$ROOTFS", "readonly": true},
- "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid", "nodev", "noexec"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "nodev", "noexec"]}],
- "linux": {$path "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "cgroup"}],
-           "resources": $3}}
-JSON
-}
-
-wait_for() {
-    i=0
-    while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt $(($3 * 10)) ] && return 1; sleep 0.1
-    done
-}
+# Every container here has a read-only root; bundle's 6th argument is its cgroupsPath.
+sbundle() { bundle "$1" "$2" "$3" '[]' '["CAP_KILL"]' "$4" true; }
 
 # --- a scope in system.slice, limits as properties, systemctl knows it ---
-bundle web '["sh", "-c", "echo ready; sleep 300"]' '{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 50000, "period": 100000}, "devices": [{"allow": false, "access": "rwm"}]}'
+sbundle web '["sh", "-c", "echo ready; sleep 300"]' '{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 50000, "period": 100000}, "devices": [{"allow": false, "access": "rwm"}]}'
 # (A detached container keeps its stdio: never a pipe the checks wait on.)
 skiff run -d -b "$WORK/web" web > "$WORK/web.out" 2>&1 && ok "run -d under --systemd-cgroup" || notok "run -d under --systemd-cgroup" "$(cat "$WORK/web.out")"
 unit=skiff-web.scope
@@ -75,21 +45,21 @@ systemctl status $unit >/dev/null 2>&1; [ $? -eq 4 ] && ok "delete stops the uni
 [ ! -e $CG/system.slice/$unit ] && [ ! -e $STATE/web ] && ok "delete leaves no cgroup and no state" || notok "delete leaves nothing" "$(ls -d $CG/system.slice/$unit $STATE/web 2>&1)"
 
 # --- the kernel enforces the limits: OOM kill counted, CPU throttled, fork stopped ---
-bundle hog '["sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=100M count=1; echo dd=$?"]' '{"memory": {"limit": 33554432}}'
+sbundle hog '["sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=100M count=1; echo dd=$?"]' '{"memory": {"limit": 33554432}}'
 out=$(skiff run -b "$WORK/hog" hog 2>&1)
 case "$out" in *dd=137*) ok "memory: a 100 MiB dd under 32 MiB is OOM-killed" ;; *) notok "memory: OOM kill" "$out" ;; esac
-bundle busy '["sh", "-c", "while :; do :; done"]' '{"cpu": {"quota": 20000, "period": 100000}}'
+sbundle busy '["sh", "-c", "while :; do :; done"]' '{"cpu": {"quota": 20000, "period": 100000}}'
 skiff run -d -b "$WORK/busy" busy > /dev/null 2>&1
 sleep 2
 throttled=$(sed -n 's/^nr_throttled //p' $CG/system.slice/skiff-busy.scope/cpu.stat)
 [ "${throttled:-0}" -gt 0 ] && ok "cpu: throttled (nr_throttled=$throttled)" || notok "cpu: throttled" "nr_throttled=$throttled"
 skiff delete --force busy
-bundle forks '["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); echo $i; done"]' '{"pids": {"limit": 10}}'
+sbundle forks '["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); echo $i; done"]' '{"pids": {"limit": 10}}'
 last=$(skiff run -b "$WORK/forks" forks 2>/dev/null | tail -n 1)
 [ "$last" = 9 ] && ok "pids: fork stops at the limit" || notok "pids: fork stops at the limit" "last child $last"
 
 # --- kubepods-style slices are made with systemd's nesting ---
-bundle pod '["sleep", "300"]' '{"memory": {"limit": 67108864}}' "kubepods-burstable-pod1234.slice:cri-containerd:abc"
+sbundle pod '["sleep", "300"]' '{"memory": {"limit": 67108864}}' "kubepods-burstable-pod1234.slice:cri-containerd:abc"
 skiff run -d -b "$WORK/pod" pod > "$WORK/pod.out" 2>&1 || notok "run in kubepods-burstable-pod1234.slice" "$(cat "$WORK/pod.out")"
 [ -d $CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abc.scope ] \
     && ok "the scope sits in its nested slices" || notok "nested slices" "$(find $CG -name 'cri-containerd-abc.scope' 2>&1)"
@@ -97,7 +67,7 @@ skiff delete --force pod
 [ ! -e $CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-abc.scope ] && ok "and goes on delete" || notok "the pod scope goes" "left"
 
 # --- killed at any instant, then delete --force: no unit, no cgroup ---
-bundle killed '["true"]' '{"pids": {"limit": 10}}'
+sbundle killed '["true"]' '{"pids": {"limit": 10}}'
 left=""
 for delay in 0.005 0.02 0.05 0.1 0.2 0.4; do
     skiff create -b "$WORK/killed" killed >/dev/null 2>&1 &
@@ -109,7 +79,7 @@ done
 [ -z "$left" ] && ok "create killed at 6 instants, then delete --force: nothing left" || notok "killed creates" "$left"
 
 # --- bad input: one line, nothing left ---
-bundle bad '["true"]' '{}' "system.slice:skiff:bad name"
+sbundle bad '["true"]' '{}' "system.slice:skiff:bad name"
 out=$(skiff run -b "$WORK/bad" bad 2>&1)
 case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has characters systemd does not allow"*) ok "a bad unit name is named" ;; *) notok "bad unit name" "$out" ;; esac
 [ ! -e $STATE/bad ] && ! systemctl list-units --all --no-legend | grep -q "skiff-bad" && ok "and nothing is left" || notok "bad input left something" "$(ls $STATE)"
@@ -118,7 +88,7 @@ case "$out" in "skiff: linux.cgroupsPath: the unit \"skiff-bad name.scope\" has 
 # as it was: not stopped, not reset.
 systemd-run --quiet --scope --unit=skiff-others -p RuntimeMaxSec=1 sleep 30 > /dev/null 2>&1
 if systemctl is-failed -q skiff-others.scope; then
-    bundle others '["true"]' '{}' "system.slice:skiff:others"
+    sbundle others '["true"]' '{}' "system.slice:skiff:others"
     out=$(skiff run -b "$WORK/others" others 2>&1)
     case "$out" in *"skiff-others.scope"*) ok "a unit of others' with the container's name: create fails" ;; *) notok "others' unit" "$out" ;; esac
     systemctl is-failed -q skiff-others.scope && [ ! -e $STATE/others ] && ok "and the unit is left as it was" || notok "others' unit changed" "$(systemctl status skiff-others.scope 2>&1 | head -3)"
@@ -127,7 +97,7 @@ else
     notok "a failed scope to test with" "$(systemctl status skiff-others.scope 2>&1 | head -3)"
 fi
 # A slice as the container's unit (runc's library would make it): refused, no slice made.
-bundle slice '["true"]' '{}' "system.slice:skiff:user-4242.slice"
+sbundle slice '["true"]' '{}' "system.slice:skiff:user-4242.slice"
 out=$(skiff run -b "$WORK/slice" slice 2>&1)
 case "$out" in "skiff: linux.cgroupsPath: \"system.slice:skiff:user-4242.slice\": the name is a slice"*) ok "a slice as the unit is refused" ;; *) notok "slice as the unit" "$out" ;; esac
 [ ! -e $STATE/slice ] && ! systemctl list-units --all --no-legend | grep -q "user-4242.slice" && ok "and no slice is made" || notok "slice as the unit left something" "$(systemctl list-units --all --no-legend | grep user-4242)"
@@ -223,20 +193,6 @@ ctr task kill -s KILL c2 > /dev/null 2>&1; for i in $(seq 50); do ctr task ls 2>
 ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 [ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "$unitname" && ok "ctr task kill, rm: no scope, no cgroup" || notok "containerd delete leaves nothing" "$(ls -d "$scope" 2>&1)"
 
-# scenario NAME OUTPUT: a shared scenario's `ok`/`not ok` lines (Tests/IntegrationTests/helpers,
-# the same the host's integration tests run) counted as this VM's checks.
-# When one fails, what the scenario printed besides its checks follows as "  # " lines.
-scenario() {
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) ok "$1: ${line#ok - }" ;;
-            "not ok - "*) notok "$1: ${line#not ok - }" "below" ;;
-        esac
-    done < "$2"
-    grep -q "^ok - " "$2" || notok "$1: the scenario ran" "below"
-    grep -q "^not ok - " "$2" && grep -v "^ok - " "$2" | tail -n 40 | sed 's/^/  # /'
-}
-
 # --- the VM's kernel has no modules of its own: the host's bridge and veth (for the pods' CNI) ---
 for module in net/llc/llc net/802/stp net/bridge/bridge drivers/net/veth; do
     insmod $P/modules/$module.ko 2>/dev/null || grep -q "^$(basename $module) " /proc/modules || notok "loading $module" "insmod failed"
@@ -273,13 +229,13 @@ done
 echo "  # docker OOMKilled on this VM (exit status, OOMKilled): skiff $oom_skiff, runc $oom_runc"
 case "$oom_skiff $oom_runc" in "137 "*" 137 "*) ok "docker --memory: OOM-killed (137) under skiff as under runc" ;; *) notok "docker OOM" "skiff: $oom_skiff, runc: $oom_runc" ;; esac
 DOCKER=docker SCRATCH=$WORK/docker OOM_KILLED_REPORTED=no $P/docker-scenario.sh > "$WORK/docker.out" 2>&1
-scenario docker "$WORK/docker.out"
+scenario docker "$WORK/docker.out" $?
 kill $dockerd_pid; wait $dockerd_pid
 
 # --- buildah at its defaults, skiff as --runtime, in a storage of the checks' own ---
 BUILDAH="buildah --root $WORK/buildah/storage --runroot $WORK/buildah/run --storage-driver vfs" SKIFF=$SKIFF ROOTFS=$ROOTFS SCRATCH=$WORK/buildah \
     $P/buildah-scenario.sh > "$WORK/buildah.out" 2>&1
-scenario buildah "$WORK/buildah.out"
+scenario buildah "$WORK/buildah.out" $?
 
 # --- Kubernetes: containerd's CRI plugin with SystemdCgroup = true, a pod whose RuntimeClass
 # handler is skiff; containerd and the pods' CNI bridge in a network namespace of their own ---
@@ -293,12 +249,11 @@ ctr -a $CRI_DIR/containerd.sock -n k8s.io images import --no-unpack $CRI_DIR/ima
     && ok "CRI: the images imported" || notok "CRI: the images" "$(tail -n 3 "$WORK/cri-import.out")"
 env SOCKET=$CRI_DIR/containerd.sock CRI=$P/cri/cri.py CRI_PYTHON_OUT=$CRI_DIR/python CGROUP_PARENT=kubepods-besteffort-podskiffcri.slice \
     LOG_DIRECTORY=$CRI_DIR/logs SKIFF=$SKIFF SKIFF_ROOT=$CRI_DIR/runtime/k8s.io SYSTEMD_UNITS=yes $P/cri/pod-scenario.sh > "$WORK/cri.out" 2>&1
-scenario CRI "$WORK/cri.out"
+scenario CRI "$WORK/cri.out" $?
 grep -q "restrict_oom_score_adj = false" $CRI_DIR/config.toml && ok "CRI: pods get containerd's oom_score_adj -998 (not restricted here)" || notok "CRI: oom_score_adj" "restricted"
 [ -z "$(ls $CRI_DIR/ipam/skiff-pods 2>/dev/null | grep '^10\.')" ] && ok "CRI: no address lease is left" || notok "CRI: leases left" "$(ls $CRI_DIR/ipam/skiff-pods)"
 kill $cri_pid; wait $cri_pid
 ip netns delete skiff-cri
 
-rm -rf "$WORK"
-echo "$pass passed, $fail failed"
+finish
 echo "SKIFF-VM-DONE"

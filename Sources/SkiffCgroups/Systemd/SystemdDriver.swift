@@ -14,9 +14,10 @@ import SkiffSystem
 public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one command's: `pending` set by create, read by attach
     public static let name = "systemd"
 
-    /// The host's hierarchies, read when first needed (see `CgroupfsDriver.system`).
-    private var system: CgroupSystem { systemReader() }
-    private let systemReader: @Sendable () -> CgroupSystem
+    /// What systemd leaves to the files of the cgroup it made (joining, listing, signalling,
+    /// freezing, reading, and the last of removing) is cgroupfs's work: done by one.
+    private let cgroupfs: CgroupfsDriver
+    private var system: CgroupSystem { cgroupfs.system }
     private var pending: ResourcePlan?
     private let user: Bool
     /// One connection to the manager for all a command asks of it (authenticating and
@@ -35,13 +36,12 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
     }
 
     public init(system: CgroupSystem, user: Bool = geteuid() != 0) {
-        systemReader = { system }
+        cgroupfs = CgroupfsDriver(system: system)
         self.user = user
     }
 
     public init(user: Bool = geteuid() != 0) {
-        let layout = LazyCgroupSystem()
-        systemReader = { layout.value }
+        cgroupfs = CgroupfsDriver()
         self.user = user
     }
 
@@ -70,7 +70,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
             relativePath: relative,
             directories: [
                 .init(
-                    path: unified.mountPoint + relative, version: "v2", controllers: unified.controllers,
+                    path: unified.mountPoint + relative, version: .v2, controllers: unified.controllers,
                     existed: false, hierarchyRoot: unified.mountPoint)
             ])
         cgroup.driver = Self.name
@@ -101,7 +101,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         }
         // A scope that runs already (exec): a process joins it as in any delegated cgroup.
         if CgroupPath.exists(cgroup.directories[0].path) {
-            if !bornInside { try cgroup.attach(pid: pid, skipUnified: false) }
+            try cgroupfs.attach(cgroup, pid: pid, bornInside: bornInside)
             return
         }
         let plan = pending ?? ResourcePlan()
@@ -117,7 +117,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         var rest = ResourcePlan()
         rest.writes = files
         rest.devices = plan.devices
-        try CgroupWriter(cgroup: cgroup, system: system).apply(rest)
+        try cgroupfs.update(cgroup, plan: rest)
     }
 
     public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
@@ -128,22 +128,25 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         var rest = ResourcePlan()
         rest.writes = files
         rest.devices = plan.devices
-        try CgroupWriter(cgroup: cgroup, system: system).apply(rest)
+        try cgroupfs.update(cgroup, plan: rest)
     }
 
-    public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroup.pids() }
-    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroup.signal(signal, belongs: belongs) }
-    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool { cgroup.isFrozen }
-    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.freeze() }
-    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroup.thaw() }
-    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { cgroup.stats() }
+    public func processes(_ cgroup: ContainerCgroup) -> [Int32] { cgroupfs.processes(cgroup) }
+    public func signal(_ cgroup: ContainerCgroup, _ signal: Int32, belongs: (Int32) -> Bool) { cgroupfs.signal(cgroup, signal, belongs: belongs) }
+    public func isFrozen(_ cgroup: ContainerCgroup) -> Bool { cgroupfs.isFrozen(cgroup) }
+    public func freeze(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroupfs.freeze(cgroup) }
+    public func thaw(_ cgroup: ContainerCgroup) throws(CgroupError) { try cgroupfs.thaw(cgroup) }
+    public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { cgroupfs.stats(cgroup) }
+    public func mountView(of cgroup: ContainerCgroup, namespaces: CgroupMountView.Namespaces) -> CgroupMountView {
+        cgroupfs.mountView(of: cgroup, namespaces: namespaces)
+    }
 
     /// The unit stopped (systemd kills what is left and removes the cgroup), then anything
     /// systemd left, as cgroupfs removes it.
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
         if let unit = cgroup.systemdUnit, unit == unitOfOthers { return }
         if let unit = cgroup.systemdUnit {
-            if cgroup.isFrozen { try? cgroup.thaw() }
+            if cgroupfs.isFrozen(cgroup) { try? cgroupfs.thaw(cgroup) }
             do throws(SystemError) { try manager().stopUnit(unit) } catch {
                 // Without systemd there is no unit left to stop; the cgroup is still cleaned.
                 if error.errno != ENOENT { throw CgroupError(error) }
@@ -151,6 +154,6 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         }
         var left = cgroup
         left.enabledControllers = []
-        try left.destroy(belongs: belongs)
+        try cgroupfs.destroy(left, belongs: belongs)
     }
 }
