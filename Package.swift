@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+// SPDX-License-Identifier: Apache-2.0
 import PackageDescription
 
 let package = Package(
@@ -36,11 +37,13 @@ let package = Package(
         .executableTarget(name: "skiff-bench", dependencies: ["SkiffSystem", "CShims", "SkiffSpec"]),
         // A tiny scheduler embedding the library (built and run by the tests).
         .executableTarget(name: "tiny-scheduler", dependencies: ["SkiffRuntime", "SkiffSpec"], path: "Examples/TinyScheduler"),
+        // A thousand containers' lives in one process, counting its descriptors and threads.
+        .executableTarget(name: "library-soak", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffSystem"], path: "Examples/LibrarySoak"),
         // Unit tests, one target per module: pure code, and the module's own kernel interface.
         .testTarget(name: "SkiffSystemTests", dependencies: ["SkiffSystem"]),
         .testTarget(name: "SkiffSpecTests", dependencies: ["SkiffSpec"], exclude: ["full-config.json"]),
         .testTarget(name: "SkiffCgroupsTests", dependencies: ["SkiffCgroups", "SkiffSpec"]),
-        .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec"]),
+        .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec", "SkiffSystem"]),
         .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec", "CShims"]),
         .testTarget(name: "SkiffCheckTests", dependencies: ["SkiffCheck", "SkiffSpec"]),
         .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"],

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The per-task network of containerd's CRI and CNI-era podman, for the benchmark: the CNI
 # `bridge` plugin with `host-local` addresses, then the `firewall` plugin, chained as libcni
 # chains them (each plugin gets the previous result), ADD at create, DEL (in reverse) at

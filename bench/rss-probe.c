@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * rss-probe OUT COMMAND [ARGS...]: runs COMMAND, waits for it, and writes
  * "<wall milliseconds> <peak RSS KiB>\n" to OUT; exits with COMMAND's status.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * skiff-init: the only code that runs between clone and the container's execve.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * skiff-probe: what `skiff check` runs inside the task instead of its process. It asks the
  * kernel what this task is and may do, and prints one fact a line, `KEY VALUE`; the runner

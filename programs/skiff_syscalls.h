@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Kernel interfaces newer than some C library headers skiff-init is built with: openat2, the
  * fd-based mount API and close_range. Values are the kernel's UAPI ones. musl 1.2.3 has none

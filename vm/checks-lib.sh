@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # What the two VM check scripts (vm/checks.sh, vm/systemd/checks.sh) share; sourced from the
 # directory they run in. Each check prints one TAP-style line ("ok - name" / "not ok - name:
 # why"); `finish` prints "N passed, N failed" and says whether all passed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The cgroup v2 checks of skiff, proven with the kernel's own counters. Runs inside the test
 # VM (vm/run), or directly on a host that is pure cgroup v2. Prints one TAP-style line per
 # check ("ok - name" / "not ok - name: why") and "N passed, N failed" at the end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * What Swift needs that Glibc does not give it: the spawn path (clone3 into the
  * namespaces and cgroup, then execveat of the sealed skiff-init), descriptor passing,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The kernel's netlink, rtnetlink and nf_tables definitions, for SkiffNetwork (Swift
  * imports their enums; the few macros it cannot import are restated below), and the one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The wire protocol between `skiff` (the Swift parent) and `skiff-init` (the static C
  * program that runs in the container's namespaces between clone and execve).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A tiny scheduler on top of SkiffRuntime: it places a handful of tasks, each sized in CPUs
 // and MiB, on this node while they fit, starts them, streams what they use, and stops them.
 // Tasks are driven from concurrent Swift tasks: the library is safe to call from many threads.

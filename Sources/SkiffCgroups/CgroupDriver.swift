@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffSpec
 
 /// How a container's cgroup is made, limited, found and removed. The rest of skiff speaks to

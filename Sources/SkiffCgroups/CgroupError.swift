@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffSystem
 
 /// A cgroup operation that failed: what was being done, on which file, and why (the errno

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffSpec
 
 /// One device cgroup rule: allow or deny `access` (r, w, m) to devices of `type` (a, c, b)

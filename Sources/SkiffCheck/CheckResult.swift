@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// What `skiff check` proves, in groups that `--only` selects.
 public enum CheckGroup: String, CaseIterable, Sendable {
     case namespaces, identity, privilege, seccomp, filesystem, resources, network

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// The probe's output: one `KEY VALUE` fact a line; some keys (mount, exe, interface)
 /// repeat.
 struct ProbeReport {

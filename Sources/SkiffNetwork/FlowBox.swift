@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A box of flows a rule allows: a closed range in each dimension (peer addresses,
 /// protocols, and destination ports when the rule names them).
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// An IPv4 address, as a number (most significant byte first on the wire).
 public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var value: UInt32

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// Deletes links on a thread of its own: the kernel makes a veth's deletion wait for RCU

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import CShims
 
 /// The nftables objects that enforce one bridge's rules on the node, outside every task.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A validated container id: safe to use as a directory name and a cgroup name.
 public struct ContainerID: Hashable, Sendable, CustomStringConvertible {
     public static let maximumLength = 200

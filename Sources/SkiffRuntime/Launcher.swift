@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import CShims
 import Glibc
 import SkiffCgroups
@@ -171,6 +172,8 @@ enum Launcher {
                 var payload = try sync(Int(report.pid), process.pid)
                 if payload.isEmpty { payload = [1] }
                 if payload.withUnsafeBytes({ send(socket.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) < 0 {
+                    // Killed while the parent worked for it (a hook, the network): as EOF.
+                    if errno == EPIPE || errno == ECONNRESET { throw .initExited(waitStatus: Subprocess.wait(spawned)) }
                     throw .system("releasing skiff-init", errno)
                 }
             case Int32(SKIFF_REPORT_LISTENER.rawValue):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// OCI mount options split the way mount(2) takes them: flags to set, flags to clear,
 /// a propagation type, and the rest as filesystem data ("size=64k,mode=755").
 public struct MountOptions: Equatable {

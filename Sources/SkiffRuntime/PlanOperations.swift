@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import CShims
 
 /// One typed builder per skiff-init operation: the argument positions and string order of

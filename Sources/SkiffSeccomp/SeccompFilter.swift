@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import CShims
 import Glibc
 import SkiffSpec
@@ -108,10 +109,11 @@ public enum SeccompCompiler {
             let ruleAction = try action(rule.action, errno: rule.errnoRet, at: at["action"])
             // libseccomp refuses a rule that repeats the default; it would change nothing.
             if ruleAction == defaultAction { continue }
-            let comparisons = (rule.args ?? []).map { arg in
-                scmp_arg_cmp(
-                    arg: UInt32(arg.index), op: scmp_compare(rawValue: SeccompNames.operators[arg.op]!),
-                    datum_a: arg.value, datum_b: arg.valueTwo ?? 0)
+            var comparisons: [scmp_arg_cmp] = []
+            for (j, arg) in (rule.args ?? []).enumerated() {
+                // `check` refuses these first; compile is public, so it refuses them too.
+                guard let op = SeccompNames.operators[arg.op] else { throw SpecError(at.key("args").index(j)["op"], "unknown operator \"\(arg.op)\"") }
+                comparisons.append(scmp_arg_cmp(arg: UInt32(arg.index), op: scmp_compare(rawValue: op), datum_a: arg.value, datum_b: arg.valueTwo ?? 0))
             }
             // One rule with every comparison, unless two compare the same argument (libseccomp
             // cannot AND those): then one rule per comparison, as runc does.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import CShims
 
 /// The OCI names of seccomp actions, operators, architectures and flags, and what the kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A CPU list in the kernel's text form ("0-3,7"), as `process.execCPUAffinity` gives it.
 public enum CPUList {
     /// The kernel's CPU_SETSIZE for sched_setaffinity(2)'s glibc mask; skiff-init's is the same.

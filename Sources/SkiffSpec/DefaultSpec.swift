@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 extension Spec {
     /// The `config.json` that `skiff spec` writes: the same defaults `runc spec` uses (minus a
     /// terminal, which skiff does not provide yet), plus the default container seccomp profile

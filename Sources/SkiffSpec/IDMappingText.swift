@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 extension Array where Element == Spec.IDMapping {
     /// The mappings as `uid_map`/`gid_map` take them: "containerID hostID size" a line (for a
     /// new user namespace, and for the one an idmapped mount is made with).

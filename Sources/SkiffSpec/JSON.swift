@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A parsed JSON document.
 ///
 /// skiff reads and writes its JSON (config.json, state.json) with this small parser and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A type read from and written to a JSON object, field by field.
 public protocol JSONObjectConvertible {
     init(json: JSONObject) throws(SpecError)

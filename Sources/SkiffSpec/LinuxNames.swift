@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// Names the kernel ABI gives numbers to, as the runtime-spec spells them.
 public enum LinuxNames {
     /// Every Linux capability by its OCI name, numbered as in `<linux/capability.h>`.

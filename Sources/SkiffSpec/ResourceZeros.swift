@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 extension Spec.Resources {
     /// The resources as runc reads them: a 0 in a field whose 0 the kernel would take as a
     /// real value (a period of 0, a weight of 0, a reservation of 0) means "not set". Docker

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 extension Spec.Seccomp {
     /// Whether the profile lets `name` through: the action of the first rule naming it (the
     /// one libseccomp keeps), else the default action. A rule with argument conditions is

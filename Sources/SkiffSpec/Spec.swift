@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// The OCI runtime-spec 1.2 `config.json`, as far as Linux containers use it.
 ///
 /// Every field of the specification decodes; fields this model does not name (other

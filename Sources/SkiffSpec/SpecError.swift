@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// A problem with a `config.json`, located by its JSON path
 /// (`linux.namespaces[2].type: unknown namespace "netz"`).
 public struct SpecError: Error, CustomStringConvertible, Equatable, Sendable {

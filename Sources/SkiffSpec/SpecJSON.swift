@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The explicit JSON mapping of every runtime-spec type (see JSON.swift for why not Codable).
 // Field order follows the specification, so `skiff spec` writes fields in its order.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// Checks a decoded `Spec` for what JSON types cannot express. The first problem found is
 /// thrown, named by its JSON path, so the user fixes one line at a time.
 public enum SpecValidator {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// Which `linux.sysctl` keys a container may set: only those the kernel keeps per namespace,
 /// and only when the container has that namespace to itself. Anything else would be written
 /// into the node's own kernel (`kernel.*`, `vm.*`) or, without a network namespace of its

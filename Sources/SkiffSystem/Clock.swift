@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// The wall clock as RFC 3339 in UTC, and a monotonic stopwatch.

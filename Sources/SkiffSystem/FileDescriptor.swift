@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// An open file descriptor that is closed exactly once, when its owner is done with it: it

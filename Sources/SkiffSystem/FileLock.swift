@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// An flock(2) held on an open file for as long as this value lives: the lock goes with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// Another program, started with posix_spawn (no Swift runs in the child) and waited for.

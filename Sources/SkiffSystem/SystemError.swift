@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Glibc
 
 /// A system call that failed: the step skiff was taking, the kernel's errno, and what more

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 extension StringProtocol {
     /// Without leading and trailing white space (spaces, tabs, new lines).
     public var trimmingWhitespace: String {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // skiff-bench: skiff side by side with crun and runc on this machine.
 //
 // Runs the default bundle with /bin/true N times per runtime, alternating the runtimes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// The command line, parsed the way runc's users call it: global options before (or after)
 /// the command name, `--name value` and `--name=value`, short `-b value`, and positionals
 /// anywhere until `--`.

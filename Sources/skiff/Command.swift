@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffRuntime
 
 /// One `skiff` command: its options, how many positionals it takes, and what it does.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Foundation
 
 /// Just enough of containerd's shim API to send `Task.Update`, the call containerd makes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
 
@@ -15,6 +16,25 @@ enum VMRun {
         var text: String
         var status: Int32
         var passed: Int { lines.filter { $0.hasPrefix("ok - ") }.count }
+        /// The script's own totals line ("N passed, M failed"), if it got that far.
+        var totals: (passed: Int, failed: Int)? {
+            for line in lines.reversed() {
+                let words = line.split(separator: " ")
+                if words.count == 4, words[1] == "passed,", words[3] == "failed", let passed = Int(words[0]), let failed = Int(words[2]) {
+                    return (passed, failed)
+                }
+            }
+            return nil
+        }
+
+        /// Every check the script has ran and passed: exactly `count` `ok` lines, the totals
+        /// line agreeing (a script that dies part-way prints none), and exit status 0.
+        func expectAllPassed(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(passed == count, "\(passed) of the \(count) checks passed:\n\(text)", sourceLocation: sourceLocation)
+            let totals = self.totals
+            #expect(totals?.passed == count && totals?.failed == 0, "the totals line says \(String(describing: totals))", sourceLocation: sourceLocation)
+            #expect(status == 0, "\(text)", sourceLocation: sourceLocation)
+        }
     }
 
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {

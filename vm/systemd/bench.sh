@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # create+start+delete of /bin/true under each runtime's systemd cgroup driver, on a real
 # systemd host (vm/systemd/run ... bench.sh): skiff, crun and runc, alternating, medians.
 P=/payload

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The systemd cgroup driver on a real systemd host: Debian 12 with systemd as PID 1 on pure
 # cgroup v2 (vm/systemd/run boots it and runs this from its second disk). Prints one TAP-style
 # line per check ("ok - name" / "not ok - name: why"), `systemctl status` of a skiff scope

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// The D-Bus wire format, as much of it as skiff speaks to systemd: little-endian messages of
 /// the basic types, arrays, structs and variants (the D-Bus specification, "Message Protocol").
 /// Marshalling is alignment-sensitive: every value starts at a multiple of its alignment,

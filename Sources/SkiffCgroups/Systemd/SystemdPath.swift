@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffSpec
 
 /// `linux.cgroupsPath` in systemd's form, `slice:prefix:name` (runc's reading): the container

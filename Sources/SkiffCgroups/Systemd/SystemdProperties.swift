@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 import SkiffSystem
 
 /// The limits of a `ResourcePlan` as systemd unit properties, where systemd has one (runc's

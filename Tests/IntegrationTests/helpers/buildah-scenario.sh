@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Image builds through skiff, as `buildah --runtime skiff`: `buildah run` in a working
 # container, and `buildah bud` of a Containerfile whose RUN steps each run in a skiff container,
 # the image holding what they wrote. One `ok`/`not ok` line per check; run by the host's

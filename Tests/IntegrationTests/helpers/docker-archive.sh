@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A docker archive (what `ctr images import` and `docker load` read) of the project's rootfs:
 # one layer, shared by every image named. No registry is reachable; the tests build their
 # images this way.

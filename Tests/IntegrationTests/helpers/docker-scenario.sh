@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # What Docker users do, with skiff as `docker run --runtime skiff`: one `ok`/`not ok` line per
 # check (TAP without a plan). Run by the host's DockerTests (cgroupfs on a hybrid host) and by
 # the systemd VM's checks (Docker's defaults there: the systemd cgroup driver on cgroup v2);

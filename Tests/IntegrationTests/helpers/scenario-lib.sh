@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The checks of the engine scenarios (docker-scenario.sh, buildah-scenario.sh,
 # cri/pod-scenario.sh), sourced by each: one TAP line per check, `ok - …` or `not ok - …`,
 # with what was expected on stderr as `# …` lines; a scenario ends with `finish`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * seccomp-listener SOCKET ANSWER [HOLD_FILE]: a test listener for SCMP_ACT_NOTIFY. Accepts
  * connections on the AF_UNIX socket SOCKET (one per process with a filter: the container's,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * shim-update: sends containerd's Task.Update to a task's shim, as containerd itself does for a
  * resource update (Debian's ctr 1.6 has no `update`): ttrpc over the shim's unix socket, the

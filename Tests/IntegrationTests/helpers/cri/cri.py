@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A CRI client for the tests, in the role of a kubelet: one call per run.
 
     cri.py SOCKET METHOD [REQUEST-JSON [FIELD]]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # What a kubelet does with a pod whose RuntimeClass handler is `skiff`, through containerd's
 # CRI plugin: run the pod sandbox, create and start two containers with CRI resources and
 # security contexts, exec into them, read their stats, update one, stop and remove the pod.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Prepares a containerd of the tests' own to serve CRI with skiff as the RuntimeClass handler
 # `skiff`, everything under DIRECTORY:
 #   config.toml   containerd's (root, state, socket, CRI plugin, runtimes runc and skiff)
