@@ -3,10 +3,10 @@ import SkiffSpec
 
 /// How a container's cgroup is made, limited, found and removed. The rest of skiff speaks to
 /// this protocol only; which driver runs is decided once, at create, and recorded with the
-/// cgroup (`ContainerCgroup.driver`), so every later command uses the same one. cgroupfs (v2,
-/// with v1 on hybrid hosts) is the driver today; crun's `libcrun_cgroup_manager` and youki's
-/// `CgroupManager` are the shape this follows. `CgroupDrivers` is the one place a driver is
-/// chosen, by name.
+/// cgroup (`ContainerCgroup.driver`), so every later command uses the same one. The drivers
+/// are cgroupfs (v2, with v1 on hybrid hosts), systemd (which composes cgroupfs) and none;
+/// crun's `libcrun_cgroup_manager` and youki's `CgroupManager` are the shape this follows.
+/// `CgroupDrivers` is the one place a driver is chosen.
 public protocol CgroupDriver: Sendable {
     /// The name recorded with a cgroup, and shown by `features` and `--version`.
     static var name: String { get }
@@ -39,6 +39,10 @@ public protocol CgroupDriver: Sendable {
     /// namespaces it gets: decided here, where the hierarchies are known, and only mounted by
     /// the launch plan.
     func mountView(of cgroup: ContainerCgroup, namespaces: CgroupMountView.Namespaces) -> CgroupMountView
+    /// What this driver made for container `id` at its default place (no `cgroupsPath`), if it
+    /// is there: for `delete --force` of a container whose record is lost, whose cgroup can
+    /// only be found by the name skiff alone gives.
+    func leftover(ofDefault id: String) -> ContainerCgroup?
 }
 
 /// The drivers skiff has, by name: the one place a driver is chosen.
@@ -54,6 +58,11 @@ public enum CgroupDrivers {
         case NoCgroupDriver.name: NoCgroupDriver()
         default: CgroupfsDriver(system: system)
         }
+    }
+
+    /// Every driver, for finding what a container whose record is lost left behind.
+    public static func all(system: CgroupSystem) -> [any CgroupDriver] {
+        [CgroupfsDriver(system: system), SystemdDriver(system: system), NoCgroupDriver()]
     }
 
     /// The driver that made `cgroup` (from its record): it alone knows how to undo it. A

@@ -323,6 +323,15 @@ extension CgroupfsDriver {
 }
 
 extension CgroupfsDriver {
+    /// `skiff-<id>` under skiff's own cgroup, in each hierarchy where it exists (a name only
+    /// skiff gives): every process in it is the container's.
+    public func leftover(ofDefault id: String) -> ContainerCgroup? {
+        var cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id, system: system)
+        cgroup.directories = cgroup.directories.filter(\.existed)
+        for i in cgroup.directories.indices { cgroup.directories[i].existed = false }
+        return cgroup.directories.isEmpty ? nil : cgroup
+    }
+
     /// In a new cgroup namespace each hierarchy is mounted afresh (showing the container's own
     /// cgroup as its root), except a v1 one from a user namespace, which the kernel refuses:
     /// those, and every hierarchy without a cgroup namespace, are the container's directories

@@ -42,4 +42,5 @@ public struct NoCgroupDriver: CgroupDriver {
     public func stats(_ cgroup: ContainerCgroup) -> CgroupStats { CgroupStats() }
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {}
     public func mountView(of cgroup: ContainerCgroup, namespaces: CgroupMountView.Namespaces) -> CgroupMountView { .nodeTreeReadOnly }
+    public func leftover(ofDefault id: String) -> ContainerCgroup? { nil }
 }

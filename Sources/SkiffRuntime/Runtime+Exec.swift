@@ -29,15 +29,15 @@ extension Runtime {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "exec into") }
         // Checked before anything is set up: a bad --cgroup leaves nothing to undo.
-        var cgroup = record.cgroup
-        if options.subCgroup != nil, cgroup == nil {
-            throw .usage("--cgroup: container \"\(id.value)\" has no cgroup (it runs rootless, without delegated cgroups)")
-        }
-        if let sub = options.subCgroup, let own = cgroup {
+        var (driver, cgroup) = Self.cgroup(of: record)
+        if let sub = options.subCgroup {
+            if driver is NoCgroupDriver {
+                throw .usage("--cgroup: container \"\(id.value)\" has no cgroup (it runs rootless, without delegated cgroups)")
+            }
             guard !sub.hasPrefix("/"), !sub.split(separator: "/").contains("..") else {
                 throw .usage("--cgroup: \"\(sub)\" must be a relative path inside the container's cgroup")
             }
-            let nested = own.nested(sub)
+            let nested = cgroup.nested(sub)
             if let missing = nested.directories.first(where: { access($0.path, F_OK) != 0 }) {
                 throw .usage("--cgroup: \(missing.path) does not exist")
             }
@@ -86,9 +86,7 @@ extension Runtime {
             let descriptors = try LaunchDescriptors(
                 output.plan.descriptors,
                 supplied: .init(seccompFilter: seccomp?.descriptor.rawValue, console: console.child?.rawValue, containerPidfd: pidfd.rawValue))
-            launched = try Launcher.launch(
-                output.plan, descriptors: descriptors.table, cloneFlags: 0, cgroup: cgroup ?? ContainerCgroup(relativePath: "", directories: []),
-                driver: CgroupDrivers.driver(for: cgroup))
+            launched = try Launcher.launch(output.plan, descriptors: descriptors.table, cloneFlags: 0, cgroup: cgroup, driver: driver)
         } catch {
             // The container died between the check above and the setns: say so plainly.
             if case .container(let failure) = error, failure.errno == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }

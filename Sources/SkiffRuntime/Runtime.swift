@@ -320,16 +320,13 @@ public struct Runtime: Sendable {
     }
 
     /// `delete --force` of a container whose record cannot be read: what can be known from the
-    /// id alone goes. Its cgroup at the default path (`skiff-<id>` under skiff's own, a name
-    /// only skiff gives), with every process in it, and every lease the container's state
-    /// directory holds on any node, with its rules and veth; then the directory.
+    /// id alone goes: what any cgroup driver made at its default place for the id (cgroupfs's
+    /// `skiff-<id>` under skiff's own, systemd's `skiff-<id>.scope`: names only skiff gives),
+    /// with every process in it; every lease the container's state directory holds on any
+    /// node, with its rules and veth; then the directory.
     private func destroyUnreadable(_ id: ContainerID, directory: ContainerDirectory) throws(RuntimeError) {
-        // The default path is cgroupfs's rule (a systemd unit would be named in the record).
-        let driver = CgroupDrivers.driver(named: CgroupfsDriver.name, system: CgroupSystem.current())
-        var cgroup = ContainerCgroup.plan(cgroupsPath: nil, id: id.value, system: CgroupSystem.current())
-        cgroup.directories = cgroup.directories.filter(\.existed)
-        for i in cgroup.directories.indices { cgroup.directories[i].existed = false }
-        if !cgroup.directories.isEmpty {
+        for driver in CgroupDrivers.all(system: CgroupSystem.current()) {
+            guard let cgroup = driver.leftover(ofDefault: id.value) else { continue }
             do { try driver.destroy(cgroup, belongs: { _ in true }) } catch { throw .cgroup(error) }
         }
         for (leases, bridge) in TaskNetwork.leases(of: directory.path) {

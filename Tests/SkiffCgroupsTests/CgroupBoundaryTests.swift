@@ -208,3 +208,17 @@ struct SystemdMappingTests {
         #expect(properties["AllowedMemoryNodes"] == .bytes([0b1]))
     }
 }
+
+/// What a container whose record is lost left: each driver looks at its own default place.
+@Suite("leftovers of a lost record")
+struct CgroupLeftoverTests {
+    @Test func noDriverFindsWhatIsNotThere() {
+        let id = "no-such-container-\(getpid())"
+        for driver in CgroupDrivers.all(system: .current()) { #expect(driver.leftover(ofDefault: id) == nil) }
+        #expect(CgroupDrivers.all(system: .current()).count == 3)
+    }
+
+    @Test func systemdLooksOnlyOnAPureV2Host() {
+        #expect(SystemdDriver(system: CgroupBoundaryTests.hybrid, user: false).leftover(ofDefault: "x") == nil)
+    }
+}

@@ -142,6 +142,24 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         cgroupfs.mountView(of: cgroup, namespaces: namespaces)
     }
 
+    /// The default unit, `skiff-<id>.scope` in the default slice, if its cgroup is there (a
+    /// name only skiff gives): checked on the files, so no manager is asked unless it exists.
+    public func leftover(ofDefault id: String) -> ContainerCgroup? {
+        guard let unified = system.unified, system.isPureV2,
+            let path = try? SystemdPath(cgroupsPath: nil, id: id, defaultSlice: user ? "user.slice" : "system.slice")
+        else { return nil }
+        // A user's manager keeps its units below its own cgroup; without a record, only the
+        // system manager's default place is looked at (rootless leftovers are the user's).
+        guard !user, CgroupPath.exists(unified.mountPoint + path.cgroupPath) else { return nil }
+        var cgroup = ContainerCgroup(
+            relativePath: path.cgroupPath,
+            directories: [.init(path: unified.mountPoint + path.cgroupPath, version: .v2, controllers: unified.controllers, hierarchyRoot: unified.mountPoint)])
+        cgroup.driver = Self.name
+        cgroup.systemdUnit = path.unit
+        cgroup.systemdSlice = path.slice
+        return cgroup
+    }
+
     /// The unit stopped (systemd kills what is left and removes the cgroup), then anything
     /// systemd left, as cgroupfs removes it.
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
