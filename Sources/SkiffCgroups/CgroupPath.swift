@@ -9,12 +9,16 @@ import SkiffSystem
 /// descriptor that could not be opened), the absolute path as given.
 enum CgroupPath {
     static let base = "/sys/fs/cgroup"
-    private static let baseDescriptor = Glibc.open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    /// Held for the process's life (an embedding scheduler's too: one descriptor, once).
+    private static let baseDirectory: SharedDescriptor? = {
+        guard let directory = try? FileDescriptor(opening: base, O_RDONLY | O_DIRECTORY, step: base) else { return nil }
+        return SharedDescriptor(directory)
+    }()
 
     /// The directory descriptor and path to hand an *at(2) call for `path`.
     static func resolve(_ path: String) -> (directory: Int32, path: String) {
-        guard baseDescriptor >= 0, path.hasPrefix(base + "/") else { return (AT_FDCWD, path) }
-        return (baseDescriptor, String(path.dropFirst(base.count + 1)))
+        guard let baseDirectory, path.hasPrefix(base + "/") else { return (AT_FDCWD, path) }
+        return (baseDirectory.rawValue, String(path.dropFirst(base.count + 1)))
     }
 
     /// The absolute path of a path `resolve` gave, relative to `directory`.
