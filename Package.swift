@@ -29,10 +29,12 @@ let package = Package(
         .target(name: "SkiffSeccomp", dependencies: ["SkiffSystem", "SkiffSpec", "CShims"]),
         .target(name: "SkiffNetwork", dependencies: ["SkiffSystem", "SkiffSpec", "CShims"]),
         .target(name: "SkiffCheck", dependencies: ["SkiffSystem", "SkiffSpec", "SkiffNetwork"]),
+        // The task network as a CNI plugin (the `skiff` binary, called with CNI_COMMAND set).
+        .target(name: "SkiffCNI", dependencies: ["SkiffSystem", "SkiffSpec", "SkiffNetwork"]),
         .target(name: "SkiffRuntime", dependencies: ["SkiffSystem", "SkiffSpec", "SkiffCgroups", "SkiffSeccomp", "SkiffNetwork", "CShims"]),
         .executableTarget(
             name: "skiff",
-            dependencies: ["SkiffSystem", "SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffCheck"]
+            dependencies: ["SkiffSystem", "SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffCheck", "SkiffCNI"]
         ),
         .executableTarget(name: "skiff-bench", dependencies: ["SkiffSystem", "CShims", "SkiffSpec"]),
         // A tiny scheduler embedding the library (built and run by the tests).
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "SkiffSeccompTests", dependencies: ["SkiffSeccomp", "SkiffSpec", "SkiffSystem"]),
         .testTarget(name: "SkiffNetworkTests", dependencies: ["SkiffNetwork", "SkiffSpec", "CShims"]),
         .testTarget(name: "SkiffCheckTests", dependencies: ["SkiffCheck", "SkiffSpec"]),
+        .testTarget(name: "SkiffCNITests", dependencies: ["SkiffCNI", "SkiffNetwork", "SkiffSpec"]),
         .testTarget(name: "SkiffRuntimeTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "CShims"],
                     exclude: ["golden"]),
         // Integration: the skiff binary (and podman, containerd, runc) driving real containers.

@@ -312,6 +312,17 @@ struct NFTablesBatch {
         return request
     }
 
+    /// A GET request for the element with `key` in `set`.
+    static func getElement(_ family: Family, _ table: String, _ set: String, key: [UInt8]) -> NetlinkMessage {
+        var request = get(UInt32(NFT_MSG_GETSETELEM.rawValue), family)
+        request.put(UInt16(NFTA_SET_ELEM_LIST_TABLE), string: table)
+        request.put(UInt16(NFTA_SET_ELEM_LIST_SET), string: set)
+        request.nest(UInt16(NFTA_SET_ELEM_LIST_ELEMENTS)) { list in
+            list.nest(UInt16(NFTA_LIST_ELEM)) { item in item.nest(UInt16(NFTA_SET_ELEM_KEY)) { $0.put(UInt16(NFTA_DATA_VALUE), key) } }
+        }
+        return request
+    }
+
     /// Whether `table` exists in `family`.
     static func tableExists(_ family: Family, _ table: String, namespace: Int32? = nil) throws(NetworkError) -> Bool {
         var request = get(UInt32(NFT_MSG_GETTABLE.rawValue), family)

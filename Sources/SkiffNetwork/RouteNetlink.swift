@@ -37,6 +37,14 @@ struct RouteNetlink: ~Copyable {
         var index: Int32
         var kind: String?
         var alias: String?
+        var isUp = false
+
+        /// What a `createBridge` killed between making the bridge and marking it leaves: a
+        /// bridge under skiff's prefix, still down, unmarked. Nobody else makes bridges under
+        /// that prefix and leaves them down, so skiff takes it as its own (`markBridge`).
+        func isUnmarkedBridgeOfSkiff(named name: String) -> Bool {
+            kind == "bridge" && (alias ?? "").isEmpty && !isUp && name.hasPrefix(RouteNetlink.bridgeNamePrefix)
+        }
     }
 
     mutating func link(named name: String) throws(NetworkError) -> Link? {
@@ -51,7 +59,9 @@ struct RouteNetlink: ~Copyable {
         let attributes = reply.attributes(after: 16)
         func text(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
         let info = attributes[UInt16(IFLA_LINKINFO)].map { NetlinkReply(type: 0, payload: $0).attributes(after: 0) }
-        return Link(index: reply.int32(at: 4), kind: text(info?[UInt16(IFLA_INFO_KIND)]), alias: text(attributes[UInt16(IFLA_IFALIAS)]))
+        return Link(
+            index: reply.int32(at: 4), kind: text(info?[UInt16(IFLA_INFO_KIND)]), alias: text(attributes[UInt16(IFLA_IFALIAS)]),
+            isUp: UInt32(bitPattern: reply.int32(at: 8)) & UInt32(IFF_UP) != 0)
     }
 
     /// The name of the link `index`, or nil if there is none.
@@ -101,23 +111,30 @@ struct RouteNetlink: ~Copyable {
     static let bridgeNamePrefix = "skiff"
 
     /// A bridge called `name`, up, marked as skiff's. Returns false if it existed already.
+    ///
+    /// Made down, then marked and brought up in one setlink: the kernel takes an alias only for
+    /// a link that exists (IFLA_IFALIAS is a setlink attribute: on a create it is dropped
+    /// without a word), and a create killed in between leaves a bridge that is still down and
+    /// unmarked, which the next create recognises and marks (`Link.isUnmarkedBridgeOfSkiff`).
     mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
         var request = NetlinkMessage(
-            type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL,
-            fixed: Self.linkHeader(up: true))
+            type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL, fixed: Self.linkHeader())
         request.put(UInt16(IFLA_IFNAME), string: name)
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
         do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
             if error.errno == EEXIST { return false }
             throw error
         }
-        // The kernel takes an alias only for a link that exists (IFLA_IFALIAS is a setlink
-        // attribute: on a create it is dropped without a word).
-        var alias = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
-        alias.put(UInt16(IFLA_IFNAME), string: name)
-        alias.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
-        _ = try socket.perform([alias], step: "marking bridge \(name) as skiff's")
+        try markBridge(name)
         return true
+    }
+
+    /// Marks the bridge `name` as skiff's (its alias) and brings it up.
+    mutating func markBridge(_ name: String) throws(NetworkError) {
+        var mark = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader(up: true))
+        mark.put(UInt16(IFLA_IFNAME), string: name)
+        mark.put(UInt16(IFLA_IFALIAS), string: Self.bridgeAlias)
+        _ = try socket.perform([mark], step: "marking bridge \(name) as skiff's")
     }
 
     /// A veth pair: `host` on the bridge `master`, up, in interface group `group`, with no

@@ -152,6 +152,16 @@ struct TaskFirewall {
         batch.addRule(.inet, table, "output", toTask + [.goto("ingress_check")])
     }
 
+    /// Whether every one of `elements` is in its set (a task's, after `nft flush` of a set or
+    /// an element deleted by hand, is not).
+    func holds(_ elements: FirewallElements, namespace: Int32? = nil) throws(NetworkError) -> Bool {
+        var requests: [NetlinkMessage] = []
+        for set in FirewallSet.allCases {
+            for element in elements.sets[set] ?? [] { requests.append(NFTablesBatch.getElement(set.family, table, set.rawValue, key: element.key)) }
+        }
+        return try NFTablesBatch.exist(requests, step: "looking up the elements of \(table)", namespace: namespace)
+    }
+
     /// Whether both tables are there with this layout (the last set each skeleton makes): a
     /// reload takes them whole (`nft flush ruleset`) or one at a time.
     func isWhole(namespace: Int32? = nil) throws(NetworkError) -> Bool {
@@ -353,16 +363,16 @@ struct FlowOverflow: Error {
 
 /// A task as the node sees it: its address, the MAC of its `eth0`, and the host end of
 /// its veth (named in its lease, so teardown needs nothing else).
-struct TaskEndpoint {
-    var address: IPv4Address
+public struct TaskEndpoint: Sendable {
+    public var address: IPv4Address
     /// "skv" + the address in hex + 3 random hex digits (14 characters; IFNAMSIZ allows
     /// 15): the veth of an earlier task with the same address may still be on its way out
     /// (see `TaskNetwork.tearDown`), so names are never reused.
-    var hostInterface: String
+    public var hostInterface: String
 
     static let interfacePrefix = "skv"
 
-    init(address: IPv4Address, hostInterface: String) {
+    public init(address: IPv4Address, hostInterface: String) {
         self.address = address
         self.hostInterface = hostInterface
     }
@@ -373,5 +383,5 @@ struct TaskEndpoint {
         self.init(address: address, hostInterface: Self.interfacePrefix + address.hex + String(repeating: "0", count: 3 - tag.count) + tag)
     }
     /// Locally administered, 02:73 ("s") + the address.
-    var mac: [UInt8] { [0x02, 0x73] + address.bytes }
+    public var mac: [UInt8] { [0x02, 0x73] + address.bytes }
 }

@@ -12,15 +12,19 @@ public enum TaskNetwork {
     /// it by this process: `stage`, its rules committed, then `connect`. Returns the task's
     /// address. (skiff's own create has the rules committed by the task's first process
     /// instead: see `TaskRulesChannel`.)
-    public static func setUp(_ config: NetworkConfig, owner: String, namespacePath: String, leases: String) throws(NetworkError) -> IPv4Address {
+    /// `interface`: the task end's name in its namespace (a CNI runtime's `CNI_IFNAME`).
+    @discardableResult
+    public static func setUp(
+        _ config: NetworkConfig, owner: String, namespacePath: String, leases: String, interface: String = "eth0"
+    ) throws(NetworkError) -> TaskEndpoint {
         let task: TaskEndpoint
         do {
             let staged = try stage(config, owner: owner, leases: leases)
             try staged.batch.commit(step: staged.step)
             task = staged.task
         }
-        try connect(config, task: task, namespacePath: namespacePath)
-        return task.address
+        try connect(config, task: task, namespacePath: namespacePath, interface: interface)
+        return task
     }
 
     /// A task's lease and the transaction that lets its traffic through, under its bridge's
@@ -102,17 +106,17 @@ public enum TaskNetwork {
     }
 
     /// Gives the task (its lease staged) its interface: a veth pair on the bridge with the
-    /// task end as `eth0` in `namespacePath`, its address, loopback and default route inside.
-    static func connect(_ config: NetworkConfig, task: TaskEndpoint, namespacePath: String) throws(NetworkError) {
+    /// task end as `interface` in `namespacePath`, its address, loopback and default route inside.
+    static func connect(_ config: NetworkConfig, task: TaskEndpoint, namespacePath: String, interface: String = "eth0") throws(NetworkError) {
         var node = try RouteNetlink()
         guard let bridge = try node.index(of: config.bridge) else { throw .system(step: "finding bridge \(config.bridge)", errno: ENODEV) }
         let namespace: FileDescriptor
         do throws(SystemError) { namespace = try FileDescriptor(opening: namespacePath, O_RDONLY, step: "opening \(namespacePath)") } catch { throw .system(error) }
         try node.createVeth(
-            host: task.hostInterface, master: bridge, group: TaskFirewall.portGroup(of: config.bridge), peer: "eth0", peerMAC: task.mac, peerNamespace: namespace.rawValue
-        )
+            host: task.hostInterface, master: bridge, group: TaskFirewall.portGroup(of: config.bridge), peer: interface, peerMAC: task.mac,
+            peerNamespace: namespace.rawValue)
         var inside = try RouteNetlink(namespace: namespace.rawValue)
-        try inside.configureTask(interface: "eth0", address: task.address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
+        try inside.configureTask(interface: interface, address: task.address, prefixLength: config.subnet.prefixLength, gateway: config.subnet.gateway)
     }
 
     /// Puts a bridge's tables back from its leases if they are gone or not whole (`nft flush
@@ -178,7 +182,12 @@ public enum TaskNetwork {
     ) throws(NetworkError) -> Release {
         var store = try LeaseStore(directory: leases, bridge: bridge)
         let mine = store.leases.filter { $0.owner == owner }
-        guard !mine.isEmpty else { return Release(rules: nil, removal: nil) }
+        guard !mine.isEmpty else {
+            // A setup killed before its lease was written leaves the bridge's files holding
+            // no lease: they go, as they would with the last lease.
+            if store.leases.isEmpty { try store.save() }
+            return Release(rules: nil, removal: nil)
+        }
         let remaining = store.leases.filter { $0.owner != owner }
         var rules: NetlinkSocket? = nil
         var removal: LinkRemoval? = nil
@@ -299,7 +308,7 @@ public enum TaskNetwork {
         if let link, link.kind != "bridge" {
             return .annotation(SpecError(field, "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
         }
-        if let link, link.alias != RouteNetlink.bridgeAlias {
+        if let link, link.alias != RouteNetlink.bridgeAlias, !link.isUnmarkedBridgeOfSkiff(named: config.bridge) {
             let policy = try NodeNetworkPolicy.load()
             if !policy.joinableBridges.contains(config.bridge) {
                 return .annotation(
@@ -343,6 +352,16 @@ public enum TaskNetwork {
         var nodeLock: FileLock?
         var link = try node.link(named: config.bridge)
         if let refusal = try bridgeRefusal(link, config) { throw refusal }
+        if let unmarked = link, unmarked.isUnmarkedBridgeOfSkiff(named: config.bridge) {
+            // A create of skiff's killed before it marked the bridge it made: mark it now,
+            // unless something was put on it meanwhile (then it is not skiff's to take).
+            guard try node.ports(ofBridge: unmarked.index).isEmpty else {
+                throw .annotation(
+                    SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is a bridge skiff did not mark, with ports of others"))
+            }
+            try node.markBridge(config.bridge)
+            link = try node.link(named: config.bridge)
+        }
         let isOwn = link == nil || link?.alias == RouteNetlink.bridgeAlias
         if isOwn ? previous != config.subnet : firstOnBridge {
             do { nodeLock = try FileLock(path: leases, flags: O_RDONLY | O_DIRECTORY, mode: .exclusive, step: "locking \(leases)") } catch {

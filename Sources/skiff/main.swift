@@ -35,6 +35,7 @@ func main() -> Int32 {
     // error to report, not a reason to die half-way through a create. Children get the default
     // back (skiff-init resets every signal; hooks are spawned with SIGPIPE at default).
     signal(SIGPIPE, SIG_IGN)
+    if CNIEntry.isPluginCall { return CNIEntry.run() }
     let argv = CommandLine.arguments.dropFirst()
     // Global options may come before the command name.
     var log = Log()
