@@ -69,7 +69,10 @@ public struct CNIConfig: Sendable {
             guard case .object = dns else { throw CNIError(.invalidNetworkConfig, "dns: must be an object (nameservers, domain, search, options)") }
             self.dns = dns
         }
-        if case .object(let runtime)? = fields["runtimeConfig"], let annotations = runtime.first(where: { $0.0 == Self.podAnnotationsCapability })?.1 {
+        // A pod without annotations comes as null (containerd's CRI plugin).
+        if case .object(let runtime)? = fields["runtimeConfig"], let annotations = runtime.first(where: { $0.0 == Self.podAnnotationsCapability })?.1,
+            annotations != .null
+        {
             guard case .object(let pairs) = annotations else {
                 throw CNIError(.invalidNetworkConfig, "runtimeConfig[\"\(Self.podAnnotationsCapability)\"]: must be an object")
             }

@@ -113,7 +113,9 @@ public enum CNIPlugin {
         defer { if let here { TaskNetwork.sweep(leases: here) } }
         for (directory, bridge) in TaskNetwork.leases(of: owner) {
             if directory == here {
-                try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: directory).finish()
+                // The pod's namespace outlives DEL (the runtime removes it after): its veth is
+                // deleted at once rather than waited for to go with the namespace.
+                try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: directory, taskRunning: true).finish()
             } else if let path = TaskNetwork.findNode(leaseDirectory: directory),
                 let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
             {

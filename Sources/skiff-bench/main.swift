@@ -383,6 +383,7 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     // (host-local addresses) and the firewall plugin ADDed after create and DELeted before
     // delete (bench/cni-task.sh chains them as libcni does).
     let cniScript = access("bench/cni-task.sh", X_OK) == 0 ? "bench/cni-task.sh" : nil  // `make bench` runs in the repository
+    var cniNetworkMedian: Double?
     if let crun = binaries.first(where: { $0.name == "crun" })?.path, let cniScript, access("/usr/lib/cni/bridge", X_OK) == 0 {
         let cniState = work + "/cni"
         mkdir(cniState, 0o755)
@@ -399,12 +400,56 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
             cniNetwork.append(add + del)
             cniLifecycle.append(create + add + start + del + delete)
         }
+        cniNetworkMedian = median(cniNetwork)
         let skiffNetwork = median(networked) - median(plain)
         print(
             "  the CNI path (crun + bridge/host-local + firewall plugins, ADD at create, DEL at delete): ADD+DEL \(format(median(cniNetwork))) ms per task,"
                 + " create+start+delete with it \(format(median(cniLifecycle))) ms; skiff's network \(format(skiffNetwork)) ms"
                 + " (\(format(median(cniNetwork) / max(skiffNetwork, 0.01), 1))x less), its networked task \(format(median(networked))) ms"
                 + " (\(format(median(networked) / median(cniLifecycle))) of the CNI path's)")
+    }
+    // skiff as the CNI plugin, for the same crun containers and the same rules: ADD after
+    // create, DEL before delete (bench/skiff-cni.sh), then 200 pods on one bridge.
+    let pluginScript = access("bench/skiff-cni.sh", X_OK) == 0 ? "bench/skiff-cni.sh" : nil
+    if let crun = binaries.first(where: { $0.name == "crun" })?.path, let pluginScript {
+        let pluginState = work + "/skiff-cni"
+        mkdir(pluginState, 0o755)
+        let config = pluginState + "/skiff.conf"
+        writeFile(
+            config,
+            #"{"cniVersion": "1.0.0", "name": "bench", "type": "skiff", "bridge": "skiff-cni0", "subnet": "10.88.0.0/16", "#
+                + #""groups": "web", "ingress": "tcp 5432 web; tcp 8000-8080 10.88.0.0/16; icmp web", "egress": "any 10.88.0.0/16"}"#)
+        let crunRoot = "\(work)/state-crun-plugin"
+        func pod(_ id: String) -> String {
+            let pidFile = "\(pluginState)/\(id).pid"
+            _ = measure([crun, "--root", crunRoot, "create", "--bundle", bundle, "--pid-file", pidFile, id])
+            return "/proc/" + String(decoding: (try? readFile(pidFile)) ?? [], as: UTF8.self).trimmingWhitespace + "/ns/net"
+        }
+        func plugin(_ command: String, _ id: String, _ netns: String) -> Double {
+            measure(["/bin/sh", pluginScript, command, id, netns, skiff, config]).milliseconds
+        }
+        var pluginNetwork: [Double] = []
+        for round in 0..<options.iterations {
+            let id = "plugin-\(round)"
+            let netns = pod(id)
+            pluginNetwork.append(plugin("ADD", id, netns) + plugin("DEL", id, netns))
+            _ = measure([crun, "--root", crunRoot, "delete", "--force", id])
+        }
+        var chain = ""
+        if let cni = cniNetworkMedian { chain = " (\(format(median(pluginNetwork) / cni)) of the bridge+host-local+firewall chain's \(format(cni)) ms)" }
+        print("  skiff as the CNI plugin (crun's containers, the same rules): ADD+DEL \(format(median(pluginNetwork))) ms per pod\(chain)")
+        let pods = 200
+        var adds: [Double] = [], dels: [Double] = []
+        var namespaces: [String] = []
+        for n in 0..<pods { namespaces.append(pod("pod-\(n)")) }
+        for n in 0..<pods { adds.append(plugin("ADD", "pod-\(n)", namespaces[n])) }
+        for n in 0..<pods { dels.append(plugin("DEL", "pod-\(n)", namespaces[n])) }
+        for n in 0..<pods { _ = measure([crun, "--root", crunRoot, "delete", "--force", "pod-\(n)"]) }
+        let firstAdds = adds.prefix(10).reduce(0, +) / 10, lastAdds = adds.suffix(10).reduce(0, +) / 10
+        print(
+            "  \(pods) pods on one bridge through the plugin: ADD of pods 1-10 \(format(firstAdds)) ms, of pods \(pods - 9)-\(pods) \(format(lastAdds)) ms"
+                + " (\(format(lastAdds / max(firstAdds, 0.01))) of the first); DEL with \(pods) pods \(format(dels.prefix(10).reduce(0, +) / 10)) ms, with 10 left \(format(dels.suffix(10).reduce(0, +) / 10)) ms"
+        )
     }
     // 1,000 tasks staying on one bridge: does the 1,000th cost more than the 10th? And what
     // does the node hold per task (kernel memory, and the nftables ruleset's size)?

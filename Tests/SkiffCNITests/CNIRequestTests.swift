@@ -156,3 +156,15 @@ struct CNIRequestTests {
         #expect(status == 1 && String(decoding: output, as: UTF8.self).contains("\"code\": 1"))
     }
 }
+
+@Suite("CNI: what containerd sends")
+struct CNIContainerdTests {
+    /// A pod without annotations: containerd's CRI plugin sends the capability's key as null.
+    @Test func aPodWithoutAnnotationsComesAsNull() throws {
+        let config = Array(
+            #"{"cniVersion": "1.0.0", "name": "p", "type": "skiff", "runtimeConfig": {"io.kubernetes.cri.pod-annotations": null}}"#.utf8)
+        let request = try CNIRequest(environment: CNIRequestTests.environment, stdin: config)
+        #expect(request.config.podAnnotations.isEmpty)
+        #expect(try request.config.network().groups.isEmpty)
+    }
+}

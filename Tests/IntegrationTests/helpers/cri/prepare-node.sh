@@ -8,9 +8,11 @@
 #                 skiff.test/pause:1 (no registry is reachable), for `ctr images import
 #                 --no-unpack` (the CRI plugin unpacks them for its snapshotter)
 #   python/       the CRI messages (runtime.proto) compiled for cri.py
-# Usage: prepare-node.sh DIRECTORY SKIFF ROOTFS cgroupfs|systemd
+# Usage: prepare-node.sh DIRECTORY SKIFF ROOTFS cgroupfs|systemd [bridge|skiff]
+#   the last: the pods' CNI network, the CNI bridge plugin's (the default) or skiff's own
+#   (the skiff binary as the CNI plugin, with the pods' annotations; plugins in cni-bin/)
 set -eu
-directory=$1 skiff=$2 rootfs=$3 driver=$4
+directory=$1 skiff=$2 rootfs=$3 driver=$4 network=${5:-bridge}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$directory/cni" "$directory/logs" "$directory/python"
 
@@ -47,16 +49,28 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         Root = "$directory/runtime"
         SystemdCgroup = $systemd_cgroup
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "$directory/cni-bin"
     conf_dir = "$directory/cni"
 CONFIG
 
-cat >"$directory/cni/10-skiff-pods.conflist" <<CNI
+# The CRI plugin also brings up each pod's loopback through the loopback plugin.
+mkdir -p "$directory/cni-bin"
+for plugin in /usr/lib/cni/*; do ln -sf "$plugin" "$directory/cni-bin/"; done
+if [ "$network" = skiff ]; then
+    ln -sf "$skiff" "$directory/cni-bin/skiff"
+    cat >"$directory/cni/10-skiff-pods.conflist" <<CNI
+{"cniVersion": "1.0.0", "name": "skiff-pods", "plugins": [
+  {"type": "skiff", "bridge": "skiff-cri0", "subnet": "10.98.0.0/24", "ingress": "",
+   "capabilities": {"io.kubernetes.cri.pod-annotations": true}}]}
+CNI
+else
+    cat >"$directory/cni/10-skiff-pods.conflist" <<CNI
 {"cniVersion": "1.0.0", "name": "skiff-pods", "plugins": [
   {"type": "bridge", "bridge": "cni-skiff0", "isGateway": true, "ipMasq": false,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.99.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}],
             "dataDir": "$directory/ipam"}}]}
 CNI
+fi
 
 "$here/../docker-archive.sh" "$directory/image.tar" "$rootfs" \
     skiff.test/busybox:1 '{"Cmd":["sh"],"Env":["PATH=/bin:/sbin:/usr/bin:/usr/sbin"]}' \
