@@ -81,7 +81,7 @@ check-static-helpers:
 # The test tiers: `unit` (pure code, and each module against its own kernel interface),
 # `integration` (the skiff binary, and podman, containerd and runc, driving real containers),
 # `vm` (cgroup v2 and AppArmor in Debian's kernel booted in qemu). `make test` runs them all.
-UNIT_TARGETS := SkiffSystemTests|SkiffSpecTests|SkiffCgroupsTests|SkiffSeccompTests|SkiffNetworkTests|SkiffCheckTests|SkiffRuntimeTests
+UNIT_TARGETS := SkiffSystemTests|SkiffSpecTests|SkiffCgroupsTests|SkiffSeccompTests|SkiffNetworkTests|SkiffCheckTests|SkiffCNITests|SkiffRuntimeTests
 SWIFT_TEST = $(SWIFT) test --skip-build --disable-xctest
 
 test-build: deps check-static-helpers build rootfs .build/seccomp-listener .build/shim-update .build/rss-probe
