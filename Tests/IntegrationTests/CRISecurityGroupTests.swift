@@ -16,6 +16,7 @@ extension ContainerdCRI {
     final class CRISecurityGroupTests {
         let directory = Harness.temporaryDirectory("skiff-cri-groups")
         var daemon: NodeNamespaceDaemon?
+        let namespacesBefore = Set(listDirectory("/run/netns"))
 
         init() throws {
             let prepared = try shell("\(criHelpers)/prepare-node.sh \(directory) \(Harness.skiff) \(Harness.rootfs) cgroupfs skiff")
@@ -57,6 +58,8 @@ extension ContainerdCRI {
             #expect(!FileManager.default.fileExists(atPath: leases), "\(listDirectory(leases))")
             let links = Harness.run("/usr/bin/nsenter", ["--net=/run/netns/" + daemon.namespace, "--", "ip", "-o", "link"]).stdout
             #expect(!links.contains("skv"), "\(links)")
+            // containerd names a pod's network namespace cni-<uuid>: each goes with its pod.
+            #expect(!Set(listDirectory("/run/netns")).subtracting(namespacesBefore).contains { $0.hasPrefix("cni-") })
         }
     }
 }
