@@ -17,6 +17,17 @@ struct PlanDecisionTests {
         return spec
     }
 
+    /// The default config without a mount namespace, and nothing in it that would mount.
+    static func specWithoutMountNamespace() -> Spec {
+        var spec = Self.spec()
+        spec.mounts = []
+        spec.root?.readonly = false
+        spec.linux?.maskedPaths = nil
+        spec.linux?.readonlyPaths = nil
+        spec.linux?.namespaces?.removeAll { $0.kind == .mount }
+        return spec
+    }
+
     static func plan(
         _ spec: Spec, host: HostFacts = PlanFixtures.host, _ change: (inout PlanBuilder.Options) -> Void = { _ in }
     ) throws(RuntimeError) -> PlanBuilder.Output {
@@ -113,12 +124,7 @@ struct PlanDecisionTests {
 
     @Test(arguments: ["mounts", "root.readonly", "linux.maskedPaths", "process.terminal"])
     func withoutAMountNamespaceWhatWouldMountIsRefused(_ field: String) {
-        var spec = Self.spec()
-        spec.mounts = []
-        spec.root?.readonly = false
-        spec.linux?.maskedPaths = nil
-        spec.linux?.readonlyPaths = nil
-        spec.linux?.namespaces?.removeAll { $0.kind == .mount }
+        var spec = Self.specWithoutMountNamespace()
         #expect(Self.refusal(spec) == "")
         switch field {
         case "mounts": spec.mounts = [.init(destination: "/tmp", type: "tmpfs", source: "tmpfs")]
@@ -130,12 +136,7 @@ struct PlanDecisionTests {
     }
 
     @Test func noPivotWithoutAMountNamespaceIsRefusedAsAFlag() {
-        var spec = Self.spec()
-        spec.mounts = []
-        spec.root?.readonly = false
-        spec.linux?.maskedPaths = nil
-        spec.linux?.readonlyPaths = nil
-        spec.linux?.namespaces?.removeAll { $0.kind == .mount }
+        let spec = Self.specWithoutMountNamespace()
         #expect(Self.refusal(spec) { $0.noPivot = true }.hasPrefix("--no-pivot: needs a mount namespace"))
     }
 
