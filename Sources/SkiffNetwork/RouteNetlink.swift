@@ -197,7 +197,9 @@ struct RouteNetlink: ~Copyable {
                 + NetlinkMessage.bytes(of: UInt32(0)) + NetlinkMessage.bytes(of: UInt32(0)))
         request.nest(UInt16(IFLA_PROTINFO)) { $0.put(UInt16(IFLA_BRPORT_STATE), [0]) }  // BR_STATE_DISABLED
         do throws(NetworkError) { _ = try socket.perform([request], step: "disabling bridge port \(name)") } catch {
-            if error.errno == ENODEV { return }
+            // Gone, or down (a setup killed before it brought the port up: the kernel refuses
+            // a state for a down port, which forwards nothing anyway).
+            if error.errno == ENODEV || error.errno == ENETDOWN { return }
             throw error
         }
     }
