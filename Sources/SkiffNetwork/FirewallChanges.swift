@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// What a change of a bridge's tasks does to its sets: elements deleted, then elements
 /// added, in one transaction. Each task's elements are its own (its port, its flows, its
-/// place in the member maps): a task joining or leaving changes no other task's.
+/// groups in `members`): a task joining or leaving changes no other task's.
 struct FirewallChanges {
     var deleted = FirewallElements()
     var added = FirewallElements()

@@ -81,16 +81,20 @@ struct LeaseStore: ~Copyable {
     private let directory: String
     var subnet: IPv4Subnet?
     var leases: [Lease] = []
-    /// The number each group has on this bridge (`group NAME NUMBER` lines): what the member
-    /// maps and the group rules' elements hold. Given on first use, kept while the bridge has
-    /// leases.
-    private(set) var groupNumbers: [String: UInt32] = [:]
+    /// The number each group has on this bridge (`group NAME NUMBER` lines): what the
+    /// `members` set and the rules' group elements hold, 1 to the bridge's count of groups
+    /// (each has its rules: `TaskFirewall.replaceGroupRules`). Given on first use, kept while
+    /// the bridge has leases.
+    var groupNumbers: [String: UInt32] = [:]
 
-    /// Gives every group in `names` a number if it has none.
-    mutating func number(_ names: some Sequence<String>) {
+    /// Gives every group in `names` a number if it has none; returns whether any was new.
+    @discardableResult
+    mutating func number(_ names: some Sequence<String>) -> Bool {
+        let before = groupNumbers.count
         for name in names.sorted() where groupNumbers[name] == nil {
-            groupNumbers[name] = (groupNumbers.values.max() ?? 0) + 1
+            groupNumbers[name] = UInt32(groupNumbers.count + 1)
         }
+        return groupNumbers.count > before
     }
 
     init(directory: String, bridge: String) throws(NetworkError) {

@@ -16,6 +16,8 @@ enum NFTExpression {
     case lookup(set: String, from: UInt32 = register1, into: UInt32? = nil)
     /// The conntrack state bits (NF_CT_STATE_*) as a host-order u32.
     case conntrackState
+    /// A constant into a register (a field of a concatenation that is the same for every packet).
+    case value([UInt8], into: UInt32)
     case verdict(Int32, chain: String? = nil)
 
     static let register1 = UInt32(NFT_REG_1.rawValue)
@@ -28,6 +30,7 @@ enum NFTExpression {
     static let accept = NFTExpression.verdict(Int32(SKIFF_NF_ACCEPT))
     static let `return` = NFTExpression.verdict(Int32(NFT_RETURN.rawValue))
     static func goto(_ chain: String) -> NFTExpression { .verdict(Int32(NFT_GOTO.rawValue), chain: chain) }
+    static func jump(_ chain: String) -> NFTExpression { .verdict(Int32(NFT_JUMP.rawValue), chain: chain) }
 
     func encode(into message: inout NetlinkMessage) {
         func expression(_ name: String, _ body: (inout NetlinkMessage) -> Void) {
@@ -74,6 +77,11 @@ enum NFTExpression {
             expression("ct") {
                 $0.put(UInt16(NFTA_CT_DREG), bigEndian: reg)
                 $0.put(UInt16(NFTA_CT_KEY), bigEndian: UInt32(NFT_CT_STATE.rawValue))
+            }
+        case .value(let data, let destination):
+            expression("immediate") {
+                $0.put(UInt16(NFTA_IMMEDIATE_DREG), bigEndian: destination)
+                $0.nest(UInt16(NFTA_IMMEDIATE_DATA)) { $0.put(UInt16(NFTA_DATA_VALUE), data) }
             }
         case .verdict(let code, let chain):
             expression("immediate") {
@@ -269,6 +277,14 @@ struct NFTablesBatch {
         m.nest(UInt16(NFTA_RULE_EXPRESSIONS)) { list in
             for expression in expressions { expression.encode(into: &list) }
         }
+        messages.append(m)
+    }
+
+    /// Every rule of a chain removed (the chain stays).
+    mutating func flushChain(_ family: Family, _ table: String, _ chain: String) {
+        var m = message(UInt32(NFT_MSG_DELRULE.rawValue), family, flags: 0)
+        m.put(UInt16(NFTA_RULE_TABLE), string: table)
+        m.put(UInt16(NFTA_RULE_CHAIN), string: chain)
         messages.append(m)
     }
 

@@ -65,12 +65,16 @@ public struct NetworkConfig: Sendable, Equatable {
         return config
     }
 
-    /// The most groups one task is in (the node's member maps: one lookup each per new flow).
+    /// The most groups one task is in.
     public static let maximumGroups = 8
+
+    /// The most groups a bridge has (named by its tasks or by their rules): each has two rules
+    /// a direction, which a new flow to or from a task passes through (`TaskFirewall.replaceGroupRules`).
+    public static let maximumGroupsPerBridge = 256
 
     /// Every group the rules name, so each has its number on the bridge (`LeaseStore.number`).
     public var referencedGroups: Set<String> {
-        Set((ingress + (egress ?? [])).compactMap { if case .group(let name) = $0.peer { name } else { nil } })
+        Set((ingress + (egress ?? [])).compactMap(\.peer.groupName))
     }
 
     static func bridgeName(_ value: String, field: String) throws(SpecError) -> String {
@@ -105,6 +109,8 @@ public struct NetworkRule: Sendable, Equatable, CustomStringConvertible {
         case cidr(IPv4Subnet)
         /// Every task in the group, now and later.
         case group(String)
+
+        public var groupName: String? { if case .group(let name) = self { name } else { nil } }
     }
 
     public var proto: Proto

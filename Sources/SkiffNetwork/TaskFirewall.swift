@@ -20,8 +20,10 @@ import CShims
 ///   of this bridge that is neither a reply nor an element is dropped, and so is traffic
 ///   from a task whose egress is restricted. Task-to-task frames are bridged;
 ///   `bridge-nf-call-iptables` passes them through these hooks with conntrack.
-/// A rule naming a group is one element with the group's number; each task's groups are in
-/// the member maps, so a task joining a group changes no other task's elements.
+/// A rule naming a group is one element with the group's number, and each task's groups are
+/// elements of `members` (address . number), so a task joining a group changes no other
+/// task's elements; each group has rules of its own (`replaceGroupRules`), made when the
+/// bridge first numbers it.
 struct TaskFirewall {
     let bridge: String
 
@@ -38,6 +40,9 @@ struct TaskFirewall {
     private static func network(_ offset: UInt32, _ length: UInt32, into register: Int) -> NFTExpression {
         .payload(base: UInt32(NFT_PAYLOAD_NETWORK_HEADER), offset: offset, length: length, into: NFTExpression.register32(register))
     }
+    private static let transportProtocol = NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: NFTExpression.register32(2))
+    private static let destinationPort = NFTExpression.payload(
+        base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: NFTExpression.register32(3))
     private static let isIPv4: [NFTExpression] = [.meta(key: UInt32(NFT_META_NFPROTO)), .equal([UInt8(2)])]  // NFPROTO_IPV4
 
     /// The interface group of the bridge's task ports: a 32-bit FNV-1a hash of its name
@@ -60,7 +65,7 @@ struct TaskFirewall {
         batch.addTable(.bridge, table)
         batch.addTable(.inet, table)
         for set in FirewallSet.allCases {
-            batch.addSet(set.family, table, set.rawValue, key: set.key, intervals: set.hasIntervals, data: set.isMember ? .mark : nil)
+            batch.addSet(set.family, table, set.rawValue, key: set.key, intervals: set.hasIntervals)
         }
         addBridgeChains(to: &batch)
         addInetChains(to: &batch)
@@ -110,34 +115,32 @@ struct TaskFirewall {
         let fromRestricted = Self.isIPv4 + [source, .lookup(set: FirewallSet.egressTasks.rawValue, from: NFTExpression.register32(0))]
         let toTask = Self.isIPv4 + [destination, .lookup(set: FirewallSet.ingressTasks.rawValue, from: NFTExpression.register32(0))]
         // A flow the task's own rules allow: (task, peer, protocol[, port]) in the exact set or
-        // the interval sets; or (task, group, protocol[, port]) for each group the peer is in
-        // (its k-th group in the map member_k). A packet whose transport header cannot be read
-        // matches no rule with a port.
+        // the interval sets; then the group rules (`replaceGroupRules`). A packet whose
+        // transport header cannot be read matches no rule with a port.
         func allowed(_ task: Int, _ peer: Int, _ sets: FirewallSet.Direction, then verdict: NFTExpression) -> [[NFTExpression]] {
-            let register = NFTExpression.register32
             let taskAndPeer = [Self.network(UInt32(task), 4, into: 0), Self.network(UInt32(peer), 4, into: 1)]
-            let proto = NFTExpression.meta(key: UInt32(NFT_META_L4PROTO), into: register(2))
-            let port = NFTExpression.payload(base: UInt32(NFT_PAYLOAD_TRANSPORT_HEADER), offset: 2, length: 2, into: register(3))
-            var rules: [[NFTExpression]] = [
-                taskAndPeer + [proto, port, .lookup(set: sets.exact.rawValue, from: register(0)), verdict],
-                taskAndPeer + [proto, .lookup(set: sets.ranges.rawValue, from: register(0)), verdict],
-                taskAndPeer + [proto, port, .lookup(set: sets.rangesWithPorts.rawValue, from: register(0)), verdict],
+            return [
+                taskAndPeer + [Self.transportProtocol, Self.destinationPort, .lookup(set: sets.exact.rawValue, from: NFTExpression.register32(0)), verdict],
+                taskAndPeer + [Self.transportProtocol, .lookup(set: sets.ranges.rawValue, from: NFTExpression.register32(0)), verdict],
+                taskAndPeer + [
+                    Self.transportProtocol, Self.destinationPort, .lookup(set: sets.rangesWithPorts.rawValue, from: NFTExpression.register32(0)), verdict,
+                ],
             ]
-            for member in FirewallSet.members {
-                let group = NFTExpression.lookup(set: member.rawValue, from: register(1), into: register(1))
-                rules.append(taskAndPeer + [group, proto, .lookup(set: sets.groups.rawValue, from: register(0)), verdict])
-                rules.append(taskAndPeer + [group, proto, port, .lookup(set: sets.groupsWithPorts.rawValue, from: register(0)), verdict])
-            }
-            return rules
         }
+        batch.addChain(.inet, table, "ingress_groups")
+        batch.addChain(.inet, table, "egress_groups")
         batch.addChain(.inet, table, "ingress_check")
         for rule in allowed(16, 12, .ingress, then: .accept) { batch.addRule(.inet, table, "ingress_check", rule) }
+        batch.addRule(.inet, table, "ingress_check", [.jump("ingress_groups")])
         batch.addRule(.inet, table, "ingress_check", [.drop])
-        // Past a task's egress rules, the packet still meets its peer's ingress rules.
+        // Past a task's egress rules, the packet still meets its peer's ingress rules; a peer
+        // that is not a task of the bridge has none.
         batch.addChain(.inet, table, "ingress_gate")
         batch.addRule(.inet, table, "ingress_gate", toTask + [.goto("ingress_check")])
+        batch.addRule(.inet, table, "ingress_gate", [.accept])
         batch.addChain(.inet, table, "egress_check")
         for rule in allowed(12, 16, .egress, then: .goto("ingress_gate")) { batch.addRule(.inet, table, "egress_check", rule) }
+        batch.addRule(.inet, table, "egress_check", [.jump("egress_groups")])
         batch.addRule(.inet, table, "egress_check", [.drop])
 
         batch.addChain(.inet, table, "forward", hook: (Self.forward, 0))
@@ -150,6 +153,33 @@ struct TaskFirewall {
         batch.addChain(.inet, table, "output", hook: (Self.output, 0))
         batch.addRule(.inet, table, "output", established)
         batch.addRule(.inet, table, "output", toTask + [.goto("ingress_check")])
+    }
+
+    /// The rules of groups 1...`count`, in place of the chains' old ones: for each group, a
+    /// packet whose peer is a member (peer . number in `members`) and whose task allows the
+    /// group (task . number . protocol [. port] in a group set). The number is a constant of
+    /// the rule, so `nft` can print it (a map's result inside a concatenation, the one-rule
+    /// way, makes nft 1.0 abort on `list ruleset`). A new group adds rules; a task joining
+    /// one adds only elements.
+    func replaceGroupRules(count: Int, in batch: inout NFTablesBatch, flushing: Bool = true) {
+        let register = NFTExpression.register32
+        for (chain, sets, task, peer, verdict) in [
+            ("ingress_groups", FirewallSet.Direction.ingress, UInt32(16), UInt32(12), NFTExpression.accept),
+            ("egress_groups", .egress, 12, 16, .goto("ingress_gate")),
+        ] {
+            if flushing { batch.flushChain(.inet, table, chain) }
+            guard count > 0 else { continue }
+            for number in 1...UInt32(count) {
+                let isMember: [NFTExpression] = [
+                    Self.network(peer, 4, into: 0), .value(FirewallElements.memberBytes(number), into: register(1)),
+                    .lookup(set: FirewallSet.members.rawValue, from: register(0)),
+                ]
+                let taskAndGroup = [Self.network(task, 4, into: 0), .value(FirewallElements.groupBytes(number), into: register(1)), Self.transportProtocol]
+                batch.addRule(.inet, table, chain, isMember + taskAndGroup + [.lookup(set: sets.groups.rawValue, from: register(0)), verdict])
+                batch.addRule(
+                    .inet, table, chain, isMember + taskAndGroup + [Self.destinationPort, .lookup(set: sets.groupsWithPorts.rawValue, from: register(0)), verdict])
+            }
+        }
     }
 
     /// Whether every one of `elements` is in its set (a task's, after `nft flush` of a set or
@@ -209,11 +239,10 @@ enum FirewallSet: String, CaseIterable {
     /// task . group . protocol [. port]: flows allowed from or to a group's members.
     case ingressGroups = "ingress_groups", ingressGroupPorts = "ingress_group_ports"
     case egressGroups = "egress_groups", egressGroupPorts = "egress_group_ports"
-    /// address -> the number of its k-th group (a task is in at most `NetworkConfig.maximumGroups`).
-    case member1 = "member_1", member2 = "member_2", member3 = "member_3", member4 = "member_4"
-    case member5 = "member_5", member6 = "member_6", member7 = "member_7", member8 = "member_8"
-
-    static let members: [FirewallSet] = [.member1, .member2, .member3, .member4, .member5, .member6, .member7, .member8]
+    /// address . group number: who is in which group (a task in at most
+    /// `NetworkConfig.maximumGroups`). The last set of the skeleton: a table without it is of
+    /// an older layout, made again whole.
+    case members
 
     /// The sets one direction's flows go to.
     struct Direction {
@@ -230,8 +259,6 @@ enum FirewallSet: String, CaseIterable {
         }
     }
 
-    var isMember: Bool { Self.members.contains(self) }
-
     var key: NFTablesBatch.SetKey {
         switch self {
         case .ports: .init(.interfaceName)
@@ -243,7 +270,7 @@ enum FirewallSet: String, CaseIterable {
         case .ingressPorts, .egressPorts, .ingressExact, .egressExact: .init(.ipv4Address, .ipv4Address, .inetProtocol, .inetService)
         case .ingressGroups, .egressGroups: .init(.ipv4Address, .mark, .inetProtocol)
         case .ingressGroupPorts, .egressGroupPorts: .init(.ipv4Address, .mark, .inetProtocol, .inetService)
-        case .member1, .member2, .member3, .member4, .member5, .member6, .member7, .member8: .init(.ipv4Address)
+        case .members: .init(.ipv4Address, .mark)
         }
     }
 
@@ -278,17 +305,20 @@ struct FirewallElements: Equatable {
         elements.insert(.init(key: FirewallSet.receivers.key.bytes(port, address)), into: .receivers)
         elements.insert(.init(key: address), into: .ingressTasks)
         if restrictsEgress { elements.insert(.init(key: address), into: .egressTasks) }
-        for (member, group) in zip(FirewallSet.members, groups) {
-            elements.insert(.init(key: address, data: Self.groupBytes(group)), into: member)
-        }
+        for group in groups { elements.insert(.init(key: FirewallSet.members.key.bytes(address, Self.memberBytes(group))), into: .members) }
         return elements
     }
 
+    /// A group's number in the interval sets: big-endian, as nft keeps a `mark` field of an
+    /// interval (so that ranges compare as numbers) and prints it back.
     static func groupBytes(_ group: UInt32) -> [UInt8] { NetlinkMessage.bytes(of: group.bigEndian) }
+    /// A group's number in `members`, a hash: host order, a `mark`'s own (`nft list set`
+    /// prints the number as it is).
+    static func memberBytes(_ group: UInt32) -> [UInt8] { NetlinkMessage.bytes(of: group) }
 
     /// The flows a task's rules allow. A peer address and one port is an exact key; ranges
     /// become disjoint elements (the interval sets refuse overlapping ones); a group peer is
-    /// the group's number (`groupNumbers`), matched through the member maps. Throws past
+    /// the group's number (`groupNumbers`), matched through the group rules. Throws past
     /// `limit` disjoint elements in one set: overlapping rules can multiply.
     static func flows(
         of address: IPv4Address, ingress: [NetworkRule], egress: [NetworkRule]?, groupNumbers: [String: UInt32],

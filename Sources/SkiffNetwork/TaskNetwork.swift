@@ -36,18 +36,22 @@ public enum TaskNetwork {
         /// The task's address and the name its veth is to have (in its lease).
         let task: TaskEndpoint
         var step: String
+        /// The bridge's group numbers before this task numbered its new ones.
+        let groupNumbersBefore: [String: UInt32]
 
-        /// A transaction that was refused: the lease goes too, so nothing is left of it.
+        /// A transaction that was refused: the lease goes too, and the numbers of groups whose
+        /// rules it would have made, so nothing is left of it.
         mutating func withdraw() throws(NetworkError) {
             store.leases.removeAll { $0.owner == owner }
+            store.groupNumbers = groupNumbersBefore
             try store.save()
         }
     }
 
     /// Leases an address (never one of the node's own), makes the bridge on first use and
     /// its tables on first use or after a reload took them, and returns the task's
-    /// transaction uncommitted: its port, MAC and address, its allowed flows and its entries
-    /// in the member maps (its groups, numbered on first use). The lease is written first,
+    /// transaction uncommitted: its port, MAC and address, its allowed flows and its groups
+    /// (numbered on first use; a new one's rules are in the transaction). The lease is written first,
     /// so `tearDown` can undo a setup that stopped at any point.
     static func stage(_ config: NetworkConfig, owner: String, leases: String) throws(NetworkError) -> StagedRules {
         var store = try LeaseStore(directory: leases, bridge: config.bridge)
@@ -84,7 +88,17 @@ public enum TaskNetwork {
         let task = TaskEndpoint(newFor: address)
         let lease = LeaseStore.Lease(config, address: address, owner: owner, interface: task.hostInterface)
         let others = store.leases
-        store.number(config.groups + config.referencedGroups)
+        let groupNumbersBefore = store.groupNumbers
+        let newGroups = Set(config.groups).union(config.referencedGroups).subtracting(groupNumbersBefore.keys)
+        if groupNumbersBefore.count + newGroups.count > NetworkConfig.maximumGroupsPerBridge {
+            let namedByIngress = config.ingress.contains { $0.peer.groupName.map(newGroups.contains) == true }
+            let field = !newGroups.isDisjoint(with: config.groups) ? "groups" : namedByIngress ? "ingress" : "egress"
+            throw .annotation(
+                SpecError(
+                    "annotations[\"\(NetworkConfig.prefix)\(field)\"]",
+                    "\(newGroups.count) new groups on bridge \(config.bridge), which has \(groupNumbersBefore.count) of at most \(NetworkConfig.maximumGroupsPerBridge)"))
+        }
+        let groupsAdded = store.number(newGroups)
         // Bad input is refused before anything is written.
         let joining: FirewallChanges
         do { joining = try FirewallChanges.joining(lease, groupNumbers: store.groupNumbers) } catch {
@@ -101,8 +115,11 @@ public enum TaskNetwork {
         try restoreIfGone(firewall, leases: others, groupNumbers: store.groupNumbers)
         restoreOtherBridges(in: leases, except: config.bridge)
         var batch = NFTablesBatch()
+        if groupsAdded { firewall.replaceGroupRules(count: store.groupNumbers.count, in: &batch) }
         joining.apply(firewall, to: &batch)
-        return StagedRules(store: store, batch: batch, owner: owner, task: task, step: "installing the rules of \(address) on \(config.bridge)")
+        return StagedRules(
+            store: store, batch: batch, owner: owner, task: task, step: "installing the rules of \(address) on \(config.bridge)",
+            groupNumbersBefore: groupNumbersBefore)
     }
 
     /// Gives the task (its lease staged) its interface: a veth pair on the bridge with the
@@ -136,6 +153,7 @@ public enum TaskNetwork {
         // task refused before its rules): it makes no tables.
         if !creating, batch.isEmpty, leases.isEmpty { return true }
         firewall.addSkeleton(to: &batch)
+        firewall.replaceGroupRules(count: groupNumbers.count, in: &batch, flushing: false)
         FirewallChanges.everything(of: leases, groupNumbers: groupNumbers).apply(firewall, to: &batch)
         try batch.commit(step: "restoring the rules of \(leases.count) tasks on \(firewall.bridge)", namespace: namespace)
         return true

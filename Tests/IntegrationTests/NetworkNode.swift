@@ -68,8 +68,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
 
     /// The elements of one of the bridge's sets, as `nft` lists them (one a line).
     func elements(of set: String, family: String = "inet", bridge: String = "skiff0") -> [String] {
-        // The member maps (`member_k`: address -> group) are maps to nft.
-        let kind = set.hasPrefix("member_") ? "map" : "set"
+        let kind = "set"
         let listed = inNode(["nft", "--json", "list", kind, family, "skiff_" + bridge, set]).stdout
         guard let json = try? JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [String: Any],
             let items = json["nftables"] as? [[String: Any]],
@@ -80,6 +79,14 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
             let data = (try? JSONSerialization.data(withJSONObject: element, options: [.sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
         }
+    }
+
+    /// The node's whole ruleset as `nft list ruleset` prints it: an operator's first look, so
+    /// nft must be able to read back every rule skiff makes (it aborts on some layouts).
+    func listRuleset(sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        let listed = inNode(["nft", "list", "ruleset"])
+        #expect(listed.status == 0 && listed.stderr.isEmpty, "nft list ruleset: \(listed.status) \(listed.stderr)", sourceLocation: sourceLocation)
+        return listed.stdout
     }
 
     /// The spec of a networked task running `script` (busybox sh) with these annotations.
@@ -183,7 +190,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     /// directory (the bridge and its tables' hooked chains stay, as the node's).
     func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(veths().isEmpty, "veths are left: \(veths())", sourceLocation: sourceLocation)
-        let ruleset = inNode(["nft", "list", "ruleset"]).stdout
+        let ruleset = listRuleset(sourceLocation: sourceLocation)
         for left in ["elements"] {
             #expect(!ruleset.contains(left), "\(left) is left: \(ruleset)", sourceLocation: sourceLocation)
         }

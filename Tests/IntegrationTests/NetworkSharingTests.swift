@@ -105,7 +105,7 @@ struct NetworkSharingTests {
         #expect(!FileManager.default.fileExists(atPath: node.root + "/guest"))
         #expect(node.veths().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: node.leaseDirectory + "/othr1.leases"))
-        #expect(!node.inNode(["nft", "list", "tables"]).stdout.contains("skiff_othr1"))
+        #expect(!node.listRuleset().contains("skiff_othr1"))
         #expect(node.inNode(["ip", "link", "set", "wkld0", "nomaster"]).status == 0)
         let joined = node.start("guest2", node.spec("exec sleep 1000", network))
         #expect(joined.status == 0, "\(joined.stderr)")

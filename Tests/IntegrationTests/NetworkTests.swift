@@ -31,13 +31,16 @@ struct NetworkTests {
         #expect(!node.ping(from: "c", to: b))
 
         // A task that joins web later (as its second group) reaches B, and B's rules were not
-        // touched for it: d is only in the member maps.
+        // touched for it: d is only in `members`.
         let bRules = node.elements(of: "ingress_group_ports")
         #expect(node.startServer("d", ports: [80], ["groups": "ops,web"]).status == 0)
         #expect(node.connect(from: "d", to: b, port: 5432) == "b")
         #expect(node.elements(of: "ingress_group_ports") == bRules)
         let d = try #require(node.address(of: "d"))
-        #expect(node.elements(of: "member_2").contains { $0.contains("\"\(d)\"") }, "\(node.elements(of: "member_2"))")
+        #expect(node.elements(of: "members").filter { $0.contains("\"\(d)\"") }.count == 2, "\(node.elements(of: "members"))")
+        // The operator reads it all back: every rule, the groups' rules by number.
+        let ruleset = node.listRuleset()
+        #expect(ruleset.contains("chain ingress_groups") && ruleset.contains("@members"), "\(ruleset)")
 
         // Spoofing: C sends B an echo request with A's (web) address. It never arrives.
         let echoesBefore = icmpEchoesReceived(node, "b")
@@ -145,9 +148,9 @@ struct NetworkTests {
         #expect(Set(leases.map(\.address)).count == 50)
         let tasks = node.elements(of: "ingress_tasks")
         #expect(tasks.count == 50 && leases.allSatisfy { tasks.contains("\"\($0.address)\"") }, "\(tasks)")
-        // Each task's rule names the pool: one element each, and each is in the member map.
+        // Each task's rule names the pool: one element each, and each is its member.
         #expect(node.elements(of: "ingress_group_ports").count == 50)
-        #expect(node.elements(of: "member_1").count == 50)
+        #expect(node.elements(of: "members").count == 50)
         for id in ids {
             let address = try #require(node.address(of: id))
             #expect(node.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address + "/16"))
@@ -274,6 +277,9 @@ struct NetworkTests {
     }
 }
 
+/// Rules naming 257 groups.
+private let manyGroups = (1...257).map { "tcp 80 g\($0)" }.joined(separator: "; ")
+
 /// Bad network input: one line naming the annotation, and nothing left behind.
 @Suite("network bad input")
 struct NetworkBadInputTests {
@@ -289,6 +295,8 @@ struct NetworkBadInputTests {
         (["subnet": "8.8.8.0/30"], "annotations[\"io.skiff.network.subnet\"]: 8.8.8.0/30 is not private address space"),
         (["subnet": "169.254.169.252/30"], "annotations[\"io.skiff.network.subnet\"]: 169.254.169.252/30 is not private address space"),
         (["subnet": "8.0.0.0/7"], "annotations[\"io.skiff.network.subnet\"]: a /7 subnet is not allowed"),
+        // Each group of a bridge has rules every new flow passes: a bridge has at most 256.
+        (["ingress": manyGroups], "annotations[\"io.skiff.network.ingress\"]: 257 new groups on bridge skiff0, which has 0 of at most 256"),
     ])
     func badAnnotation(annotation: [String: String], message: String) {
         let node = NetworkNode()

@@ -31,6 +31,28 @@ struct FirewallLayoutTests {
         #expect(again.messages.count == batch.messages.count)
     }
 
+    /// Each group has two rules a direction (without and with ports), remade whole: the
+    /// chains are flushed first, so a bridge renumbered after its last task left keeps no
+    /// rules of old numbers. The group's number is a constant of its rules.
+    @Test func eachGroupHasTwoRulesADirection() {
+        var batch = NFTablesBatch()
+        TaskFirewall(bridge: "skiff0").replaceGroupRules(count: 3, in: &batch)
+        let types = batch.messages.map(Self.type)
+        #expect(types.filter { $0 == UInt16(NFT_MSG_DELRULE.rawValue) }.count == 2)
+        #expect(types.filter { $0 == UInt16(NFT_MSG_NEWRULE.rawValue) }.count == 3 * 2 * 2)
+        var none = NFTablesBatch()
+        TaskFirewall(bridge: "skiff0").replaceGroupRules(count: 0, in: &none)
+        #expect(none.messages.map(Self.type) == [UInt16(NFT_MSG_DELRULE.rawValue), UInt16(NFT_MSG_DELRULE.rawValue)])
+        // A restore adds them to chains just made: nothing to flush.
+        var restored = NFTablesBatch()
+        TaskFirewall(bridge: "skiff0").replaceGroupRules(count: 1, in: &restored, flushing: false)
+        #expect(restored.messages.map(Self.type).allSatisfy { $0 == UInt16(NFT_MSG_NEWRULE.rawValue) })
+        // In `members` the number is host order (a mark, as nft prints it); in the interval
+        // sets big-endian, as nft keeps a mark field of an interval.
+        #expect(FirewallElements.memberBytes(1) == NetlinkMessage.bytes(of: UInt32(1)))
+        #expect(FirewallElements.groupBytes(1) == [0, 0, 0, 1])
+    }
+
     @Test func eachBridgeHasItsOwnTablesAndPortGroup() {
         #expect(TaskFirewall(bridge: "skiff0").table == "skiff_skiff0")
         #expect(TaskFirewall.portGroup(of: "skiff0") != TaskFirewall.portGroup(of: "skiff1"))
@@ -53,9 +75,7 @@ struct FirewallLayoutTests {
         #expect(open.sets[.egressTasks] == nil)
         let sealed = FirewallElements.identity(of: task, restrictsEgress: true, groups: [3, 7])
         #expect(sealed.sets[.egressTasks] == [.init(key: [10, 77, 0, 5])])
-        #expect(sealed.sets[.member1] == [.init(key: [10, 77, 0, 5], data: [0, 0, 0, 3])])
-        #expect(sealed.sets[.member2] == [.init(key: [10, 77, 0, 5], data: [0, 0, 0, 7])])
-        #expect(sealed.sets[.member3] == nil)
+        #expect(sealed.sets[.members] == [.init(key: [10, 77, 0, 5, 3, 0, 0, 0]), .init(key: [10, 77, 0, 5, 7, 0, 0, 0])])
     }
 
     @Test func aTasksMACIsLocallyAdministeredFromItsAddress() {

@@ -78,13 +78,13 @@ struct NetlinkEncodingTests {
         #expect(changes.added.sets[.ingressPorts]?.count == 2)
         #expect(changes.added.sets[.egressPorts]?.count == 1)
         #expect(changes.added.sets[.egressTasks]?.count == 1)
-        #expect(changes.added.sets[.member1] == [.init(key: [10, 77, 0, 5], data: [0, 0, 0, 1])])
+        #expect(changes.added.sets[.members] == [.init(key: [10, 77, 0, 5, 1, 0, 0, 0])])
         #expect(changes.deleted.isEmpty)
     }
 
     /// A rule naming a group is one element, by the group's number; a task joining the group
-    /// is one element of the member map, and touches no other task's elements.
-    @Test func aGroupIsANumberAndItsMembersAreInTheMemberMaps() throws {
+    /// is one element of `members` (address . number), and touches no other task's elements.
+    @Test func aGroupIsANumberAndItsMembersAreElements() throws {
         let db = LeaseStore.Lease(
             address: IPv4Address("10.77.0.5")!, owner: "/r/db", groups: ["db"], interface: "skv0a4d0005abc", ingress: "tcp 5432 web")
         let web = LeaseStore.Lease(address: IPv4Address("10.77.0.2")!, owner: "/r/web", groups: ["other", "web"], interface: "skv0a4d0002abc")
@@ -92,8 +92,7 @@ struct NetlinkEncodingTests {
         let dbRules = try #require(try FirewallChanges.joining(db, groupNumbers: numbers).added.sets[.ingressGroupPorts])
         #expect(dbRules == [.init(key: [10, 77, 0, 5, 0, 0, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0], end: [10, 77, 0, 5, 0, 0, 0, 2, 6, 0, 0, 0, 0x15, 0x38, 0, 0])])
         let joined = try FirewallChanges.joining(web, groupNumbers: numbers)
-        #expect(joined.added.sets[.member1] == [.init(key: [10, 77, 0, 2], data: [0, 0, 0, 3])])
-        #expect(joined.added.sets[.member2] == [.init(key: [10, 77, 0, 2], data: [0, 0, 0, 2])])
+        #expect(joined.added.sets[.members] == [.init(key: [10, 77, 0, 2, 3, 0, 0, 0]), .init(key: [10, 77, 0, 2, 2, 0, 0, 0])])
         #expect(joined.added.sets[.ingressGroupPorts] == nil)
         let left = FirewallChanges.leaving([web], groupNumbers: numbers)
         #expect(left.deleted == joined.added)
