@@ -1,0 +1,84 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# What a pod's network survives under containerd's CRI plugin with skiff as its CNI plugin.
+# One phase per call (containerd is restarted by the caller between the first two):
+#   before-restart  db (runc, group db, ingress tcp 5432 from web) and web (skiff, group web);
+#                   web reaches db:5432. Their ids go to STATE.
+#   after-restart   both pods are still ready, web still reaches db:5432, a new pod outside web
+#                   does not; all removed, nothing left on the node.
+#   killed-adds     the plugin killed at instants of ADD (0 to 40 ms in; a wrapper in CNI_BIN
+#                   kills it): RunPodSandbox fails, containerd's DEL cleans up, and nothing is
+#                   left after each; at least one kill landed after the lease was written.
+# Environment: SOCKET, CRI (cri.py, with CRI_PYTHON_OUT), LOG_DIRECTORY, NODE (the node's
+# network namespace), STATE (a file), and for killed-adds CNI_BIN and SKIFF.
+set -u
+. "$(dirname "$0")/pods-lib.sh"
+
+case $1 in
+before-restart)
+    db=$(run "$(pod db '{"io.skiff.network.groups":"db","io.skiff.network.ingress":"tcp 5432 web"}')" runc \
+        "nc -ll -p 5432 -e echo db & sleep 300")
+    require "db runs under runc" test -n "$db"
+    web=$(run "$(pod web '{"io.skiff.network.groups":"web"}')" skiff "sleep 300")
+    require "web runs under skiff" test -n "$web"
+    db_address=$(address "${db% *}")
+    sleep 0.3
+    check "web reaches db:5432" same "$(connect "${web#* }" "$db_address" 5432)" db
+    echo "$db $web $db_address" > "$STATE"
+    ;;
+after-restart)
+    read -r db_sandbox db_container web_sandbox web_container db_address < "$STATE"
+    for sandbox in "$db_sandbox" "$web_sandbox"; do
+        check "pod $sandbox is still ready after the restart" same "$(cri PodSandboxStatus "{\"pod_sandbox_id\":\"$sandbox\"}" status.state)" SANDBOX_READY
+    done
+    check "db kept its address" same "$(address "$db_sandbox")" "$db_address"
+    check "web still reaches db:5432" same "$(connect "$web_container" "$db_address" 5432)" db
+    other=$(run "$(pod other '{}')" runc "sleep 300")
+    require "a pod outside web runs" test -n "$other"
+    check "and does not reach db:5432" same "$(connect "${other#* }" "$db_address" 5432)" ""
+    for sandbox in "$db_sandbox" "$web_sandbox" "${other% *}"; do check "pod $sandbox is removed" remove "$sandbox"; done
+    check "no task veth is left" no_task_veth
+    check "no element is left (and nft lists the ruleset)" no_elements
+    check "no lease is left" no_lease
+    ;;
+killed-adds)
+    kill_after=$(dirname "$STATE")/kill-after midway=$(dirname "$STATE")/killed-midway
+    rm -f "$CNI_BIN/skiff" "$midway" "$midway.log"
+    cat > "$CNI_BIN/skiff" <<WRAPPER
+#!/bin/sh
+# skiff's ADD, killed after \$(cat $kill_after) seconds; a kill that found the pod's lease
+# written is counted in $midway.
+[ "\$CNI_COMMAND" = ADD ] || exec "$SKIFF"
+output=\$(mktemp)
+# (A background command's stdin is /dev/null in sh: the configuration goes through fd 3.)
+exec 3<&0
+"$SKIFF" <&3 3<&- > "\$output" &
+pid=\$!
+sleep "\$(cat $kill_after)"
+kill -KILL \$pid 2> /dev/null
+wait \$pid
+status=\$?
+echo "\$CNI_CONTAINERID \$(cat $kill_after) \$status" >> "$midway.log"
+if [ \$status -eq 137 ] && cat "$(leases_of_node)"/*.leases 2> /dev/null | grep -q " cni:\$CNI_CONTAINERID:"; then echo "\$CNI_CONTAINERID" >> "$midway"; fi
+cat "\$output"
+rm -f "\$output"
+exit \$status
+WRAPPER
+    chmod 0755 "$CNI_BIN/skiff"
+    round=0
+    for delay in 0 0.001 0.002 0.003 0.004 0.005 0.006 0.007 0.008 0.010 0.012 0.015 0.020 0.040; do
+        round=$((round + 1))
+        echo "$delay" > "$kill_after"
+        sandbox=$(cri RunPodSandbox "{\"config\":$(pod "k$round" '{"io.skiff.network.groups":"web","io.skiff.network.ingress":"tcp 80 web"}'),\"runtime_handler\":\"runc\"}" pod_sandbox_id 2> /dev/null) \
+            && remove "$sandbox"
+        check "ADD killed $delay s in, then DEL: no task veth" no_task_veth
+        check "ADD killed $delay s in, then DEL: no element" no_elements
+        check "ADD killed $delay s in, then DEL: no lease" no_lease
+    done
+    rm -f "$CNI_BIN/skiff" && ln -s "$SKIFF" "$CNI_BIN/skiff"
+    sed 's/^/# ADD (container, kill after s, exit status): /' "$midway.log"
+    check "some kills landed after the lease was written" test -s "$midway"
+    ;;
+*) echo "usage: $0 before-restart|after-restart|killed-adds" >&2 && exit 2 ;;
+esac
+finish
