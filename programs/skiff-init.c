@@ -51,6 +51,8 @@ static int plan_nfds;
 /* The host's /dev/null for file masks: one detached clone made before the pivot, and once
  * that is attached, the mask it became (a mount in this namespace) is cloned for the next. */
 static int devnull_tree = -1, devnull_mounted = -1;
+/* The empty read-only tmpfs of the first masked directory: every later one is a bind of it. */
+static int empty_dir_mounted = -1;
 static int exec_fifo = -1;       /* kept across CLOSE_FDS for EXEC */
 static int caps_pending;         /* see load_seccomp */
 static int seccomp_before_ready; /* see op_seccomp */
@@ -562,23 +564,35 @@ static void op_mask(const struct op *o)
     if (fstat(fd, &st) < 0)
         fail("masking paths", "stat %s", path);
     int tree;
-    if (S_ISDIR(st.st_mode)) {
-        /* an empty read-only tmpfs hides the directory */
+    int first_directory = 0;
+    if (S_ISDIR(st.st_mode) && empty_dir_mounted >= 0) {
+        /* One filesystem hides them all (Kubernetes masks a directory per CPU): a bind of the
+         * first mask costs a mount, a tmpfs of its own a superblock. */
+        tree = (int)syscall(SYS_open_tree, empty_dir_mounted, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    } else if (S_ISDIR(st.st_mode)) {
+        /* An empty tmpfs hides the directory, read-only as a filesystem, not only as a mount:
+         * a later remount of one bind cannot make it writable for the others. */
         int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
         if (fs < 0)
             fail("masking paths", "fsopen tmpfs for %s", path);
-        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0 ||
+        if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "nr_inodes", "1", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
             syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
             fail("masking paths", "creating tmpfs for %s", path);
-        tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+        tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         close(fs);
+        first_directory = 1;
     } else {
         tree = devnull_for_mask(path);
     }
     if (tree < 0)
         fail("masking paths", "preparing the mask for %s", path);
     attach(tree, fd, "masking paths", path);
-    if (tree != devnull_mounted)
+    if (first_directory)
+        empty_dir_mounted = tree; /* attached: the source of every later directory's mask */
+    else if (tree != devnull_mounted)
         close(tree);
     close(fd);
 }
@@ -790,7 +804,7 @@ static void op_close_fds(const struct op *o, int fifo)
     }
     close_from_to(from, ~0U);
     root_fd = -1;
-    devnull_tree = devnull_mounted = -1;
+    devnull_tree = devnull_mounted = empty_dir_mounted = -1;
     plan_nfds = 0;
 }
 

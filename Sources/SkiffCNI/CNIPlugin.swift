@@ -108,21 +108,12 @@ public enum CNIPlugin {
     }
 
     static func release(owner: String) throws(NetworkError) {
-        let here = try? TaskNetwork.leaseDirectory()
         // An ADD killed before it wrote the lease leaves its bridge's files with none.
-        defer { if let here { TaskNetwork.sweep(leases: here) } }
+        defer { if let here = try? TaskNetwork.leaseDirectory() { TaskNetwork.sweep(leases: here) } }
         for (directory, bridge) in TaskNetwork.leases(of: owner) {
-            if directory == here {
-                // The pod's namespace outlives DEL (the runtime removes it after): its veth is
-                // deleted at once rather than waited for to go with the namespace.
-                try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: directory, taskRunning: true).finish()
-            } else if let path = TaskNetwork.findNode(leaseDirectory: directory),
-                let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
-            {
-                try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: directory, node: .namespace(namespace.rawValue)).finish()
-            } else {
-                try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: directory, node: .gone).finish()
-            }
+            // The pod's namespace outlives DEL (the runtime removes it after): its veth is
+            // deleted at once rather than waited for to go with the namespace.
+            try TaskNetwork.release(bridge: bridge, owner: owner, leases: directory, taskRunning: true).finish()
         }
     }
 

@@ -166,6 +166,7 @@ struct NetlinkSocket: ~Copyable {
     /// Waits for the acknowledgement of every message in `awaited`; the data replies.
     func receive(_ awaited: Set<UInt32>, step: String) throws(NetworkError) -> [NetlinkReply] {
         var awaited = awaited
+        let awaitedFirst = awaited.min()
         var replies: [NetlinkReply] = []
         var failure: NetworkError?
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -189,7 +190,15 @@ struct NetlinkSocket: ~Copyable {
                     if code != 0, failure == nil {
                         // Extended ack: the kernel's message follows the (capped) request header.
                         let words = (flags & 0x200 != 0) ? reply.attributes(after: 20)[UInt16(SKIFF_NLMSGERR_ATTR_MSG)] : nil
-                        let detail = words.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } ?? ""
+                        var detail = words.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } ?? ""
+                        // The refused request's own header follows the error code: its type
+                        // and number say which message of a batch it was.
+                        if reply.payload.count >= 20 {
+                            let refused = reply.payload.startIndex + 4
+                            let type = UInt16(reply.payload[refused + 4]) | UInt16(reply.payload[refused + 5]) << 8
+                            let number = seq &- (awaitedFirst ?? seq) &+ 1
+                            detail += (detail.isEmpty ? "" : "; ") + "message \(number) (type 0x\(String(type, radix: 16)))"
+                        }
                         failure = .system(step: step, errno: -code, detail: detail)
                     }
                 } else if type == UInt16(SKIFF_NLMSG_DONE) {

@@ -257,6 +257,20 @@ public enum TaskNetwork {
         case gone
     }
 
+    /// `tearDown` in the node whose leases are in `leases`, wherever it is: this namespace, one
+    /// found by its cookie (`findNode`), or one gone with everything in it, where only the
+    /// lease is left to release.
+    public static func release(bridge: String, owner: String, leases: String, taskRunning: Bool) throws(NetworkError) -> Release {
+        if (try? leaseDirectory()) == leases {
+            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .current, taskRunning: taskRunning)
+        }
+        guard let path = findNode(leaseDirectory: leases), let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
+        else {
+            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone, taskRunning: taskRunning)
+        }
+        return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue), taskRunning: taskRunning)
+    }
+
     /// Where a node's leases live: one directory per network namespace, named by the
     /// namespace's cookie (SO_NETNS_COOKIE: never reused while the machine is up, unlike an
     /// inode number), shared by every `--root` that runs tasks on that node.

@@ -368,20 +368,11 @@ public struct Runtime: Sendable {
     }
 
     /// The rules, lease and fenced port `owner` holds on `bridge`, removed in the node whose
-    /// leases are in `leases` (which need not be this namespace: found by its cookie, or gone
-    /// with everything in it, when only the lease is left to release).
+    /// leases are in `leases` (`TaskNetwork.release`).
     func releaseNetwork(bridge: String, leases: String, owner: String, taskRunning: Bool) throws(RuntimeError) -> TaskNetwork.Release {
-        do throws(NetworkError) {
-            guard (try? TaskNetwork.leaseDirectory()) != leases else {
-                return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .current, taskRunning: taskRunning)
-            }
-            guard let path = TaskNetwork.findNode(leaseDirectory: leases),
-                let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
-            else {
-                return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone, taskRunning: taskRunning)
-            }
-            return try TaskNetwork.tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue), taskRunning: taskRunning)
-        } catch { throw RuntimeError(error) }
+        do throws(NetworkError) { return try TaskNetwork.release(bridge: bridge, owner: owner, leases: leases, taskRunning: taskRunning) } catch {
+            throw RuntimeError(error)
+        }
     }
 
     // MARK: run

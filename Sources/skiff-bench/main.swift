@@ -105,8 +105,13 @@ func writeFile(_ path: String, _ text: String) {
 /// the newest that runc 1.1 and crun 1.8 accept; the fields are the same.
 func bundleConfig(
     rootfs: String, resources: String = #"{"devices": [{"allow": false, "access": "rwm"}]}"#, seccomp: String? = nil,
-    args: String = #"["/bin/true"]"#, annotations: String = "{}"
+    args: String = #"["/bin/true"]"#, annotations: String = "{}", extraMounts: String = "", extraMasked: [String] = []
 ) -> String {
+    let masked =
+        [
+            "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+            "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+        ] + extraMasked
     let caps = #"["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]"#
     return """
         {"ociVersion": "1.0.2",
@@ -124,13 +129,12 @@ func bundleConfig(
            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-           {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+           {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}\(extraMounts)
          ],
          "linux": {
            "resources": \(resources),\(seccomp.map { "\n       \"seccomp\": \($0)," } ?? "")
            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-           "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+           "maskedPaths": [\(masked.map { "\"\($0)\"" }.joined(separator: ", "))],
            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
          }}
         """
@@ -192,6 +196,17 @@ writeFile(
             {"devices": [{"allow": false, "access": "rwm"}], "cpu": {"quota": 50000, "period": 100000},
              "memory": {"limit": 268435456}, "pids": {"limit": 100}}
             """))
+// Kubernetes masks a directory per CPU (/sys/devices/system/cpu/cpu*/thermal_throttle): 100
+// masked directories, existing ones (a host directory bound at /srv), beside the defaults.
+mkdir(work + "/masked", 0o755)
+mkdir(work + "/masked-dirs", 0o755)
+for n in 0..<100 { mkdir(work + "/masked-dirs/cpu\(n)", 0o755) }
+writeFile(
+    work + "/masked/config.json",
+    bundleConfig(
+        rootfs: rootfs,
+        extraMounts: #",\#n           {"destination": "/srv", "type": "bind", "source": "\#(work)/masked-dirs", "options": ["rbind", "ro"]}"#,
+        extraMasked: (0..<100).map { "/srv/cpu\($0)" }))
 enterBenchmarkMountNamespace()
 
 var runTimes: [String: [Double]] = [:]
@@ -199,6 +214,7 @@ var lifecycleTimes: [String: [Double]] = [:]
 var limitedTimes: [String: [Double]] = [:]
 var seccompTimes: [String: [Double]] = [:]
 var execTimes: [String: [Double]] = [:]
+var maskedTimes: [String: [Double]] = [:]
 // A long-running container per runtime for `exec true`, each with its own id: crun and runc
 // name a config's default cgroup after the id alone, so one id would put both in one cgroup.
 mkdir(work + "/sleeper", 0o755)
@@ -249,6 +265,13 @@ for round in 0..<options.iterations {
             measure([path, "--root", root, "delete", "--force", filtered]),
         ]
         seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
+        let masking = "mask-\(round)"
+        let withMasks = [
+            measure([path, "--root", root, "create", "--bundle", work + "/masked", masking]),
+            measure([path, "--root", root, "start", masking]),
+            measure([path, "--root", root, "delete", "--force", masking]),
+        ]
+        maskedTimes[name, default: []].append(withMasks.map(\.milliseconds).reduce(0, +))
         execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper-\(name)", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
     }
@@ -285,6 +308,18 @@ for (name, _) in binaries {
 }
 if !floor.isEmpty {
     print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
+}
+print("")
+print("create+start+delete with 100 masked directories besides the defaults (Kubernetes' per-CPU masks):")
+print("runtime   ms       vs crun   vs its own default bundle")
+let crunMasked = median(maskedTimes["crun"] ?? [])
+for (name, _) in binaries {
+    let masked = median(maskedTimes[name] ?? [])
+    print(
+        [
+            name + String(repeating: " ", count: max(0, 8 - name.count)), format(masked).leftPad(7), format(masked / crunMasked).leftPad(9),
+            format(masked / median(lifecycleTimes[name] ?? [])).leftPad(27),
+        ].joined(separator: " "))
 }
 
 // MARK: - many at once: a scheduler starting 50 tasks, 2, 8 and 32 at a time

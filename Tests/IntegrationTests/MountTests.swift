@@ -48,6 +48,31 @@ struct MountTests {
         #expect(result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) } == ["0", "0", "0"])
     }
 
+    /// Every masked directory is hidden by one empty filesystem (Kubernetes masks a directory
+    /// per CPU: a tmpfs each was a superblock each), read-only as a filesystem, with no room
+    /// for a file even if a bind of it were made writable.
+    @Test func maskedDirectoriesShareOneEmptyReadOnlyFilesystem() throws {
+        let host = Harness.temporaryDirectory("skiff-masked-dirs")
+        defer { try? FileManager.default.removeItem(atPath: host) }
+        let directories = (1...40).map { "d\($0)" }
+        for directory in directories {
+            try FileManager.default.createDirectory(atPath: host + "/" + directory, withIntermediateDirectories: true)
+            try "secret".write(toFile: host + "/" + directory + "/file", atomically: true, encoding: .utf8)
+        }
+        let sandbox = Sandbox(args: [
+            "sh", "-c",
+            "stat -c %d " + directories.map { "/srv/\($0)" }.joined(separator: " ")
+                + " | sort -u | wc -l; ls -A /srv/d1 /srv/d40 | grep -c file; touch /srv/d7/x && echo wrote; grep -c ' /srv/d[0-9]* ro,' /proc/self/mountinfo",
+        ])
+        sandbox.spec.mounts?.append(.init(destination: "/srv", type: "bind", source: host, options: ["rbind", "rw"]))
+        sandbox.spec.linux?.maskedPaths = directories.map { "/srv/\($0)" }
+        let result = sandbox.run()
+        let lines = result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        // One device for all 40; no file shows through; nothing can be written; all 40 read-only.
+        #expect(lines == ["1", "0", "40"], "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("Read-only file system"), "\(result.stderr)")
+    }
+
     @Test func readonlyPathsAreReadOnly() {
         let sandbox = Sandbox(args: ["sh", "-c", "echo 1 > /proc/sys/kernel/domainname && echo wrote; touch /tmp/x && echo touched"])
         sandbox.spec.root?.readonly = false

@@ -11,9 +11,9 @@ import Testing
 /// integration tests run, Tests/IntegrationTests/helpers).
 @Suite("the systemd cgroup driver, on a systemd host")
 struct SystemdDriverTests {
-    static let checks = 172
+    static let checks = 226
 
-    @Test(.timeLimit(.minutes(15))) func checksPassInTheSystemdVM() throws {
+    @Test(.timeLimit(.minutes(20))) func checksPassInTheSystemdVM() throws {
         let repository = VMRun.repository
         let outcome = try VMRun.run(
             repository + "/vm/systemd/run",

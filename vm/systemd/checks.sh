@@ -194,8 +194,9 @@ ctr task kill -s KILL c2 > /dev/null 2>&1; for i in $(seq 50); do ctr task ls 2>
 ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 [ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "$unitname" && ok "ctr task kill, rm: no scope, no cgroup" || notok "containerd delete leaves nothing" "$(ls -d "$scope" 2>&1)"
 
-# --- the VM's kernel has no modules of its own: the host's bridge and veth (for the pods' CNI) ---
-for module in net/llc/llc net/802/stp net/bridge/bridge drivers/net/veth; do
+# --- the VM's kernel has no modules of its own: the host's bridge, veth and nf_tables (for the
+# pods' CNI bridge and skiff's CNI plugin), in the order vm/systemd/modules lists them ---
+for module in $(cat $P/modules/list); do
     insmod $P/modules/$module.ko 2>/dev/null || grep -q "^$(basename $module) " /proc/modules || notok "loading $module" "insmod failed"
 done
 
@@ -255,6 +256,34 @@ grep -q "restrict_oom_score_adj = false" $CRI_DIR/config.toml && ok "CRI: pods g
 [ -z "$(ls $CRI_DIR/ipam/skiff-pods 2>/dev/null | grep '^10\.')" ] && ok "CRI: no address lease is left" || notok "CRI: leases left" "$(ls $CRI_DIR/ipam/skiff-pods)"
 kill $cri_pid; wait $cri_pid
 ip netns delete skiff-cri
+
+# --- Security groups for pods of any runtime: containerd's CRI plugin (SystemdCgroup = true) with
+# skiff's CNI plugin, pods under runc's and skiff's handlers (the scenarios of CRISecurityGroupTests) ---
+CNI_DIR=/var/lib/skiff-cri-groups
+ip netns add skiff-crig && ip -n skiff-crig link set lo up
+$P/cri/prepare-node.sh $CNI_DIR "$SKIFF" "$ROOTFS" systemd skiff > "$WORK/crig-prepare.out" 2>&1 || notok "CNI: the node prepared" "$(tail -n 3 "$WORK/crig-prepare.out")"
+start_node_containerd() {
+    nsenter --net=/run/netns/skiff-crig containerd --config $CNI_DIR/config.toml >> "$WORK/crig-containerd.log" 2>&1 &
+    crig_pid=$!
+    for i in $(seq 100); do ctr -a $CNI_DIR/containerd.sock version > /dev/null 2>&1 && break; sleep 0.2; done
+}
+start_node_containerd
+ctr -a $CNI_DIR/containerd.sock -n k8s.io images import --no-unpack $CNI_DIR/image.tar > "$WORK/crig-import.out" 2>&1 \
+    && ok "CNI: the images imported" || notok "CNI: the images" "$(tail -n 3 "$WORK/crig-import.out")"
+cni_scenario() {
+    env SOCKET=$CNI_DIR/containerd.sock CRI=$P/cri/cri.py CRI_PYTHON_OUT=$CNI_DIR/python LOG_DIRECTORY=$CNI_DIR/logs \
+        NODE=/run/netns/skiff-crig STATE=$CNI_DIR/scenario-state CNI_BIN=$CNI_DIR/cni-bin SKIFF=$SKIFF KILL_DELAYS="0.005 0.02 0.05 0.1 0.2" \
+        "$P/cri/$1" $2 > "$WORK/crig-$2.out" 2>&1
+    scenario "CNI $2" "$WORK/crig-$2.out" $?
+}
+cni_scenario groups-scenario.sh groups
+cni_scenario survival-scenario.sh before-restart
+kill $crig_pid; wait $crig_pid
+start_node_containerd
+cni_scenario survival-scenario.sh after-restart
+cni_scenario survival-scenario.sh killed-adds
+kill $crig_pid; wait $crig_pid
+ip netns delete skiff-crig
 
 finish
 echo "SKIFF-VM-DONE"

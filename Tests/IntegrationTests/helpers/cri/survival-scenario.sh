@@ -6,7 +6,8 @@
 #                   web reaches db:5432. Their ids go to STATE.
 #   after-restart   both pods are still ready, web still reaches db:5432, a new pod outside web
 #                   does not; all removed, nothing left on the node.
-#   killed-adds     the plugin killed at instants of ADD (0 to 40 ms in; a wrapper in CNI_BIN
+#   killed-adds     the plugin killed at instants of ADD (KILL_DELAYS, seconds: 0 to 40 ms in by
+#                   default, later for a slower machine; a wrapper in CNI_BIN
 #                   kills it): RunPodSandbox fails, containerd's DEL cleans up, and nothing is
 #                   left after each; at least one kill landed after the lease was written.
 # Environment: SOCKET, CRI (cri.py, with CRI_PYTHON_OUT), LOG_DIRECTORY, NODE (the node's
@@ -66,7 +67,7 @@ exit \$status
 WRAPPER
     chmod 0755 "$CNI_BIN/skiff"
     round=0
-    for delay in 0 0.001 0.002 0.003 0.004 0.005 0.006 0.007 0.008 0.010 0.012 0.015 0.020 0.040; do
+    for delay in ${KILL_DELAYS:-0 0.001 0.002 0.003 0.004 0.005 0.006 0.007 0.008 0.010 0.012 0.015 0.020 0.040}; do
         round=$((round + 1))
         echo "$delay" > "$kill_after"
         sandbox=$(cri RunPodSandbox "{\"config\":$(pod "k$round" '{"io.skiff.network.groups":"web","io.skiff.network.ingress":"tcp 80 web"}'),\"runtime_handler\":\"runc\"}" pod_sandbox_id 2> /dev/null) \
