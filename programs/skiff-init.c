@@ -663,8 +663,23 @@ static void write_verified(int fd, const char *value, const char *step, const ch
         fail(step, "%s is not on procfs", path);
     }
     size_t len = strlen(value);
-    if (write(fd, value, len) != (ssize_t)len)
-        fail(step, "writing \"%s\" to %s", value, path);
+    if (write(fd, value, len) != (ssize_t)len) {
+        /* The error is one line: a value of several lines (timens_offsets) is shown escaped. */
+        int saved = errno;
+        char shown[256];
+        size_t n = 0;
+        for (const char *c = value; *c && n + 3 < sizeof(shown); c++) {
+            if (*c == '\n') {
+                shown[n++] = '\\';
+                shown[n++] = 'n';
+            } else {
+                shown[n++] = *c;
+            }
+        }
+        shown[n] = '\0';
+        errno = saved;
+        fail(step, "writing \"%s\" to %s", shown, path);
+    }
     close(fd);
 }
 

@@ -158,6 +158,10 @@ public enum SpecValidator {
         "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable",
     ]
 
+    /// The largest time namespace offset the kernel takes, in seconds: half of what a ktime_t
+    /// holds (KTIME_SEC_MAX / 2, so that KTIME_MAX stays out of reach).
+    static let maximumTimeOffset: Int64 = 4_611_686_018
+
     static func validate(_ linux: Spec.Linux) throws(SpecError) {
         let path = JSONPath("linux")
         var seen = Set<Spec.NamespaceKind>()
@@ -178,8 +182,19 @@ public enum SpecValidator {
             if newUser, (mappings ?? []).isEmpty { throw SpecError(path[name], "a new user namespace needs mappings") }
             try validate(mappings ?? [], at: path.key(name))
         }
-        for key in (linux.timeOffsets ?? [:]).keys.sorted() where key != "monotonic" && key != "boottime" {
-            throw SpecError(path.key("timeOffsets")[key], "unknown clock (expected monotonic or boottime)")
+        for (key, offset) in (linux.timeOffsets ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard key == "monotonic" || key == "boottime" else {
+                throw SpecError(path.key("timeOffsets")[key], "unknown clock (expected monotonic or boottime)")
+            }
+            // The kernel's bound, checked here so the error names the field and nothing is made
+            // (the clock plus the offset must also stay at or above 0: known only when it is set).
+            if let secs = offset.secs, !(-Self.maximumTimeOffset...Self.maximumTimeOffset).contains(secs) {
+                throw SpecError(
+                    path.key("timeOffsets").key(key)["secs"], "\(secs) is out of range (-\(Self.maximumTimeOffset) to \(Self.maximumTimeOffset))")
+            }
+            if let nanosecs = offset.nanosecs, nanosecs >= 1_000_000_000 {
+                throw SpecError(path.key("timeOffsets").key(key)["nanosecs"], "\(nanosecs) is not below 1000000000")
+            }
         }
         if linux.timeOffsets != nil, !seen.contains(.time) {
             throw SpecError(path["timeOffsets"], "needs a new time namespace (linux.namespaces)")

@@ -119,4 +119,21 @@ struct TimeNamespaceTests {
         let result = sandbox.skiff(["create", "-b", sandbox.bundle, Harness.id("timens")])
         #expect(result.stderr.contains("linux.timeOffsets.realtime: unknown clock"))
     }
+
+    /// The kernel's bound, in the error as given (never through a floating-point value), one
+    /// line, nothing left: checked before anything is made.
+    @Test(arguments: [
+        (Int64.max, UInt32(0), "linux.timeOffsets.monotonic.secs: 9223372036854775807 is out of range (-4611686018 to 4611686018)"),
+        (4_611_686_019, 0, "linux.timeOffsets.monotonic.secs: 4611686019 is out of range"),
+        (1, 1_000_000_000, "linux.timeOffsets.monotonic.nanosecs: 1000000000 is not below 1000000000"),
+        // Within the bound, but the clock would go below 0: the kernel's refusal, as one line.
+        (-4_000_000_000, 0, #"setting linux.timeOffsets: writing "monotonic -4000000000 0\nboottime 0 0\n" to /proc/self/timens_offsets"#),
+    ])
+    func offsetsOutOfRangeAreNamed(secs: Int64, nanosecs: UInt32, message: String) {
+        Sandbox.expectCreateFails(
+            configuring: {
+                $0.spec.linux?.namespaces?.append(.init(.time))
+                $0.spec.linux?.timeOffsets = ["monotonic": Spec.TimeOffset(secs: secs, nanosecs: nanosecs)]
+            }, message, oneLine: true)
+    }
 }
