@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -39,6 +40,9 @@
 #include <unistd.h>
 
 #define MAX_ITEMS 128
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 static const char *only[16];
 static int only_count;
@@ -636,6 +640,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "skiff-probe: unknown argument %s\n", argv[i - 1]);
             return 2;
         }
+    }
+    /* Every fact about this task's process comes from /proc: one that is not procfs (an image
+     * without a /proc mount, with files of its own there) would report the image's files as
+     * the kernel's answers. */
+    struct statfs proc;
+    if (statfs("/proc", &proc) < 0 || proc.f_type != PROC_SUPER_MAGIC) {
+        fprintf(stderr, "skiff-probe: /proc is not procfs (mount proc at /proc in the config): nothing can be observed\n");
+        return 3;
     }
     fact("probe", "1");
     if (wanted("namespaces"))

@@ -156,6 +156,7 @@ struct CheckPlan {
         let lastCap = (try? readFile("/proc/sys/kernel/cap_last_cap")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingWhitespace) } ?? 40
         let known: UInt64 = lastCap >= 63 ? .max : (1 << UInt64(lastCap + 1)) - 1
         var granted: UInt64 = 0
+        var everySetObserved = true
         for (set, names) in [
             ("inheritable", caps?.inheritable), ("permitted", caps?.permitted), ("effective", caps?.effective),
             ("bounding", caps?.bounding), ("ambient", caps?.ambient),
@@ -163,6 +164,7 @@ struct CheckPlan {
             let expected = Self.mask(names) & known
             let observed = report["cap.\(set)"].flatMap { UInt64($0, radix: 16) }
             granted |= observed ?? 0
+            if observed == nil { everySetObserved = false }
             results.append(
                 CheckResult(
                     .privilege, "\(set) capabilities", expected: Self.names(expected), observed: observed.map(Self.names) ?? "-",
@@ -170,6 +172,14 @@ struct CheckPlan {
         }
         for name in policy.forbiddenCapabilities {
             let bit = UInt64(1) << UInt64(LinuxNames.capabilities[name]!)
+            // A capability in no set the probe reported is not one in no set: nothing observed fails.
+            guard everySetObserved else {
+                results.append(
+                    CheckResult(
+                        .privilege, "no \(name) (policy)", expected: "in no set", observed: "-", status: .fail,
+                        why: "the probe did not report every capability set"))
+                continue
+            }
             results.append(
                 CheckResult(
                     .privilege, "no \(name) (policy)", expected: "in no set", observed: granted & bit == 0 ? "in no set" : "granted",

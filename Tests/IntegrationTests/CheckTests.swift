@@ -170,6 +170,27 @@ struct CheckTests {
         #expect(rows.contains { $0.property == "tcp:10.0.0.1:80 (policy)" && $0.result == "PASS" }, "\(rows.map(\.property))")
     }
 
+    /// A config without /proc and a directory of its own there whose `self/status` claims no
+    /// capabilities: the probe refuses to report it as the kernel's, and the check fails
+    /// (status 2, one line) instead of passing a policy on the image's word.
+    @Test func aProcThatIsNotProcfsIsRefused() throws {
+        let fake = Harness.temporaryDirectory("skiff-check-fake-proc")
+        defer { try? FileManager.default.removeItem(atPath: fake) }
+        try FileManager.default.createDirectory(atPath: fake + "/self", withIntermediateDirectories: true)
+        try "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\n"
+            .write(toFile: fake + "/self/status", atomically: true, encoding: .utf8)
+        let bundle = Bundle {
+            $0.mounts = ($0.mounts ?? []).filter { $0.destination != "/proc" } + [.init(destination: "/proc", type: "bind", source: fake, options: ["rbind", "ro"])]
+        }
+        let policy = bundle.path + "/policy.yaml"
+        try "forbiddenCapabilities: [CAP_SYS_ADMIN]\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        let (result, pid) = Self.runCheck(["--policy", policy, bundle.path])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("skiff-probe: /proc is not procfs"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        Self.expectNothingLeft(of: pid)
+    }
+
     @Test func aPolicyThatForbidsWhatTheConfigGrantsFails() throws {
         let bundle = Bundle()
         let policy = bundle.path + "/policy.yaml"

@@ -59,7 +59,21 @@ struct CheckVerdictTests {
         policy.forbiddenCapabilities = ["CAP_SYS_ADMIN"]
         let plan = Self.plan(Spec.defaultSpec(rootfs: "/r"), policy: policy, [.privilege])
         #expect(Self.verdict(plan, "cap.bounding 0000000000200000", "no CAP_SYS_ADMIN (policy)")?.status == .fail)
-        #expect(Self.verdict(plan, "cap.bounding 0000000000000020", "no CAP_SYS_ADMIN (policy)")?.status == .pass)
+        let all = ["inheritable", "permitted", "effective", "bounding", "ambient"].map { "cap.\($0) 0000000000000020" }.joined(separator: "\n")
+        #expect(Self.verdict(plan, all, "no CAP_SYS_ADMIN (policy)")?.status == .pass)
+    }
+
+    /// A capability in no set the probe reported is not shown to be absent: a policy line
+    /// fails when the sets were not all observed.
+    @Test func aForbiddenCapabilityFailsWhenTheSetsWereNotObserved() throws {
+        var policy = CheckPolicy()
+        policy.forbiddenCapabilities = ["CAP_SYS_ADMIN"]
+        let plan = Self.plan(Spec.defaultSpec(rootfs: "/r"), policy: policy, [.privilege])
+        let nothing = try #require(Self.verdict(plan, "", "no CAP_SYS_ADMIN (policy)"))
+        #expect(nothing.status == .fail && nothing.observed == "-", "\(nothing)")
+        #expect(Self.verdict(plan, "cap.bounding 0000000000000020", "no CAP_SYS_ADMIN (policy)")?.status == .fail)
+        let all = ["inheritable", "permitted", "effective", "bounding", "ambient"].map { "cap.\($0) 0000000000000020" }.joined(separator: "\n")
+        #expect(Self.verdict(plan, all, "no CAP_SYS_ADMIN (policy)")?.status == .pass)
     }
 
     @Test func aRefusedMountIsAPassAndAnAllowedOneAFailure() {
