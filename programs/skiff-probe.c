@@ -646,7 +646,8 @@ int main(int argc, char **argv)
      * the kernel's answers. */
     struct statfs proc;
     if (statfs("/proc", &proc) < 0 || proc.f_type != PROC_SUPER_MAGIC) {
-        fprintf(stderr, "skiff-probe: /proc is not procfs (mount proc at /proc in the config): nothing can be observed\n");
+        fprintf(stderr,
+                "skiff-probe: /proc is not procfs (mount proc at /proc in the config): nothing can be observed\n");
         return 3;
     }
     fact("probe", "1");
