@@ -1312,6 +1312,19 @@ static void op_cpu_affinity(const struct op *o)
         fail("setting the CPU affinity (process.execCPUAffinity)", "%d CPUs", o->nstr);
 }
 
+static void op_memory_policy(const struct op *o)
+{
+    /* Nodes 0 to 1023 (the parent's bound): 1024 bits; maxnode counts one more, as the
+     * kernel drops the last bit it is given. */
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))] = { 0 };
+    for (int i = 0; i < o->nstr; i++) {
+        long node = strtol(o->str[i], NULL, 10);
+        mask[node / (8 * sizeof(unsigned long))] |= 1UL << (node % (8 * sizeof(unsigned long)));
+    }
+    if (syscall(SYS_set_mempolicy, (int)o->arg[0], o->nstr ? mask : NULL, o->nstr ? sizeof(mask) * 8 + 1 : 0) < 0)
+        fail("setting the memory policy (linux.memoryPolicy)", "set_mempolicy");
+}
+
 static void op_session_keyring(const struct op *o)
 {
     /* KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) have nothing to share. */
@@ -1393,6 +1406,9 @@ static void run(const struct op *o)
         break;
     case SKIFF_OP_SEND_RULES:
         op_send_rules(o);
+        break;
+    case SKIFF_OP_MEMORY_POLICY:
+        op_memory_policy(o);
         break;
     case SKIFF_OP_SESSION_KEYRING:
         op_session_keyring(o);

@@ -105,6 +105,8 @@ enum skiff_op {
                                     (an nf_tables transaction): send it, so that the kernel
                                     charges what the rules take to this process's memory cgroup
                                     (the container's). The parent reads the answers. */
+    SKIFF_OP_MEMORY_POLICY = 41,   /* arg0 = MPOL_* mode | MPOL_F_* flags; strings = the nodes, in
+                                    decimal (none: no nodemask): set_mempolicy(2) */
     SKIFF_OP_SECCOMP = 29,         /* arg0 = fd index of a file holding the BPF program (compiled
                                     by the parent), arg1 = SECCOMP_FILTER_FLAG_* flags, arg2 = 0
                                     to load it just before READY (a NOTIFY listener: its fd is
@@ -157,6 +159,7 @@ static const char *const skiff_op_names[] = {
     [SKIFF_OP_SCHEDULER] = "SCHEDULER",
     [SKIFF_OP_CPU_AFFINITY] = "CPU_AFFINITY",
     [SKIFF_OP_SEND_RULES] = "SEND_RULES",
+    [SKIFF_OP_MEMORY_POLICY] = "MEMORY_POLICY",
 };
 
 /* The name of operation `op`, or NULL for a code the table does not have. */

@@ -42,6 +42,13 @@ extension Runtime {
             // Refused: a task is not handed the node's interfaces.
             ("netDevices", .object([("enabled", .bool(false))])),
             ("mountExtensions", .object([("idmap", .object([("enabled", .bool(true))]))])),
+            // Recognized, whether or not this kernel has NUMA (set_mempolicy then refuses, at create).
+            (
+                "memoryPolicy",
+                .object([
+                    ("modes", strings(LinuxNames.memoryPolicyModes.keys.sorted())), ("flags", strings(LinuxNames.memoryPolicyFlags.keys.sorted())),
+                ])
+            ),
         ])
         return .object([
             ("ociVersionMin", .string("1.0.0")),

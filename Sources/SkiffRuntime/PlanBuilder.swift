@@ -101,7 +101,8 @@ struct PlanBuilder {
         plan.exec(args, env: env, search: search, waitForStart: fifoIndex != nil)
     }
 
-    /// rlimits, oom_score_adj, the scheduler, the I/O priority and the personality: first,
+    /// rlimits, oom_score_adj, the scheduler, the I/O priority, the personality and the memory
+    /// policy: first,
     /// while the process still has the initial user namespace's privileges (raising a limit,
     /// a real-time policy or I/O class needs those), as runc sets them in its init. Names
     /// were validated (SpecValidator).
@@ -118,6 +119,12 @@ struct PlanBuilder {
         }
         if let io = process.ioPriority { plan.ioPriority(class: LinuxNames.ioPriorityClasses[io.class]!, priority: io.priority) }
         if let personality = spec.linux?.personality { plan.personality(LinuxNames.personalityDomains[personality.domain]!) }
+        // The container's NUMA memory policy, for its init and every exec'd process alike (a
+        // thread's policy is inherited across fork and execve, never from a sibling).
+        if let policy = spec.linux?.memoryPolicy, let mode = policy.mode.flatMap({ LinuxNames.memoryPolicyModes[$0] }) {
+            let flags = (policy.flags ?? []).reduce(Int32(0)) { $0 | LinuxNames.memoryPolicyFlags[$1]! }
+            plan.memoryPolicy(modeAndFlags: mode | flags, nodes: policy.nodes.flatMap(CPUList.parse) ?? [])
+        }
     }
 
     /// The SYNC tags: the parent writes uid_map and gid_map; runs prestart and createRuntime

@@ -63,6 +63,9 @@ extension LaunchPlan {
 
     /// sched_setaffinity(2) to `cpus`; none: every CPU (the kernel keeps the cgroup's cpuset).
     mutating func cpuAffinity(_ cpus: [Int]) { append(SKIFF_OP_CPU_AFFINITY, strings: cpus.map(String.init)) }
+    mutating func memoryPolicy(modeAndFlags: Int32, nodes: [Int]) {
+        append(SKIFF_OP_MEMORY_POLICY, args: [Int64(modeAndFlags)], strings: nodes.map(String.init))
+    }
 
     // MARK: filesystem
 

@@ -40,6 +40,17 @@ public enum LinuxNames {
     /// `process.ioPriority.class` names and their `IOPRIO_CLASS_*` numbers (`<linux/ioprio.h>`).
     public static let ioPriorityClasses: [String: Int32] = ["IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3]
 
+    /// `linux.memoryPolicy.mode` names and their `MPOL_*` numbers (`<linux/mempolicy.h>`).
+    public static let memoryPolicyModes: [String: Int32] = [
+        "MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5,
+        "MPOL_WEIGHTED_INTERLEAVE": 6,
+    ]
+
+    /// `linux.memoryPolicy.flags` names and their mode flag bits.
+    public static let memoryPolicyFlags: [String: Int32] = [
+        "MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_NUMA_BALANCING": 1 << 13,
+    ]
+
     /// `linux.personality.domain` names and their `PER_*` numbers (`<linux/personality.h>`).
     public static let personalityDomains: [String: Int32] = ["LINUX": 0x0000, "LINUX32": 0x0008]
 

@@ -255,6 +255,8 @@ extension Spec {
         public var intelRdt: IntelRdt?
         public var personality: Personality?
         public var timeOffsets: [String: TimeOffset]?
+        /// The NUMA memory policy of the container's processes (runtime-spec 1.3).
+        public var memoryPolicy: MemoryPolicy?
 
         public init(
             namespaces: [Namespace]? = nil, resources: Resources? = nil, seccomp: Seccomp? = nil, cgroupsPath: String? = nil,
@@ -349,6 +351,20 @@ extension Spec {
         public init(secs: Int64? = nil, nanosecs: UInt32? = nil) {
             self.secs = secs
             self.nanosecs = nanosecs
+        }
+    }
+
+    /// set_mempolicy(2) for the container's processes: `mode` (MPOL_*), `nodes` ("0-3,7"),
+    /// `flags` (MPOL_F_*).
+    public struct MemoryPolicy: Sendable, Equatable {
+        public var mode: String?
+        public var nodes: String?
+        public var flags: [String]?
+
+        public init(mode: String?, nodes: String? = nil, flags: [String]? = nil) {
+            self.mode = mode
+            self.nodes = nodes
+            self.flags = flags
         }
     }
 

@@ -262,6 +262,7 @@ extension Spec.Linux: JSONObjectConvertible {
         self.intelRdt = try json.object("intelRdt", as: Spec.IntelRdt.self)
         self.personality = try json.object("personality", as: Spec.Personality.self)
         self.timeOffsets = try json.objectMap("timeOffsets", as: Spec.TimeOffset.self)
+        self.memoryPolicy = try json.object("memoryPolicy", as: Spec.MemoryPolicy.self)
     }
 
     public func write(to json: inout JSONObjectWriter) {
@@ -279,6 +280,7 @@ extension Spec.Linux: JSONObjectConvertible {
         json.set("readonlyPaths", readonlyPaths)
         json.set("mountLabel", mountLabel)
         json.set("intelRdt", intelRdt)
+        json.set("memoryPolicy", memoryPolicy)
         json.set("personality", personality)
         json.set("timeOffsets", timeOffsets)
     }
@@ -363,6 +365,20 @@ extension Spec.TimeOffset: JSONObjectConvertible {
     public func write(to json: inout JSONObjectWriter) {
         json.set("secs", secs)
         json.set("nanosecs", nanosecs)
+    }
+}
+
+extension Spec.MemoryPolicy: JSONObjectConvertible {
+    public init(json: JSONObject) throws(SpecError) {
+        self.mode = try json.string("mode")
+        self.nodes = try json.string("nodes")
+        self.flags = try json.strings("flags")
+    }
+
+    public func write(to json: inout JSONObjectWriter) {
+        json.set("mode", mode)
+        json.set("nodes", nodes)
+        json.set("flags", flags)
     }
 }
 

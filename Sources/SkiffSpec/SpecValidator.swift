@@ -162,6 +162,33 @@ public enum SpecValidator {
     /// holds (KTIME_SEC_MAX / 2, so that KTIME_MAX stays out of reach).
     static let maximumTimeOffset: Int64 = 4_611_686_018
 
+    /// The modes that take no nodes (the local node), and those that need at least one.
+    public static let memoryPolicyModesWithoutNodes: Set<String> = ["MPOL_DEFAULT", "MPOL_LOCAL"]
+    public static let memoryPolicyModesWithNodes: Set<String> = ["MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED_MANY"]
+
+    /// What set_mempolicy(2) would refuse, refused here naming the field; what only the node
+    /// can say (a node it does not have) is the kernel's, at create.
+    static func validate(_ policy: Spec.MemoryPolicy, at path: JSONPath) throws(SpecError) {
+        guard let mode = policy.mode else { throw SpecError(path["mode"], "is required") }
+        guard LinuxNames.memoryPolicyModes[mode] != nil else {
+            throw SpecError(path["mode"], "unknown mode \"\(mode)\" (expected one of \(LinuxNames.memoryPolicyModes.keys.sorted().joined(separator: ", ")))")
+        }
+        for (i, flag) in (policy.flags ?? []).enumerated() where LinuxNames.memoryPolicyFlags[flag] == nil {
+            throw SpecError(path.key("flags")[i], "unknown flag \"\(flag)\" (expected one of \(LinuxNames.memoryPolicyFlags.keys.sorted().joined(separator: ", ")))")
+        }
+        let flags = Set(policy.flags ?? [])
+        if flags.contains("MPOL_F_STATIC_NODES"), flags.contains("MPOL_F_RELATIVE_NODES") {
+            throw SpecError(path["flags"], "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other")
+        }
+        let nodes = policy.nodes ?? ""
+        if !nodes.isEmpty, CPUList.parse(nodes) == nil {
+            throw SpecError(path["nodes"], "\"\(nodes)\" is not a list of nodes like \"0-3,7\" (0 to \(CPUList.maximumCPU))")
+        }
+        if memoryPolicyModesWithoutNodes.contains(mode), !nodes.isEmpty { throw SpecError(path["nodes"], "\(mode) takes no nodes") }
+        if memoryPolicyModesWithNodes.contains(mode), nodes.isEmpty { throw SpecError(path["nodes"], "\(mode) needs at least one node") }
+        if mode == "MPOL_DEFAULT", !flags.isEmpty { throw SpecError(path["flags"], "MPOL_DEFAULT takes no flags") }
+    }
+
     static func validate(_ linux: Spec.Linux) throws(SpecError) {
         let path = JSONPath("linux")
         var seen = Set<Spec.NamespaceKind>()
@@ -199,6 +226,7 @@ public enum SpecValidator {
         if linux.timeOffsets != nil, !seen.contains(.time) {
             throw SpecError(path["timeOffsets"], "needs a new time namespace (linux.namespaces)")
         }
+        if let policy = linux.memoryPolicy { try validate(policy, at: path.key("memoryPolicy")) }
         if let propagation = linux.rootfsPropagation, !propagations.contains(propagation) {
             throw SpecError(path["rootfsPropagation"], "unknown propagation \"\(propagation)\"")
         }

@@ -48,6 +48,24 @@ struct FeaturesTests {
         }
     }
 
+    /// Every memory policy mode and flag listed is one a config may name (recognized: this
+    /// kernel may still refuse one, as set_mempolicy does for a mode it predates).
+    @Test func everyMemoryPolicyModeAndFlagListedIsRecognized() throws {
+        let policy = try #require(try Self.linux()["memoryPolicy"] as? [String: Any])
+        let modes = try #require(policy["modes"] as? [String]), flags = try #require(policy["flags"] as? [String])
+        #expect(
+            Set(modes) == [
+                "MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL",
+            ])
+        #expect(Set(flags) == ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"])
+        for mode in modes {
+            var spec = Spec.defaultSpec(rootfs: "/r")
+            let nodes = SpecValidator.memoryPolicyModesWithoutNodes.contains(mode) ? nil : "0"
+            spec.linux?.memoryPolicy = Spec.MemoryPolicy(mode: mode, nodes: nodes, flags: mode == "MPOL_DEFAULT" ? nil : [flags[0]])
+            #expect(throws: Never.self) { try SpecValidator.validate(spec) }
+        }
+    }
+
     @Test func everyCapabilityListedCanBeGranted() throws {
         let listed = try #require(try Self.linux()["capabilities"] as? [String])
         let last = Int(try String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!

@@ -90,6 +90,7 @@ struct GoldenPlanTests {
                 spec.process?.scheduler = .init(policy: "SCHED_DEADLINE", flags: ["SCHED_FLAG_RESET_ON_FORK"], runtime: 1, deadline: 2, period: 3)
                 spec.process?.ioPriority = .init(class: "IOPRIO_CLASS_IDLE", priority: 7)
                 spec.linux?.personality = .init(domain: "LINUX32")
+                spec.linux?.memoryPolicy = .init(mode: "MPOL_INTERLEAVE", nodes: "0-2,5", flags: ["MPOL_F_STATIC_NODES"])
                 return spec
             }),
         Config(

@@ -11,7 +11,7 @@ import Testing
 /// integration tests run, Tests/IntegrationTests/helpers).
 @Suite("the systemd cgroup driver, on a systemd host")
 struct SystemdDriverTests {
-    static let checks = 226
+    static let checks = 229
 
     @Test(.timeLimit(.minutes(20))) func checksPassInTheSystemdVM() throws {
         let repository = VMRun.repository

@@ -196,7 +196,7 @@ ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 
 # --- the VM's kernel has no modules of its own: the host's bridge, veth and nf_tables (for the
 # pods' CNI bridge and skiff's CNI plugin), in the order vm/systemd/modules lists them ---
-for module in $(cat $P/modules/list); do
+for module in $(grep -v '^#' $P/modules/list); do
     insmod $P/modules/$module.ko 2>/dev/null || grep -q "^$(basename $module) " /proc/modules || notok "loading $module" "insmod failed"
 done
 
@@ -272,7 +272,8 @@ ctr -a $CNI_DIR/containerd.sock -n k8s.io images import --no-unpack $CNI_DIR/ima
     && ok "CNI: the images imported" || notok "CNI: the images" "$(tail -n 3 "$WORK/crig-import.out")"
 cni_scenario() {
     env SOCKET=$CNI_DIR/containerd.sock CRI=$P/cri/cri.py CRI_PYTHON_OUT=$CNI_DIR/python LOG_DIRECTORY=$CNI_DIR/logs \
-        NODE=/run/netns/skiff-crig STATE=$CNI_DIR/scenario-state CNI_BIN=$CNI_DIR/cni-bin SKIFF=$SKIFF KILL_DELAYS="0.005 0.02 0.05 0.1 0.2" \
+        NODE=/run/netns/skiff-crig STATE=$CNI_DIR/scenario-state CNI_BIN=$CNI_DIR/cni-bin SKIFF=$SKIFF KILL_AFTER="0 300 1000 2000 4000 10000" \
+        CGROUP_PARENT=kubepods-besteffort-podskiffcni.slice \
         "$P/cri/$1" $2 > "$WORK/crig-$2.out" 2>&1
     scenario "CNI $2" "$WORK/crig-$2.out" $?
 }

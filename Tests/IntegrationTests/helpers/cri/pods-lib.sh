@@ -5,10 +5,11 @@
 . "$(dirname "$0")/../scenario-lib.sh"
 cri() { "$CRI" "$SOCKET" "$@"; }
 exec_in() { cri ExecSync "{\"container_id\":\"$1\",\"cmd\":[\"sh\",\"-c\",\"$2\"],\"timeout\":30}" --as-process; }
-# pod NAME ANNOTATIONS-JSON: a pod sandbox config.
+# pod NAME ANNOTATIONS-JSON: a pod sandbox config; in CGROUP_PARENT's slice when it is set (a
+# kubelet with the systemd cgroup driver always names one).
 pod() {
-    printf '{"metadata":{"name":"%s","uid":"skiff-groups-%s-%s","namespace":"default"},"hostname":"%s","log_directory":"%s","annotations":%s,"linux":{"security_context":{"namespace_options":{"network":"POD","pid":"CONTAINER","ipc":"POD"}}}}' \
-        "$1" "$1" "$$" "$1" "$LOG_DIRECTORY" "$2"
+    printf '{"metadata":{"name":"%s","uid":"skiff-groups-%s-%s","namespace":"default"},"hostname":"%s","log_directory":"%s","annotations":%s,"linux":{%s"security_context":{"namespace_options":{"network":"POD","pid":"CONTAINER","ipc":"POD"}}}}' \
+        "$1" "$1" "$$" "$1" "$LOG_DIRECTORY" "$2" "${CGROUP_PARENT:+\"cgroup_parent\":\"$CGROUP_PARENT\",}"
 }
 # run POD-CONFIG HANDLER COMMAND: the pod sandbox and one container running COMMAND; prints
 # "SANDBOX CONTAINER" (a failed call says why on stderr).

@@ -6,10 +6,11 @@
 #                   web reaches db:5432. Their ids go to STATE.
 #   after-restart   both pods are still ready, web still reaches db:5432, a new pod outside web
 #                   does not; all removed, nothing left on the node.
-#   killed-adds     the plugin killed at instants of ADD (KILL_DELAYS, seconds: 0 to 40 ms in by
-#                   default, later for a slower machine; a wrapper in CNI_BIN
-#                   kills it): RunPodSandbox fails, containerd's DEL cleans up, and nothing is
-#                   left after each; at least one kill landed after the lease was written.
+#   killed-adds     the plugin killed at instants of ADD (a wrapper in CNI_BIN starts it, counts
+#                   to each of KILL_AFTER, a loop of the shell's own, and kills it: a count
+#                   scales with the machine's speed as ADD does, which a sleep's start-up does
+#                   not): RunPodSandbox fails, containerd's DEL cleans up, and nothing is left
+#                   after each; at least one kill landed after the lease was written.
 # Environment: SOCKET, CRI (cri.py, with CRI_PYTHON_OUT), LOG_DIRECTORY, NODE (the node's
 # network namespace), STATE (a file), and for killed-adds CNI_BIN and SKIFF.
 set -u
@@ -47,15 +48,16 @@ killed-adds)
     rm -f "$CNI_BIN/skiff" "$midway" "$midway.log"
     cat > "$CNI_BIN/skiff" <<WRAPPER
 #!/bin/sh
-# skiff's ADD, killed after \$(cat $kill_after) seconds; a kill that found the pod's lease
-# written is counted in $midway.
+# skiff's ADD, killed after counting to \$(cat $kill_after); a kill that found the pod's
+# lease written is counted in $midway.
 [ "\$CNI_COMMAND" = ADD ] || exec "$SKIFF"
 output=\$(mktemp)
 # (A background command's stdin is /dev/null in sh: the configuration goes through fd 3.)
 exec 3<&0
 "$SKIFF" <&3 3<&- > "\$output" &
 pid=\$!
-sleep "\$(cat $kill_after)"
+count=\$(cat $kill_after) i=0
+while [ \$i -lt \$count ]; do i=\$((i + 1)); done
 kill -KILL \$pid 2> /dev/null
 wait \$pid
 status=\$?
@@ -67,17 +69,17 @@ exit \$status
 WRAPPER
     chmod 0755 "$CNI_BIN/skiff"
     round=0
-    for delay in ${KILL_DELAYS:-0 0.001 0.002 0.003 0.004 0.005 0.006 0.007 0.008 0.010 0.012 0.015 0.020 0.040}; do
+    for count in ${KILL_AFTER:-0 100 200 400 700 1000 1500 2000 2500 3000 4000 5000 7000 10000}; do
         round=$((round + 1))
-        echo "$delay" > "$kill_after"
+        echo "$count" > "$kill_after"
         sandbox=$(cri RunPodSandbox "{\"config\":$(pod "k$round" '{"io.skiff.network.groups":"web","io.skiff.network.ingress":"tcp 80 web"}'),\"runtime_handler\":\"runc\"}" pod_sandbox_id 2> /dev/null) \
             && remove "$sandbox"
-        check "ADD killed $delay s in, then DEL: no task veth" no_task_veth
-        check "ADD killed $delay s in, then DEL: no element" no_elements
-        check "ADD killed $delay s in, then DEL: no lease" no_lease
+        check "ADD killed after counting to $count, then DEL: no task veth" no_task_veth
+        check "ADD killed after counting to $count, then DEL: no element" no_elements
+        check "ADD killed after counting to $count, then DEL: no lease" no_lease
     done
     rm -f "$CNI_BIN/skiff" && ln -s "$SKIFF" "$CNI_BIN/skiff"
-    sed 's/^/# ADD (container, kill after s, exit status): /' "$midway.log"
+    sed 's/^/# ADD (container, count, exit status): /' "$midway.log"
     check "some kills landed after the lease was written" test -s "$midway"
     ;;
 *) echo "usage: $0 before-restart|after-restart|killed-adds" >&2 && exit 2 ;;
