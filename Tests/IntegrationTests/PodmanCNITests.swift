@@ -17,43 +17,25 @@ final class PodmanCNITests {
         try FileManager.default.createDirectory(atPath: directory + "/cni-bin", withIntermediateDirectories: true)
         // The plugin is the skiff binary under the name CNI looks for.
         try FileManager.default.createSymbolicLink(atPath: directory + "/cni-bin/skiff", withDestinationPath: Harness.skiff)
-        let conf = """
-            [containers]
-            default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-            [engine]
-            runtime = "skiff"
-            runtime_supports_json = ["skiff"]
-            cgroup_manager = "cgroupfs"
-            events_logger = "file"
-            [engine.runtimes]
-            skiff = ["\(Harness.skiff)"]
-            [network]
-            network_backend = "cni"
-            cni_plugin_dirs = ["\(directory)/cni-bin"]
-            network_config_dir = "\(directory)/cni"
-            """
-        try conf.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
+        try store.prepare(
+            extra: """
+                [network]
+                network_backend = "cni"
+                cni_plugin_dirs = ["\(directory)/cni-bin"]
+                network_config_dir = "\(directory)/cni"
+                """)
         // The network's default rules: tcp 8080 from anywhere; nothing else reaches a container.
         let conflist = """
             {"cniVersion": "1.0.0", "name": "skiff-tasks", "plugins": [
               {"type": "skiff", "bridge": "\(Self.bridge)", "subnet": "10.96.0.0/24", "ingress": "tcp 8080 0.0.0.0/0"}]}
             """
         try conflist.write(toFile: directory + "/cni/skiff-tasks.conflist", atomically: true, encoding: .utf8)
-        let imported = try shell("tar -C \(Harness.rootfs) -c . | \(podman) import - skiff-busybox")
-        #expect(imported.status == 0, "\(imported.output)")
     }
 
-    deinit {
-        _ = try? shell("\(podman) rm -af -t 0; \(podman) rmi -af")
-        _ = try? shell(
-            "for i in 1 2 3 4 5 6 7 8 9 10; do for d in /sys/fs/cgroup/*/libpod_parent; do rmdir $d/conmon $d 2>/dev/null; done; ls -d /sys/fs/cgroup/*/libpod_parent >/dev/null 2>&1 || break; sleep 0.3; done"
-        )
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+    deinit { store.remove() }
 
-    var podman: String {
-        "nsenter --net=/run/netns/\(node.name) env CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --tmpdir \(directory)/tmp --storage-driver vfs"
-    }
+    var store: PodmanStore { PodmanStore(directory: directory, launcher: "nsenter --net=/run/netns/\(node.name) ") }
+    var podman: String { store.command }
 
     func shell(_ command: String) throws -> (status: Int32, output: String) {
         try PodmanTests.Shell().run(command, in: directory)

@@ -6,11 +6,20 @@ import Testing
 /// skiff under the real podman (Debian's), as `--runtime`: cgroupfs, file events, no network,
 /// ulimits this sandbox can grant (it lacks CAP_SYS_RESOURCE), vfs storage in a temporary
 /// directory, and an image imported from the project's rootfs (no registry is reachable).
-@Suite("under podman", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/podman")))
-final class PodmanTests {
-    let directory = Harness.temporaryDirectory("skiff-podman")
+/// podman with its storage, run directories and containers.conf under `directory` (a test's
+/// own), skiff its runtime, and the image skiff-busybox imported from the project's rootfs.
+struct PodmanStore {
+    let directory: String
+    /// What runs podman (nsenter into a node's network namespace, say); nothing: here.
+    var launcher = ""
 
-    init() throws {
+    var command: String {
+        "\(launcher)env CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --tmpdir \(directory)/tmp --storage-driver vfs"
+    }
+
+    /// containers.conf (skiff, cgroupfs, file events, ulimits this sandbox can grant, then
+    /// `extra`), and the image.
+    func prepare(extra: String = "") throws {
         let conf = """
             [containers]
             default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -21,26 +30,37 @@ final class PodmanTests {
             events_logger = "file"
             [engine.runtimes]
             skiff = ["\(Harness.skiff)"]
+
             """
-        try conf.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
-        let imported = try shell("tar -C \(Harness.rootfs) -c . | \(podman) import - skiff-busybox")
+        try (conf + extra).write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
+        let imported = try PodmanTests.Shell().run("tar -C \(Harness.rootfs) -c . | \(command) import - skiff-busybox", in: directory)
         #expect(imported.status == 0, "\(imported.output)")
     }
 
-    deinit {
-        _ = try? shell("\(podman) rm -af -t 0; \(podman) rmi -af")
+    /// Every container and image, podman's parent cgroup, then the directory.
+    func remove() {
+        _ = try? PodmanTests.Shell().run("\(command) rm -af -t 0; \(command) rmi -af", in: directory)
         // podman's parent cgroup, made for its containers: remove it once they are all gone
         // (podman's exit commands run after `rm` returns: try for a moment).
-        _ = try? shell(
-            "for i in 1 2 3 4 5 6 7 8 9 10; do for d in /sys/fs/cgroup/*/libpod_parent; do rmdir $d/conmon $d 2>/dev/null; done; ls -d /sys/fs/cgroup/*/libpod_parent >/dev/null 2>&1 || break; sleep 0.3; done"
-        )
-        // Last: shell() keeps its files in the directory.
+        _ = try? PodmanTests.Shell().run(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do for d in /sys/fs/cgroup/*/libpod_parent; do rmdir $d/conmon $d 2>/dev/null; done; ls -d /sys/fs/cgroup/*/libpod_parent >/dev/null 2>&1 || break; sleep 0.3; done",
+            in: directory)
+        // Last: Shell keeps its files in the directory.
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
 
-    var podman: String {
-        "CONTAINERS_CONF=\(directory)/containers.conf podman --root \(directory)/storage --runroot \(directory)/run --tmpdir \(directory)/tmp --storage-driver vfs"
+@Suite("under podman", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/podman")))
+final class PodmanTests {
+    let directory = Harness.temporaryDirectory("skiff-podman")
+
+    init() throws {
+        try PodmanStore(directory: directory).prepare()
     }
+
+    deinit { PodmanStore(directory: directory).remove() }
+
+    var podman: String { PodmanStore(directory: directory).command }
 
     struct Output {
         var status: Int32
