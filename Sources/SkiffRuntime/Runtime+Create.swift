@@ -39,6 +39,7 @@ extension Runtime {
         let seccomp = try SeccompProgram.prepare(bundle.spec.linux?.seccomp, root: store.root, warn: warn)
         trace("seccomp filter ready", since: clock)
         let console = try Self.console(terminal: bundle.spec.process?.terminal == true, socketPath: options.consoleSocket, relay: relayTerminal)
+        let pidfdSocket = try PidfdSocket(options.pidfdSocket)
         var rules: TaskRulesChannel?
         if envelope.network != nil {
             do throws(NetworkError) { rules = try TaskRulesChannel() } catch { throw RuntimeError(error) }
@@ -75,6 +76,7 @@ extension Runtime {
                 userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
             rules?.close()
             trace("container process \(process.pid) ready", since: clock)
+            try pidfdSocket?.send(process)
             record = try recordLaunched(
                 process, record: record, status: waitForStart ? .created : .running,
                 seccomp: seccomp, directory: directory, pidFile: options.pidFile)

@@ -12,6 +12,8 @@ public struct ExecOptions: Sendable {
     public var pidFile: String?
     public var preserveFds = 0
     public var consoleSocket: String?
+    /// An AF_UNIX socket to send the process's pidfd to (`PidfdSocket`).
+    public var pidfdSocket: String?
     /// Run even if the container is paused (the process starts frozen).
     public var ignorePaused = false
     /// Run in this existing sub-cgroup of the container's cgroup (runc's `exec --cgroup`).
@@ -69,6 +71,7 @@ extension Runtime {
         // listenerPath with the container's state (as runc does).
         let seccomp = try SeccompProgram.prepare(spec.linux?.seccomp, root: store.root, warn: { _ in })
         let console = try Self.console(terminal: process.terminal == true, socketPath: options.consoleSocket, relay: !options.detach)
+        let pidfdSocket = try PidfdSocket(options.pidfdSocket)
         var choices = PlanBuilder.Options()
         choices.preserveFds = options.preserveFds
         choices.seccompFlags = seccomp?.filter.flags
@@ -90,6 +93,11 @@ extension Runtime {
         } catch {
             // The container died between the check above and the setns: say so plainly.
             if case .container(let failure) = error, failure.errno == ESRCH { throw .wrongState(id: id.value, status: .stopped, action: "exec into") }
+            throw error
+        }
+        do throws(RuntimeError) { try pidfdSocket?.send(launched) } catch {
+            // The caller would hold no handle on it: the process does not run on unsupervised.
+            Glibc.kill(launched.pid, SIGKILL)
             throw error
         }
         try handOver(launched, seccomp: seccomp, state: Self.ociState(record, status: .running), pidFile: options.pidFile)

@@ -18,6 +18,8 @@ public struct CreateOptions: Sendable {
     /// Descriptors 3 ..< 3+preserveFds are passed to the container process.
     public var preserveFds = 0
     public var consoleSocket: String?
+    /// An AF_UNIX socket to send the container process's pidfd to (`PidfdSocket`).
+    public var pidfdSocket: String?
 
     public init(bundle: String, pidFile: String? = nil) {
         self.bundle = bundle

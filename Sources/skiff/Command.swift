@@ -44,4 +44,5 @@ let createOptions: [OptionSpec] = [
     .flag("no-pivot", "use MS_MOVE and chroot instead of pivot_root (for a rootfs on ramfs)"),
     .flag("no-new-keyring", "keep the caller's session keyring instead of a new one"),
     .value("preserve-fds", "N", "pass N descriptors after stdio (3, 4, ...) to the container"),
+    .value("pidfd-socket", "SOCKET", "AF_UNIX socket to send the container process's pidfd to"),
 ]

@@ -87,6 +87,7 @@ func createOptionsFrom(_ args: Arguments) throws(UsageError) -> CreateOptions {
     options.noNewKeyring = args.has("no-new-keyring")
     options.preserveFds = try args.integer("preserve-fds", default: 0)
     options.consoleSocket = args["console-socket"]
+    options.pidfdSocket = args["pidfd-socket"]
     return options
 }
 

@@ -22,6 +22,7 @@ let execCommand = Command(
         .flag("detach", short: "d", "return once the process runs"),
         .value("pid-file", "FILE", "write the process's pid to FILE (no trailing newline)"),
         .value("preserve-fds", "N", "pass N descriptors after stdio to the process"),
+        .value("pidfd-socket", "SOCKET", "AF_UNIX socket to send the process's pidfd to"),
         .flag("ignore-paused", "exec into a paused container (the process starts frozen)"),
         .value("cgroup", "PATH", "run in this existing sub-cgroup of the container's cgroup"),
     ],
@@ -51,6 +52,7 @@ func runExec(_ args: Arguments, _ context: Context) throws -> Int32 {
     options.pidFile = args["pid-file"].map(absolutePath)
     options.preserveFds = try args.integer("preserve-fds", default: 0)
     options.consoleSocket = args["console-socket"]
+    options.pidfdSocket = args["pidfd-socket"]
     options.ignorePaused = args.has("ignore-paused")
     options.subCgroup = args["cgroup"].flatMap { $0.isEmpty ? nil : $0 }
     // runc's flags: the exec'd process's own AppArmor profile and SELinux label (refused by
