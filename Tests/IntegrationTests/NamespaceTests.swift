@@ -111,6 +111,23 @@ struct TimeNamespaceTests {
         #expect(lines.last.map(String.init) != host)
     }
 
+    /// Docker 29.5 puts a time namespace without offsets in every container's config: it runs,
+    /// in a time namespace of its own whose clocks are the host's.
+    @Test func aTimeNamespaceWithoutOffsetsAsDockerSendsIt() throws {
+        let sandbox = Sandbox(args: ["sh", "-c", "cut -d. -f1 /proc/uptime; readlink /proc/self/ns/time; cat /proc/self/timens_offsets"])
+        sandbox.spec.linux?.namespaces?.append(.init(.time))
+        sandbox.spec.linux?.timeOffsets = nil
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        let host = try String(contentsOfFile: "/proc/uptime", encoding: .utf8).split(separator: ".").first.flatMap { Int($0) } ?? 0
+        let uptime = Int(lines.first ?? "") ?? -1
+        #expect(abs(uptime - host) <= 5, "uptime \(uptime) against the host's \(host)")
+        let hostNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/time")
+        #expect(lines.count == 4 && lines[1] != hostNamespace, "\(lines)")
+        #expect(Array(lines.dropFirst(2)) == ["monotonic           0         0", "boottime            0         0"], "\(lines)")
+    }
+
     @Test func badOffsetsAreNamed() {
         let sandbox = Sandbox()
         sandbox.spec.linux?.timeOffsets = ["realtime": Spec.TimeOffset(secs: 1, nanosecs: 0)]
