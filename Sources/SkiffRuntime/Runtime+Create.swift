@@ -311,13 +311,15 @@ struct CreateSync: Sendable {
             do throws(NetworkError) { try rules.connect(network, namespacePath: "/proc/\(pid)/ns/net") } catch { throw RuntimeError(error) }
             return []
         case PlanBuilder.syncRuntimeHooks:
-            let state = Runtime.ociState(current, status: .creating)
+            // The runtime environment exists (lifecycle step 2 is done): the hooks of steps 3
+            // to 5 see it created, as crun and runtime-tools' validation have it.
+            let state = Runtime.ociState(current, status: .created)
             do throws(HookRunner.Failure) {
                 try HookRunner.run(hooks?.prestart ?? [], kind: "prestart", state: state)
                 try HookRunner.run(hooks?.createRuntime ?? [], kind: "createRuntime", state: state)
             } catch { throw .hook(error.description) }
             return []
-        case PlanBuilder.syncCreateContainerState: return Runtime.ociState(current, status: .creating).serializedBytes()
+        case PlanBuilder.syncCreateContainerState: return Runtime.ociState(current, status: .created).serializedBytes()
         case PlanBuilder.syncStartContainerState: return Runtime.ociState(current, status: .created).serializedBytes()
         default: return []
         }

@@ -175,13 +175,19 @@ public struct Runtime: Sendable {
         unlink(directory.fifoPath)
         record.status = .running
         do { try directory.write(record) } catch { warn("start: container \"\(id.value)\" is running, but its state could not be recorded: \(error)") }
-        runPoststart(record)
+        try runPoststart(record)
     }
 
-    /// poststart hooks: after the process started; a failure is only a warning (runtime spec).
-    func runPoststart(_ record: ContainerRecord) {
+    /// poststart hooks, once the container's process has been executed (runtime-spec 1.3,
+    /// lifecycle step 9): a failure is an error that stops the container — its process is
+    /// killed, the hooks after the failing one do not run, and the record stays for `delete`.
+    func runPoststart(_ record: ContainerRecord) throws(RuntimeError) {
         guard let hooks = record.poststart, !hooks.isEmpty else { return }
-        HookRunner.runAll(hooks, kind: "poststart", state: Self.ociState(record, status: .running)).forEach { warn($0.description) }
+        ExecWatch.waitUntilExecuted(pid: record.pid, startTime: record.pidStartTime)
+        do throws(HookRunner.Failure) { try HookRunner.run(hooks, kind: "poststart", state: Self.ociState(record, status: .running)) } catch {
+            try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL)
+            throw .hook(error.description + " (the container is stopped)")
+        }
     }
 
     // MARK: state
@@ -386,7 +392,16 @@ public struct Runtime: Sendable {
         let id = try ContainerID(id)
         if detach {
             let created = try prepareAndLaunch(id: id, options: options, waitForStart: false)
-            runPoststart(created.record)
+            do throws(RuntimeError) { try runPoststart(created.record) } catch {
+                // A container its poststart hooks stopped is removed, as run removes one it
+                // started. Its process is this one's child here: reaped first, or its zombie
+                // would keep it in its cgroup (v1), which delete then waits to empty.
+                var status: Int32 = 0
+                _ = waitpid(created.record.pid, &status, 0)
+                created.directory.unlock()  // delete takes the container's lock itself
+                try? delete(id: id.value, force: true)
+                throw error
+            }
             return 0
         }
         // Reap the container even when it is a grandchild (a joined pid namespace).
@@ -394,17 +409,19 @@ public struct Runtime: Sendable {
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
         let created = try prepareAndLaunch(id: id, options: options, waitForStart: false, relayTerminal: true)
+        var poststartFailure: RuntimeError?
         let status = try waitInForeground(
             pid: created.record.pid, pidfd: created.process.pidfd?.rawValue ?? -1, relaySocket: created.relaySocket, forwarder: forwarder
         ) {
             // Let `kill`, `state` and `delete` in: the container's lifetime is not a lock's.
             created.directory.unlock()
-            runPoststart(created.record)
+            do throws(RuntimeError) { try runPoststart(created.record) } catch { poststartFailure = error }
         }
         let clock = Stopwatch()
         trace("container process exited with status \(status)", since: clock)
         try delete(id: id.value, force: true)
         trace("deleted", since: clock)
+        if let poststartFailure { throw poststartFailure }
         return status
     }
 

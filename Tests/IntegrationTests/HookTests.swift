@@ -30,9 +30,11 @@ struct HookTests {
         let id = Harness.id("hooks")
         let created = sandbox.skiff(["create", "-b", sandbox.bundle, id])
         #expect(created.status == 0, "\(created.stderr)")
-        #expect(try status(log, "prestart") == "creating")
-        #expect(try status(log, "createRuntime") == "creating")
-        #expect(try status(log, "createContainer") == "creating")
+        // The runtime environment exists when these run (lifecycle steps 3 to 5): created, as
+        // crun sends and runtime-tools' validation expects.
+        #expect(try status(log, "prestart") == "created")
+        #expect(try status(log, "createRuntime") == "created")
+        #expect(try status(log, "createContainer") == "created")
         #expect(!FileManager.default.fileExists(atPath: log + "/startContainer.json"))
         #expect(sandbox.skiff(["start", id]).status == 0)
         #expect(try status(log, "poststart") == "running")
@@ -71,15 +73,54 @@ struct HookTests {
         expectFailure(.init(poststop: [.init(path: "/bin/true", timeout: 0)]), "hooks.poststop[0].timeout: must be positive")
     }
 
-    @Test func failingPoststartAndPoststopHooksAreWarnings() {
-        let sandbox = Sandbox(args: ["true"])
-        sandbox.spec.hooks = .init(poststart: [.init(path: "/bin/false")], poststop: [.init(path: "/bin/false")])
+    /// poststart runs after the user's process has been executed (runtime-spec 1.3): a
+    /// startContainer hook that takes its time holds the execve back, and poststart still sees
+    /// the user's program, not skiff-init.
+    @Test func poststartRunsAfterTheProcessIsExecuted() throws {
+        let log = Harness.temporaryDirectory("skiff-poststart")
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let sandbox = Sandbox(args: ["sleep", "100"])
+        let comm = "import json, sys; pid = json.load(sys.stdin)['pid']; print(open('/proc/%d/comm' % pid).read().strip())"
+        sandbox.spec.hooks = .init(
+            startContainer: [.init(path: "/bin/sleep", args: ["sleep", "0.5"])],
+            poststart: [.init(path: "/bin/sh", args: ["sh", "-c", "python3 -c \"\(comm)\" > \(log)/poststart.comm"])])
         sandbox.writeConfig()
-        let id = Harness.id("warnhook")
-        let run = sandbox.skiff(["run", "-b", sandbox.bundle, id])
-        #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("warning: poststart hook /bin/false: exited with status 1"))
-        #expect(run.stderr.contains("warning: poststop hook /bin/false: exited with status 1"))
+        let id = Harness.id("poststart")
+        #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
+        let started = sandbox.skiff(["start", id])
+        #expect(started.status == 0, "\(started.stderr)")
+        let seen = try String(contentsOfFile: log + "/poststart.comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(seen == "sleep", "poststart saw \(seen)")
+        #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
+    }
+
+    /// A failing poststart hook is an error that stops the container (runtime-spec 1.3,
+    /// lifecycle step 9): `start` fails naming the hook, the process is killed, the record
+    /// stays for `delete`; `run` fails the same way and leaves nothing. poststop failures stay
+    /// warnings.
+    @Test func aFailingPoststartHookStopsTheContainer() {
+        let sandbox = Sandbox(args: ["sleep", "100"])
+        sandbox.spec.hooks = .init(poststart: [.init(path: "/bin/false"), .init(path: "/bin/true")], poststop: [.init(path: "/bin/false")])
+        sandbox.writeConfig()
+        let id = Harness.id("poststart-fails")
+        #expect(sandbox.skiff(["create", "-b", sandbox.bundle, id]).status == 0)
+        let started = sandbox.skiff(["start", id])
+        #expect(started.status != 0)
+        #expect(started.stderr.contains("poststart hook /bin/false: exited with status 1 (the container is stopped)"), "\(started.stderr)")
+        #expect(started.stderr.split(separator: "\n").count == 1, "\(started.stderr)")
+        #expect(sandbox.waitUntilStopped(id))
+        let deleted = sandbox.skiff(["delete", id])
+        #expect(deleted.status == 0 && deleted.stderr.contains("warning: poststop hook /bin/false: exited with status 1"), "\(deleted.stderr)")
         sandbox.expectNothingLeft(id)
+
+        let runID = Harness.id("poststart-run")
+        let run = sandbox.skiff(["run", "-b", sandbox.bundle, runID])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("poststart hook /bin/false: exited with status 1 (the container is stopped)"), "\(run.stderr)")
+        sandbox.expectNothingLeft(runID)
+        let detachedID = Harness.id("poststart-detached")
+        let detached = sandbox.skiff(["run", "--detach", "-b", sandbox.bundle, detachedID])
+        #expect(detached.status != 0, "\(detached.stderr)")
+        sandbox.expectNothingLeft(detachedID)
     }
 }
