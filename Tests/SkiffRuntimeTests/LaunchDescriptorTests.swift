@@ -11,10 +11,12 @@ import Testing
 /// The descriptors a plan asks for: opened by their one owner after the claim, closed when it
 /// goes; the host's facts, gathered once; and the runtime's errors as they are said.
 @Suite("launch descriptors and host facts")
-struct LaunchDescriptorTests {
+final class LaunchDescriptorTests {
     let directory = NSTemporaryDirectory() + "skiff-descriptors-\(UUID().uuidString.prefix(8))"
 
     init() throws { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) >= 0 }
 

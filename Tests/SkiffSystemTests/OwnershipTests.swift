@@ -7,10 +7,12 @@ import Testing
 /// Locks, socket pairs and shared descriptors: each object is released by its owner, on every
 /// path, and nothing else can release it.
 @Suite("owned descriptors and locks")
-struct OwnershipTests {
+final class OwnershipTests {
     let path = NSTemporaryDirectory() + "skiff-lock-\(UUID().uuidString.prefix(8))"
 
-    init() { FileManager.default.createFile(atPath: path, contents: nil) }
+    init() { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
 
     func open() throws -> FileDescriptor { try FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)") }
 
