@@ -238,6 +238,10 @@ struct LeaseStore: ~Copyable {
     /// namespace that dies leaves nothing here. Nothing is written after that.
     func save() throws(NetworkError) {
         if leases.isEmpty {
+            // A save killed before its rename leaves its temporary file (`writeAtomically`):
+            // under the lock no save is under way, so any is a dead one's.
+            let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
+            for file in listDirectory(directory) where file.hasPrefix(name + ".") && file.hasSuffix(".tmp") { unlink(directory + "/" + file) }
             if unlink(path) != 0, errno != ENOENT { throw .system(step: "removing \(path)", errno: errno) }
             if unlink(lockPath) != 0, errno != ENOENT { throw .system(step: "removing \(lockPath)", errno: errno) }
             if rmdir(directory) != 0, errno != ENOTEMPTY, errno != EEXIST, errno != ENOENT {

@@ -15,13 +15,16 @@ extension TaskNetwork {
 
     /// Removes the files of every bridge in the lease directory `leases` that hold no lease
     /// (what a setup killed before it wrote its lease leaves), skipping any bridge whose lock
-    /// is held (a setup under way).
+    /// is held (a setup under way), and the directory when that leaves it empty (a setup
+    /// killed between making it and its lock file; one starting now makes it again, as after
+    /// the last lease's release).
     public static func sweep(leases: String) {
         for file in listDirectory(leases) where file.hasSuffix(".lock") {
             let bridge = String(file.dropLast(".lock".count))
             guard let store = try? LeaseStore(directory: leases, bridge: bridge, waiting: false), store.leases.isEmpty else { continue }
             try? store.save()
         }
+        rmdir(leases)  // only if empty
     }
 
     /// What a CNI CHECK asks: is the task's network still what setting it up made? Its lease,

@@ -104,17 +104,17 @@ struct EverydayConfigTests {
         sandbox.expectCreateFails("linux.maskedPaths: needs a mount namespace", oneLine: true)
     }
 
-    /// A failing poststart or poststop hook is a warning, and the hooks after it still run.
+    /// A failing poststop hook is a warning, and the hooks after it still run (a failing
+    /// poststart stops the container since runtime-spec 1.3: HookTests).
     @Test func theHooksAfterAFailingOneStillRun() throws {
         let sandbox = Sandbox(args: ["true"])
         let marks = sandbox.bundle + "/marks"
         sandbox.spec.hooks = .init(
-            poststart: [.init(path: "/bin/false"), .init(path: "/bin/sh", args: ["sh", "-c", "echo poststart >> \(marks)"])],
+            poststart: [.init(path: "/bin/sh", args: ["sh", "-c", "echo poststart >> \(marks)"])],
             poststop: [.init(path: "/bin/false"), .init(path: "/bin/sh", args: ["sh", "-c", "echo poststop >> \(marks)"])])
         let result = sandbox.run()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try String(contentsOfFile: marks, encoding: .utf8) == "poststart\npoststop\n")
-        #expect(result.stderr.contains("poststart hook /bin/false: exited with status 1"), "\(result.stderr)")
         #expect(result.stderr.contains("poststop hook /bin/false: exited with status 1"), "\(result.stderr)")
     }
 
