@@ -53,7 +53,7 @@ public enum CNIPlugin {
             try TaskNetwork.check(network)
             leases = try TaskNetwork.leaseDirectory()
             if try TaskNetwork.lease(of: request.owner, bridge: network.bridge, leases: leases) != nil {
-                throw NetworkError.annotation(
+                throw NetworkError.badInput(
                     SpecError("CNI_CONTAINERID", "\(request.containerID) already has \(request.interface) on \(network.bridge) (DEL it first)"))
             }
         } catch { throw Self.error(error) }
@@ -140,7 +140,7 @@ public enum CNIPlugin {
     /// A network error as CNI's: bad input is the configuration's (7), the rest the network's.
     static func error(_ error: NetworkError) -> CNIError {
         switch error {
-        case .annotation(let spec): CNIError(.invalidNetworkConfig, spec.description)
+        case .badInput(let spec): CNIError(.invalidNetworkConfig, spec.description)
         case .system(let failure): CNIError(failure.errno == EAGAIN ? .tryAgainLater : .networkFailure, failure.description)
         }
     }

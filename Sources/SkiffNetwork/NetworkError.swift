@@ -3,10 +3,11 @@ import Glibc
 import SkiffSpec
 import SkiffSystem
 
-/// Why a task's network could not be set up or removed: bad input (an annotation, named),
-/// or the step that failed with the kernel's errno and, for netlink, the kernel's own words.
+/// Why a task's network could not be set up or removed: bad input (an annotation or a config
+/// field, named), or the step that failed with the kernel's errno and, for netlink, the
+/// kernel's own words.
 public enum NetworkError: Error, CustomStringConvertible, Sendable {
-    case annotation(SpecError)
+    case badInput(SpecError)
     case system(SystemError)
 
     /// `step` failed with `errno`; `detail` is the kernel's own words (netlink) or a hint.
@@ -19,7 +20,7 @@ public enum NetworkError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .annotation(let error): return error.description
+        case .badInput(let error): return error.description
         case .system(let error): return "network: \(error)"
         }
     }

@@ -25,7 +25,7 @@ public struct NodeNetworkPolicy: Equatable, Sendable {
             if error.errno == ENOENT { return NodeNetworkPolicy(path: path) }
             throw .system(step: "reading \(path)", errno: error.errno)
         }
-        do throws(SpecError) { return try parse(String(decoding: bytes, as: UTF8.self), path: path) } catch { throw .annotation(error) }
+        do throws(SpecError) { return try parse(String(decoding: bytes, as: UTF8.self), path: path) } catch { throw .badInput(error) }
     }
 
     /// Strict: an unknown directive or a bad name is an error naming the file and line.

@@ -13,6 +13,9 @@ struct NodeRoute {
     var outputs: [Int32] = []
     var gateways: [IPv4Address] = []
 
+    /// The address the node's packets on this route leave from (`src` in `ip route`).
+    var preferredSource: IPv4Address?
+
     /// From an RTM_NEWROUTE reply: struct rtmsg (dst_len at 1, type at 7), then attributes.
     init?(rtmsg reply: NetlinkReply) {
         let fixed = reply.payload.startIndex
@@ -22,22 +25,32 @@ struct NodeRoute {
         let attributes = reply.attributes(after: 12)
         let address = attributes[UInt16(RTA_DST.rawValue)].flatMap { IPv4Address(bytes: $0) } ?? IPv4Address(0)
         destination = IPv4Subnet(holding: address, prefixLength: length)
-        if let output = attributes[UInt16(RTA_OIF.rawValue)], output.count == 4 {
-            outputs.append(NetlinkReply(type: 0, payload: output).int32(at: 0))
+        for hop in Self.hops(attributes) {
+            outputs.append(hop.output)
+            if let gateway = hop.gateway.flatMap({ IPv4Address(bytes: $0) }) { gateways.append(gateway) }
         }
-        if let gateway = attributes[UInt16(RTA_GATEWAY.rawValue)].flatMap({ IPv4Address(bytes: $0) }) { gateways.append(gateway) }
-        // struct rtnexthop (length u16, flags, hops, ifindex i32), then its own attributes.
-        if let hops = attributes[UInt16(RTA_MULTIPATH.rawValue)] {
-            var offset = hops.startIndex
-            while offset + 8 <= hops.endIndex {
-                let hopLength = Int(hops[offset]) | Int(hops[offset + 1]) << 8
-                guard hopLength >= 8, offset + hopLength <= hops.endIndex else { break }
-                let hop = NetlinkReply(type: 0, payload: hops[offset..<(offset + hopLength)])
-                outputs.append(hop.int32(at: 4))
-                if let gateway = hop.attributes(after: 8)[UInt16(RTA_GATEWAY.rawValue)].flatMap({ IPv4Address(bytes: $0) }) { gateways.append(gateway) }
+        preferredSource = attributes[UInt16(RTA_PREFSRC.rawValue)].flatMap { IPv4Address(bytes: $0) }
+    }
+
+    /// Where a route of either family leaves: its output link and gateway, or each of a
+    /// multipath route's (struct rtnexthop: length u16, flags, hops, ifindex i32, then its
+    /// own attributes).
+    static func hops(_ attributes: [UInt16: ArraySlice<UInt8>]) -> [(output: Int32, gateway: ArraySlice<UInt8>?)] {
+        var hops: [(output: Int32, gateway: ArraySlice<UInt8>?)] = []
+        if let output = attributes[UInt16(RTA_OIF.rawValue)], output.count == 4 {
+            hops.append((NetlinkReply(type: 0, payload: output).int32(at: 0), attributes[UInt16(RTA_GATEWAY.rawValue)]))
+        }
+        if let multipath = attributes[UInt16(RTA_MULTIPATH.rawValue)] {
+            var offset = multipath.startIndex
+            while offset + 8 <= multipath.endIndex {
+                let hopLength = Int(multipath[offset]) | Int(multipath[offset + 1]) << 8
+                guard hopLength >= 8, offset + hopLength <= multipath.endIndex else { break }
+                let hop = NetlinkReply(type: 0, payload: multipath[offset..<(offset + hopLength)])
+                hops.append((hop.int32(at: 4), hop.attributes(after: 8)[UInt16(RTA_GATEWAY.rawValue)]))
                 offset += (hopLength + 3) & ~3
             }
         }
+        return hops
     }
 
     /// As `ip route` prints it: `10.60.0.0/24 dev eth0`, `local 10.60.0.5 dev eth0`,
@@ -75,7 +88,7 @@ extension TaskNetwork {
                 if let gateway, !overlaps { "holds \(gateway), the gateway of the node's route \(described)" } else {
                     "overlaps the node's route \(described)"
                 }
-            throw .annotation(
+            throw .badInput(
                 SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]", "\(subnet) \(conflict): a task subnet must not take traffic the node routes elsewhere"))
         }
     }

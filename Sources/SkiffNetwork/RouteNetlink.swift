@@ -5,7 +5,7 @@ import Glibc
 /// The rtnetlink requests a task's network needs: bridge, veth pair, addresses, links up,
 /// default route, and removal. Made in the namespace the socket belongs to.
 struct RouteNetlink: ~Copyable {
-    private var socket: NetlinkSocket
+    var socket: NetlinkSocket
 
     /// rtnetlink in this process's network namespace, or in the one `namespace` refers to.
     init(namespace: Int32? = nil) throws(NetworkError) {
@@ -13,7 +13,7 @@ struct RouteNetlink: ~Copyable {
     }
 
     /// struct ifinfomsg: family, type, index, flags, change.
-    private static func linkHeader(index: Int32 = 0, up: Bool = false) -> [UInt8] {
+    static func linkHeader(index: Int32 = 0, up: Bool = false) -> [UInt8] {
         [UInt8(AF_UNSPEC), 0, 0, 0] + NetlinkMessage.bytes(of: index)
             + NetlinkMessage.bytes(of: UInt32(up ? IFF_UP : 0)) + NetlinkMessage.bytes(of: UInt32(up ? IFF_UP : 0))
     }

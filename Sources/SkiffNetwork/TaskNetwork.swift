@@ -58,7 +58,7 @@ public enum TaskNetwork {
         let previousSubnet = store.subnet
         let firstOnBridge = store.leases.isEmpty
         if let previousSubnet, previousSubnet != config.subnet, !store.leases.isEmpty {
-            throw .annotation(
+            throw .badInput(
                 SpecError(
                     "annotations[\"\(NetworkConfig.prefix)subnet\"]",
                     "bridge \(config.bridge) is on \(previousSubnet), not \(config.subnet) (\(store.leases.count) tasks use it)"))
@@ -70,18 +70,18 @@ public enum TaskNetwork {
         let address: IPv4Address
         if let wanted = config.address {
             if let holder = store.leases.first(where: { $0.address == wanted }) {
-                throw .annotation(
+                throw .badInput(
                     SpecError(
                         "annotations[\"\(NetworkConfig.prefix)address\"]",
                         "\(wanted) is leased to container \"\(holder.owner.split(separator: "/").last ?? "")\" on this node"))
             }
             if nodeAddresses.contains(wanted) {
-                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is an address of the node"))
+                throw .badInput(SpecError("annotations[\"\(NetworkConfig.prefix)address\"]", "\(wanted) is an address of the node"))
             }
             address = wanted
         } else {
             guard let free = store.firstFree(in: config.subnet, except: nodeAddresses) else {
-                throw .annotation(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]", "no free address left in \(config.subnet)"))
+                throw .badInput(SpecError("annotations[\"\(NetworkConfig.prefix)subnet\"]", "no free address left in \(config.subnet)"))
             }
             address = free
         }
@@ -93,7 +93,7 @@ public enum TaskNetwork {
         if groupNumbersBefore.count + newGroups.count > NetworkConfig.maximumGroupsPerBridge {
             let namedByIngress = config.ingress.contains { $0.peer.groupName.map(newGroups.contains) == true }
             let field = !newGroups.isDisjoint(with: config.groups) ? "groups" : namedByIngress ? "ingress" : "egress"
-            throw .annotation(
+            throw .badInput(
                 SpecError(
                     "annotations[\"\(NetworkConfig.prefix)\(field)\"]",
                     "\(newGroups.count) new groups on bridge \(config.bridge), which has \(groupNumbersBefore.count) of at most \(NetworkConfig.maximumGroupsPerBridge)"))
@@ -103,7 +103,7 @@ public enum TaskNetwork {
         let joining: FirewallChanges
         do { joining = try FirewallChanges.joining(lease, groupNumbers: store.groupNumbers) } catch {
             let field = "annotations[\"\(NetworkConfig.prefix)\(error.isIngress ? "ingress" : "egress")\"]"
-            throw .annotation(
+            throw .badInput(
                 SpecError(field, "the rules overlap into \(error.elements) disjoint flows; at most \(FirewallChanges.maximumFlows) per direction"))
         }
         store.subnet = config.subnet
@@ -338,12 +338,12 @@ public enum TaskNetwork {
     private static func bridgeRefusal(_ link: RouteNetlink.Link?, _ config: NetworkConfig) throws(NetworkError) -> NetworkError? {
         let field = "annotations[\"\(NetworkConfig.prefix)bridge\"]"
         if let link, link.kind != "bridge" {
-            return .annotation(SpecError(field, "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
+            return .badInput(SpecError(field, "\"\(config.bridge)\" is an interface of the node that is not a bridge (\(link.kind ?? "a device"))"))
         }
         if let link, link.alias != RouteNetlink.bridgeAlias, !link.isUnmarkedBridgeOfSkiff(named: config.bridge) {
             let policy = try NodeNetworkPolicy.load()
             if !policy.joinableBridges.contains(config.bridge) {
-                return .annotation(
+                return .badInput(
                     SpecError(
                         field,
                         "\"\(config.bridge)\" is a bridge skiff did not make, and the node's operator has not allowed skiff's tasks on it (\(NodeNetworkPolicy.directive) \(config.bridge) in \(policy.path))"
@@ -351,7 +351,7 @@ public enum TaskNetwork {
             }
         }
         if link == nil, !config.bridge.hasPrefix(RouteNetlink.bridgeNamePrefix) {
-            return .annotation(
+            return .badInput(
                 SpecError(
                     field,
                     "\"\(config.bridge)\" does not exist, and skiff makes only bridges named \(RouteNetlink.bridgeNamePrefix)*: a name another tool adopts when it finds it (docker0, cni0) would bring that tool's workloads onto a tenant's bridge; make the bridge first to use another name"
@@ -388,7 +388,7 @@ public enum TaskNetwork {
             // A create of skiff's killed before it marked the bridge it made: mark it now,
             // unless something was put on it meanwhile (then it is not skiff's to take).
             guard try node.ports(ofBridge: unmarked.index).isEmpty else {
-                throw .annotation(
+                throw .badInput(
                     SpecError("annotations[\"\(NetworkConfig.prefix)bridge\"]", "\"\(config.bridge)\" is a bridge skiff did not mark, with ports of others"))
             }
             try node.markBridge(config.bridge)
@@ -427,7 +427,7 @@ public enum TaskNetwork {
         // Ports named like skiff's are veths of deleted tasks the kernel has not removed yet.
         let others = try node.ports(ofBridge: index).filter { !$0.hasPrefix(TaskEndpoint.interfacePrefix) }
         guard others.isEmpty else {
-            throw .annotation(
+            throw .badInput(
                 SpecError(
                     "annotations[\"\(NetworkConfig.prefix)bridge\"]",
                     "\"\(bridge)\" is a bridge skiff did not make, with ports of others (\(others.prefix(3).joined(separator: ", "))): a task there could be leased the address of a workload skiff does not know"

@@ -39,8 +39,8 @@ extension Runtime {
             ("apparmor", .object([("enabled", .bool(SecurityModules.appArmorEnabled))])),
             ("selinux", .object([("enabled", .bool(SecurityModules.selinuxEnabled))])),
             ("intelRdt", .object([("enabled", .bool(false))])),
-            // Refused: a task is not handed the node's interfaces.
-            ("netDevices", .object([("enabled", .bool(false))])),
+            // Moved in as linux.netDevices asks, except what the node itself relies on.
+            ("netDevices", .object([("enabled", .bool(true))])),
             ("mountExtensions", .object([("idmap", .object([("enabled", .bool(true))]))])),
             // Recognized, whether or not this kernel has NUMA (set_mempolicy then refuses, at create).
             (
@@ -52,10 +52,13 @@ extension Runtime {
         ])
         return .object([
             ("ociVersionMin", .string("1.0.0")),
-            ("ociVersionMax", .string("1.2.0")),
+            ("ociVersionMax", .string(Spec.version)),
             ("hooks", strings(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])),
             ("mountOptions", strings(MountOptions.names)),
             ("linux", linux),
+            // Annotations that change what skiff does (spec 1.3): a task's network is made from
+            // them, so an engine passing its users' annotations through must vet these.
+            ("potentiallyUnsafeConfigAnnotations", strings([NetworkConfig.prefix])),
             // The per-task network annotations this skiff understands (see the README).
             (
                 "annotations",

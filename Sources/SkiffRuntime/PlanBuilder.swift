@@ -138,6 +138,8 @@ struct PlanBuilder {
     static let syncNetwork = 5
     /// The parent leases the task's address and stages its rules for skiff-init to send.
     static let syncNetworkRules = 6
+    /// The parent moves `linux.netDevices` into the new network namespace.
+    static let syncNetDevices = 7
 
     /// A new user namespace: created by skiff-init, mapped by the parent.
     var newUserNamespace: Bool {
@@ -212,9 +214,17 @@ struct PlanBuilder {
             if joinsPid { plan.fork() }
         }
         if !options.noNewKeyring { plan.sessionKeyring(named: options.containerID) }
-        // The namespaces exist: the task's interface first (hooks may rely on it), then
-        // prestart and createRuntime hooks, in the runtime's namespaces.
+        // The namespaces exist: the task's interface and the devices moved in first (hooks
+        // may rely on them), then prestart and createRuntime hooks, in the runtime's namespaces.
         if options.network { plan.sync(Self.syncNetwork) }
+        if !(spec.linux?.netDevices ?? [:]).isEmpty {
+            // Moving the node's interfaces into the node's own namespace would do nothing; a
+            // namespace joined by path must be the container's.
+            guard ownsNamespace(.network) else {
+                throw .spec(SpecError("linux.netDevices", "needs a network namespace of the container's own (this one is the runtime's)"))
+            }
+            plan.sync(Self.syncNetDevices)
+        }
         let hooks = spec.hooks
         if !(hooks?.prestart ?? []).isEmpty || !(hooks?.createRuntime ?? []).isEmpty {
             plan.sync(Self.syncRuntimeHooks)

@@ -70,7 +70,7 @@ extension Runtime {
                     rules: rules?.descriptors, execFifoPath: directory.fifoPath))
             let sync = CreateSync(
                 record: record, hooks: bundle.spec.hooks, network: envelope.network,
-                networkLeases: envelope.networkLeases, rules: rules, owner: directory.path)
+                networkLeases: envelope.networkLeases, rules: rules, owner: directory.path, netDevices: bundle.spec.linux?.netDevices ?? [:])
             let process = try launchExplained(
                 launch, descriptors: descriptors.table, envelope: envelope, spec: bundle.spec,
                 userMaps: launch.newUserNamespace ? Self.userMaps(bundle.spec) : nil, sync: sync.handle)
@@ -297,6 +297,8 @@ struct CreateSync: Sendable {
     var rules: TaskRulesChannel?
     /// The container's state directory: the owner of its network lease.
     var owner: String
+    /// The node's interfaces `linux.netDevices` moves in.
+    var netDevices: [String: Spec.NetDevice] = [:]
 
     func handle(tag: Int, pid: Int32) throws(RuntimeError) -> [UInt8] {
         var current = record
@@ -309,6 +311,11 @@ struct CreateSync: Sendable {
         case PlanBuilder.syncNetwork:
             guard let network, let rules else { return [] }
             do throws(NetworkError) { try rules.connect(network, namespacePath: "/proc/\(pid)/ns/net") } catch { throw RuntimeError(error) }
+            return []
+        case PlanBuilder.syncNetDevices:
+            do throws(NetworkError) {
+                try NetDeviceMove.move(netDevices, intoNamespaceAt: "/proc/\(pid)/ns/net")
+            } catch { throw RuntimeError(error) }
             return []
         case PlanBuilder.syncRuntimeHooks:
             // The runtime environment exists (lifecycle step 2 is done): the hooks of steps 3

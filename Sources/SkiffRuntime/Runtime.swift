@@ -196,7 +196,7 @@ public struct Runtime: Sendable {
         let id = try ContainerID(id)
         guard let record = try store.read(id) else {
             return ContainerState(
-                ociVersion: "1.2.0", id: id.value, pid: 0, status: .creating, bundle: "", rootfs: "",
+                ociVersion: Spec.version, id: id.value, pid: 0, status: .creating, bundle: "", rootfs: "",
                 created: "", owner: "", annotations: nil)
         }
         let status = self.status(of: record, directory: nil)

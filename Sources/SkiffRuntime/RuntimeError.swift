@@ -63,7 +63,7 @@ extension RuntimeError {
 
     /// Bad network annotations are bad input like any other config field.
     init(_ error: NetworkError) {
-        if case .annotation(let specError) = error { self = .spec(specError) } else { self = .network(error) }
+        if case .badInput(let specError) = error { self = .spec(specError) } else { self = .network(error) }
     }
 }
 

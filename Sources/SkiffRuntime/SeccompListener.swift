@@ -14,7 +14,7 @@ enum SeccompListener {
             return .number("0")
         }()
         let message = JSONValue.object([
-            ("ociVersion", .string("1.2.0")), ("fds", .array([.string("seccompFd")])), ("pid", pid),
+            ("ociVersion", .string(Spec.version)), ("fds", .array([.string("seccompFd")])), ("pid", pid),
             ("metadata", .string(metadata ?? "")), ("state", state),
         ]).serializedBytes()
         let socket = try UnixSocket.connect(path, field: "linux.seccomp.listenerPath")

@@ -6,7 +6,7 @@ extension Spec {
     public static func defaultSpec(rootfs: String = "rootfs") -> Spec {
         let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
         return Spec(
-            ociVersion: "1.2.0",
+            ociVersion: Spec.version,
             process: Process(
                 terminal: false,
                 user: User(uid: 0, gid: 0),

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/// The OCI runtime-spec 1.2 `config.json`, as far as Linux containers use it.
+/// The OCI runtime-spec 1.3 `config.json`, as far as Linux containers use it.
 ///
 /// Every field of the specification decodes; fields this model does not name (other
 /// platforms, future additions) are tolerated and ignored, as the specification requires.
 /// Types follow the specification's Go reference (`specs-go/config.go`) so that a value
 /// that round-trips through runc round-trips through skiff.
 public struct Spec: Sendable, Equatable {
+    /// The runtime-spec version skiff implements: what it writes and what it reports.
+    public static let version = "1.3.0"
+
     public var ociVersion: String
     public var process: Process?
     public var root: Root?

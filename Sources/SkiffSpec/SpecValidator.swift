@@ -47,7 +47,7 @@ public enum SpecValidator {
         let parts = version.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 2, parts.count <= 3, let major = Int(parts[0]),
             parts.dropFirst().allSatisfy({ !$0.isEmpty && ($0.first?.isNumber ?? false) })
-        else { throw SpecError("ociVersion", "\"\(version)\" is not a version (expected e.g. \"1.2.0\")") }
+        else { throw SpecError("ociVersion", "\"\(version)\" is not a version (expected e.g. \"\(Spec.version)\")") }
         guard major == supportedMajorVersion else {
             throw SpecError("ociVersion", "unsupported version \"\(version)\" (skiff supports 1.x)")
         }
@@ -266,13 +266,47 @@ public enum SpecValidator {
             }
             if !(personality.flags ?? []).isEmpty { throw SpecError(path.key("personality")["flags"], "no personality flags are supported") }
         }
-        // Parsed so that a config naming them is read whole, but not applied: refused rather
-        // than dropped. netDevices would hand the node's own interfaces (its uplink, say) to a
-        // task; Intel RDT needs resctrl, which skiff does not manage.
-        if let devices = linux.netDevices, !devices.isEmpty {
-            throw SpecError(path["netDevices"], "moving the node's network interfaces into a container is not supported")
-        }
+        if let devices = linux.netDevices { try validate(devices, namespaces: linux.namespaces ?? [], at: path.key("netDevices")) }
+        // Parsed so that a config naming it is read whole, but not applied: refused rather than
+        // dropped. Intel RDT needs resctrl, which skiff does not manage.
         if linux.intelRdt != nil { throw SpecError(path["intelRdt"], "Intel RDT (resctrl) is not supported") }
+    }
+
+    /// `linux.netDevices`: names the kernel takes (a new name may be a `%d` template), no two
+    /// devices given one name, and a network namespace to move them into. What the node
+    /// relies on is refused when the devices are moved (`NetDeviceMove`), where it is known.
+    static func validate(_ devices: [String: Spec.NetDevice], namespaces: [Spec.Namespace], at path: JSONPath) throws(SpecError) {
+        guard !devices.isEmpty else { return }
+        guard namespaces.contains(where: { $0.kind == .network }) else {
+            throw SpecError(path.text, "needs a network namespace (linux.namespaces) to move the devices into")
+        }
+        var targets: [String: String] = [:]
+        for hostName in devices.keys.sorted() {
+            let field = "\(path.text)[\"\(hostName)\"]"
+            try validateInterfaceName(hostName, template: false, field: field)
+            let target = devices[hostName]!.name ?? hostName
+            if target != hostName { try validateInterfaceName(target, template: true, field: field + ".name") }
+            if target == "lo", target != hostName { throw SpecError(field + ".name", "\"lo\" is the container's loopback interface") }
+            if !target.contains("%"), let other = targets[target] {
+                throw SpecError(field, "\"\(other)\" is moved in as \"\(target)\" too: two devices cannot have one name")
+            }
+            targets[target] = hostName
+        }
+    }
+
+    /// A name the kernel takes for an interface (`dev_valid_name`): 1 to 15 bytes, not "." or
+    /// "..", no '/', ':' or white space (kept to printable ASCII). With `template`, one "%d"
+    /// that the kernel replaces with the first free number.
+    static func validateInterfaceName(_ name: String, template: Bool, field: String) throws(SpecError) {
+        guard (1...15).contains(name.utf8.count) else { throw SpecError(field, "\"\(name)\": an interface name has 1 to 15 characters") }
+        let allowed = name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") }
+        guard allowed, name != ".", name != ".." else {
+            throw SpecError(field, "\"\(name)\" is not an interface name (no '/', ':', white space or control characters; not \".\" or \"..\")")
+        }
+        let percents = name.utf8.filter { $0 == UInt8(ascii: "%") }.count
+        guard percents == 0 || (template && percents == 1 && name.contains("%d")) else {
+            throw SpecError(field, "\"\(name)\": '%' is only allowed as one \"%d\" in a new name (a template the kernel numbers)")
+        }
     }
 
     /// Id mappings as the kernel takes them: non-empty ranges inside 32 bits, at most 340

@@ -2,6 +2,7 @@
 import Glibc
 import SkiffCgroups
 import SkiffRuntime
+import SkiffSpec
 
 let version = Runtime.version
 
@@ -49,7 +50,7 @@ func main() -> Int32 {
     }
     if global.has("version") {
         print(
-            "skiff version \(version)\nspec: 1.2.0\n\(CgroupSystem.current().layout)\ncgroup drivers: \(CgroupDrivers.available.joined(separator: ", ")) (--systemd-cgroup)"
+            "skiff version \(version)\nspec: \(Spec.version)\n\(CgroupSystem.current().layout)\ncgroup drivers: \(CgroupDrivers.available.joined(separator: ", ")) (--systemd-cgroup)"
         )
         return 0
     }

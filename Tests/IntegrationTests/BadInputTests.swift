@@ -62,7 +62,7 @@ struct BadInputTests {
     }
 
     /// Fields runc applies (scheduler, I/O priority, personality, exec CPU affinity) with
-    /// values no kernel takes, and the two skiff refuses whole (netDevices, intelRdt).
+    /// values no kernel takes, and the one skiff refuses whole (intelRdt).
     @Test func badSchedulingPersonalityAndPlatformFields() {
         let cases: [(message: String, change: (Sandbox) -> Void)] = [
             ("process.scheduler.policy: unknown policy \"SCHED_FAST\"", { $0.spec.process?.scheduler = .init(policy: "SCHED_FAST") }),
@@ -85,12 +85,6 @@ struct BadInputTests {
             ("process.execCPUAffinity.initial: \"4096\" is not a CPU list", { $0.spec.process?.execCPUAffinity = .init(initial: "4096") }),
             ("linux.personality.domain: unknown domain \"BSD\"", { $0.spec.linux?.personality = .init(domain: "BSD") }),
             ("linux.personality.flags: no personality flags are supported", { $0.spec.linux?.personality = .init(domain: "LINUX", flags: ["ADDR_NO_RANDOMIZE"]) }),
-            (
-                "linux.netDevices: moving the node's network interfaces into a container is not supported",
-                {
-                    $0.spec.linux?.netDevices = ["eth0": .init(name: "eth1")]
-                }
-            ),
             ("linux.intelRdt: Intel RDT (resctrl) is not supported", { $0.spec.linux?.intelRdt = .init(closID: "../..") }),
         ]
         for (message, change) in cases { Sandbox.expectCreateFails(configuring: change, message, oneLine: true) }

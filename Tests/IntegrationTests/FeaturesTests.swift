@@ -27,6 +27,20 @@ struct FeaturesTests {
         }
     }
 
+    /// Spec 1.3's document: its version, netDevices and memoryPolicy, and the annotations that
+    /// change what skiff does (a prefix ends with "."), which every network key falls under.
+    @Test func theDocumentIsRuntimeSpec13s() throws {
+        let features = try Self.features()
+        #expect(features["ociVersionMax"] as? String == "1.3.0")
+        #expect(features["ociVersionMin"] as? String == "1.0.0")
+        let linux = try Self.linux()
+        #expect((linux["netDevices"] as? [String: Bool])?["enabled"] == true)
+        #expect((linux["memoryPolicy"] as? [String: [String]])?["modes"]?.contains("MPOL_INTERLEAVE") == true)
+        let unsafe = try #require(features["potentiallyUnsafeConfigAnnotations"] as? [String])
+        #expect(unsafe == ["io.skiff.network."])
+        for key in NetworkConfig.keys { #expect(unsafe.contains { $0.hasSuffix(".") && (NetworkConfig.prefix + key).hasPrefix($0) }) }
+    }
+
     @Test func everyNamespaceListedWorksTogether() throws {
         let namespaces = try #require(try Self.linux()["namespaces"] as? [String])
         #expect(Set(namespaces) == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"])

@@ -15,7 +15,7 @@ struct LifecycleTests {
 
         var state = try #require(sandbox.state(id))
         #expect(state["status"] as? String == "created")
-        #expect(state["ociVersion"] as? String == "1.2.0")
+        #expect(state["ociVersion"] as? String == "1.3.0")
         #expect(state["bundle"] as? String == sandbox.bundle)
         let pid = try #require(state["pid"] as? Int)
         // The pid file holds the bare number: containerd cannot parse a trailing newline.
@@ -171,7 +171,7 @@ struct LifecycleTests {
         let result = Harness.skiff(["--version"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("skiff version"))
-        #expect(result.stdout.contains("spec: 1.2.0"))
+        #expect(result.stdout.contains("spec: 1.3.0"))
     }
 
     /// The global options runc's callers pass (go-runc writes --rootless=BOOL when told to,

@@ -96,7 +96,7 @@ struct SpecTests {
             with(#"[{"type": "mount"}]"#, #"[{"type": "mount"}, {"type": "mount"}]"#),
             #"linux.namespaces[1].type: duplicate namespace "mount""#)
         expectError(with(#""1.2.0""#, #""2.0.0""#), #"ociVersion: unsupported version "2.0.0" (skiff supports 1.x)"#)
-        expectError(with(#""1.2.0""#, #""banana""#), #"ociVersion: "banana" is not a version (expected e.g. "1.2.0")"#)
+        expectError(with(#""1.2.0""#, #""banana""#), #"ociVersion: "banana" is not a version (expected e.g. "1.3.0")"#)
         expectError(with(#""root": {"path": "rootfs"}, "#, ""), "root: missing")
         expectError(with(#""args": ["sh"]"#, #""args": ["sh"], "env": ["NOEQUALS"]"#), #"process.env[0]: expected KEY=value, got "NOEQUALS""#)
         expectError(
