@@ -38,6 +38,15 @@ used=$((after - before))
 if [ $used -ge 510000 ] && [ $used -le 690000 ]; then ok "cpu: quota 20% gave ${used} us in 3 s"; else notok "cpu: quota 20% gives 0.6 s in 3 s" "used ${used} us"; fi
 if [ "${throttled:-0}" -gt 0 ]; then ok "cpu: nr_throttled=$throttled"; else notok "cpu: nr_throttled > 0" "nr_throttled=$throttled"; fi
 grep -q "^20000 100000" $CG/skiff-cpu/cpu.max && ok "cpu: cpu.max is 20000 100000" || notok "cpu: cpu.max" "$(cat $CG/skiff-cpu/cpu.max)"
+# PSI: where the kernel keeps it, events --stats carries cpu, memory and blkio pressure; where
+# it does not (booted with psi=0), no "psi" member at all (absent, not zero).
+stats=$(skiff events --stats cpu)
+psi=$(printf '%s' "$stats" | grep -o '"psi":{"some":{"avg10":[0-9.]*,"avg60":[0-9.]*,"avg300":[0-9.]*,"total":[0-9]*}' | wc -l)
+if [ -e /proc/pressure/cpu ]; then
+    [ "$psi" -eq 3 ] && ok "psi: events --stats has cpu, memory and io pressure" || notok "psi: events --stats has cpu, memory and io pressure" "$(printf '%s' "$stats" | head -c 600)"
+else
+    printf '%s' "$stats" | grep -q '"psi"' && notok "psi: absent where the kernel keeps none" "$stats" || ok "psi: absent where the kernel keeps none"
+fi
 skiff delete --force cpu
 
 # --- pids: with pids.limit 10 a fork loop stops at 10 ---

@@ -5,6 +5,47 @@ import SkiffSystem
 /// What a container used, read from the kernel's own counters (v2 or v1 files). Times are
 /// nanoseconds, sizes bytes, as runc reports them.
 public struct CgroupStats: Sendable, Equatable {
+    /// Pressure stall information (a cgroup v2 `*.pressure` file): the share of time some
+    /// (or all, `full`) of the cgroup's tasks waited for the resource, averaged over 10, 60
+    /// and 300 seconds (percent), and the total wait in microseconds.
+    public struct Pressure: Sendable, Equatable {
+        public struct Stall: Sendable, Equatable {
+            public var avg10: Double = 0
+            public var avg60: Double = 0
+            public var avg300: Double = 0
+            public var total: UInt64 = 0
+        }
+
+        public var some = Stall()
+        /// nil where the kernel does not count it (cpu before Linux 5.13).
+        public var full: Stall?
+
+        /// From the file's text ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0" and a
+        /// "full" line); nil if it has no "some" line.
+        init?(_ text: String) {
+            var some: Stall?
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard let kind = fields.first else { continue }
+                var stall = Stall()
+                for field in fields.dropFirst() {
+                    let pair = field.split(separator: "=", maxSplits: 1)
+                    guard pair.count == 2 else { continue }
+                    switch pair[0] {
+                    case "avg10": stall.avg10 = Double(pair[1]) ?? 0
+                    case "avg60": stall.avg60 = Double(pair[1]) ?? 0
+                    case "avg300": stall.avg300 = Double(pair[1]) ?? 0
+                    case "total": stall.total = UInt64(pair[1]) ?? 0
+                    default: break
+                    }
+                }
+                if kind == "some" { some = stall } else if kind == "full" { full = stall }
+            }
+            guard let some else { return nil }
+            self.some = some
+        }
+    }
+
     public struct CPU: Sendable, Equatable {
         public var total: UInt64 = 0
         public var user: UInt64 = 0
@@ -12,6 +53,8 @@ public struct CgroupStats: Sendable, Equatable {
         public var periods: UInt64 = 0
         public var throttledPeriods: UInt64 = 0
         public var throttledTime: UInt64 = 0
+        /// nil where the kernel keeps none for the cgroup (cgroup v1 only, or PSI off).
+        public var pressure: Pressure?
     }
 
     public struct Memory: Sendable, Equatable {
@@ -23,6 +66,7 @@ public struct CgroupStats: Sendable, Equatable {
         public var swapUsage: UInt64 = 0
         public var oomKills: UInt64 = 0
         public var raw: [String: UInt64] = [:]
+        public var pressure: Pressure?
     }
 
     public struct Pids: Sendable, Equatable {
@@ -47,6 +91,7 @@ public struct CgroupStats: Sendable, Equatable {
     public var memory = Memory()
     public var pids = Pids()
     public var io: [IOEntry] = []
+    public var ioPressure: CgroupStats.Pressure?
     public var hugetlb: [String: Hugetlb] = [:]
 }
 
@@ -76,6 +121,14 @@ private struct CgroupStatsReader {
         }
         if let d = directory(for: "io") ?? directory(for: "blkio") { readIO(into: &stats, d) }
         if let d = directory(for: "hugetlb") { readHugetlb(into: &stats, d) }
+        // PSI is the v2 hierarchy's own, whichever controllers it has: on a hybrid host the
+        // container's tasks are counted in their unified cgroup too.
+        if let unified = unifiedDirectory {
+            func pressure(_ resource: String) -> CgroupStats.Pressure? { CgroupFiles.read("\(unified)/\(resource).pressure").flatMap(CgroupStats.Pressure.init) }
+            stats.cpu.pressure = pressure("cpu")
+            stats.memory.pressure = pressure("memory")
+            stats.ioPressure = pressure("io")
+        }
         return stats
     }
 

@@ -76,6 +76,35 @@ struct EnforcementTests {
         #expect(after.throttledPeriods > before.throttledPeriods)
     }
 
+    /// Two processes spinning on one CPU each wait half the time: the kernel counts it as cpu
+    /// pressure of the container's (unified) cgroup, and `events --stats` and `stats` report
+    /// it as runc's types have it (memory's and I/O's too, here zero or near it).
+    @Test func pressureStallsAreReported() throws {
+        let sandbox = sandbox("while :; do :; done & while :; do :; done")
+        sandbox.spec.linux?.resources = .init(cpu: .init(cpus: "0"))
+        let id = Harness.id("psi")
+        _ = try detach(sandbox, id)
+        defer {
+            sandbox.skiff(["delete", "--force", id])
+            sandbox.expectNothingLeft(id)
+        }
+        usleep(1_500_000)
+        let event = sandbox.skiff(["events", "--stats", id])
+        let data = try #require((try JSONSerialization.jsonObject(with: Data(event.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any])
+        func psi(_ resource: String) -> [String: [String: Any]]? { (data[resource] as? [String: Any])?["psi"] as? [String: [String: Any]] }
+        let cpuWaited = try #require(psi("cpu")?["some"]?["total"] as? Int, "\(event.stdout)")
+        #expect(cpuWaited > 100_000, "the two spinners waited \(cpuWaited) µs")
+        #expect(psi("cpu")?["some"]?["avg10"] is Double || psi("cpu")?["some"]?["avg10"] is Int)
+        #expect(psi("memory")?["full"]?["total"] is Int)
+        #expect(psi("blkio")?["some"]?["total"] is Int)
+        let stats = sandbox.skiff(["stats", "--format", "json", id]).stdout
+        let pressure = try #require((try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["pressure"] as? [String: [String: [String: Any]]])
+        #expect((pressure["cpu"]?["some"]?["total"] as? Int ?? 0) >= cpuWaited)
+        #expect(Set(pressure.keys) == ["cpu", "memory", "io"])
+        let table = sandbox.skiff(["stats", id]).stdout
+        #expect(table.contains("CPU stall") && table.contains("limit unlimited"), "\(table)")
+    }
+
     @Test func deniedDevicesCannotBeOpenedEvenWithMknod() {
         let caps = ["CAP_KILL", "CAP_MKNOD", "CAP_DAC_OVERRIDE"]
         let denied = sandbox("mknod /tmp/kmsg c 1 11 && echo hello > /tmp/kmsg && echo opened; head -c 1 /dev/zero > /dev/null && echo zero-ok")

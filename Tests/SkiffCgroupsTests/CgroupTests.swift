@@ -64,3 +64,36 @@ struct CgroupTests {
         #expect(throws: SpecError.self) { try CgroupfsDriver().plan(cgroupsPath: "/", id: "x") }
     }
 }
+
+/// Pressure stall information: read from the unified cgroup where the kernel keeps it,
+/// absent (not zero) where it does not.
+@Suite struct PressureTests {
+    @Test func aPressureFileIsReadAsTheKernelWritesIt() throws {
+        let text = "some avg10=1.14 avg60=0.50 avg300=0.07 total=2693146\nfull avg10=0.00 avg60=0.25 avg300=0.00 total=1024\n"
+        let pressure = try #require(CgroupStats.Pressure(text))
+        #expect(pressure.some == .init(avg10: 1.14, avg60: 0.5, avg300: 0.07, total: 2_693_146))
+        #expect(pressure.full == .init(avg10: 0, avg60: 0.25, avg300: 0, total: 1024))
+        #expect(CgroupStats.Pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n")?.full == nil)
+        #expect(CgroupStats.Pressure("") == nil)
+    }
+
+    @Test func onlyTheUnifiedCgroupHasPressure() throws {
+        let base = NSTemporaryDirectory() + "skiff-psi-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for directory in ["v1cpu", "v2"] { try FileManager.default.createDirectory(atPath: base + "/" + directory, withIntermediateDirectories: true) }
+        for resource in ["cpu", "memory", "io"] {
+            try "some avg10=2.00 avg60=1.00 avg300=0.50 total=77\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+                .write(toFile: base + "/v2/\(resource).pressure", atomically: true, encoding: .utf8)
+        }
+        let v1Only = ContainerCgroup(relativePath: "x", directories: [.init(path: base + "/v1cpu", version: .v1, controllers: ["cpu", "cpuacct"])])
+        let v1Stats = CgroupfsDriver().stats(v1Only)
+        #expect(v1Stats.cpu.pressure == nil && v1Stats.memory.pressure == nil && v1Stats.ioPressure == nil)
+        let hybrid = ContainerCgroup(
+            relativePath: "x",
+            directories: [.init(path: base + "/v1cpu", version: .v1, controllers: ["cpu", "cpuacct"]), .init(path: base + "/v2", version: .v2, controllers: [])])
+        let stats = CgroupfsDriver().stats(hybrid)
+        #expect(stats.cpu.pressure?.some.total == 77)
+        #expect(stats.memory.pressure?.some.avg10 == 2)
+        #expect(stats.ioPressure?.full?.total == 0)
+    }
+}

@@ -17,6 +17,6 @@ struct CgroupV2KernelTests {
                 environment: ["SKIFF": skiff, "ROOTFS": repository + "/rootfs", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
             : try VMRun.run(repository + "/vm/run", [skiff, repository + "/.build/release/skiff-init", repository + "/rootfs"])
         // Every check of vm/checks.sh: a check added or lost changes this number.
-        outcome.expectAllPassed(29)
+        outcome.expectAllPassed(30)
     }
 }
