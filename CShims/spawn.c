@@ -79,7 +79,7 @@ int skiff_sealed_copy(const char *path)
     int fd = -1;
     if (fstat(src, &st) < 0)
         goto out;
-    fd = memfd_create("skiff-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    fd = memfd_create(SKIFF_INIT_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         goto out;
     off_t done = 0;

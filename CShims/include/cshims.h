@@ -34,7 +34,10 @@ pid_t skiff_spawn(struct skiff_spawn_request *request);
  * process group of its own, `stdin_fd` as its standard input. Returns the pid, or -1. */
 pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd);
 
-/* A sealed, read-only memfd holding the executable at `path` (CVE-2019-5736). */
+/* A sealed, read-only memfd holding the executable at `path` (CVE-2019-5736), named
+ * SKIFF_INIT_MEMFD_NAME: /proc/PID/exe reads "/memfd:skiff-init (deleted)" while skiff-init runs
+ * from it (ExecWatch waits for that to change). */
+#define SKIFF_INIT_MEMFD_NAME "skiff-init"
 int skiff_sealed_copy(const char *path);
 
 /* sendmsg of one SOCK_SEQPACKET message, with `nfds` descriptors attached by SCM_RIGHTS. */

@@ -293,23 +293,15 @@ public struct ResourcePlan: Sendable {
 }
 
 /// CPU and memory-node lists as cpuset takes them: "0-3,7".
-enum CPUList {
-    static func parse(_ text: String) -> Set<Int>? {
-        var result = Set<Int>()
-        for part in text.split(separator: ",") {
-            let bounds = part.trimmingWhitespace.split(separator: "-", omittingEmptySubsequences: false)
-            guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high, low >= 0 else { return nil }
-            result.formUnion(low...high)
-        }
-        return result.isEmpty ? nil : result
-    }
-
+extension CPUList {
     static func online(_ file: String) -> Set<Int>? {
-        CgroupFiles.read(file).flatMap(parse)
+        CgroupFiles.read(file).flatMap { parse($0, maximum: maximumKernelCPU) }.map(Set.init)
     }
 
     static func validate(_ list: String, field: String, available: Set<Int>?, what: String) throws(SpecError) {
-        guard let wanted = parse(list) else { throw SpecError(field, "\"\(list)\" is not a list like \"0-3,7\"") }
+        guard let wanted = parse(list, maximum: maximumKernelCPU).map(Set.init) else {
+            throw SpecError(field, "\"\(list)\" is not a list like \"0-3,7\" (0 to \(maximumKernelCPU))")
+        }
         guard let available else { return }
         let missing = wanted.subtracting(available).sorted()
         if let first = missing.first {

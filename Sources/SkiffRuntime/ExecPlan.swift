@@ -18,11 +18,11 @@ extension PlanBuilder {
         // With only `initial`, the process then gets every CPU of the cgroup back, as a move
         // into a cpuset would give it.
         let affinity = process.execCPUAffinity
-        if let initial = affinity?.initial.flatMap(CPUList.parse) { plan.cpuAffinity(initial) }
+        if let initial = affinity?.initial.flatMap({ CPUList.parse($0) }) { plan.cpuAffinity(initial) }
         appendLimits(process, into: &plan)
         plan.joinContainer(flags: namespaceFlags)
         if namespaceFlags & Int64(SKIFF_CLONE_NEWPID) != 0 { plan.fork() }
-        if let final = affinity?.final.flatMap(CPUList.parse) {
+        if let final = affinity?.final.flatMap({ CPUList.parse($0) }) {
             plan.cpuAffinity(final)
         } else if affinity?.initial != nil {
             plan.cpuAffinity([])

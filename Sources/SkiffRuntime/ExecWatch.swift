@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
+import CShims
 import Glibc
 import SkiffSystem
 
 /// When a container's process has been executed: its executable is no longer skiff-init, which
-/// runs from a sealed memfd named "skiff-init" (`skiff_sealed_copy`), so `/proc/PID/exe` reads
+/// runs from a sealed memfd named `SKIFF_INIT_MEMFD_NAME` (`skiff_sealed_copy`), so `/proc/PID/exe` reads
 /// `/memfd:skiff-init (deleted)` until the execve. poststart hooks run from then on
 /// (runtime-spec 1.3: "after the user-specified process is executed"); before, they raced the
 /// startContainer hooks and the execve itself.
 enum ExecWatch {
-    static let initExecutable = "/memfd:skiff-init"
+    static let initExecutable = "/memfd:" + SKIFF_INIT_MEMFD_NAME
 
     /// Returns once `pid` runs another executable than skiff-init, or is gone. No time limit,
     /// as runc's `start` has none: what stands between the release and the execve is the

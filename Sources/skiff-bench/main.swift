@@ -239,39 +239,28 @@ func permutations<T>(_ items: [T]) -> [[T]] {
 }
 let orders = permutations(binaries)
 
+/// `create`, `start` and `delete --force` of `bundle` as `id` (--force: /bin/true may not have
+/// exited yet when `start` returns, for any runtime): each step's sample.
+func lifecycle(_ runtime: String, root: String, bundle: String, id: String) -> [Sample] {
+    [
+        measure([runtime, "--root", root, "create", "--bundle", bundle, id]), measure([runtime, "--root", root, "start", id]),
+        measure([runtime, "--root", root, "delete", "--force", id]),
+    ]
+}
+
+func milliseconds(_ samples: [Sample]) -> Double { samples.map(\.milliseconds).reduce(0, +) }
+
 for round in 0..<options.iterations {
     let order = orders[round % orders.count]
     for (name, path) in order {
         let root = "\(work)/state-\(name)"
         let run = measure([path, "--root", root, "run", "--bundle", bundle, "run-\(round)"])
-        let id = "csd-\(round)"
-        let create = measure([path, "--root", root, "create", "--bundle", bundle, id])
-        let start = measure([path, "--root", root, "start", id])
-        // --force: /bin/true may not have exited yet when `start` returns, for any runtime.
-        let delete = measure([path, "--root", root, "delete", "--force", id])
-        lifecycleTimes[name, default: []].append(create.milliseconds + start.milliseconds + delete.milliseconds)
-        peaks[name] = max(peaks[name] ?? 0, run.peakKiB, create.peakKiB, start.peakKiB, delete.peakKiB)
-        let limited = "lim-\(round)"
-        let times = [
-            measure([path, "--root", root, "create", "--bundle", work + "/limits", limited]),
-            measure([path, "--root", root, "start", limited]),
-            measure([path, "--root", root, "delete", "--force", limited]),
-        ]
-        limitedTimes[name, default: []].append(times.map(\.milliseconds).reduce(0, +))
-        let filtered = "sec-\(round)"
-        let withSeccomp = [
-            measure([path, "--root", root, "create", "--bundle", work + "/seccomp", filtered]),
-            measure([path, "--root", root, "start", filtered]),
-            measure([path, "--root", root, "delete", "--force", filtered]),
-        ]
-        seccompTimes[name, default: []].append(withSeccomp.map(\.milliseconds).reduce(0, +))
-        let masking = "mask-\(round)"
-        let withMasks = [
-            measure([path, "--root", root, "create", "--bundle", work + "/masked", masking]),
-            measure([path, "--root", root, "start", masking]),
-            measure([path, "--root", root, "delete", "--force", masking]),
-        ]
-        maskedTimes[name, default: []].append(withMasks.map(\.milliseconds).reduce(0, +))
+        let plain = lifecycle(path, root: root, bundle: bundle, id: "csd-\(round)")
+        lifecycleTimes[name, default: []].append(milliseconds(plain))
+        peaks[name] = max(peaks[name] ?? 0, ([run] + plain).map(\.peakKiB).max()!)
+        limitedTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/limits", id: "lim-\(round)")))
+        seccompTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/seccomp", id: "sec-\(round)")))
+        maskedTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/masked", id: "mask-\(round)")))
         execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper-\(name)", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
     }
@@ -385,23 +374,17 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     mkdir(work + "/networked-sleeper", 0o755)
     writeFile(work + "/networked-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#, annotations: annotations))
     let root = "\(work)/state-network"
-    func lifecycle(_ bundle: String, _ id: String) -> Double {
-        [
-            measure([skiff, "--root", root, "create", "--bundle", bundle, id]), measure([skiff, "--root", root, "start", id]),
-            measure([skiff, "--root", root, "delete", "--force", id]),
-        ].map(\.milliseconds).reduce(0, +)
-    }
     var plain: [Double] = [], networked: [Double] = []
     for round in 0..<options.iterations {
         // Alternating, so both see the same machine (and the kernel's deferred work of
         // the one before: a namespace and its veth are freed after the task is gone).
-        plain.append(lifecycle(bundle, "plain-\(round)"))
-        networked.append(lifecycle(work + "/networked", "net-\(round)"))
+        plain.append(milliseconds(lifecycle(skiff, root: root, bundle: bundle, id: "plain-\(round)")))
+        networked.append(milliseconds(lifecycle(skiff, root: root, bundle: work + "/networked", id: "net-\(round)")))
     }
     // Back to back, each on its own: the steady cost per task, deferred kernel work included.
     let wall = { (bundle: String, name: String) -> Double in
         let start = now()
-        for round in 0..<options.iterations { _ = lifecycle(bundle, "\(name)-\(round)") }
+        for round in 0..<options.iterations { _ = lifecycle(skiff, root: root, bundle: bundle, id: "\(name)-\(round)") }
         return (now() - start) / Double(options.iterations)
     }
     let plainWall = wall(bundle, "plain-wall"), networkedWall = wall(work + "/networked", "net-wall")

@@ -82,7 +82,10 @@ struct ResourcePlanTests {
         expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5")
         expectError(.init(memory: .init(limit: -5)), "linux.resources.memory.limit: must be positive (or -1 for no limit), got -5", .v1)
         expectError(.init(cpu: .init(cpus: "0-4095")), "linux.resources.cpu.cpus: CPU 2 does not exist on this host (online: 0,1)")
-        expectError(.init(cpu: .init(cpus: "zero")), #"linux.resources.cpu.cpus: "zero" is not a list like "0-3,7""#)
+        expectError(.init(cpu: .init(cpus: "zero")), #"linux.resources.cpu.cpus: "zero" is not a list like "0-3,7" (0 to 8191)"#)
+        // A hostile range is refused by its bound, never enumerated (two billion CPUs).
+        expectError(.init(cpu: .init(cpus: "0-2000000000")), #"linux.resources.cpu.cpus: "0-2000000000" is not a list like "0-3,7" (0 to 8191)"#)
+        expectError(.init(cpu: .init(mems: "0-2000000000")), #"linux.resources.cpu.mems: "0-2000000000" is not a list like "0-3,7" (0 to 8191)"#)
         var realtime = Spec.CPU()
         realtime.realtimeRuntime = 1000
         expectError(.init(cpu: realtime), "linux.resources.cpu.realtimeRuntime: real-time CPU limits are not supported on cgroup v2")

@@ -125,13 +125,17 @@ struct SpecTests {
             "linux.resources.cpu.quota: must be positive (or -1 for no limit), got -5")
     }
 
-    /// execCPUAffinity's lists: numbers and ranges of CPUs 0...1023, nothing else.
+    /// CPU and node lists: numbers and ranges up to a bound (1023 for an affinity mask, 8191
+    /// for cpuset: "0-2000000000" is refused, not enumerated), white space only around them.
     @Test func cpuListsParseAsTheKernelWritesThem() {
         #expect(CPUList.parse("0-3,7") == [0, 1, 2, 3, 7])
         #expect(CPUList.parse("5") == [5])
         #expect(CPUList.parse("1,1,0-1") == [0, 1])
         #expect(CPUList.parse("1023") == [1023])
-        for bad in ["", "1024", "3-1", "0,,1", "0-", "-1", "a", "0-1-2", "\u{0663}", " 1", "99999999999999999999"] {
+        #expect(CPUList.parse("0-1\n") == [0, 1])
+        #expect(CPUList.parse("8191", maximum: CPUList.maximumKernelCPU) == [8191])
+        #expect(CPUList.parse("0-2000000000", maximum: CPUList.maximumKernelCPU) == nil)
+        for bad in ["", "1024", "3-1", "0,,1", "0-", "-1", "a", "0-1-2", "\u{0663}", "1, 2", "99999999999999999999"] {
             #expect(CPUList.parse(bad) == nil, "\(bad)")
         }
     }

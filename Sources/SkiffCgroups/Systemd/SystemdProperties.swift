@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import SkiffSpec
 import SkiffSystem
 
 /// The limits of a `ResourcePlan` as systemd unit properties, where systemd has one (runc's
@@ -91,7 +92,7 @@ enum SystemdProperties {
 
     /// "0-2,5" as systemd's CPU set: a little-endian bitmask, bit N for CPU N.
     static func bitmask(_ list: String) -> [UInt8] {
-        guard let set = CPUList.parse(list), let highest = set.max() else { return [] }
+        guard let set = CPUList.parse(list, maximum: CPUList.maximumKernelCPU), let highest = set.last else { return [] }
         var bytes = [UInt8](repeating: 0, count: highest / 8 + 1)
         for cpu in set { bytes[cpu / 8] |= 1 << UInt8(cpu % 8) }
         return bytes
