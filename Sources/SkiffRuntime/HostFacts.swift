@@ -20,6 +20,12 @@ struct HostFacts: Sendable, Equatable {
     /// Whether this kernel stacks LSMs with an AppArmor directory of its own under
     /// /proc/self/attr (else the shared `exec` attribute).
     var appArmorHasOwnAttributes = false
+    /// Whether skiff itself runs in a user namespace (rootless podman runs it in its own),
+    /// where no device node can be made.
+    var inUserNamespace = false
+    /// The group ids mapped in skiff's user namespace (`/proc/self/gid_map`: first id inside
+    /// and count), when it runs in one.
+    var mappedGroups: [ClosedRange<UInt64>] = []
 
     /// A file's identity: its device and inode.
     struct FileIdentity: Sendable, Hashable {
@@ -46,6 +52,13 @@ struct HostFacts: Sendable, Equatable {
     static func gather(for spec: Spec, bundle: String) -> HostFacts {
         var facts = HostFacts(lastCapability: Int(skiff_last_capability()), heldCapabilities: heldCapabilities())
         facts.appArmorHasOwnAttributes = access("/proc/self/attr/apparmor/exec", F_OK) == 0
+        facts.inUserNamespace = Rootless.inUserNamespace
+        if facts.inUserNamespace, let map = try? readFile("/proc/self/gid_map") {
+            facts.mappedGroups = String(decoding: map, as: UTF8.self).split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: " ").compactMap { UInt64($0) }
+                return fields.count == 3 && fields[2] > 0 ? fields[0]...(fields[0] + fields[2] - 1) : nil
+            }
+        }
         for namespace in spec.linux?.namespaces ?? [] {
             guard let path = namespace.path, let kind = namespace.kind else { continue }
             facts.paths[path] = fact(of: path)
@@ -66,6 +79,13 @@ struct HostFacts: Sendable, Equatable {
     static func gatherForExec() -> HostFacts {
         var facts = HostFacts(lastCapability: Int(skiff_last_capability()), heldCapabilities: heldCapabilities())
         facts.appArmorHasOwnAttributes = access("/proc/self/attr/apparmor/exec", F_OK) == 0
+        facts.inUserNamespace = Rootless.inUserNamespace
+        if facts.inUserNamespace, let map = try? readFile("/proc/self/gid_map") {
+            facts.mappedGroups = String(decoding: map, as: UTF8.self).split(separator: "\n").compactMap { line in
+                let fields = line.split(separator: " ").compactMap { UInt64($0) }
+                return fields.count == 3 && fields[2] > 0 ? fields[0]...(fields[0] + fields[2] - 1) : nil
+            }
+        }
         return facts
     }
 

@@ -123,7 +123,7 @@ struct PlanBuilder {
         // thread's policy is inherited across fork and execve, never from a sibling).
         if let policy = spec.linux?.memoryPolicy, let mode = policy.mode.flatMap({ LinuxNames.memoryPolicyModes[$0] }) {
             let flags = (policy.flags ?? []).reduce(Int32(0)) { $0 | LinuxNames.memoryPolicyFlags[$1]! }
-            plan.memoryPolicy(modeAndFlags: mode | flags, nodes: policy.nodes.flatMap(CPUList.parse) ?? [])
+            plan.memoryPolicy(modeAndFlags: mode | flags, nodes: policy.nodes.flatMap { CPUList.parse($0) } ?? [])
         }
     }
 
@@ -325,6 +325,13 @@ struct PlanBuilder {
                 propagation: options.propagation, kind: kind, bind: true, idmap: idmap)
         } else {
             var data = options.data
+            if mount.type == "devpts", let option = data.first(where: { $0.hasPrefix("gid=") }), let gid = UInt64(option.dropFirst(4)), !groupIsMapped(gid) {
+                // The kernel refuses a devpts owner group the user namespace cannot name (a
+                // rootless engine with one mapped id); the terminals then belong to the
+                // namespace's own group, as crun retries and runc's rootless spec has it.
+                data.removeAll { $0 == option }
+                warnings.append("mounts[\(index)].options: \(option) left out: group \(gid) has no mapping in the user namespace")
+            }
             // SELinux: the files of the filesystems the container mounts get its mount label.
             if let label = spec.linux?.mountLabel, !label.isEmpty, Self.labelledFilesystems.contains(mount.type ?? "") {
                 data.append("context=\"\(label)\"")
@@ -333,6 +340,15 @@ struct PlanBuilder {
                 mount.source ?? mount.type!, on: mount.destination, type: mount.type!, data: data.joined(separator: ","),
                 flags: options.flags, propagation: options.propagation, bind: false)
         }
+    }
+
+    /// Whether the container's user namespace can name group `gid`: its own mappings, or the
+    /// namespace skiff runs in when it makes none.
+    func groupIsMapped(_ gid: UInt64) -> Bool {
+        if newUserNamespace {
+            return (spec.linux?.gidMappings ?? []).contains { gid >= UInt64($0.containerID) && gid - UInt64($0.containerID) < UInt64($0.size) }
+        }
+        return !host.inUserNamespace || (spec.linux?.namespaces ?? []).contains { $0.kind == .user } || host.mappedGroups.contains { $0.contains(gid) }
     }
 
     /// `linux.sysctl`, in key order.
@@ -384,15 +400,19 @@ struct PlanBuilder {
         plan.hook(kind, path: hook.path, argv: argv, env: hook.env ?? [], timeout: hook.timeout ?? 0, deferred: deferred, slot: slot)
     }
 
+    /// Whether device nodes are bind-mounted from the host rather than made: the kernel lets
+    /// no user namespace but the initial one make them (the container's own, one it joins, or
+    /// the one skiff runs in, as under rootless podman), as runc and crun do.
+    var bindsDevices: Bool { host.inUserNamespace || (spec.linux?.namespaces ?? []).contains { $0.kind == .user } }
+
     private func appendDevices(into plan: inout LaunchPlan) throws(RuntimeError) {
         let configured = spec.linux?.devices ?? []
-        for (i, device) in configured.enumerated() where newUserNamespace && (host.paths[device.path] ?? .unreachable(ENOENT)).error != nil {
+        for (i, device) in configured.enumerated() where bindsDevices && (host.paths[device.path] ?? .unreachable(ENOENT)).error != nil {
             throw .spec(SpecError("linux.devices[\(i)].path", "\(device.path) does not exist on the host (in a user namespace devices are bind-mounted from the host)"))
         }
         let defaults = Spec.Device.standard.filter { d in !configured.contains { $0.path == d.path } }
         for device in defaults + configured {
-            if newUserNamespace {
-                // A user namespace cannot create device nodes: bind the host's (as runc does).
+            if bindsDevices {
                 plan.mount(device.path, on: device.path, flags: MountFlag.bind, kind: SKIFF_TARGET_FILE, bind: true)
                 continue
             }

@@ -141,7 +141,7 @@ extension Runtime {
         let system = CgroupSystem.current()
         var driver = CgroupDrivers.driver(named: cgroupDriver, system: system)
         reportLayoutOnce(system)
-        if geteuid() == 0, system.participating().isEmpty {
+        if !Rootless.isRootless, system.participating().isEmpty {
             // Under `ip netns exec` (a fresh /sys) no hierarchy is visible: the task would run
             // unlimited and delete could not find it. runc refuses too.
             throw .usage(
@@ -149,9 +149,9 @@ extension Runtime {
         }
         var cgroup: ContainerCgroup
         do { cgroup = try driver.plan(cgroupsPath: spec.linux?.cgroupsPath, id: id.value) } catch { throw .spec(error) }
-        if geteuid() != 0, driver is CgroupfsDriver, !cgroup.canBeCreated {
+        if Rootless.isRootless, driver is CgroupfsDriver, !cgroup.canBeCreated {
             // Rootless without delegated cgroups: run, but say that nothing limits the task.
-            note("rootless: uid \(geteuid()) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
+            note("rootless: uid \(Rootless.nodeUID) cannot create cgroups here (nothing is delegated to it); the container runs without cgroup limits")
             driver = NoCgroupDriver()
             do { cgroup = try driver.plan(cgroupsPath: nil, id: id.value) } catch { throw .spec(error) }
         }

@@ -7,13 +7,15 @@ import SkiffSystem
 /// `--root`: one directory per container holding `state.json` and the exec fifo. The
 /// directory is the container's lock (`flock`); `state.json` is replaced atomically.
 public struct StateStore: Sendable {
-    /// /run/skiff for root; for other users (rootless) $XDG_RUNTIME_DIR/skiff, else
-    /// /tmp/skiff-<uid>, as runc does with its own name.
+    /// runc's rule, with skiff's name: /run/skiff for the node's root; for other users
+    /// $XDG_RUNTIME_DIR/skiff, else /tmp/skiff-<uid>; for root inside a user namespace
+    /// (rootless podman runs its runtime so) $XDG_RUNTIME_DIR/skiff unless `USER` is root.
     public static var defaultRoot: String {
         let uid = geteuid()
-        if uid == 0 { return "/run/skiff" }
-        if let runtime = getenv("XDG_RUNTIME_DIR"), runtime.pointee != 0 { return String(cString: runtime) + "/skiff" }
-        return "/tmp/skiff-\(uid)"
+        let runtime = getenv("XDG_RUNTIME_DIR").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
+        if uid != 0 { return runtime.map { $0 + "/skiff" } ?? "/tmp/skiff-\(uid)" }
+        guard Rootless.inUserNamespace, let runtime, getenv("USER").map({ String(cString: $0) }) != "root" else { return "/run/skiff" }
+        return runtime + "/skiff"
     }
     public let root: String
 

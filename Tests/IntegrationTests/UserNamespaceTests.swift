@@ -93,6 +93,27 @@ struct UserNamespaceTests {
 
 @Suite("rootless")
 struct RootlessTests {
+    /// `command` as nobody (uid and gid 65534, no supplementary groups) in `directory`.
+    static func asNobody(_ command: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> Harness.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups"] + command
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
+        try input.fileHandleForWriting.close()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Harness.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
     /// An unprivileged user (nobody) runs the default task from `skiff spec --rootless`.
     @Test func nobodyRunsTheRootlessSpec() throws {
         let bundle = Harness.temporaryDirectory("skiff-rootless")
@@ -100,23 +121,7 @@ struct RootlessTests {
         let state = bundle + "/state"
         try FileManager.default.setAttributes([.ownerAccountID: 65534, .groupOwnerAccountID: 65534], ofItemAtPath: bundle)
         func asNobody(_ arguments: [String], stdin: String? = nil) throws -> Harness.Result {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Harness.skiff] + arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: bundle)
-            process.environment = ["PATH": "/usr/bin:/bin"]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            let input = Pipe()
-            process.standardInput = input
-            try process.run()
-            if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-            try input.fileHandleForWriting.close()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return Harness.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+            try Self.asNobody([Harness.skiff] + arguments, in: bundle, stdin: stdin)
         }
         #expect(try asNobody(["spec", "--rootless"]).status == 0)
         try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: Harness.rootfs)
@@ -147,6 +152,42 @@ struct RootlessTests {
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--cgroup: container \"\(sleeper)\" has no cgroup"), "\(refused.stderr)")
         #expect(try asNobody(["--root", state, "delete", "--force", sleeper]).status == 0)
+    }
+
+    /// As rootless podman runs its runtime: in a user namespace of its own where the euid is 0
+    /// (here nobody's, with one id mapped), XDG_RUNTIME_DIR set, no --root, and the config a
+    /// rootful engine would write (no user namespace of its own, device nodes, devpts with
+    /// gid=5). The state goes to XDG_RUNTIME_DIR/skiff as runc's would (/run/skiff when USER is
+    /// root), devices are bound from the node, and the unmappable gid=5 is left out, said.
+    @Test func rootAsRootlessPodmanHasItRunsTheEngineConfig() throws {
+        let bundle = Harness.temporaryDirectory("skiff-podman-rootless")
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let runtimeDirectory = bundle + "/xdg"
+        try FileManager.default.createDirectory(atPath: runtimeDirectory, withIntermediateDirectories: true)
+        for path in [bundle, runtimeDirectory] {
+            try FileManager.default.setAttributes([.ownerAccountID: 65534, .groupOwnerAccountID: 65534], ofItemAtPath: path)
+        }
+        var spec = Spec.defaultSpec(rootfs: Harness.rootfs)
+        spec.process?.args = ["sh", "-c", "echo hi > /dev/null && exec sleep 30 > /dev/null 2>&1"]  // lets go of the pipes
+        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        let id = Harness.id("podman-rootless")
+        func inPodmansNamespace(_ arguments: [String], user: String = "skiffuser") throws -> Harness.Result {
+            try Self.asNobody(
+                ["/usr/bin/unshare", "--user", "--map-root-user", Harness.skiff] + arguments, in: bundle,
+                environment: ["XDG_RUNTIME_DIR": runtimeDirectory, "USER": user])
+        }
+        let started = try inPodmansNamespace(["run", "-d", "-b", bundle, id])
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(started.stderr.contains("mounts[2].options: gid=5 left out: group 5 has no mapping in the user namespace"), "\(started.stderr)")
+        #expect(FileManager.default.fileExists(atPath: runtimeDirectory + "/skiff/" + id + "/state.json"), "no state under XDG_RUNTIME_DIR/skiff")
+        let state = try inPodmansNamespace(["state", id])
+        #expect(state.stdout.contains("\"status\": \"running\""), "\(state.stdout) \(state.stderr)")
+        #expect(try inPodmansNamespace(["delete", "--force", id]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: runtimeDirectory + "/skiff/" + id))
+        // USER=root in a user namespace: runc's /run/<name>, which nobody cannot write.
+        let asRoot = try inPodmansNamespace(["run", "-b", bundle, id], user: "root")
+        #expect(asRoot.status != 0)
+        #expect(asRoot.stderr.contains("/run/skiff"), "\(asRoot.stderr)")
     }
 }
 

@@ -5,13 +5,14 @@ import Testing
 /// The systemd cgroup driver on a real systemd host: Debian 12 booted in qemu with systemd as
 /// PID 1 on pure cgroup v2 (vm/systemd: the image is built from Debian's packages by
 /// build-image, cached under .build/systemd-vm). The checks are vm/systemd/checks.sh: the
-/// driver itself, rootless with a user's manager, then podman, containerd, Docker and buildah
+/// driver itself, rootless with a user's manager, then podman (rootful, and rootless at its
+/// defaults: skiff in podman's user namespace), containerd, Docker and buildah
 /// at their defaults with skiff as their runtime, and a Kubernetes pod through containerd's
 /// CRI plugin with `SystemdCgroup = true` (the last three from the scenarios the host's
 /// integration tests run, Tests/IntegrationTests/helpers).
 @Suite("the systemd cgroup driver, on a systemd host")
 struct SystemdDriverTests {
-    static let checks = 229
+    static let checks = 244
 
     @Test(.timeLimit(.minutes(20))) func checksPassInTheSystemdVM() throws {
         let repository = VMRun.repository

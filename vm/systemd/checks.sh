@@ -160,6 +160,42 @@ $PODMAN rm -f web > /dev/null 2>&1
 [ ! -e "$scope" ] && ! systemctl list-units --all --no-legend | grep -q "libpod-$cid" && ok "podman rm: no scope, no cgroup" || notok "podman rm leaves nothing" "$(systemctl list-units --all --no-legend | grep libpod)"
 cd /
 
+# --- rootless podman at its defaults: what a new user types. podman runs skiff in its own user
+# namespace (euid 0 there, uid 1000 to the node) with XDG_RUNTIME_DIR and no --root; its cgroup
+# manager is systemd (the user's), its network slirp4netns, its storage the user's own ---
+cd /home/skiffuser
+# slirp4netns needs /dev/net/tun: the host kernel's tun module (vm/systemd/modules).
+insmod $P/modules/drivers/net/tun.ko 2>/dev/null || grep -q "^tun " /proc/modules || notok "loading tun" "insmod failed"
+asuserpodman() { runuser -u skiffuser -- env XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus podman --runtime "$SKIFF" "$@"; }
+[ "$(asuserpodman info --format '{{.Host.CgroupManager}}' 2>&1)" = systemd ] && ok "rootless podman: its cgroup manager is systemd (its default)" \
+    || notok "rootless podman's cgroup manager" "$(asuserpodman info --format '{{.Host.CgroupManager}}' 2>&1 | tail -n 2)"
+tar -C "$ROOTFS" -c . | asuserpodman import - skiff-busybox > "$WORK/rl-import.out" 2>&1 && ok "rootless podman: the image imported" || notok "rootless podman import" "$(tail -n 3 "$WORK/rl-import.out")"
+out=$(asuserpodman run --rm skiff-busybox echo hi 2>&1 < /dev/null); status=$?
+[ $status -eq 0 ] && [ "$out" = hi ] && ok "rootless podman run --rm skiff-busybox echo hi" || notok "rootless podman run --rm" "status $status: $out"
+asuserpodman run -d --name rweb --memory 64m --cpus 0.5 --pids-limit 20 skiff-busybox sleep 300 > "$WORK/rl-run.out" 2>&1 < /dev/null \
+    && ok "rootless podman run -d with --memory, --cpus, --pids-limit" || notok "rootless podman run -d" "$(tail -n 3 "$WORK/rl-run.out")"
+rcid=$(asuserpodman inspect -f '{{.Id}}' rweb 2>/dev/null)
+[ -n "$rcid" ] && [ -d "/run/user/1000/skiff/$rcid" ] && ok "rootless podman: skiff's state is in XDG_RUNTIME_DIR (/run/user/1000/skiff)" \
+    || notok "rootless podman: skiff's state root" "$(ls /run/user/1000/skiff 2>&1 | head -n 3)"
+rscope=$CG/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-$rcid.scope
+[ -d "$rscope" ] && ok "rootless podman: the scope is the user manager's (user@1000.service/user.slice/libpod-<id>.scope)" \
+    || notok "rootless podman: the scope" "$(find $CG -name "*$rcid*" 2>&1 | head -n 3)"
+[ "$(cat "$rscope/memory.max" 2>&1)" = 67108864 ] && ok "rootless podman --memory 64m: memory.max" || notok "rootless podman memory.max" "$(cat "$rscope/memory.max" 2>&1)"
+[ "$(cat "$rscope/pids.max" 2>&1)" = 20 ] && ok "rootless podman --pids-limit 20: pids.max" || notok "rootless podman pids.max" "$(cat "$rscope/pids.max" 2>&1)"
+[ "$(cat "$rscope/cpu.max" 2>&1)" = "50000 100000" ] && ok "rootless podman --cpus 0.5: cpu.max" || notok "rootless podman cpu.max" "$(cat "$rscope/cpu.max" 2>&1)"
+# Enforced: a memory hog is killed; a fork loop stops at the limit (last: it fills it).
+asuserpodman exec rweb dd if=/dev/zero of=/dev/null bs=100M count=1 > /dev/null 2>&1; status=$?
+[ $status -eq 137 ] && ok "rootless podman: a 100 MB allocation under --memory 64m is OOM-killed (137)" || notok "rootless podman memory limit" "exit $status"
+[ "$(asuserpodman exec rweb cat /proc/self/cgroup 2>&1)" = "0::/" ] && ok "rootless podman exec" || notok "rootless podman exec" "$(asuserpodman exec rweb cat /proc/self/cgroup 2>&1)"
+asuserpodman stats --no-stream rweb 2>&1 | grep -q rweb && ok "rootless podman stats" || notok "rootless podman stats" "$(asuserpodman stats --no-stream rweb 2>&1 | tail -n 2)"
+out=$(asuserpodman exec rweb sh -c 'i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null; echo $i started' 2>&1)
+pids=$(cat "$rscope/pids.current" 2>&1)
+[ "$pids" -le 20 ] && [ "$pids" -ge 18 ] && ok "rootless podman: the pids limit holds ($(cat "$rscope/pids.current") of 20)" || notok "rootless podman pids limit" "$out; $(cat "$rscope/pids.current" 2>&1)"
+asuserpodman stop -t 1 rweb > /dev/null 2>&1 && [ "$(asuserpodman inspect -f '{{.State.Status}}' rweb)" = exited ] && ok "rootless podman stop" || notok "rootless podman stop" "$(asuserpodman inspect -f '{{.State.Status}}' rweb 2>&1)"
+asuserpodman rm rweb > /dev/null 2>&1
+[ ! -e "$rscope" ] && [ ! -e "/run/user/1000/skiff/$rcid" ] && ok "rootless podman rm: no scope, no state" || notok "rootless podman rm leaves nothing" "$(ls -d "$rscope" /run/user/1000/skiff/$rcid 2>&1)"
+cd /
+
 # --- containerd (its systemd service, Debian's defaults) with the runc shim's systemd cgroup:
 # what a kubeadm node's SystemdCgroup = true does, skiff as the shim's binary ---
 # (native snapshots: no overlayfs module in this VM; nothing about cgroups changed)

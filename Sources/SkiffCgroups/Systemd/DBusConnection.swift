@@ -36,9 +36,10 @@ public final class DBusConnection {
         }
     }
 
-    /// SASL EXTERNAL: the kernel tells the bus our uid; we say which uid we claim to be.
+    /// SASL EXTERNAL: the kernel tells the bus our uid; we say which uid we claim to be — the
+    /// node's uid for us, which is what a peer outside our user namespace is told.
     private func authenticate(_ path: String) throws(SystemError) {
-        let uid = String(getuid()).utf8.map { String($0, radix: 16) }.joined()
+        let uid = String(Rootless.nodeUID).utf8.map { String($0, radix: 16) }.joined()
         try send(Array("\0AUTH EXTERNAL \(uid)\r\n".utf8), step: "authenticating to \(path)")
         var line: [UInt8] = []
         while !(line.count >= 2 && line.suffix(2) == [13, 10]) {

@@ -36,19 +36,19 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         return made
     }
 
-    public init(system: CgroupSystem, user: Bool = geteuid() != 0) {
+    public init(system: CgroupSystem, user: Bool = Rootless.isRootless) {
         cgroupfs = CgroupfsDriver(system: system)
         self.user = user
     }
 
-    public init(user: Bool = geteuid() != 0) {
+    public init(user: Bool = Rootless.isRootless) {
         cgroupfs = CgroupfsDriver()
         self.user = user
     }
 
     /// Whether a systemd manager's socket is there to talk to (for `features`).
     public static func managerReachable(user: Bool) -> Bool {
-        let runtime = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) } ?? "/run/user/\(geteuid())"
+        let runtime = Rootless.runtimeDirectory
         let paths = user ? [runtime + "/bus", runtime + "/systemd/private"] : ["/run/dbus/system_bus_socket", "/run/systemd/private"]
         return paths.contains { access($0, F_OK) == 0 }
     }
@@ -62,7 +62,7 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         var base = ""
         if user {
             do throws(SystemError) { base = try manager().controlGroup() } catch {
-                throw SpecError("--systemd-cgroup", "no systemd manager of uid \(geteuid()) to make the scope: \(error)")
+                throw SpecError("--systemd-cgroup", "no systemd manager of uid \(Rootless.nodeUID) to make the scope: \(error)")
             }
             if base == "/" { base = "" }
         }

@@ -12,12 +12,12 @@ public final class SystemdManager {
 
     /// The system manager (root: the system bus, or systemd's private socket when there is no
     /// bus daemon), or the calling user's (`user`: its bus in $XDG_RUNTIME_DIR).
-    public init(user: Bool = geteuid() != 0) throws(SystemError) {
+    public init(user: Bool = Rootless.isRootless) throws(SystemError) {
         let environment = user ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS"
         var candidates: [(String, Bool)] = []
         if let address = getenv(environment).map({ String(cString: $0) }), let path = Self.unixPath(address) { candidates.append((path, false)) }
         if user {
-            let runtime = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) } ?? "/run/user/\(geteuid())"
+            let runtime = Rootless.runtimeDirectory
             candidates += [(runtime + "/bus", false), (runtime + "/systemd/private", true)]
         } else {
             candidates += [("/run/dbus/system_bus_socket", false), ("/run/systemd/private", true)]
