@@ -10,15 +10,26 @@ import Testing
 /// at their defaults with skiff as their runtime, and a Kubernetes pod through containerd's
 /// CRI plugin with `SystemdCgroup = true` (the last three from the scenarios the host's
 /// integration tests run, Tests/IntegrationTests/helpers).
-@Suite("the systemd cgroup driver, on a systemd host")
+@Suite("the systemd cgroup driver, on a systemd host", .serialized)
 struct SystemdDriverTests {
     static let checks = 244
 
     @Test(.timeLimit(.minutes(20))) func checksPassInTheSystemdVM() throws {
+        try Self.checksPass(suite: "bookworm")
+    }
+
+    /// The node of 2026: Debian 13 (kernel 6.12, systemd 257, podman 5, containerd 1.7,
+    /// Docker 26), the same checks and engine scenarios at their defaults, rootful and rootless.
+    @Test(.timeLimit(.minutes(25))) func checksPassInTheDebian13VM() throws {
+        try Self.checksPass(suite: "trixie")
+    }
+
+    static func checksPass(suite: String) throws {
         let repository = VMRun.repository
         let outcome = try VMRun.run(
             repository + "/vm/systemd/run",
-            [repository + "/.build/release/skiff", repository + "/.build/release/skiff-init", repository + "/rootfs"])
+            [repository + "/.build/release/skiff", repository + "/.build/release/skiff-init", repository + "/rootfs"],
+            environment: ProcessInfo.processInfo.environment.merging(["SUITE": suite]) { _, new in new })
         // `systemctl status` of a skiff scope, for whoever reads the test's output.
         print(outcome.lines.filter { $0.hasPrefix("SKIFF-VM-START") || $0.hasPrefix("  | ") }.joined(separator: "\n"))
         // Every check of vm/systemd/checks.sh, the Docker, buildah and CRI scenarios' lines and

@@ -10,6 +10,12 @@ SKIFF=$P/skiff ROOTFS=$P/rootfs SKIFF_FLAGS=--systemd-cgroup
 echo "SKIFF-VM-START systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running), $(stat -fc %T $CG), kernel $(uname -r)"
 echo "SKIFF-VM-START clients: $(podman --version), containerd $(containerd --version | cut -d' ' -f3), $(dockerd --version 2>&1 | cut -d, -f1)"
 
+# A module of the VM's kernel: the machine's copy on the payload (Debian 12 boots the machine's
+# kernel, with no modules of its own), or the image's own (Debian 13).
+load_module() {
+    insmod $P/modules/$1.ko 2>/dev/null || modprobe "$(basename $1)" 2>/dev/null || grep -q "^$(basename $1) " /proc/modules || notok "loading $1" "insmod and modprobe failed"
+}
+
 # Every container here has a read-only root; bundle's 6th argument is its cgroupsPath.
 sbundle() { bundle "$1" "$2" "$3" '[]' '["CAP_KILL"]' "$4" true; }
 
@@ -165,7 +171,7 @@ cd /
 # manager is systemd (the user's), its network slirp4netns, its storage the user's own ---
 cd /home/skiffuser
 # slirp4netns needs /dev/net/tun: the host kernel's tun module (vm/systemd/modules).
-insmod $P/modules/drivers/net/tun.ko 2>/dev/null || grep -q "^tun " /proc/modules || notok "loading tun" "insmod failed"
+load_module drivers/net/tun
 asuserpodman() { runuser -u skiffuser -- env XDG_RUNTIME_DIR=/run/user/1000 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus podman --runtime "$SKIFF" "$@"; }
 [ "$(asuserpodman info --format '{{.Host.CgroupManager}}' 2>&1)" = systemd ] && ok "rootless podman: its cgroup manager is systemd (its default)" \
     || notok "rootless podman's cgroup manager" "$(asuserpodman info --format '{{.Host.CgroupManager}}' 2>&1 | tail -n 2)"
@@ -232,9 +238,7 @@ ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 
 # --- the VM's kernel has no modules of its own: the host's bridge, veth and nf_tables (for the
 # pods' CNI bridge and skiff's CNI plugin), in the order vm/systemd/modules lists them ---
-for module in $(grep -v '^#' $P/modules/list); do
-    insmod $P/modules/$module.ko 2>/dev/null || grep -q "^$(basename $module) " /proc/modules || notok "loading $module" "insmod failed"
-done
+for module in $(grep -v '^#' $P/modules/list); do load_module $module; done
 
 # --- Docker at its defaults here (the systemd cgroup driver on cgroup v2), skiff under runtimes ---
 # (no bridge, iptables or overlay: the VM's kernel has no modules; Docker uses the VM's containerd)
