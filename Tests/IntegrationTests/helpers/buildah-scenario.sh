@@ -4,8 +4,8 @@
 # container, and `buildah bud` of a Containerfile whose RUN steps each run in a skiff container,
 # the image holding what they wrote. One `ok`/`not ok` line per check; run by the host's
 # BuildahTests and by the systemd VM's checks (buildah's defaults there: systemd cgroups, v2).
-# buildah's configs list ambient capabilities without the inheritable set: skiff skips them
-# with one warning and runs (runc and crun do the same).
+# buildah 1.28's configs list ambient capabilities without the inheritable set: skiff skips
+# them with one warning and runs (runc and crun do the same); buildah 1.39's list none such.
 #
 # Every step runs with --network none: buildah's default network (netavark or CNI) would set up
 # bridges and firewall rules in the network namespace buildah runs in, the node's own.
@@ -24,7 +24,7 @@ check "a working container from the rootfs" working_container w1
 out=$(buildah run --runtime "$SKIFF" --network none w1 -- sh -c 'echo hello from buildah; echo made > /made' 2>&1)
 check "buildah run" same "$?" 0
 check "its output" has "$out" "hello from buildah"
-check "one warning about ambient capabilities" same "$(echo "$out" | grep -c process.capabilities.ambient)" 1
+check "at most one warning about ambient capabilities" test "$(echo "$out" | grep -c process.capabilities.ambient)" -le 1
 check "what it wrote is in the container" same "$(cat "$(buildah mount w1)/made")" made
 buildah run --runtime "$SKIFF" --network none w1 -- sh -c 'exit 7' >/dev/null 2>&1
 check "a failing step fails buildah run" test $? -ne 0
