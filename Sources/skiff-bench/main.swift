@@ -6,7 +6,8 @@
 // reports per runtime the
 // median milliseconds of `run` and of `create`+`start`+`delete`, the peak RSS of the
 // runtime process, and the ratios to crun. A row for the bare kernel work (unshare of the
-// same namespaces + chroot + exec of /bin/true) shows the floor.
+// same namespaces + chroot + exec of /bin/true) shows the floor. crun's own default bundle
+// (`crun spec`) is measured too, alone and many at once: the bundle users and benchmarks take.
 //
 // crun 1.8 refuses hybrid cgroup hosts, so on such a host the benchmark runs in a private
 // mount namespace in which the (controller-less) cgroup2 mount is unmounted. Every runtime
@@ -207,6 +208,24 @@ writeFile(
         rootfs: rootfs,
         extraMounts: #",\#n           {"destination": "/srv", "type": "bind", "source": "\#(work)/masked-dirs", "options": ["rbind", "ro"]}"#,
         extraMasked: (0..<100).map { "/srv/cpu\($0)" }))
+// crun's own default bundle, as users and other benchmarks take it (`crun spec`): no cgroup
+// namespace, no seccomp, a terminal. Only what no runtime can run unattended is changed: the
+// root, /bin/true for `sh`, and no terminal (crun refuses a terminal without a tty on stdin).
+let crunBundle: String? = which("crun").map { crun in
+    let directory = work + "/crun-spec"
+    mkdir(directory, 0o755)
+    var status: Int32 = 0
+    do throws(SystemError) {
+        let pid = try Subprocess.spawn(crun, ["spec", "--bundle", directory])
+        waitpid(pid, &status, 0)
+    } catch { fatal(error.description) }
+    guard status == 0, var spec = try? SpecLoader.load(bundle: directory) else { fatal("crun spec failed (wait status \(status))") }
+    spec.root?.path = rootfs
+    spec.process?.args = ["/bin/true"]
+    spec.process?.terminal = false
+    writeFile(directory + "/config.json", String(decoding: SpecLoader.encode(spec), as: UTF8.self))
+    return directory
+}
 enterBenchmarkMountNamespace()
 
 var runTimes: [String: [Double]] = [:]
@@ -215,6 +234,8 @@ var limitedTimes: [String: [Double]] = [:]
 var seccompTimes: [String: [Double]] = [:]
 var execTimes: [String: [Double]] = [:]
 var maskedTimes: [String: [Double]] = [:]
+var crunBundleRunTimes: [String: [Double]] = [:]
+var crunBundleLifecycleTimes: [String: [Double]] = [:]
 // A long-running container per runtime for `exec true`, each with its own id: crun and runc
 // name a config's default cgroup after the id alone, so one id would put both in one cgroup.
 mkdir(work + "/sleeper", 0o755)
@@ -261,6 +282,10 @@ for round in 0..<options.iterations {
         limitedTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/limits", id: "lim-\(round)")))
         seccompTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/seccomp", id: "sec-\(round)")))
         maskedTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: work + "/masked", id: "mask-\(round)")))
+        if let crunBundle {
+            crunBundleRunTimes[name, default: []].append(measure([path, "--root", root, "run", "--bundle", crunBundle, "crb-run-\(round)"]).milliseconds)
+            crunBundleLifecycleTimes[name, default: []].append(milliseconds(lifecycle(path, root: root, bundle: crunBundle, id: "crb-\(round)")))
+        }
         execTimes[name, default: []].append(measure([path, "--root", root, "exec", "sleeper-\(name)", "/bin/true"]).milliseconds)
         runTimes[name, default: []].append(run.milliseconds)
     }
@@ -314,7 +339,7 @@ for (name, _) in binaries {
 // MARK: - many at once: a scheduler starting 50 tasks, 2, 8 and 32 at a time
 
 /// Wall time of `count` `run`s of /bin/true with at most `width` in flight (ms).
-func concurrentRuns(_ path: String, root: String, count: Int, width: Int, tag: String) -> Double {
+func concurrentRuns(_ path: String, root: String, bundle: String, count: Int, width: Int, tag: String) -> Double {
     let start = now()
     var running = Set<pid_t>()
     var next = 0
@@ -339,25 +364,44 @@ func concurrentRuns(_ path: String, root: String, count: Int, width: Int, tag: S
 }
 
 let widths = [2, 8, 32]
-var manyAtOnce: [String: [Int: [Double]]] = [:]
-for round in 0..<3 {
-    for width in widths {
-        for (name, path) in orders[round % orders.count] {
-            let time = concurrentRuns(path, root: "\(work)/state-\(name)", count: 50, width: width, tag: "many-\(width)-\(round)")
-            manyAtOnce[name, default: [:]][width, default: []].append(time)
+/// 50 runs of `bundle` at each width, every runtime, 3 rounds; printed as wall ms per width.
+@MainActor func manyAtOnce(_ bundle: String, title: String, tag: String) {
+    var times: [String: [Int: [Double]]] = [:]
+    for round in 0..<3 {
+        for width in widths {
+            for (name, path) in orders[round % orders.count] {
+                let time = concurrentRuns(path, root: "\(work)/state-\(name)", bundle: bundle, count: 50, width: width, tag: "\(tag)-\(width)-\(round)")
+                times[name, default: [:]][width, default: []].append(time)
+            }
         }
     }
-}
-print("")
-print("50 runs of /bin/true, N at a time: wall ms, median of 3 rounds")
-print("runtime   " + widths.map { "\($0) at a time".leftPad(12) + "   vs crun" }.joined(separator: "   "))
-for (name, _) in binaries {
-    var columns = [name + String(repeating: " ", count: max(0, 8 - name.count))]
-    for width in widths {
-        let ms = median(manyAtOnce[name]?[width] ?? []), crun = median(manyAtOnce["crun"]?[width] ?? [])
-        columns += [format(ms, 1).leftPad(13), format(ms / crun).leftPad(9)]
+    print("")
+    print(title)
+    print("runtime   " + widths.map { "\($0) at a time".leftPad(12) + "   vs crun" }.joined(separator: "   "))
+    for (name, _) in binaries {
+        var columns = [name + String(repeating: " ", count: max(0, 8 - name.count))]
+        for width in widths {
+            let ms = median(times[name]?[width] ?? []), crun = median(times["crun"]?[width] ?? [])
+            columns += [format(ms, 1).leftPad(13), format(ms / crun).leftPad(9)]
+        }
+        print(columns.joined(separator: " "))
     }
-    print(columns.joined(separator: " "))
+}
+manyAtOnce(bundle, title: "50 runs of /bin/true, N at a time: wall ms, median of 3 rounds", tag: "many")
+if let crunBundle {
+    print("")
+    print("crun's default bundle (crun spec: no cgroup namespace, no seccomp; /bin/true, no terminal):")
+    print("runtime   run ms   vs crun   create+start+delete ms   vs crun")
+    let crunRun = median(crunBundleRunTimes["crun"] ?? []), crunLifecycle = median(crunBundleLifecycleTimes["crun"] ?? [])
+    for (name, _) in binaries {
+        let run = median(crunBundleRunTimes[name] ?? []), lifecycle = median(crunBundleLifecycleTimes[name] ?? [])
+        print(
+            [
+                name + String(repeating: " ", count: max(0, 8 - name.count)), format(run).leftPad(7), format(run / crunRun).leftPad(9),
+                format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
+            ].joined(separator: " "))
+    }
+    manyAtOnce(crunBundle, title: "the same bundle, 50 runs N at a time: wall ms, median of 3 rounds", tag: "many-crun")
 }
 
 // MARK: - networked tasks (skiff only: neither crun nor runc has them)
