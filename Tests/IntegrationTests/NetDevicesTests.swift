@@ -72,6 +72,22 @@ struct NetDevicesTests {
         #expect(Self.eventually { node.inNode(["ip", "link", "show", "nd0p"]).status != 0 }, "the veth outlived the task's namespace")
     }
 
+    /// With a user namespace of the task's own (root mapped to 100000): its network namespace
+    /// belongs to that user namespace, and the device is moved in all the same.
+    @Test func aDeviceMovesIntoATaskWithItsOwnUserNamespace() throws {
+        let node = NetworkNode()
+        Self.run(node, ["ip link add ndu0 type veth peer name ndu0p", "ip addr add 10.207.0.2/24 dev ndu0"])
+        var spec = Self.spec(["ndu0": .init(name: "net0")], "ip -o addr show dev net0; cat /proc/self/uid_map")
+        spec.linux?.namespaces?.append(.init(.user))
+        spec.linux?.uidMappings = [.init(containerID: 0, hostID: 100_000, size: 65536)]
+        spec.linux?.gidMappings = [.init(containerID: 0, hostID: 100_000, size: 65536)]
+        spec.linux?.cgroupsPath = "/" + node.cgroupName(of: "userns")
+        let result = node.skiff(["run", "--bundle", node.writeBundle("userns", spec), "userns"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("net0    inet 10.207.0.2/24"), "\(result.stdout)")
+        #expect(result.stdout.contains("100000"), "not in its own user namespace: \(result.stdout)")
+    }
+
     /// Fargate's one interface a task: a macvlan of the node's uplink, named eth1 in the task,
     /// where a peer on the uplink's wire reaches it. The uplink itself (carrying the macvlan
     /// and the node's default route) stays.
