@@ -93,6 +93,20 @@ struct UserNamespaceTests {
 
 @Suite("rootless")
 struct RootlessTests {
+    /// skiff and skiff-init copied into `directory` (which nobody can read), for nobody to run:
+    /// the build directory may be closed to others (SwiftPM has made it 0750 on a fresh clone).
+    static func binariesForNobody(in directory: String) throws -> String {
+        let bin = directory + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let built = (Harness.skiff as NSString).deletingLastPathComponent
+        for name in ["skiff", "skiff-init"] {
+            try FileManager.default.copyItem(atPath: built + "/" + name, toPath: bin + "/" + name)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/" + name)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin)
+        return bin + "/skiff"
+    }
+
     /// `command` as nobody (uid and gid 65534, no supplementary groups) in `directory`.
     static func asNobody(_ command: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> Harness.Result {
         let process = Process()
@@ -120,8 +134,9 @@ struct RootlessTests {
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let state = bundle + "/state"
         try FileManager.default.setAttributes([.ownerAccountID: 65534, .groupOwnerAccountID: 65534], ofItemAtPath: bundle)
+        let skiff = try Self.binariesForNobody(in: bundle)
         func asNobody(_ arguments: [String], stdin: String? = nil) throws -> Harness.Result {
-            try Self.asNobody([Harness.skiff] + arguments, in: bundle, stdin: stdin)
+            try Self.asNobody([skiff] + arguments, in: bundle, stdin: stdin)
         }
         #expect(try asNobody(["spec", "--rootless"]).status == 0)
         try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs", withDestinationPath: Harness.rootfs)
@@ -171,9 +186,10 @@ struct RootlessTests {
         spec.process?.args = ["sh", "-c", "echo hi > /dev/null && exec sleep 30 > /dev/null 2>&1"]  // lets go of the pipes
         FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
         let id = Harness.id("podman-rootless")
+        let skiff = try Self.binariesForNobody(in: bundle)
         func inPodmansNamespace(_ arguments: [String], user: String = "skiffuser") throws -> Harness.Result {
             try Self.asNobody(
-                ["/usr/bin/unshare", "--user", "--map-root-user", Harness.skiff] + arguments, in: bundle,
+                ["/usr/bin/unshare", "--user", "--map-root-user", skiff] + arguments, in: bundle,
                 environment: ["XDG_RUNTIME_DIR": runtimeDirectory, "USER": user])
         }
         let started = try inPodmansNamespace(["run", "-d", "-b", bundle, id])
