@@ -107,8 +107,6 @@ extension RouteNetlink {
         if let broadcast = address.broadcast { request.put(UInt16(IFA_BROADCAST), broadcast) }
         _ = try socket.perform([request], step: "adding address \(address.text)")
     }
-
-    static func text(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
 }
 
 extension RouteNetlink {

@@ -57,10 +57,9 @@ struct RouteNetlink: ~Copyable {
         }
         guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }) else { return nil }
         let attributes = reply.attributes(after: 16)
-        func text(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
         let info = attributes[UInt16(IFLA_LINKINFO)].map { NetlinkReply(type: 0, payload: $0).attributes(after: 0) }
         return Link(
-            index: reply.int32(at: 4), kind: text(info?[UInt16(IFLA_INFO_KIND)]), alias: text(attributes[UInt16(IFLA_IFALIAS)]),
+            index: reply.int32(at: 4), kind: Self.text(info?[UInt16(IFLA_INFO_KIND)]), alias: Self.text(attributes[UInt16(IFLA_IFALIAS)]),
             isUp: UInt32(bitPattern: reply.int32(at: 8)) & UInt32(IFF_UP) != 0)
     }
 
@@ -72,8 +71,8 @@ struct RouteNetlink: ~Copyable {
             if error.errno == ENODEV { return nil }
             throw error
         }
-        guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }), let name = reply.attributes(after: 16)[UInt16(IFLA_IFNAME)] else { return nil }
-        return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        guard let reply = replies.first(where: { $0.type == UInt16(RTM_NEWLINK) }) else { return nil }
+        return Self.text(reply.attributes(after: 16)[UInt16(IFLA_IFNAME)])
     }
 
     /// The names of the links enslaved to the bridge `index` (its ports).
@@ -85,9 +84,9 @@ struct RouteNetlink: ~Copyable {
             guard reply.type == UInt16(RTM_NEWLINK) else { return nil }
             let attributes = reply.attributes(after: 16)
             guard let master = attributes[UInt16(IFLA_MASTER)], master.count == 4, NetlinkReply(type: 0, payload: master).int32(at: 0) == index,
-                let name = attributes[UInt16(IFLA_IFNAME)]
+                let name = Self.text(attributes[UInt16(IFLA_IFNAME)])
             else { return nil }
-            return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+            return name
         }
     }
 
@@ -103,6 +102,9 @@ struct RouteNetlink: ~Copyable {
             return NodeRoute(rtmsg: reply)
         }
     }
+
+    /// A NUL-terminated string attribute (a name, a kind, an alias) as text.
+    static func text(_ bytes: ArraySlice<UInt8>?) -> String? { bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
 
     /// The alias skiff gives the bridges it makes: only those are skiff's to configure.
     static let bridgeAlias = "made by skiff"

@@ -23,9 +23,8 @@ struct HostFacts: Sendable, Equatable {
     /// Whether skiff itself runs in a user namespace (rootless podman runs it in its own),
     /// where no device node can be made.
     var inUserNamespace = false
-    /// The group ids mapped in skiff's user namespace (`/proc/self/gid_map`: first id inside
-    /// and count), when it runs in one.
-    var mappedGroups: [ClosedRange<UInt64>] = []
+    /// The group ids mapped in skiff's user namespace (`/proc/self/gid_map`), when it runs in one.
+    var mappedGroups: [Rootless.Mapping] = []
 
     /// A file's identity: its device and inode.
     struct FileIdentity: Sendable, Hashable {
@@ -50,15 +49,7 @@ struct HostFacts: Sendable, Equatable {
 
     /// The facts a plan for `spec` (its bundle at `bundle`) needs.
     static func gather(for spec: Spec, bundle: String) -> HostFacts {
-        var facts = HostFacts(lastCapability: Int(skiff_last_capability()), heldCapabilities: heldCapabilities())
-        facts.appArmorHasOwnAttributes = access("/proc/self/attr/apparmor/exec", F_OK) == 0
-        facts.inUserNamespace = Rootless.inUserNamespace
-        if facts.inUserNamespace, let map = try? readFile("/proc/self/gid_map") {
-            facts.mappedGroups = String(decoding: map, as: UTF8.self).split(separator: "\n").compactMap { line in
-                let fields = line.split(separator: " ").compactMap { UInt64($0) }
-                return fields.count == 3 && fields[2] > 0 ? fields[0]...(fields[0] + fields[2] - 1) : nil
-            }
-        }
+        var facts = gatherForExec()
         for namespace in spec.linux?.namespaces ?? [] {
             guard let path = namespace.path, let kind = namespace.kind else { continue }
             facts.paths[path] = fact(of: path)
@@ -75,17 +66,13 @@ struct HostFacts: Sendable, Equatable {
         return facts
     }
 
-    /// The facts `exec` needs: the credentials' limits (the rest is the container's).
+    /// The facts `exec` needs, and every plan starts from: the credentials' limits, the LSM
+    /// layout, and the user namespace skiff runs in (the rest is the container's).
     static func gatherForExec() -> HostFacts {
         var facts = HostFacts(lastCapability: Int(skiff_last_capability()), heldCapabilities: heldCapabilities())
         facts.appArmorHasOwnAttributes = access("/proc/self/attr/apparmor/exec", F_OK) == 0
         facts.inUserNamespace = Rootless.inUserNamespace
-        if facts.inUserNamespace, let map = try? readFile("/proc/self/gid_map") {
-            facts.mappedGroups = String(decoding: map, as: UTF8.self).split(separator: "\n").compactMap { line in
-                let fields = line.split(separator: " ").compactMap { UInt64($0) }
-                return fields.count == 3 && fields[2] > 0 ? fields[0]...(fields[0] + fields[2] - 1) : nil
-            }
-        }
+        if facts.inUserNamespace { facts.mappedGroups = Rootless.gidMappings ?? [] }
         return facts
     }
 
