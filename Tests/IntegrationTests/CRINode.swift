@@ -50,8 +50,11 @@ final class CRINode {
         try waitUntilServing()
     }
 
+    /// containerd answers `ctr` before its CRI plugin has loaded its pods (every CRI call is
+    /// "server is not initialized yet" until then), so the node serves when a CRI call works.
     private func waitUntilServing() throws {
-        try Harness.waitFor(seconds: 15, every: 0.1) { try shell("\(ctr) version").status == 0 }
+        try Harness.waitFor(seconds: 30, every: 0.1) { try shell("\(ctr) version").status == 0 }
+        try Harness.waitFor(seconds: 30, every: 0.2) { try shell("\(cri) ListPodSandbox '{}'").status == 0 }
     }
 
     /// Runs a scenario of helpers/cri against this node with `environment` added; expects it to

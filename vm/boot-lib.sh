@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: Apache-2.0
+# Sourced by vm/run and vm/systemd/run: boots a qemu (TCG) VM whose serial console goes to a
+# file, under a watchdog.
+#
+# Why not `timeout qemu … | tr`: in CI a VM once printed nothing and `timeout`'s SIGTERM did
+# not end it (qemu handles SIGTERM in its main loop, which a TCG vCPU that never leaves
+# the translated code it is stuck in keeps from running), so the run waited an hour for
+# nothing. Here qemu's console is written by qemu itself (no pipe buffer hides how far the
+# VM got), and the watchdog ends qemu with SIGKILL:
+#   - a boot that has printed no SKIFF-VM-START within BOOT_SECONDS (40 s on an idle
+#     machine) hung in the emulator: it is killed and booted once more, said on stderr;
+#   - a VM still running after LIMIT seconds is killed, and the caller reports the
+#     console's tail.
+# The script that sources this kills its VM when it is itself ended (EXIT, INT, TERM).
+
+vm_pid=
+vm_stop() { [ -z "$vm_pid" ] || kill -KILL "$vm_pid" 2>/dev/null || true; }
+trap 'vm_stop; exit 130' INT
+trap 'vm_stop; exit 143' TERM
+
+# boot_vm CONSOLE LIMIT QEMU-ARGUMENTS…: the console, \r removed, in CONSOLE; returns 0
+# (what the VM printed says how it went).
+boot_vm() {
+    local console=$1 limit=$2 boot_seconds=${BOOT_SECONDS:-300} attempt started verdict
+    shift 2
+    for attempt in 1 2; do
+        : > "$console.raw"
+        qemu-system-x86_64 "$@" -display none -monitor none -serial "file:$console.raw" \
+            < /dev/null > "$console.qemu" 2>&1 &
+        vm_pid=$! started=$SECONDS verdict=
+        # (stderr away: bash's own "Killed" notice for the job is not the VM's output)
+        {
+            while [ -z "$verdict" ] && kill -0 "$vm_pid"; do
+                sleep 2
+                if [ $((SECONDS - started)) -ge "$limit" ]; then
+                    verdict="the VM still ran after ${limit}s: killed"
+                elif [ $((SECONDS - started)) -ge "$boot_seconds" ] && ! grep -aq "SKIFF-VM-START" "$console.raw"; then
+                    verdict=hung
+                fi
+            done
+            vm_stop
+            wait "$vm_pid"
+        } 2>/dev/null || true
+        vm_pid=
+        tr -d '\r' < "$console.raw" > "$console"
+        case "$verdict" in
+        "") return 0 ;;
+        hung) echo "$(basename "$0"): the VM printed no SKIFF-VM-START in ${boot_seconds}s (attempt $attempt; qemu: $(tail -c 300 "$console.qemu"))" >&2 ;;
+        *) echo "$(basename "$0"): $verdict" >&2 && return 0 ;;
+        esac
+    done
+    return 0
+}
