@@ -82,7 +82,9 @@ check-static-helpers:
 # `integration` (the skiff binary, and podman, containerd and runc, driving real containers),
 # `vm` (cgroup v2 and AppArmor in Debian's kernel booted in qemu). `make test` runs them all.
 UNIT_TARGETS := SkiffSystemTests|SkiffSpecTests|SkiffCgroupsTests|SkiffSeccompTests|SkiffNetworkTests|SkiffCheckTests|SkiffCNITests|SkiffRuntimeTests
-SWIFT_TEST = $(SWIFT) test --skip-build --disable-xctest
+# Line-buffered: a CI log (a file, not a terminal) then shows how far a run got even if it
+# is killed, instead of losing the last block of output.
+SWIFT_TEST = stdbuf -oL -eL $(SWIFT) test --skip-build --disable-xctest
 
 test-build: deps check-static-helpers build rootfs .build/seccomp-listener .build/shim-update .build/rss-probe
 	$(SWIFT) build --build-tests

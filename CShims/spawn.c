@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -247,11 +249,9 @@ int skiff_userns_fd(const char *uid_map, const char *gid_map)
     return fd;
 }
 
-/* A runtime hook (prestart, createRuntime, poststart, poststop): a child that dies with the
- * thread that started it (PR_SET_PDEATHSIG), so a `create` killed while its hook runs takes
- * the hook with it, in a process group of its own, so a timeout kills all it started. Only
- * async-signal-safe calls between fork and execve. */
-pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd)
+/* fork, the child killed with the calling thread (PR_SET_PDEATHSIG; if that thread is
+ * already gone, the child ends at once): the parent gets the pid (or -1), the child 0. */
+static pid_t fork_dying_with_caller(void)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -259,6 +259,18 @@ pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[],
         return pid;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
         _exit(126);
+    return 0;
+}
+
+/* A runtime hook (prestart, createRuntime, poststart, poststop): a child that dies with the
+ * thread that started it (PR_SET_PDEATHSIG), so a `create` killed while its hook runs takes
+ * the hook with it, in a process group of its own, so a timeout kills all it started. Only
+ * async-signal-safe calls between fork and execve. */
+pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd)
+{
+    pid_t pid = fork_dying_with_caller();
+    if (pid != 0)
+        return pid;
     if (setpgid(0, 0) < 0 || dup2(stdin_fd, 0) < 0)
         _exit(126);
     sigset_t none;
@@ -267,4 +279,150 @@ pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[],
     signal(SIGPIPE, SIG_DFL);
     execve(path, argv, envp);
     _exit(127);
+}
+
+/* Reads one byte from `fd`: the parent's go-ahead (0 when it closed its end instead). */
+static int await_release(int fd)
+{
+    char byte;
+    ssize_t got;
+    while ((got = read(fd, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    return got == 1;
+}
+
+/* CRIU, held until the caller has put it in the container's cgroup (what it restores is
+ * born there) and released it by writing a byte to `release_fd`'s other end; it ends if
+ * the caller closes that end instead. Then, for a task with skiff's network, it sends the
+ * task's rules (the datagram in `rules_batch`, on the netlink socket `rules_socket`) from
+ * inside that cgroup, which nf_tables charges for them, as skiff-init does at create, and
+ * waits for a second byte: the task's interface is ready. Killed with the calling thread
+ * (PR_SET_PDEATHSIG): a checkpoint or restore killed mid-way takes CRIU with it, whose
+ * ptrace-stopped tasks then run on. With `root` and `root_mount`, CRIU runs in a mount
+ * namespace of its own where `root` is bind-mounted on `root_mount` (CRIU's --root must be a
+ * mount point): the node's mount table never holds it. Its mounts are the node's slaves,
+ * not private: CRIU copies an external mount's sharing (the node's /dev/null over masked
+ * files) from the source it is given, which a private mount has none of. `keep_fds` lose close-on-exec
+ * (namespaces handed to CRIU by --inherit-fd). Only async-signal-safe calls after fork. */
+pid_t skiff_spawn_criu(const struct skiff_criu_request *request)
+{
+    pid_t pid = fork_dying_with_caller();
+    if (pid != 0)
+        return pid;
+    for (int i = 0; i < request->keep_count; i++)
+        if (fcntl(request->keep_fds[i], F_SETFD, 0) < 0)
+            _exit(126);
+    if (request->root != NULL && request->root_mount != NULL) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+            mount(request->root, request->root_mount, NULL, MS_BIND | MS_REC, NULL) < 0)
+            _exit(126);
+    }
+    if (!await_release(request->release_fd))
+        _exit(125);
+    if (request->rules_socket >= 0) {
+        struct stat st;
+        if (fstat(request->rules_batch, &st) < 0)
+            _exit(124);
+        if (st.st_size > 0) {
+            void *bytes = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, request->rules_batch, 0);
+            if (bytes == MAP_FAILED)
+                _exit(124);
+            ssize_t sent;
+            while ((sent = send(request->rules_socket, bytes, (size_t)st.st_size, 0)) < 0 && errno == EINTR) {
+            }
+            if (sent != st.st_size)
+                _exit(124);
+            munmap(bytes, (size_t)st.st_size);
+        }
+        if (!await_release(request->release_fd))
+            _exit(125);
+    }
+    close(request->release_fd);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(request->path, request->argv, request->envp);
+    _exit(127);
+}
+
+/* A new network namespace, made by a thread of its own (unshare(CLONE_NEWNET) changes only
+ * the calling thread's): its descriptor, or -1 with errno. The caller's thread stays in the
+ * node's namespace. */
+static void *make_netns(void *result)
+{
+    int *fd = result;
+    if (unshare(CLONE_NEWNET) < 0) {
+        fd[1] = errno;
+        return NULL;
+    }
+    fd[0] = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd[0] < 0)
+        fd[1] = errno;
+    return NULL;
+}
+
+int skiff_new_netns(void)
+{
+    int result[2] = { -1, 0 };
+    pthread_t thread;
+    int error = pthread_create(&thread, NULL, make_netns, result);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    if ((error = pthread_join(thread, NULL)) != 0) {
+        errno = error;
+        return -1;
+    }
+    if (result[0] < 0)
+        errno = result[1];
+    return result[0];
+}
+
+/* Creates each of `paths` that is missing under `root` (a directory, or an empty file where
+ * `files[i]`), its parents as directories: what create's mounts made in a bundle's root,
+ * which CRIU needs before it mounts there again (a restored copy of an image has no
+ * /etc/hosts to bind over). In a child chrooted to `root`, so a symlink of the image
+ * resolves inside it, never to the node's files. Returns 0, or -1 with errno. */
+int skiff_make_mountpoints(const char *root, char *const paths[], const int *files, int count)
+{
+    int status;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (chroot(root) < 0 || chdir("/") < 0)
+            _exit(1);
+        for (int i = 0; i < count; i++) {
+            char path[4096];
+            size_t length = strlen(paths[i]);
+            if (length == 0 || length >= sizeof(path))
+                _exit(2);
+            memcpy(path, paths[i], length + 1);
+            for (char *slash = strchr(path + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                    _exit(3);
+                *slash = '/';
+            }
+            if (files[i]) {
+                int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY, 0644);
+                if (fd < 0 && errno != EISDIR)
+                    _exit(4);
+                if (fd >= 0)
+                    close(fd);
+            } else if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                _exit(5);
+            }
+        }
+        _exit(0);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }

@@ -34,6 +34,30 @@ pid_t skiff_spawn(struct skiff_spawn_request *request);
  * process group of its own, `stdin_fd` as its standard input. Returns the pid, or -1. */
 pid_t skiff_spawn_hook(const char *path, char *const argv[], char *const envp[], int stdin_fd);
 
+struct skiff_criu_request {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int release_fd;         /* a byte here releases CRIU (its cgroup set by the caller) */
+    const char *root;       /* with root_mount: bound there in a mount namespace of CRIU's */
+    const char *root_mount; /* own, or NULL */
+    const int *keep_fds;    /* inherited by CRIU (close-on-exec cleared) */
+    int keep_count;
+    int rules_socket; /* -1, or: the task's rules (rules_batch) sent on this netlink */
+    int rules_batch;  /* socket after the first byte, CRIU released by a second */
+};
+
+/* fork + execve of CRIU, held as `request` says, killed with the calling thread. Returns the
+ * pid, or -1. */
+pid_t skiff_spawn_criu(const struct skiff_criu_request *request);
+
+/* Creates the missing `paths` under `root` (files where `files[i]`, else directories), in a
+ * child chrooted there. Returns 0, or -1 with errno. */
+int skiff_make_mountpoints(const char *root, char *const paths[], const int *files, int count);
+
+/* A new network namespace's descriptor (made by a thread of its own), or -1 with errno. */
+int skiff_new_netns(void);
+
 /* A sealed, read-only memfd holding the executable at `path` (CVE-2019-5736), named
  * SKIFF_INIT_MEMFD_NAME: /proc/PID/exe reads "/memfd:skiff-init (deleted)" while skiff-init runs
  * from it (ExecWatch waits for that to change). */

@@ -50,6 +50,13 @@ extension Runtime {
                 ])
             ),
         ])
+        // runc's annotation: whether `checkpoint` works here (CRIU installed and its check
+        // passing on this kernel); skiff's own says CRIU's version or why not.
+        let checkpoint: (enabled: Bool, said: String) =
+            switch CRIU.availability() {
+            case .available(let version): (true, "criu " + version)
+            case .unavailable(let reason): (false, reason)
+            }
         return .object([
             ("ociVersionMin", .string("1.0.0")),
             ("ociVersionMax", .string(Spec.version)),
@@ -64,6 +71,8 @@ extension Runtime {
                 "annotations",
                 .object([
                     ("org.skiff.version", .string(version)),
+                    ("org.opencontainers.runc.checkpoint.enabled", .string(String(checkpoint.enabled))),
+                    ("org.skiff.checkpoint", .string(checkpoint.said)),
                     ("io.skiff.network", .string(NetworkConfig.keys.map { NetworkConfig.prefix + $0 }.joined(separator: ","))),
                 ])
             ),

@@ -33,6 +33,7 @@ extension Runtime {
     /// Everything up to READY.
     func prepareAndLaunch(id: ContainerID, options: CreateOptions, waitForStart: Bool, relayTerminal: Bool = false) throws(RuntimeError) -> Created {
         let clock = Stopwatch()
+        try store.refuseExisting(id)
         let bundle = try loadBundle(options)
         trace("loaded config.json", since: clock)
         var envelope = try planEnvelope(bundle.spec, id: id)
@@ -48,12 +49,7 @@ extension Runtime {
         trace("built the launch plan (\(launch.plan.operations.count) operations)", since: clock)
 
         let directory = try store.claim(id)
-        var record = ContainerRecord(
-            ociVersion: bundle.spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle.path, rootfs: bundle.rootfs,
-            created: Self.timestamp(), ownerUID: geteuid(), annotations: bundle.spec.annotations, cgroup: envelope.recordedCgroup,
-            poststart: bundle.spec.hooks?.poststart, poststop: bundle.spec.hooks?.poststop)
-        record.networkBridge = envelope.network?.bridge
-        record.networkLeases = envelope.networkLeases
+        var record = Self.plannedRecord(bundle, id: id, envelope: envelope)
         do throws(RuntimeError) {
             // The record names the cgroup and the lease before they exist: delete --force after
             // a crash at any later instant finds and removes them.
@@ -182,6 +178,18 @@ extension Runtime {
         return Envelope(driver: driver, system: system, cgroup: cgroup, resources: resources, network: network, networkLeases: networkLeases)
     }
 
+    /// The record claim time writes: everything the container will have (its cgroup, its
+    /// lease), named before any of it exists.
+    static func plannedRecord(_ bundle: LoadedBundle, id: ContainerID, envelope: Envelope) -> ContainerRecord {
+        var record = ContainerRecord(
+            ociVersion: bundle.spec.ociVersion, id: id.value, status: .creating, pid: 0, bundle: bundle.path, rootfs: bundle.rootfs,
+            created: timestamp(), ownerUID: geteuid(), annotations: bundle.spec.annotations, cgroup: envelope.recordedCgroup,
+            poststart: bundle.spec.hooks?.poststart, poststop: bundle.spec.hooks?.poststop)
+        record.networkBridge = envelope.network?.bridge
+        record.networkLeases = envelope.networkLeases
+        return record
+    }
+
     // MARK: 4. the launch plan
 
     /// The plan for `bundle`: the host's facts gathered, then every decision made by
@@ -273,9 +281,9 @@ extension Runtime {
 
     // MARK: 8. undo
 
-    /// Removes what a failed create made: only what skiff made (the init, if any, was killed by
+    /// Removes what a failed create (or restore) made: only what skiff made (the init, if any, was killed by
     /// the launcher), the network's lease and rules, and the state directory.
-    private func undoCreate(_ envelope: Envelope, directory: ContainerDirectory) {
+    func undoCreate(_ envelope: Envelope, directory: ContainerDirectory) {
         if envelope.cgroupMade { try? envelope.driver.destroy(envelope.cgroup, belongs: { _ in false }) }
         if let network = envelope.network, let leases = envelope.networkLeases {
             do throws(NetworkError) {

@@ -26,6 +26,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
     case unreadableState(id: String, detail: String)
     /// A hook failed (createRuntime, createContainer, startContainer stop the container).
     case hook(String)
+    /// CRIU failed, or cannot work here: its own first error.
+    case criu(String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable {
         case .unreadableState(let id, let detail):
             return "\(detail) (`delete --force \(id)` removes what can be found of the container)"
         case .hook(let text): return text
+        case .criu(let text): return "criu: " + text
         }
     }
 }

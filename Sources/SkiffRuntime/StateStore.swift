@@ -29,6 +29,12 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// Refuses an id in use before anything is planned for it (its cgroup would otherwise be
+    /// planned as one to join, with a warning); `claim` is what makes it certain.
+    func refuseExisting(_ id: ContainerID) throws(RuntimeError) {
+        if access(path(of: id), F_OK) == 0 { throw .alreadyExists(id.value) }
+    }
+
     /// Make the container's directory, atomically and already locked: it is built under a
     /// private name and renamed into place with RENAME_NOREPLACE, so of two `create`s of
     /// one id exactly one wins, and nobody ever sees it unlocked and empty.
@@ -136,7 +142,8 @@ final class ContainerDirectory {
 
     /// Remove the directory and everything in it; the lock goes with the descriptor.
     func remove() throws(RuntimeError) {
-        for name in listDirectory(path) where unlinkat(fd, name, 0) != 0 && errno != ENOENT {
+        // (A directory: a restore's CRIU root, never mounted in the node's namespace.)
+        for name in listDirectory(path) where unlinkat(fd, name, 0) != 0 && errno != ENOENT && !(errno == EISDIR && unlinkat(fd, name, AT_REMOVEDIR) == 0) {
             throw .system("removing \(path)/\(name)", errno)
         }
         if rmdir(path) != 0 && errno != ENOENT { throw .system("removing \(path)", errno) }

@@ -86,6 +86,12 @@ struct Arguments: Sendable {
             guard let spec = options.first(where: { $0.long == name }) else { throw UsageError(description: "unknown option --\(name)") }
             return (spec, parts.count > 1 ? String(parts[1]) : nil)
         }
+        // A long name after one dash, as Go's flag packages take it: go-runc passes
+        // `-no-subreaper` to restore (containerd's runc shim).
+        let single = argument.dropFirst().split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        if single[0].count > 1, let spec = options.first(where: { $0.long == single[0] }) {
+            return (spec, single.count > 1 ? String(single[1]) : nil)
+        }
         let letter = argument.dropFirst().first!
         guard let spec = options.first(where: { $0.short == letter }) else { throw UsageError(description: "unknown option -\(letter)") }
         let attached = argument.dropFirst(2)

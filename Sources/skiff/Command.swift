@@ -31,7 +31,7 @@ let globalOptions: [OptionSpec] = [
     // Passed by runc's callers (go-runc writes --rootless=BOOL when told): skiff always
     // decides as runc's auto does, from its effective uid, and never ignores a cgroup error.
     .value("rootless", "true|false|auto", "accepted as runc's; skiff decides from its effective uid (runc's auto)"),
-    .value("criu", "PATH", "accepted as runc's (skiff has no checkpoint or restore)"),
+    .value("criu", "PATH", "the CRIU program for checkpoint and restore (default: criu in /usr/sbin or on the usual paths)"),
     .flag("help", short: "h", "show help"),
     .flag("version", short: "v", "print the version"),
 ]

@@ -4,7 +4,7 @@ import SkiffRuntime
 import SkiffSpec
 import SkiffSystem
 
-let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands + [checkCommand]
+let commands: [Command] = lifecycleCommands + [execCommand] + resourceCommands + checkpointCommands + [checkCommand]
 
 let lifecycleCommands: [Command] = [
     Command(

@@ -12,7 +12,7 @@ import Testing
 /// integration tests run, Tests/IntegrationTests/helpers).
 @Suite("the systemd cgroup driver, on a systemd host", .serialized)
 struct SystemdDriverTests {
-    static let checks = 244
+    static let checks = 280
 
     @Test(.timeLimit(.minutes(20))) func checksPassInTheSystemdVM() throws {
         try Self.checksPass(suite: "bookworm")

@@ -240,6 +240,9 @@ ctr task rm c2 > /dev/null 2>&1; ctr container rm c2 > /dev/null 2>&1
 # pods' CNI bridge and skiff's CNI plugin), in the order vm/systemd/modules lists them ---
 for module in $(grep -v '^#' $P/modules/list); do load_module $module; done
 
+# --- checkpoint and restore through CRIU: plain, networked, under podman and containerd ---
+. "$P/checkpoint.sh"
+
 # --- Docker at its defaults here (the systemd cgroup driver on cgroup v2), skiff under runtimes ---
 # (no bridge, iptables or overlay: the VM's kernel has no modules; Docker uses the VM's containerd)
 mkdir -p "$WORK/docker"
@@ -306,6 +309,8 @@ start_node_containerd() {
     nsenter --net=/run/netns/skiff-crig containerd --config $CNI_DIR/config.toml >> "$WORK/crig-containerd.log" 2>&1 &
     crig_pid=$!
     for i in $(seq 100); do ctr -a $CNI_DIR/containerd.sock version > /dev/null 2>&1 && break; sleep 0.2; done
+    # The CRI plugin answers once it has loaded its pods ("server is not initialized yet" before).
+    for i in $(seq 150); do CRI_PYTHON_OUT=$CNI_DIR/python $P/cri/cri.py $CNI_DIR/containerd.sock ListPodSandbox '{}' > /dev/null 2>&1 && break; sleep 0.2; done
 }
 start_node_containerd
 ctr -a $CNI_DIR/containerd.sock -n k8s.io images import --no-unpack $CNI_DIR/image.tar > "$WORK/crig-import.out" 2>&1 \

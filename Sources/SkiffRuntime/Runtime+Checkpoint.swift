@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+import Glibc
+import SkiffNetwork
+import SkiffSpec
+import SkiffSystem
+
+/// runc's CRIU options, as podman and containerd's runc shim pass them to `checkpoint` and
+/// `restore`.
+public struct CheckpointOptions: Sendable {
+    /// Where CRIU's images go (checkpoint) or come from (restore).
+    public var imagePath: String
+    /// CRIU's work directory and logs (the image directory when nil).
+    public var workPath: String?
+    /// A pre-dump's images, relative to `imagePath` (runc's rule), for an incremental dump.
+    public var parentPath: String?
+    public var leaveRunning = false
+    public var tcpEstablished = false
+    public var tcpSkipInFlight = false
+    public var linkRemap = false
+    public var externalUnixSockets = false
+    public var shellJob = false
+    public var fileLocks = false
+    public var preDump = false
+    public var autoDedup = false
+    public var lazyPages = false
+    /// soft, full, strict or ignore (CRIU's `--manage-cgroups`; runc's default soft).
+    public var manageCgroupsMode = "soft"
+    /// Namespaces CRIU creates empty on restore instead of restoring ("network" only, as runc).
+    public var emptyNamespaces: [String] = []
+    /// `--criu PATH`.
+    public var criuPath: String?
+
+    public init(imagePath: String) { self.imagePath = imagePath }
+
+    static let cgroupModes = ["soft", "full", "strict", "ignore"]
+
+    /// CRIU's flags for what these options say, common to dump and restore.
+    var sharedArguments: [String] {
+        var arguments = ["--manage-cgroups=\(manageCgroupsMode)"]
+        if tcpEstablished { arguments.append("--tcp-established") }
+        if externalUnixSockets { arguments.append("--ext-unix-sk") }
+        if shellJob { arguments.append("--shell-job") }
+        if fileLocks { arguments.append("--file-locks") }
+        if autoDedup { arguments.append("--auto-dedup") }
+        if lazyPages { arguments.append("--lazy-pages") }
+        if let workPath { arguments += ["--work-dir", workPath] }
+        return arguments
+    }
+
+    /// Bad values, refused before anything is done.
+    func validate() throws(RuntimeError) {
+        guard Self.cgroupModes.contains(manageCgroupsMode) else {
+            throw .usage("--manage-cgroups-mode: expected soft, full, strict or ignore, got \"\(manageCgroupsMode)\"")
+        }
+        for kind in emptyNamespaces where kind != "network" {
+            throw .usage("--empty-ns: only \"network\" can be restored empty, got \"\(kind)\"")
+        }
+        if let parentPath, parentPath.hasPrefix("/") {
+            throw .usage("--parent-path: must be relative to --image-path, got \"\(parentPath)\"")
+        }
+    }
+}
+
+/// What skiff keeps beside CRIU's images (`skiff-checkpoint.json`): what the restore must hand
+/// CRIU that the images do not hold.
+struct CheckpointRecord: Equatable {
+    static let fileName = "skiff-checkpoint.json"
+    /// What the task's descriptors 0, 1 and 2 were ("pipe:[123]", "/dev/null"): pipes are
+    /// inherited from the restoring skiff's own (`--inherit-fd`), as runc does.
+    var descriptors: [String]
+    var terminal: Bool
+    /// The address of a task with skiff's network: its restore leases it again (its sockets
+    /// are bound to it), in a network namespace the restore makes and hands CRIU.
+    var address: String?
+
+    var json: JSONValue {
+        var fields: [(String, JSONValue)] = [("descriptors", .array(descriptors.map(JSONValue.string))), ("terminal", .bool(terminal))]
+        if let address { fields.append(("address", .string(address))) }
+        return .object(fields)
+    }
+
+    init(descriptors: [String], terminal: Bool, address: String? = nil) {
+        self.descriptors = descriptors
+        self.terminal = terminal
+        self.address = address
+    }
+
+    init(reading directory: String) throws(RuntimeError) {
+        let path = directory + "/" + Self.fileName
+        let bytes: [UInt8]
+        do { bytes = try readFile(path) } catch { throw .usage("--image-path: \(directory) holds no skiff checkpoint (\(Self.fileName): \(error.reason))") }
+        guard case .object(let fields)? = try? JSONValue.parse(bytes) else { throw .usage("--image-path: \(path) is not JSON") }
+        let values = Dictionary(fields, uniquingKeysWith: { first, _ in first })
+        guard case .array(let list)? = values["descriptors"] else { throw .usage("--image-path: \(path) names no descriptors") }
+        descriptors = list.compactMap { if case .string(let text) = $0 { text } else { nil } }
+        terminal = values["terminal"] == .bool(true)
+        if case .string(let text)? = values["address"] { address = text }
+    }
+}
+
+/// The mounts CRIU must be told are external (their source is outside the container), by
+/// the key the images name them by: a bind mount by its destination, a masked file by
+/// `devnullKey` (the node's /dev/null, bound over it; one key for all, as runc).
+enum ExternalMounts {
+    static let devnullKey = "skiff-devnull"
+
+    static func binds(of spec: Spec) -> [(destination: String, source: String)] {
+        (spec.mounts ?? []).compactMap { mount in
+            let options = mount.options ?? []
+            guard mount.type == "bind" || options.contains("bind") || options.contains("rbind"), let source = mount.source else { return nil }
+            return (mount.destination, source)
+        }
+    }
+}
+
+extension Runtime {
+    // MARK: checkpoint
+
+    /// Saves a running (or paused) container with CRIU. Without `leaveRunning` (or
+    /// `preDump`), the container is then deleted, as runc does; when CRIU fails, nothing
+    /// changes: the container runs on (CRIU's ptrace stop ends with it).
+    public func checkpoint(id: String, options: CheckpointOptions) throws(RuntimeError) {
+        let id = try ContainerID(id)
+        try options.validate()
+        let directory = try store.lock(id)
+        guard let record = try store.read(id) else { throw .wrongState(id: id.value, status: .creating, action: "checkpoint") }
+        let status = self.status(of: record, directory: directory)
+        guard status == .running || status == .paused else { throw .wrongState(id: id.value, status: status, action: "checkpoint") }
+        let spec: Spec
+        do { spec = try SpecLoader.load(bundle: record.bundle) } catch { throw .spec(error) }
+        guard let criu = CRIU.locate(options.criuPath) else { throw .criu("not installed (apt-get install criu), or --criu names no program") }
+
+        let images = try absoluteDirectory(options.imagePath, creating: true, what: "--image-path")
+        var options = options
+        if let work = options.workPath { options.workPath = try absoluteDirectory(work, creating: true, what: "--work-path") }
+        // CRIU writes its log into the work directory (the image directory without one).
+        let log = (options.workPath ?? images) + "/dump.log"
+        var arguments = [options.preDump ? "pre-dump" : "dump", "--tree", String(record.pid), "--images-dir", images, "-v4"]
+        arguments += ["--log-file", "dump.log", "--root", record.rootfs]
+        arguments += options.sharedArguments
+        if options.leaveRunning { arguments.append("--leave-running") }
+        if options.tcpSkipInFlight { arguments.append("--tcp-skip-in-flight") }
+        if options.linkRemap { arguments.append("--link-remap") }
+        if let parent = options.parentPath {
+            guard isDirectory(images + "/" + parent) else { throw .usage("--parent-path: \(images)/\(parent) is not a directory") }
+            arguments += ["--prev-images-dir", parent, "--track-mem"]
+        }
+        if options.preDump { arguments.append("--track-mem") }
+        // A paused container stays frozen: CRIU dumps it through its freezer.
+        if status == .paused, let freezer = Self.cgroup(of: record).cgroup.directories.first(where: { $0.version == .v2 || $0.controllers.contains("freezer") })?.path {
+            arguments += ["--freeze-cgroup", freezer]
+        }
+        arguments += try externalNamespaces(of: spec, pid: record.pid, id: id.value)
+        // A task with skiff's network: its namespace is external too (the restore makes a new
+        // one with its interface and address, and its rules on the node).
+        var address: String?
+        if let bridge = record.networkBridge, let leases = record.networkLeases {
+            do throws(NetworkError) { address = try TaskNetwork.lease(of: directory.path, bridge: bridge, leases: leases)?.address.description } catch {
+                throw RuntimeError(error)
+            }
+            arguments += ["--external", "net[\(try Self.namespaceInode(pid: record.pid, kind: "net"))]:\(Self.taskNetworkKey)"]
+        }
+        if !options.preDump {
+            for bind in ExternalMounts.binds(of: spec) { arguments += ["--external", "mnt[\(bind.destination)]:\(bind.destination)"] }
+            for path in spec.linux?.maskedPaths ?? [] where Self.isFile("/proc/\(record.pid)/root" + path) {
+                arguments += ["--external", "mnt[\(path)]:\(ExternalMounts.devnullKey)"]
+            }
+            let descriptors = Self.standardDescriptors(of: record.pid)
+            for key in Set(descriptors.filter { $0.hasPrefix("file[") }) { arguments += ["--external", key] }
+            let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, address: address)
+            try writeAtomically(saved.json.serialized(pretty: true) + "\n", to: images + "/" + CheckpointRecord.fileName)
+        }
+        do { try criu.run(arguments, log: log) } catch {
+            // Nothing of skiff's stays; CRIU's log does, for the reason the error names.
+            unlink(images + "/" + CheckpointRecord.fileName)
+            throw error
+        }
+        if !options.leaveRunning, !options.preDump {
+            // CRIU has ended the task; what skiff made for it goes (runc destroys it too).
+            directory.unlock()
+            try delete(id: id.value, force: true)
+        }
+    }
+
+    /// CRIU's `--external` flags for namespaces the container joined by path: network and
+    /// pid (CRIU leaves those to the restore to hand back); any other joined namespace is
+    /// one CRIU would recreate empty, so it is refused, naming it.
+    func externalNamespaces(of spec: Spec, pid: Int32, id: String) throws(RuntimeError) -> [String] {
+        var arguments: [String] = []
+        for namespace in spec.linux?.namespaces ?? [] {
+            guard let path = namespace.path, !path.isEmpty else { continue }
+            switch namespace.type {
+            case "network", "pid":
+                let kind = namespace.type == "network" ? "net" : "pid"
+                arguments += ["--external", "\(kind)[\(try Self.namespaceInode(pid: pid, kind: kind))]:\(Self.externalNamespaceKey(namespace.type))"]
+            default:
+                throw .usage(
+                    "cannot checkpoint container \"\(id)\": linux.namespaces: it joined the \(namespace.type) namespace at \(path), which CRIU cannot hand back on restore (only network and pid); nothing was changed"
+                )
+            }
+        }
+        return arguments
+    }
+
+    /// What the task's descriptors 0, 1 and 2 are, as the restore hands them back: a pipe
+    /// ("pipe:[123]") as it is; a file on a mount the container does not have (the node's
+    /// /dev/null that a supervisor gives a task without input) as CRIU's external-file key,
+    /// `file[MNT_ID:INODE]` (hex), which CRIU would otherwise refuse ("Can't lookup mount");
+    /// anything else by its path.
+    static func standardDescriptors(of pid: Int32) -> [String] {
+        let mountIDs = Set(
+            ((try? readFile("/proc/\(pid)/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: "\n").compactMap {
+                $0.split(separator: " ").first.map(String.init)
+            })
+        return (0...2).map { number in
+            let target = readLink("/proc/\(pid)/fd/\(number)") ?? ""
+            guard target.hasPrefix("/"), let info = try? readFile("/proc/\(pid)/fdinfo/\(number)") else { return target }
+            let mountID = String(decoding: info, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("mnt_id:") }.map {
+                $0.dropFirst("mnt_id:".count).trimmingWhitespace
+            }
+            var status = stat()
+            guard let mountID, !mountIDs.contains(mountID), let mount = UInt(mountID), stat("/proc/\(pid)/fd/\(number)", &status) == 0 else {
+                return target
+            }
+            return "file[\(String(mount, radix: 16)):\(String(status.st_ino, radix: 16))]"
+        }
+    }
+
+    static func externalNamespaceKey(_ type: String) -> String { "skiff-external-\(type)" }
+    /// The key of a task's own network namespace, made by skiff (and again by its restore).
+    static let taskNetworkKey = "skiff-task-network"
+
+    static func namespaceInode(pid: Int32, kind: String) throws(RuntimeError) -> UInt {
+        var status = stat()
+        guard stat("/proc/\(pid)/ns/\(kind)", &status) == 0 else { throw .system("reading /proc/\(pid)/ns/\(kind)", errno) }
+        return status.st_ino
+    }
+
+    static func isFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT != S_IFDIR
+    }
+
+    func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// `path` made absolute (and made, when `creating`), as a directory.
+    func absoluteDirectory(_ path: String, creating: Bool, what: String) throws(RuntimeError) -> String {
+        if creating, !isDirectory(path) {
+            do throws(SystemError) { _ = try makeDirectories(path, mode: 0o700) } catch { throw .usage("\(what): \(path): \(error.reason)") }
+        }
+        return try absoluteDirectory(path, what: what)
+    }
+}
