@@ -7,7 +7,7 @@ import Testing
 /// hosts, Debian's kernel booted in qemu (vm/run); on a pure v2 host, directly.
 @Suite("cgroup v2, in a real cgroup v2 kernel")
 struct CgroupV2KernelTests {
-    @Test(.timeLimit(.minutes(10))) func checksPass() throws {
+    @Test(.timeLimit(.minutes(25))) func checksPass() throws {
         let repository = VMRun.repository
         let skiff = repository + "/.build/release/skiff"
         let outcome =
