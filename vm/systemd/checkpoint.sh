@@ -10,7 +10,7 @@
 # files and a masked directory, limits of its own. Its standard descriptors are its own.
 counter_bundle() {
     sbundle "$1" '["sh", "-c", "exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo $i > /data/count; sleep 0.2; done"]' \
-        '{"memory": {"limit": 67108864}, "pids": {"limit": 20}}'
+        '{"memory": {"limit": 67108864}, "pids": {"limit": 20}}' "$2"
     mkdir -p "$WORK/$1-data"
     sed -i "s|\"mounts\": \[|\"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$WORK/$1-data\", \"options\": [\"rbind\", \"rw\"]},|; \
         s|\"linux\": {|\"linux\": {\"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/acpi\"], \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]},|" \
@@ -110,7 +110,31 @@ done
 sleep 0.5
 ! skiff state cr3 > /dev/null 2>&1 && [ ! -d "$(scope_of cr3)" ] && ! pgrep -x criu > /dev/null \
     && ok "a restore killed at 50, 300, 1000 ms, then delete -f: nothing left" || notok "a killed restore" "$(ls -d "$(scope_of cr3)" 2>&1) $(skiff list)"
+
+# an incremental checkpoint: a pre-dump (memory only, the container runs on), then the dump
+# against it (--parent-path, relative to --image-path as runc has it), then the restore
+skiff checkpoint --pre-dump --image-path "$WORK/inc/pre" cr2 > "$WORK/pre.out" 2>&1 && counting cr2 \
+    && ok "checkpoint --pre-dump: the container runs on" || notok "checkpoint --pre-dump" "$(tail -n 3 "$WORK/pre.out")"
+skiff checkpoint --image-path "$WORK/inc/final" --parent-path ../pre cr2 > "$WORK/final.out" 2>&1 && ! skiff state cr2 > /dev/null 2>&1 \
+    && [ -L "$WORK/inc/final/parent" ] && ok "checkpoint --parent-path: the dump against the pre-dump" || notok "checkpoint --parent-path" "$(tail -n 3 "$WORK/final.out")"
+skiff restore -d --image-path "$WORK/inc/final" -b "$WORK/cr" cr2 > "$WORK/inc-rs.out" 2>&1 && counting cr2 \
+    && ok "restore of an incremental checkpoint" || notok "restore of an incremental checkpoint" "$(tail -n 3 "$WORK/inc-rs.out")"
 skiff delete -f cr2 > /dev/null 2>&1
+
+# the cgroupfs driver (a cgroupsPath of its own: skiff's cgroup here is a service's, where
+# systemd delegates no memory controller): the restored task there, with its limits
+cfs() { "$SKIFF" --root "$STATE" "$@"; }
+counter_bundle cfs /skiff-checkpoint/cfs1
+cfs run -d -b "$WORK/cfs" cfs1 > "$WORK/cfs1.out" 2>&1 || notok "cgroupfs: the counter runs" "$(cat "$WORK/cfs1.out")"
+sleep 0.5
+cfs checkpoint --image-path "$WORK/cp-cfs" cfs1 > "$WORK/cp-cfs.out" 2>&1 && cfs restore -d --image-path "$WORK/cp-cfs" -b "$WORK/cfs" cfs1 > "$WORK/rs-cfs.out" 2>&1 \
+    && ok "cgroupfs: checkpoint and restore" || notok "cgroupfs: checkpoint and restore" "$(tail -n 3 "$WORK/cp-cfs.out" "$WORK/rs-cfs.out")"
+cfs_pid=$(cfs state cfs1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+cfs_cgroup=$(sed -n 's/^0:://p' /proc/$cfs_pid/cgroup 2>/dev/null)
+[ "$cfs_cgroup" = /skiff-checkpoint/cfs1 ] && [ "$(cat $CG$cfs_cgroup/memory.max 2>&1)" = 67108864 ] \
+    && ok "cgroupfs: the restored task is in $cfs_cgroup with memory.max 64 MiB" || notok "cgroupfs: the restored task's cgroup" "'$cfs_cgroup' $(cat $CG$cfs_cgroup/memory.max 2>&1)"
+cfs delete -f cfs1 > /dev/null 2>&1
+[ ! -d "$CG/skiff-checkpoint/cfs1" ] && ok "cgroupfs: delete removes the restored task's cgroup" || notok "cgroupfs: the cgroup is left" "$cfs_cgroup"
 
 # --- a task with skiff's network (a node namespace of the checks' own): restored with its
 # address and its rules, and its peers' rules naming its group apply to it again ---
