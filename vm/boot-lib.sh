@@ -2,10 +2,10 @@
 # Sourced by vm/run and vm/systemd/run: boots a qemu (TCG) VM whose serial console goes to a
 # file, under a watchdog.
 #
-# Why not `timeout qemu … | tr`: in CI a VM once printed nothing and `timeout`'s SIGTERM did
-# not end it (qemu handles SIGTERM in its main loop, which a TCG vCPU that never leaves
-# the translated code it is stuck in keeps from running), so the run waited an hour for
-# nothing. Here qemu's console is written by qemu itself (no pipe buffer hides how far the
+# Why not `timeout qemu … | tr`: in CI a VM's kernel panicked (Debian 13's, under TCG) and
+# `timeout`'s SIGTERM did not end qemu, which had SIGTERM blocked: the test process that ran
+# this script spawned it from a thread that blocks nearly every signal, and the mask is
+# inherited (Tests/VMTests/VMRun.swift now spawns with a clean one). The run waited an hour. Here qemu's console is written by qemu itself (no pipe buffer hides how far the
 # VM got), and the watchdog ends qemu with SIGKILL:
 #   - a boot that has printed no SKIFF-VM-START within BOOT_SECONDS (40 s on an idle
 #     machine) hung in the emulator: it is killed and booted once more, said on stderr;
