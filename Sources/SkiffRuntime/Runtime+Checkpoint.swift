@@ -23,6 +23,12 @@ public struct CheckpointOptions: Sendable {
     public var preDump = false
     public var autoDedup = false
     public var lazyPages = false
+    /// `ADDRESS:PORT` of a page server: where a dump sends its memory pages, or, with
+    /// `lazyPages`, where it serves them to a restore's `criu lazy-pages` daemon.
+    public var pageServer: String?
+    /// A descriptor CRIU writes one zero byte to once a lazy dump serves its pages (runc's
+    /// `--status-fd`).
+    public var statusDescriptor: Int32?
     /// soft, full, strict or ignore (CRIU's `--manage-cgroups`; runc's default soft).
     public var manageCgroupsMode = "soft"
     /// Namespaces CRIU creates empty on restore instead of restoring ("network" only, as runc).
@@ -54,6 +60,15 @@ public struct CheckpointOptions: Sendable {
         }
         for kind in emptyNamespaces where kind != "network" {
             throw .usage("--empty-ns: only \"network\" can be restored empty, got \"\(kind)\"")
+        }
+        if let pageServer {
+            let parts = pageServer.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count >= 2, !parts.dropLast().joined(separator: ":").isEmpty, let port = UInt16(parts.last!), port > 0 else {
+                throw .usage("--page-server: expected ADDRESS:PORT, got \"\(pageServer)\"")
+            }
+        }
+        if let statusDescriptor, fcntl(statusDescriptor, F_GETFL) < 0 || fcntl(statusDescriptor, F_GETFL) & O_ACCMODE == O_RDONLY {
+            throw .usage("--status-fd: \(statusDescriptor) is not a descriptor open for writing")
         }
         if let parentPath, parentPath.hasPrefix("/") {
             throw .usage("--parent-path: must be relative to --image-path, got \"\(parentPath)\"")
@@ -129,6 +144,9 @@ extension Runtime {
         let spec: Spec
         do { spec = try SpecLoader.load(bundle: record.bundle) } catch { throw .spec(error) }
         guard let criu = CRIU.locate(options.criuPath) else { throw .criu("not installed (apt-get install criu), or --criu names no program") }
+        // Refusals first: nothing (not even the image directory) is made for a container
+        // that cannot be checkpointed.
+        let joined = try externalNamespaces(of: spec, pid: record.pid, id: id.value)
 
         let images = try absoluteDirectory(options.imagePath, creating: true, what: "--image-path")
         var options = options
@@ -140,17 +158,23 @@ extension Runtime {
         arguments += options.sharedArguments
         if options.leaveRunning { arguments.append("--leave-running") }
         if options.tcpSkipInFlight { arguments.append("--tcp-skip-in-flight") }
+        if let server = options.pageServer, let colon = server.lastIndex(of: ":") {
+            // Lazy: CRIU serves the pages at the address; else it sends them to a server there.
+            arguments += (options.lazyPages ? [] : ["--page-server"]) + ["--address", String(server[..<colon]), "--port", String(server[server.index(after: colon)...])]
+        }
+        if let status = options.statusDescriptor { arguments += ["--status-fd", String(status)] }
         if options.linkRemap { arguments.append("--link-remap") }
         if let parent = options.parentPath {
             guard isDirectory(images + "/" + parent) else { throw .usage("--parent-path: \(images)/\(parent) is not a directory") }
-            arguments += ["--prev-images-dir", parent, "--track-mem"]
+            arguments += ["--prev-images-dir", parent]
         }
-        if options.preDump { arguments.append("--track-mem") }
+        // Memory changes are tracked for a later dump against this one (and by one against a parent).
+        if options.preDump || options.parentPath != nil { arguments.append("--track-mem") }
         // A paused container stays frozen: CRIU dumps it through its freezer.
         if status == .paused, let freezer = Self.cgroup(of: record).cgroup.directories.first(where: { $0.version == .v2 || $0.controllers.contains("freezer") })?.path {
             arguments += ["--freeze-cgroup", freezer]
         }
-        arguments += try externalNamespaces(of: spec, pid: record.pid, id: id.value)
+        arguments += joined
         // A task with skiff's network: its namespace is external too (the restore makes a new
         // one with its interface and address, and its rules on the node).
         var address: String?
@@ -170,7 +194,7 @@ extension Runtime {
             let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, address: address)
             try writeAtomically(saved.json.serialized(pretty: true) + "\n", to: images + "/" + CheckpointRecord.fileName)
         }
-        do { try criu.run(arguments, log: log) } catch {
+        do { try criu.run(arguments, log: log, inheriting: options.statusDescriptor.map { [$0] } ?? []) } catch {
             // Nothing of skiff's stays; CRIU's log does, for the reason the error names.
             unlink(images + "/" + CheckpointRecord.fileName)
             throw error

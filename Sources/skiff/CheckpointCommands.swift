@@ -26,6 +26,8 @@ let checkpointCommands: [Command] = [
             .flag("tcp-skip-in-flight", "skip TCP connections still being established"),
             .flag("link-remap", "link unlinked open files back where possible"),
             .flag("pre-dump", "save memory only, leaving the container running (for an incremental checkpoint)"),
+            .value("page-server", "ADDRESS:PORT", "send the memory pages to a page server (with --lazy-pages: serve them there)"),
+            .value("status-fd", "FD", "CRIU writes a zero byte to FD once a lazy checkpoint serves its pages"),
         ]
     ) { args, context in
         var options = try checkpointOptionsFrom(args)
@@ -34,6 +36,12 @@ let checkpointCommands: [Command] = [
         options.tcpSkipInFlight = args.has("tcp-skip-in-flight")
         options.linkRemap = args.has("link-remap")
         options.preDump = args.has("pre-dump")
+        options.pageServer = args["page-server"]
+        if args["status-fd"] != nil {
+            let descriptor = try args.integer("status-fd", default: -1)
+            guard descriptor >= 0, descriptor <= Int(Int32.max) else { throw UsageError(description: "--status-fd: expected a descriptor number, got \(descriptor)") }
+            options.statusDescriptor = Int32(descriptor)
+        }
         try context.runtime.checkpoint(id: args.positionals[0], options: options)
         return 0
     },

@@ -49,6 +49,31 @@ struct CheckpointTests {
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
     }
 
+    /// A container that joined a namespace CRIU cannot hand back (here the ipc namespace of
+    /// another container) is refused before CRIU runs, in one line naming the namespace; no
+    /// image directory is made, and it runs on.
+    @Test func aJoinedNamespaceCRIUCannotHandBackIsRefused() throws {
+        let first = Sandbox(args: ["sleep", "100"])
+        first.writeConfig()
+        let a = Harness.id("cpt-ns")
+        #expect(first.skiff(["run", "--detach", "--bundle", first.bundle, a]).status == 0)
+        defer { first.skiff(["delete", "--force", a]) }
+        let pid = try #require(first.state(a)?["pid"] as? Int)
+        let second = Sandbox(args: ["sleep", "100"])
+        second.spec.hostname = nil  // (no uts namespace of its own)
+        second.spec.linux?.namespaces = [.init(.mount), .init(.pid), .init(.ipc, path: "/proc/\(pid)/ns/ipc")]
+        second.writeConfig()
+        let b = Harness.id("cpt-ns")
+        #expect(second.skiff(["run", "--detach", "--bundle", second.bundle, b]).status == 0)
+        let images = second.bundle + "/images"
+        let result = second.skiff(["checkpoint", "--image-path", images, b])
+        let lines = result.stderr.split(separator: "\n")
+        #expect(result.status != 0 && lines.count == 1 && result.stderr.contains("linux.namespaces") && result.stderr.contains("ipc"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: images))
+        #expect(second.status(b) == "running")
+        #expect(second.skiff(["delete", "--force", b]).status == 0)
+    }
+
     /// Bad input: one line naming what is wrong, and nothing made or changed.
     @Test func badInputIsOneLineAndChangesNothing() throws {
         let sandbox = Sandbox(args: ["sleep", "100"])
@@ -72,6 +97,10 @@ struct CheckpointTests {
             (["checkpoint", "--image-path", images, "--manage-cgroups-mode", "loose", id], "--manage-cgroups-mode"),
             (["checkpoint", "--image-path", images, "--empty-ns", "ipc", id], "--empty-ns"),
             (["checkpoint", "--image-path", images, "--parent-path", "/abs", id], "--parent-path"),
+            (["checkpoint", "--image-path", images, "--lazy-pages", "--page-server", "no-port", id], "--page-server"),
+            (["checkpoint", "--image-path", images, "--page-server", "10.0.0.1:99999", id], "--page-server"),
+            (["checkpoint", "--image-path", images, "--lazy-pages", "--status-fd", "987", id], "--status-fd"),
+            (["checkpoint", "--image-path", images, "--status-fd", "-3", id], "--status-fd"),
             (["checkpoint", "--image-path", images, "../bad/id"], "invalid container id"),
             (["restore", "--image-path", sandbox.bundle + "/no-such-images", "--bundle", sandbox.bundle, "r1"], "--image-path"),
             (["restore", "--image-path", sandbox.bundle, "--bundle", sandbox.bundle, "r2"], "no CRIU checkpoint"),

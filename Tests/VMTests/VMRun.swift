@@ -39,46 +39,34 @@ enum VMRun {
     }
 
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
-        let (pid, output) = try spawn(executable, arguments, environment: environment ?? ProcessInfo.processInfo.environment)
-        let text = String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try withNoSignalsBlocked { try process.run() }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
         let lines = text.split(separator: "\n").map(String.init)
         for failure in lines where failure.hasPrefix("not ok - ") {
             Issue.record("\(failure.dropFirst(9))")
         }
-        return Outcome(lines: lines, text: text, status: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        return Outcome(lines: lines, text: text, status: process.terminationStatus)
     }
 
-    /// posix_spawn with every signal unblocked and at its default action: a test runs on a
-    /// thread that blocks nearly all signals, which Foundation's `Process` hands down, and a
-    /// VM script (and its qemu) with SIGTERM blocked cannot be ended by its watchdog's
-    /// `timeout` or by its own trap (CI once lost an hour to a qemu that never saw SIGTERM).
-    /// Output and errors come back on one pipe.
-    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (pid_t, FileHandle) {
-        let output = Pipe()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, output.fileHandleForWriting.fileDescriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, output.fileHandleForWriting.fileDescriptor, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t(), all = sigset_t()
+    /// Runs `body` with this thread's signal mask empty. A test runs on a thread that blocks
+    /// nearly every signal, and `Process` hands its mask down: a VM script (and its qemu) with
+    /// SIGTERM blocked cannot be ended by `timeout` or by its own trap (CI once lost an hour to
+    /// a qemu that never saw SIGTERM). Everything else is `Process`'s own (descriptors closed,
+    /// a process group of the child's own).
+    private static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+        var none = sigset_t(), saved = sigset_t()
         sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        try output.fileHandleForWriting.close()
-        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
-        return (pid, output.fileHandleForReading)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
     }
 }

@@ -92,7 +92,8 @@ now=$(count_of cr2)
 
 # killed mid-checkpoint (--leave-running): the container runs on, not frozen, no CRIU left
 for delay in 0.05 0.2 0.5; do
-    skiff checkpoint --leave-running --image-path "$WORK/killed-$delay" cr2 > /dev/null 2>&1 &
+    # (exec: $! is skiff itself, not a subshell running the skiff function)
+    (exec "$SKIFF" $SKIFF_FLAGS --root "$STATE" checkpoint --leave-running --image-path "$WORK/killed-$delay" cr2 > /dev/null 2>&1) &
     sleep $delay; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
 done
 i=0; while pgrep -x criu > /dev/null && [ $i -lt 30 ]; do i=$((i + 1)); sleep 0.1; done
@@ -103,7 +104,7 @@ counting cr2 && [ "$(skiff state cr2 | grep -c '"running"')" = 1 ] && [ "$(cat "
 # killed mid-restore, then delete -f: no process, scope or state left
 skiff checkpoint --leave-running --image-path "$WORK/cp3" cr2 > /dev/null 2>&1
 for delay in 0.05 0.3 1; do
-    skiff restore -d --image-path "$WORK/cp3" -b "$WORK/cr" cr3 > /dev/null 2>&1 &
+    (exec "$SKIFF" $SKIFF_FLAGS --root "$STATE" restore -d --image-path "$WORK/cp3" -b "$WORK/cr" cr3 > /dev/null 2>&1) &
     sleep $delay; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
     skiff delete -f cr3 > /dev/null 2>&1
 done
@@ -120,6 +121,27 @@ skiff checkpoint --image-path "$WORK/inc/final" --parent-path ../pre cr2 > "$WOR
 skiff restore -d --image-path "$WORK/inc/final" -b "$WORK/cr" cr2 > "$WORK/inc-rs.out" 2>&1 && counting cr2 \
     && ok "restore of an incremental checkpoint" || notok "restore of an incremental checkpoint" "$(tail -n 3 "$WORK/inc-rs.out")"
 skiff delete -f cr2 > /dev/null 2>&1
+
+# lazy migration: the dump serves the memory pages (--lazy-pages --page-server, ready when it
+# writes a zero byte to --status-fd), CRIU's lazy-pages daemon fetches them for a restore
+# that runs before they have all arrived (userfaultfd), under another id
+counter_bundle lz
+skiff run -d -b "$WORK/lz" lz > "$WORK/lz.out" 2>&1 || notok "lazy: the counter runs" "$(cat "$WORK/lz.out")"
+sleep 1
+mkfifo "$WORK/lazy.fifo" && exec 4<> "$WORK/lazy.fifo"
+skiff checkpoint --lazy-pages --page-server 127.0.0.1:27277 --status-fd 5 --image-path "$WORK/lazy" lz > "$WORK/lazy-cp.out" 2>&1 5>&4 &
+lazy_dump=$!
+ready=$(timeout 20 dd bs=1 count=1 <&4 2>/dev/null | od -An -c | tr -d ' ')
+exec 4>&-
+criu lazy-pages --page-server --address 127.0.0.1 --port 27277 --images-dir "$WORK/lazy" > "$WORK/lazy-daemon.out" 2>&1 &
+lazy_daemon=$!
+skiff restore -d --lazy-pages --image-path "$WORK/lazy" -b "$WORK/lz" lz2 > "$WORK/lazy-rs.out" 2>&1; status=$?
+wait $lazy_dump; dumped=$?
+wait $lazy_daemon 2>/dev/null
+[ "$ready" = '\0' ] && [ $status -eq 0 ] && [ $dumped -eq 0 ] && counting lz2 && ! skiff state lz > /dev/null 2>&1 \
+    && ok "checkpoint --lazy-pages --page-server --status-fd, restore --lazy-pages: counting on as lz2, lz gone" \
+    || notok "lazy migration" "ready '$ready', restore $status: $(tail -n 3 "$WORK/lazy-rs.out"); dump $dumped: $(tail -n 3 "$WORK/lazy-cp.out")"
+skiff delete -f lz2 > /dev/null 2>&1; skiff delete -f lz > /dev/null 2>&1
 
 # the cgroupfs driver (a cgroupsPath of its own: skiff's cgroup here is a service's, where
 # systemd delegates no memory controller): the restored task there, with its limits
