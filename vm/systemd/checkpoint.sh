@@ -17,10 +17,10 @@ counter_bundle() {
         "$WORK/$1/config.json"
 }
 count_of() { skiff exec "$1" cat /tmp/count 2>/dev/null; }
-# counting ID: the count moves on within 3 s
+# counting ID: the count moves on within 10 s (an exec under TCG on a loaded machine is slow)
 counting() {
     first=$(count_of "$1"); i=0
-    while [ $i -lt 30 ]; do
+    while [ $i -lt 100 ]; do
         sleep 0.1; i=$((i + 1))
         now=$(count_of "$1")
         [ -n "$first" ] && [ -n "$now" ] && [ "$now" -gt "$first" ] && return 0
@@ -119,7 +119,7 @@ skiff checkpoint --pre-dump --image-path "$WORK/inc/pre" cr2 > "$WORK/pre.out" 2
 skiff checkpoint --image-path "$WORK/inc/final" --parent-path ../pre cr2 > "$WORK/final.out" 2>&1 && ! skiff state cr2 > /dev/null 2>&1 \
     && [ -L "$WORK/inc/final/parent" ] && ok "checkpoint --parent-path: the dump against the pre-dump" || notok "checkpoint --parent-path" "$(tail -n 3 "$WORK/final.out")"
 skiff restore -d --image-path "$WORK/inc/final" -b "$WORK/cr" cr2 > "$WORK/inc-rs.out" 2>&1 && counting cr2 \
-    && ok "restore of an incremental checkpoint" || notok "restore of an incremental checkpoint" "$(tail -n 3 "$WORK/inc-rs.out")"
+    && ok "restore of an incremental checkpoint" || notok "restore of an incremental checkpoint" "$(tail -n 3 "$WORK/inc-rs.out") $(skiff state cr2 2>&1 | grep -E 'status|pid') count '$(count_of cr2)'"
 skiff delete -f cr2 > /dev/null 2>&1
 
 # lazy migration: the dump serves the memory pages (--lazy-pages --page-server, ready when it
