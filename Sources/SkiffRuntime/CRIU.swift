@@ -104,22 +104,20 @@ public struct CRIU: Sendable {
         guard let gate = Self.pipe() else { throw .system("creating CRIU's release pipe", errno) }
         let releaseEnd = FileDescriptor(adopting: gate[1])
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = Self.environment().map { strdup($0) } + [nil]
         let rootSource = root.map { strdup($0.source) }, rootMount = root.map { strdup($0.mountPoint) }
         defer {
-            (argv + envp).forEach { free($0) }
+            argv.forEach { free($0) }
             free(rootSource ?? nil)
             free(rootMount ?? nil)
         }
         let pid = kept.withUnsafeBufferPointer { keep in
             argv.withUnsafeBufferPointer { argvBuffer in
-                envp.withUnsafeBufferPointer { envpBuffer in
-                    var request = skiff_criu_request(
-                        path: argvBuffer[0], argv: argvBuffer.baseAddress, envp: envpBuffer.baseAddress, release_fd: gate[0],
-                        root: rootSource ?? nil, root_mount: rootMount ?? nil, keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
-                        rules_socket: rules?.socket ?? -1, rules_batch: rules?.batch ?? -1)
-                    return skiff_spawn_criu(&request)
-                }
+                // CRIU gets this process's own environment, as `Subprocess.spawn` gives it.
+                var request = skiff_criu_request(
+                    path: argvBuffer[0], argv: argvBuffer.baseAddress, envp: environ, release_fd: gate[0],
+                    root: rootSource ?? nil, root_mount: rootMount ?? nil, keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
+                    rules_socket: rules?.socket ?? -1, rules_batch: rules?.batch ?? -1)
+                return skiff_spawn_criu(&request)
             }
         }
         close(gate[0])
@@ -140,16 +138,5 @@ public struct CRIU: Sendable {
         guard status != 0 else { return }
         let reason = Self.firstError(inLog: log) ?? "exit status \(Subprocess.exitCode(status))"
         throw .criu("\(reason) (CRIU's log: \(log))")
-    }
-
-    /// This process's environment, for CRIU.
-    static func environment() -> [String] {
-        var entries: [String] = []
-        var cursor = environ
-        while let entry = cursor.pointee {
-            entries.append(String(cString: entry))
-            cursor += 1
-        }
-        return entries
     }
 }

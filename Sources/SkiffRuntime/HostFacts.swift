@@ -56,9 +56,7 @@ struct HostFacts: Sendable, Equatable {
             facts.ownNamespaces[kind] = fact(of: "/proc/self/ns/\(kind.procName)").identity
         }
         for mount in spec.mounts ?? [] {
-            guard let source = mount.source, mount.type == "bind" || (mount.options ?? []).contains(where: { $0 == "bind" || $0 == "rbind" }) else {
-                continue
-            }
+            guard let source = mount.source, mount.isBind else { continue }
             let path = bindSource(source, bundle: bundle)
             facts.paths[path] = fact(of: path)
         }

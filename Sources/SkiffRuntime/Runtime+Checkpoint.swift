@@ -121,8 +121,7 @@ enum ExternalMounts {
 
     static func binds(of spec: Spec) -> [(destination: String, source: String)] {
         (spec.mounts ?? []).compactMap { mount in
-            let options = mount.options ?? []
-            guard mount.type == "bind" || options.contains("bind") || options.contains("rbind"), let source = mount.source else { return nil }
+            guard mount.isBind, let source = mount.source else { return nil }
             return (mount.destination, source)
         }
     }

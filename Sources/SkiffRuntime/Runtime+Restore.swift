@@ -160,8 +160,7 @@ extension Runtime {
         var files: [Int32] = []
         for mount in mounts where mount.type != "cgroup" && mount.type != "cgroup2" && mount.destination.hasPrefix("/") {
             guard !tmpfs.contains(where: { mount.destination.hasPrefix($0) }) else { continue }
-            let options = mount.options ?? []
-            let isBind = mount.type == "bind" || options.contains("bind") || options.contains("rbind")
+            let isBind = mount.isBind
             var status = stat()
             let source = mount.source.map { $0.hasPrefix("/") ? $0 : bundle.path + "/" + $0 } ?? ""
             let isFile = isBind && stat(source, &status) == 0 && status.st_mode & S_IFMT != S_IFDIR

@@ -194,6 +194,9 @@ extension Spec {
         public var uidMappings: [IDMapping]?
         public var gidMappings: [IDMapping]?
 
+        /// A bind mount: of type `bind`, or with the `bind` or `rbind` option (runc's reading).
+        public var isBind: Bool { type == "bind" || options?.contains { $0 == "bind" || $0 == "rbind" } == true }
+
         public init(destination: String, type: String? = nil, source: String? = nil, options: [String]? = nil) {
             self.destination = destination
             self.type = type

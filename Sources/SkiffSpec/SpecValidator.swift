@@ -140,8 +140,7 @@ public enum SpecValidator {
         if !mount.destination.hasPrefix("/") {
             throw SpecError(path["destination"], "must be an absolute path, got \"\(mount.destination)\"")
         }
-        let options = mount.options ?? []
-        let isBind = mount.type == "bind" || options.contains("bind") || options.contains("rbind")
+        let isBind = mount.isBind
         if isBind, (mount.source ?? "").isEmpty { throw SpecError(path["source"], "missing for a bind mount") }
         if !isBind, (mount.type ?? "").isEmpty { throw SpecError(path["type"], "missing (and the mount is not a bind mount)") }
         if mount.uidMappings != nil || mount.gidMappings != nil {
