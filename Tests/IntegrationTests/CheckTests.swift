@@ -93,7 +93,7 @@ struct CheckTests {
 
     /// A mutant runtime: skiff behind a script that weakens the bundle's config one way
     /// before passing it on, as a buggy or malicious runtime would.
-    static func mutant(_ name: String, _ python: String) -> String {
+    static func mutant(_ name: String, _ python: String) throws -> String {
         let directory = Harness.temporaryDirectory("skiff-check-mutant")
         let path = directory + "/" + name
         let script = """
@@ -116,7 +116,7 @@ struct CheckTests {
             fi
             exec \(Harness.skiff) "$@"
             """
-        FileManager.default.createFile(atPath: path, contents: Data(script.utf8), attributes: [.posixPermissions: 0o755])
+        try Harness.writeScript(script, to: path)
         return path
     }
 
@@ -135,7 +135,7 @@ struct CheckTests {
     ])
     func aWeakenedRuntimeIsCaught(name: String, mutation: String, groups: [String], mustFail: String) throws {
         let bundle = Bundle()
-        let runtime = Self.mutant(name, mutation)
+        let runtime = try Self.mutant(name, mutation)
         defer { try? FileManager.default.removeItem(atPath: (runtime as NSString).deletingLastPathComponent) }
         let (status, rows, stderr, pid) = Self.check(bundle, ["--runtime", runtime])
         let failures = Self.failures(rows)
@@ -150,9 +150,9 @@ struct CheckTests {
         Self.expectNothingLeft(of: pid)
     }
 
-    @Test func aRuntimeThatDropsTheMemoryLimitIsCaught() {
+    @Test func aRuntimeThatDropsTheMemoryLimitIsCaught() throws {
         let bundle = Bundle { $0.linux?.resources = Spec.Resources(memory: Spec.Memory(limit: 64 << 20)) }
-        let runtime = Self.mutant("drop-memory-limit", "c['linux']['resources'].pop('memory', None)")
+        let runtime = try Self.mutant("drop-memory-limit", "c['linux']['resources'].pop('memory', None)")
         defer { try? FileManager.default.removeItem(atPath: (runtime as NSString).deletingLastPathComponent) }
         let (status, rows, _, _) = Self.check(bundle, ["--runtime", runtime])
         #expect(status == 1)

@@ -45,6 +45,30 @@ enum Harness {
         start(arguments, executable: executable, environment: environment).finish()
     }
 
+    /// Copies executables into `directory` (mode 0755) through `install`, not through this
+    /// process: a descriptor this process held open for writing could be inherited by another
+    /// test's child forked meanwhile, and running the copy would then fail with "Text file busy"
+    /// (one CI run saw it).
+    static func installExecutables(_ sources: [String], into directory: String) throws {
+        try install(["-t", directory] + sources)
+    }
+
+    /// A script written for running: written as text beside `path`, then installed there
+    /// executable, for the reason `installExecutables` gives.
+    static func writeScript(_ script: String, to path: String) throws {
+        let text = path + ".text"
+        try script.write(toFile: text, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: text) }
+        try install([text, path])
+    }
+
+    private static func install(_ arguments: [String]) throws {
+        let copied = run("/usr/bin/install", ["-m", "0755"] + arguments)
+        guard copied.status == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "install: \(copied.stderr)"])
+        }
+    }
+
     final class Running {
         let process: Process
         let out: String

@@ -92,7 +92,7 @@ struct MountTests {
         for dir in ["bin", "proc", "dev", "sys", "tmp", "inside"] {
             try FileManager.default.createDirectory(atPath: rootfs + "/" + dir, withIntermediateDirectories: true)
         }
-        try FileManager.default.copyItem(atPath: Harness.rootfs + "/bin/busybox", toPath: rootfs + "/bin/busybox")
+        try Harness.installExecutables([Harness.rootfs + "/bin/busybox"], into: rootfs + "/bin")
         for applet in ["sh", "cat", "grep", "ls"] {
             try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
         }

@@ -99,10 +99,7 @@ struct RootlessTests {
         let bin = directory + "/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let built = (Harness.skiff as NSString).deletingLastPathComponent
-        for name in ["skiff", "skiff-init"] {
-            try FileManager.default.copyItem(atPath: built + "/" + name, toPath: bin + "/" + name)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/" + name)
-        }
+        try Harness.installExecutables([built + "/skiff", built + "/skiff-init"], into: bin)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin)
         return bin + "/skiff"
     }
