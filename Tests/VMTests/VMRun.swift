@@ -38,18 +38,27 @@ enum VMRun {
         }
     }
 
+    /// The script's output goes to a file, read once it has exited, not to a pipe: a CI run
+    /// saw a VM script end with status 141 (SIGPIPE) and no output, its pipe's reading end
+    /// gone from this process, many threads of which open and close descriptors; a file
+    /// the script holds open cannot be closed under it.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        let output = Pipe()
+        let outputPath = NSTemporaryDirectory() + "skiff-vm-output-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil), let output = FileHandle(forWritingAtPath: outputPath) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: outputPath])
+        }
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try withNoSignalsBlocked { try process.run() }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try? output.close()
         process.waitUntilExit()
+        let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
         for failure in lines where failure.hasPrefix("not ok - ") {
             Issue.record("\(failure.dropFirst(9))")
