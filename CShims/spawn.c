@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -291,6 +292,57 @@ static int await_release(int fd)
     return got == 1;
 }
 
+/* The terminal a restored task with process.terminal gets: a devpts instance of its own
+ * (which the restore makes the container's /dev/pts), whose first pty's peer is put on each
+ * of terminal_fds, which CRIU is told are the task's terminals (--inherit-fd: one descriptor
+ * per key), and whose master is sent on the console socket with the pty's name, as
+ * skiff-init does at create. */
+static int open_restored_terminal(const struct skiff_criu_request *request)
+{
+    if (mount("devpts", request->devpts_dir, "devpts", request->devpts_flags, request->devpts_data) < 0)
+        return 0;
+    int master = open(request->devpts_ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return 0;
+    int unlock = 0;
+    unsigned int number = 0;
+    int peer = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &number) < 0 ||
+        (peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0)
+        return 0;
+    for (int i = 0; i < request->terminal_count; i++)
+        if (dup2(peer, request->terminal_fds[i]) < 0)
+            return 0;
+    close(peer);
+    /* "/dev/pts/N", without snprintf (not async-signal-safe) */
+    char name[32] = "/dev/pts/";
+    char digits[12];
+    int count = 0, length = 9;
+    do {
+        digits[count++] = (char)('0' + number % 10);
+        number /= 10;
+    } while (number > 0);
+    while (count > 0)
+        name[length++] = digits[--count];
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = { name, (size_t)length };
+    struct msghdr message = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
+    };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &master, sizeof(int));
+    ssize_t sent;
+    while ((sent = sendmsg(request->console_socket, &message, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    close(master);
+    close(request->console_socket);
+    return sent == length;
+}
+
 /* CRIU, held until the caller has put it in the container's cgroup (what it restores is
  * born there) and released it by writing a byte to `release_fd`'s other end; it ends if
  * the caller closes that end instead. Then, for a task with skiff's network, it sends the
@@ -316,6 +368,8 @@ pid_t skiff_spawn_criu(const struct skiff_criu_request *request)
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
             mount(request->root, request->root_mount, NULL, MS_BIND | MS_REC, NULL) < 0)
             _exit(126);
+        if (request->devpts_dir != NULL && !open_restored_terminal(request))
+            _exit(123);
     }
     if (!await_release(request->release_fd))
         _exit(125);

@@ -45,6 +45,17 @@ struct skiff_criu_request {
     int keep_count;
     int rules_socket; /* -1, or: the task's rules (rules_batch) sent on this netlink */
     int rules_batch;  /* socket after the first byte, CRIU released by a second */
+    /* process.terminal (restore, with root_mount): a devpts instance mounted on devpts_dir
+     * with these flags and data; its first pty's peer is put on each of terminal_fds (CRIU's
+     * --inherit-fd for the task's terminals), its master goes to console_socket. NULL for
+     * none. */
+    const char *devpts_dir;
+    const char *devpts_ptmx; /* devpts_dir/ptmx */
+    const char *devpts_data;
+    unsigned long devpts_flags;
+    int console_socket;
+    const int *terminal_fds;
+    int terminal_count;
 };
 
 /* fork + execve of CRIU, held as `request` says, killed with the calling thread. Returns the

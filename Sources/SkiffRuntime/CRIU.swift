@@ -93,31 +93,51 @@ public struct CRIU: Sendable {
         var ready: () throws(RuntimeError) -> Void
     }
 
+    /// What a restore of a task with a terminal hands CRIU's held child: the devpts instance
+    /// it mounts on `directory` (the container's /dev/pts again, as an external mount), the
+    /// console socket its new pty's master goes to, and the descriptor numbers its peer is put
+    /// on (placeholders', so the numbers are free), which CRIU inherits as the task's
+    /// terminals, one per key.
+    struct RestoredTerminal {
+        var directory: String
+        var flags: UInt
+        var data: String
+        var consoleSocket: Int32
+        var descriptors: [Int32]
+    }
+
     /// A run of CRIU: started held, `placed` called with its pid (the restore puts it in the
     /// container's cgroup there), then released and waited for. With `root`, CRIU runs in a
     /// mount namespace of its own where the bundle's root is bound on `root.mountPoint`.
     /// Returns nothing when CRIU exits 0; otherwise throws its first logged error.
     func run(
         _ arguments: [String], log: String, root: (source: String, mountPoint: String)? = nil, inheriting kept: [Int32] = [],
-        rules: TaskRules? = nil, placed: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in }
+        rules: TaskRules? = nil, terminal: RestoredTerminal? = nil, placed: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in }
     ) throws(RuntimeError) {
         guard let gate = Self.pipe() else { throw .system("creating CRIU's release pipe", errno) }
         let releaseEnd = FileDescriptor(adopting: gate[1])
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let rootSource = root.map { strdup($0.source) }, rootMount = root.map { strdup($0.mountPoint) }
+        let devpts = terminal.map { [strdup($0.directory), strdup($0.directory + "/ptmx"), strdup($0.data)] } ?? [nil, nil, nil]
         defer {
             argv.forEach { free($0) }
             free(rootSource ?? nil)
             free(rootMount ?? nil)
+            devpts.forEach { free($0) }
         }
+        let terminalDescriptors = terminal?.descriptors ?? []
         let pid = kept.withUnsafeBufferPointer { keep in
             argv.withUnsafeBufferPointer { argvBuffer in
-                // CRIU gets this process's own environment, as `Subprocess.spawn` gives it.
-                var request = skiff_criu_request(
-                    path: argvBuffer[0], argv: argvBuffer.baseAddress, envp: environ, release_fd: gate[0],
-                    root: rootSource ?? nil, root_mount: rootMount ?? nil, keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
-                    rules_socket: rules?.socket ?? -1, rules_batch: rules?.batch ?? -1)
-                return skiff_spawn_criu(&request)
+                terminalDescriptors.withUnsafeBufferPointer { terminals in
+                    // CRIU gets this process's own environment, as `Subprocess.spawn` gives it.
+                    var request = skiff_criu_request(
+                        path: argvBuffer[0], argv: argvBuffer.baseAddress, envp: environ, release_fd: gate[0],
+                        root: rootSource ?? nil, root_mount: rootMount ?? nil, keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
+                        rules_socket: rules?.socket ?? -1, rules_batch: rules?.batch ?? -1,
+                        devpts_dir: devpts[0], devpts_ptmx: devpts[1], devpts_data: devpts[2], devpts_flags: terminal?.flags ?? 0,
+                        console_socket: terminal?.consoleSocket ?? -1, terminal_fds: terminals.baseAddress, terminal_count: Int32(terminals.count))
+                    return skiff_spawn_criu(&request)
+                }
             }
         }
         close(gate[0])
@@ -136,7 +156,15 @@ public struct CRIU: Sendable {
         }
         let status = Subprocess.wait(pid)
         guard status != 0 else { return }
+        if let step = Self.heldChildSteps[Subprocess.exitCode(status)] { throw .criu("before CRIU ran: \(step) failed") }
         let reason = Self.firstError(inLog: log) ?? "exit status \(Subprocess.exitCode(status))"
         throw .criu("\(reason) (CRIU's log: \(log))")
     }
+
+    /// What skiff_spawn_criu's child was doing when it exited with these statuses, before
+    /// CRIU (which never exits with them) was executed.
+    static let heldChildSteps: [Int32: String] = [
+        126: "setting up CRIU's mount namespace", 125: "waiting to be released", 124: "sending the task's rules",
+        123: "making the restored terminal (a devpts instance, its pty, the master to the console socket)",
+    ]
 }

@@ -84,19 +84,23 @@ struct CheckpointRecord: Equatable {
     /// inherited from the restoring skiff's own (`--inherit-fd`), as runc does.
     var descriptors: [String]
     var terminal: Bool
+    /// CRIU's external-tty keys of the terminals the restore hands back (`externalTerminals`).
+    var terminals: [String] = []
     /// The address of a task with skiff's network: its restore leases it again (its sockets
     /// are bound to it), in a network namespace the restore makes and hands CRIU.
     var address: String?
 
     var json: JSONValue {
         var fields: [(String, JSONValue)] = [("descriptors", .array(descriptors.map(JSONValue.string))), ("terminal", .bool(terminal))]
+        if !terminals.isEmpty { fields.append(("terminals", .array(terminals.map(JSONValue.string)))) }
         if let address { fields.append(("address", .string(address))) }
         return .object(fields)
     }
 
-    init(descriptors: [String], terminal: Bool, address: String? = nil) {
+    init(descriptors: [String], terminal: Bool, terminals: [String] = [], address: String? = nil) {
         self.descriptors = descriptors
         self.terminal = terminal
+        self.terminals = terminals
         self.address = address
     }
 
@@ -109,15 +113,23 @@ struct CheckpointRecord: Equatable {
         guard case .array(let list)? = values["descriptors"] else { throw .usage("--image-path: \(path) names no descriptors") }
         descriptors = list.compactMap { if case .string(let text) = $0 { text } else { nil } }
         terminal = values["terminal"] == .bool(true)
+        if case .array(let list)? = values["terminals"] {
+            terminals = list.compactMap { if case .string(let text) = $0, text.hasPrefix("tty[") { text } else { nil } }
+        }
         if case .string(let text)? = values["address"] { address = text }
     }
 }
 
 /// The mounts CRIU must be told are external (their source is outside the container), by
 /// the key the images name them by: a bind mount by its destination, a masked file by
-/// `devnullKey` (the node's /dev/null, bound over it; one key for all, as runc).
+/// `devnullKey` (the node's /dev/null, bound over it; one key for all, as runc). A task with
+/// a terminal has its devpts (`devptsKey`) and /dev/console (`consoleKey`, the pty's peer
+/// bound there) external too: its pty's master is outside, with the console socket's
+/// receiver, so the restore brings a devpts instance of its own with a new pty in it.
 enum ExternalMounts {
     static let devnullKey = "skiff-devnull"
+    static let devptsKey = "skiff-devpts"
+    static let consoleKey = "skiff-console"
 
     static func binds(of spec: Spec) -> [(destination: String, source: String)] {
         (spec.mounts ?? []).compactMap { mount in
@@ -188,9 +200,17 @@ extension Runtime {
             for path in spec.linux?.maskedPaths ?? [] where Self.isFile("/proc/\(record.pid)/root" + path) {
                 arguments += ["--external", "mnt[\(path)]:\(ExternalMounts.devnullKey)"]
             }
+            if spec.process?.terminal == true {
+                let points = Self.mountPoints(of: record.pid)
+                if let devpts = spec.mounts?.first(where: { $0.type == "devpts" }), points.contains(devpts.destination) {
+                    arguments += ["--external", "mnt[\(devpts.destination)]:\(ExternalMounts.devptsKey)"]
+                }
+                if points.contains("/dev/console") { arguments += ["--external", "mnt[/dev/console]:\(ExternalMounts.consoleKey)"] }
+            }
             let descriptors = Self.standardDescriptors(of: record.pid)
-            for key in Set(descriptors.filter { $0.hasPrefix("file[") }) { arguments += ["--external", key] }
-            let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, address: address)
+            let terminals = Self.externalTerminals(of: record.pid, standard: descriptors)
+            for key in Set(descriptors.filter { $0.hasPrefix("file[") }) + terminals { arguments += ["--external", key] }
+            let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, terminals: terminals, address: address)
             try writeAtomically(saved.json.serialized(pretty: true) + "\n", to: images + "/" + CheckpointRecord.fileName)
         }
         do { try criu.run(arguments, log: log, inheriting: options.statusDescriptor.map { [$0] } ?? []) } catch {
@@ -229,25 +249,85 @@ extension Runtime {
     /// ("pipe:[123]") as it is; a file on a mount the container does not have (the node's
     /// /dev/null that a supervisor gives a task without input) as CRIU's external-file key,
     /// `file[MNT_ID:INODE]` (hex), which CRIU would otherwise refuse ("Can't lookup mount");
-    /// anything else by its path.
+    /// a terminal, from outside (a shell's) or the container's own pty (whose master is
+    /// outside, with the console socket's receiver), as CRIU's external-tty key
+    /// `tty[RDEV:DEV]` (hex), handed back by the restore, whose CRIU then gives the session
+    /// its controlling terminal again; anything else by its path.
     static func standardDescriptors(of pid: Int32) -> [String] {
-        let mountIDs = Set(
-            ((try? readFile("/proc/\(pid)/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: "\n").compactMap {
-                $0.split(separator: " ").first.map(String.init)
-            })
+        let mountIDs = Set(mountInfo(of: pid).compactMap { $0.first })
         return (0...2).map { number in
             let target = readLink("/proc/\(pid)/fd/\(number)") ?? ""
             guard target.hasPrefix("/"), let info = try? readFile("/proc/\(pid)/fdinfo/\(number)") else { return target }
+            var status = stat()
+            guard stat("/proc/\(pid)/fd/\(number)", &status) == 0 else { return target }
+            if Self.isTerminal(status) { return Self.terminalKey(status) }
             let mountID = String(decoding: info, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("mnt_id:") }.map {
                 $0.dropFirst("mnt_id:".count).trimmingWhitespace
             }
-            var status = stat()
-            guard let mountID, !mountIDs.contains(mountID), let mount = UInt(mountID), stat("/proc/\(pid)/fd/\(number)", &status) == 0 else {
-                return target
-            }
+            guard let mountID, !mountIDs.contains(mountID), let mount = UInt(mountID) else { return target }
             return "file[\(String(mount, radix: 16)):\(String(status.st_ino, radix: 16))]"
         }
     }
+
+    /// CRIU's external-tty keys for the terminals the task's processes hold whose master is
+    /// not theirs, which the restore hands back: the one on its standard descriptors, and
+    /// /dev/tty, its controlling terminal opened by name (an interactive shell holds it),
+    /// which CRIU could otherwise restore only with that master. Not /dev/tty when some
+    /// process holds a pty slave of another terminal (a pair inside the container, which CRIU
+    /// restores itself): /dev/tty is then CRIU's to restore, or to refuse.
+    static func externalTerminals(of pid: Int32, standard: [String]) -> [String] {
+        let given = Set(standard.filter { $0.hasPrefix("tty[") })
+        guard !given.isEmpty else { return [] }
+        var controlling: Set<String> = [], others = false
+        for process in processTree(of: pid) {
+            for entry in listDirectory("/proc/\(process)/fd") {
+                var status = stat()
+                guard stat("/proc/\(process)/fd/\(entry)", &status) == 0, status.st_mode & S_IFMT == S_IFCHR else { continue }
+                if status.st_rdev == Self.controllingTerminalDevice {
+                    controlling.insert(terminalKey(status))
+                } else if isTerminal(status), !given.contains(terminalKey(status)) {
+                    others = true
+                }
+            }
+        }
+        return given.sorted() + (others ? [] : controlling.sorted())
+    }
+
+    /// /dev/tty's device number (5, 0).
+    static let controllingTerminalDevice: UInt = 0x500
+
+    /// CRIU's key for a tty, `tty[RDEV:DEV]` (hex).
+    static func terminalKey(_ status: stat) -> String { "tty[\(String(status.st_rdev, radix: 16)):\(String(status.st_dev, radix: 16))]" }
+
+    /// `pid` and its descendants (every thread's children), as CRIU's `--tree` dumps them.
+    static func processTree(of pid: Int32) -> [Int32] {
+        var tree: [Int32] = [], pending = [pid]
+        while let process = pending.popLast(), tree.count < 100_000 {
+            tree.append(process)
+            for thread in listDirectory("/proc/\(process)/task") {
+                let children = (try? readFile("/proc/\(process)/task/\(thread)/children")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                pending += children.split(separator: " ").compactMap { Int32($0.trimmingWhitespace) }
+            }
+        }
+        return tree
+    }
+
+    /// A terminal a task can be given: a pty's slave (majors 136-143) or a virtual or serial
+    /// console (4). Not major 5's /dev/tty, /dev/console and /dev/ptmx, which CRIU restores
+    /// from the task's own session and devpts.
+    static func isTerminal(_ status: stat) -> Bool {
+        let major = ((status.st_rdev >> 8) & 0xfff) | ((status.st_rdev >> 32) & ~0xfff)  // glibc's major()
+        return status.st_mode & S_IFMT == S_IFCHR && (major == 4 || (136...143).contains(major))
+    }
+
+    /// The task's mount table, a line's fields each (/proc/PID/mountinfo).
+    static func mountInfo(of pid: Int32) -> [[String]] {
+        let text = (try? readFile("/proc/\(pid)/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    }
+
+    /// Where the task has mounts (mountinfo's fifth field; octal escapes left as they are).
+    static func mountPoints(of pid: Int32) -> Set<String> { Set(mountInfo(of: pid).compactMap { $0.count > 4 ? $0[4] : nil }) }
 
     static func externalNamespaceKey(_ type: String) -> String { "skiff-external-\(type)" }
     /// The key of a task's own network namespace, made by skiff (and again by its restore).

@@ -31,14 +31,25 @@ extension Runtime {
     public func restore(id: String, options: RestoreOptions) throws(RuntimeError) -> Int32 {
         let id = try ContainerID(id)
         try options.checkpoint.validate()
+        if options.checkpoint.manageCgroupsMode == "strict" {
+            // CRIU's strict mode makes every cgroup itself and fails on one that exists.
+            throw .usage(
+                "--manage-cgroups-mode: strict restores only into cgroups that do not exist, but skiff makes the container's cgroup (with the bundle's limits) before CRIU runs, as runc does; use soft, full or ignore"
+            )
+        }
         try store.refuseExisting(id)
         let images = try absoluteDirectory(options.checkpoint.imagePath, what: "--image-path")
         guard access(images + "/inventory.img", F_OK) == 0 else { throw .usage("--image-path: \(images) holds no CRIU checkpoint (no inventory.img)") }
         let saved = try CheckpointRecord(reading: images)
-        if saved.terminal {
-            throw .usage("--image-path: the checkpoint is of a container with a terminal (process.terminal), which skiff cannot restore yet")
-        }
         let bundle = try loadBundle(options.create)
+        // A task with a terminal gets a new pty (its master to --console-socket, or relayed
+        // by a foreground restore) on a devpts instance that becomes its /dev/pts again.
+        let console = try Self.console(terminal: saved.terminal, socketPath: options.create.consoleSocket, relay: !options.detach)
+        var devpts: Spec.Mount?
+        if saved.terminal {
+            devpts = bundle.spec.mounts?.first { $0.type == "devpts" }
+            guard devpts != nil else { throw .usage("mounts: the checkpoint is of a container with a terminal, but the bundle mounts no devpts") }
+        }
         guard let criu = CRIU.locate(options.checkpoint.criuPath) else { throw .criu("not installed (apt-get install criu), or --criu names no program") }
         var envelope = try planEnvelope(bundle.spec, id: id)
         // A task with skiff's network gets its address back, in a new namespace of the same
@@ -80,6 +91,7 @@ extension Runtime {
         let directory = try store.claim(id)
         var record = Self.plannedRecord(bundle, id: id, envelope: envelope)
         let rootMount = directory.path + "/criu-root"
+        let devptsMount = directory.path + "/criu-devpts"
         do throws(RuntimeError) {
             // The record names the cgroup and the lease before they exist, as create's does.
             try directory.write(record)
@@ -98,11 +110,45 @@ extension Runtime {
             // CRIU's --root must be a mount point: the bundle's root is bound there, in CRIU's
             // own mount namespace (skiff_spawn_criu).
             try systemStep { () throws(SystemError) in try checked(mkdir(rootMount, 0o700), "creating \(rootMount)") }
+            var terminal: CRIU.RestoredTerminal?
+            // One descriptor per terminal CRIU inherits (the checkpoint's external ttys): the
+            // new pty's peer, put on placeholders' numbers by CRIU's held child; or, for a
+            // task started on a shell's terminal, copies of this skiff's own (fd 0 itself
+            // stays where CRIU's --shell-job looks for one).
+            var terminals: [(key: String, descriptor: SharedDescriptor)] = []
+            if let devpts, let socket = console.child {
+                try systemStep { () throws(SystemError) in try checked(mkdir(devptsMount, 0o700), "creating \(devptsMount)") }
+                for key in saved.terminals {
+                    let placeholder = try systemStep { () throws(SystemError) in
+                        try FileDescriptor(opening: "/dev/null", O_RDONLY | O_CLOEXEC, step: "reserving a descriptor for the restored terminal")
+                    }
+                    terminals.append((key, SharedDescriptor(placeholder)))
+                }
+                let mountOptions = MountOptions(devpts.options ?? [])
+                terminal = CRIU.RestoredTerminal(
+                    directory: devptsMount, flags: UInt(truncatingIfNeeded: mountOptions.flags & ~(MountFlag.bind | MountFlag.recursive)),
+                    data: mountOptions.data.joined(separator: ","), consoleSocket: socket.rawValue, descriptors: terminals.map { $0.descriptor.rawValue })
+            } else {
+                let first = saved.descriptors.firstIndex { $0.hasPrefix("tty[") } ?? 0
+                for key in saved.terminals {
+                    let number = Int32(saved.descriptors.firstIndex(of: key) ?? first)
+                    let copy = try systemStep { () throws(SystemError) in
+                        try FileDescriptor(checking: fcntl(number, F_DUPFD_CLOEXEC, 3), step: "copying descriptor \(number), the task's terminal")
+                    }
+                    terminals.append((key, SharedDescriptor(copy)))
+                }
+            }
             let pidFile = directory.path + "/restored.pid"
             var arguments = ["restore", "--images-dir", images, "-v4", "--log-file", "restore.log", "--root", rootMount]
             arguments += ["--restore-detached", "--restore-sibling", "--pidfile", pidFile, "--evasive-devices"]
             arguments += checkpoint.sharedArguments
             if checkpoint.emptyNamespaces.contains("network") { arguments += ["--empty-ns", "net"] }
+            if terminal != nil {
+                // The new pty's devpts instance is mounted where the checkpoint's external
+                // /dev/pts was, its peer where /dev/console was.
+                arguments += ["--external", "mnt[\(ExternalMounts.devptsKey)]:\(devptsMount)"]
+                arguments += ["--external", "mnt[\(ExternalMounts.consoleKey)]:\(devptsMount)/0"]
+            }
             for bind in ExternalMounts.binds(of: bundle.spec) {
                 arguments += ["--external", "mnt[\(bind.destination)]:\(bind.source.hasPrefix("/") ? bind.source : bundle.path + "/" + bind.source)"]
             }
@@ -113,17 +159,20 @@ extension Runtime {
             for (number, target) in saved.descriptors.enumerated() where target.hasPrefix("pipe:") || target.hasPrefix("file[") {
                 if inherited.insert(target).inserted { arguments += ["--inherit-fd", "fd[\(number)]:\(target)"] }
             }
-            for (key, descriptor) in handed { arguments += ["--inherit-fd", "fd[\(descriptor.rawValue)]:\(key)"] }
+            for (key, descriptor) in handed + terminals { arguments += ["--inherit-fd", "fd[\(descriptor.rawValue)]:\(key)"] }
             // What CRIU restores goes into the container's new cgroup, where CRIU itself runs.
             for root in Self.cgroupRoots(of: envelope.cgroup) { arguments += ["--cgroup-root", root] }
             skiff_become_subreaper()
             try criu.run(
-                arguments, log: log, root: (bundle.rootfs, rootMount), inheriting: handed.map { $0.descriptor.rawValue }, rules: taskRules
+                arguments, log: log, root: (bundle.rootfs, rootMount), inheriting: (handed + terminals).map { $0.descriptor.rawValue },
+                rules: taskRules,
+                terminal: terminal
             ) { (pid) throws(RuntimeError) in
                 do throws(CgroupError) { try envelope.driver.attach(envelope.cgroup, pid: pid, bornInside: false) } catch { throw .cgroup(error) }
             }
             rules?.close()
             rmdir(rootMount)
+            rmdir(devptsMount)
             let pidText = try systemStep { () throws(SystemError) in try readFile(pidFile) }
             unlink(pidFile)
             guard let pid = Int32(String(decoding: pidText, as: UTF8.self).trimmingWhitespace), pid > 0 else {
@@ -138,6 +187,7 @@ extension Runtime {
         } catch {
             rules?.close()  // the bridge's lock, which the undo takes
             rmdir(rootMount)
+            rmdir(devptsMount)
             undoCreate(envelope, directory: directory)
             throw error
         }
@@ -145,7 +195,7 @@ extension Runtime {
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
         directory.unlock()
-        let status = forwarder.wait(for: record.pid, pidfd: -1, relay: nil)
+        let status = try waitInForeground(pid: record.pid, pidfd: -1, relaySocket: console.relay, forwarder: forwarder)
         try delete(id: id.value, force: true)
         return status
     }

@@ -106,8 +106,12 @@ struct CheckpointTests {
             (["restore", "--image-path", sandbox.bundle, "--bundle", sandbox.bundle, "r2"], "no CRIU checkpoint"),
             (["restore", "--image-path", fake, "--bundle", sandbox.bundle, id], "already exists"),
             (["restore", "--image-path", fake, "--bundle", sandbox.bundle + "/no-bundle", "r3"], "bundle"),
-            (["restore", "--image-path", terminal, "--bundle", sandbox.bundle, "r4"], "terminal"),
+            // A terminal's restore needs somewhere to send its new pty master; a task without
+            // one has no use for a console socket.
+            (["restore", "--detach", "--image-path", terminal, "--bundle", sandbox.bundle, "r4"], "--console-socket"),
+            (["restore", "--console-socket", sandbox.bundle + "/no.sock", "--image-path", fake, "--bundle", sandbox.bundle, "r4"], "--console-socket"),
             (["restore", "--image-path", fake, "--manage-cgroups-mode", "x", "--bundle", sandbox.bundle, "r5"], "--manage-cgroups-mode"),
+            (["restore", "--image-path", fake, "--manage-cgroups-mode", "strict", "--bundle", sandbox.bundle, "r5"], "--manage-cgroups-mode: strict"),
             // containerd's runc shim (go-runc) passes -no-subreaper with one dash: parsed, so
             // the restore gets as far as the images.
             (["restore", "--detach", "-no-subreaper", "--no-pivot", "--image-path", sandbox.bundle, "--bundle", sandbox.bundle, "r6"], "no CRIU checkpoint"),

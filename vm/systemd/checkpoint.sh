@@ -16,14 +16,32 @@ counter_bundle() {
         s|\"linux\": {|\"linux\": {\"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/acpi\"], \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]},|" \
         "$WORK/$1/config.json"
 }
-count_of() { skiff exec "$1" cat /tmp/count 2>/dev/null; }
+# count_of ID: the count in the container's /tmp/count; data_count NAME: the one in its /data
+# (each read again while empty: the counter truncates the file before it writes the number)
+count_of() {
+    for attempt in 1 2 3 4 5; do
+        count=$(skiff exec "$1" cat /tmp/count 2>/dev/null)
+        [ -n "$count" ] && break
+        sleep 0.05
+    done
+    echo "$count"
+}
+data_count() {
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        count=$(cat "$WORK/$1-data/count" 2>/dev/null)
+        [ -n "$count" ] && break
+        sleep 0.05
+    done
+    echo "$count"
+}
 # counting ID: the count moves on within 10 s (an exec under TCG on a loaded machine is slow)
 counting() {
     first=$(count_of "$1"); i=0
     while [ $i -lt 100 ]; do
         sleep 0.1; i=$((i + 1))
         now=$(count_of "$1")
-        [ -n "$first" ] && [ -n "$now" ] && [ "$now" -gt "$first" ] && return 0
+        [ -z "$first" ] && first=$now && continue  # (not started yet)
+        [ -n "$now" ] && [ "$now" -gt "$first" ] && return 0
     done
     return 1
 }
@@ -41,7 +59,7 @@ before_status=$(grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/$(pid_of cr)/statu
 # --leave-running: the images, and the container runs on
 skiff checkpoint --leave-running --image-path "$WORK/cp1" cr > "$WORK/cp1.out" 2>&1 && [ -f "$WORK/cp1/inventory.img" ] \
     && ok "checkpoint --leave-running: the images are written" || notok "checkpoint --leave-running" "$(tail -n 3 "$WORK/cp1.out")"
-at_first=$(cat "$WORK/cr-data/count")
+at_first=$(data_count cr)
 counting cr && [ "$(skiff state cr | grep -c '"running"')" = 1 ] && ok "checkpoint --leave-running: the container runs on" \
     || notok "checkpoint --leave-running: runs on" "$(skiff state cr 2>&1 | grep status)"
 
@@ -49,7 +67,7 @@ counting cr && [ "$(skiff state cr | grep -c '"running"')" = 1 ] && ok "checkpoi
 sleep 1
 skiff checkpoint --image-path "$WORK/cp2" --work-path "$WORK/cp2-work" cr > "$WORK/cp2.out" 2>&1 && [ -f "$WORK/cp2-work/dump.log" ] \
     && ok "checkpoint: the images are written (log in --work-path)" || notok "checkpoint" "$(tail -n 3 "$WORK/cp2.out")"
-at_second=$(cat "$WORK/cr-data/count")
+at_second=$(data_count cr)
 ! skiff state cr > /dev/null 2>&1 && [ ! -d "$(scope_of cr)" ] && ok "checkpoint: the container is gone, and its scope" \
     || notok "checkpoint: the container is gone" "$(skiff list; ls -d "$(scope_of cr)" 2>&1)"
 
@@ -70,7 +88,7 @@ out=$(skiff exec cr mkdir /tmp/refused 2>&1)
 case "$out" in *"Operation not permitted"*) ok "restore: the seccomp filter still refuses mkdir" ;; *) notok "restore: seccomp" "$out" ;; esac
 [ "$(skiff exec cr cat /proc/kcore 2>&1 | wc -c)" = 0 ] && [ -z "$(skiff exec cr ls /proc/acpi 2>&1)" ] \
     && ok "restore: the masked file and directory are still masked" || notok "restore: masked paths" "$(skiff exec cr ls /proc/acpi 2>&1 | head -n 2)"
-[ "$(cat "$WORK/cr-data/count")" -gt "$at_second" ] && ok "restore: the bind mount is the VM's directory again" || notok "restore: the bind mount" "$(cat "$WORK/cr-data/count")"
+[ "$(data_count cr)" -gt "$at_second" ] && ok "restore: the bind mount is the VM's directory again" || notok "restore: the bind mount" "$(data_count cr)"
 
 # bad input: one line, nothing changed
 out=$(skiff restore -d --image-path "$WORK/cp1" -b "$WORK/cr" cr 2>&1); status=$?
@@ -158,35 +176,63 @@ cfs_cgroup=$(sed -n 's/^0:://p' /proc/$cfs_pid/cgroup 2>/dev/null)
 cfs delete -f cfs1 > /dev/null 2>&1
 [ ! -d "$CG/skiff-checkpoint/cfs1" ] && ok "cgroupfs: delete removes the restored task's cgroup" || notok "cgroupfs: the cgroup is left" "$cfs_cgroup"
 
+. "$P/checkpoint-options.sh"
+
 # --- a task with skiff's network (a node namespace of the checks' own): restored with its
 # address and its rules, and its peers' rules naming its group apply to it again ---
 ip netns add skiff-cpnode && ip -n skiff-cpnode link set lo up
 nskiff() { nsenter --net=/run/netns/skiff-cpnode "$SKIFF" $SKIFF_FLAGS --root "$STATE" "$@"; }
-# net_bundle NAME ARGS ANNOTATIONS-JSON
-net_bundle() {
-    sbundle "$1" "$2" '{}'
-    sed -i "s|\"namespaces\": \[|\"namespaces\": [{\"type\": \"network\"}, |; s|^{\"ociVersion\": \"1.2.0\",|{\"ociVersion\": \"1.2.0\", \"annotations\": $3,|" "$WORK/$1/config.json"
+# networked NAME ANNOTATIONS-JSON: the bundle's task gets a network namespace and skiff's network
+networked() {
+    sed -i "s|\"namespaces\": \[|\"namespaces\": [{\"type\": \"network\"}, |; s|^{\"ociVersion\": \"1.2.0\",|{\"ociVersion\": \"1.2.0\", \"annotations\": $2,|" "$WORK/$1/config.json"
 }
+net_bundle() { sbundle "$1" "$2" '{}'; networked "$1" "$3"; }
 net='"io.skiff.network.bridge": "skiff0", "io.skiff.network.subnet": "10.78.0.0/24"'
-net_bundle db '["sh", "-c", "exec </dev/null >/dev/null 2>&1; nc -ll -p 5432 -e echo db & exec sleep 600"]' \
-    "{$net, \"io.skiff.network.groups\": \"db\", \"io.skiff.network.ingress\": \"tcp 5432 web\"}"
+# db answers "db" on 5432 and echoes on 5433
+net_bundle db '["sh", "-c", "exec </dev/null >/dev/null 2>&1; nc -ll -p 5433 -e cat & nc -ll -p 5432 -e echo db & exec sleep 600"]' \
+    "{$net, \"io.skiff.network.groups\": \"db\", \"io.skiff.network.ingress\": \"tcp 5432 web; tcp 5433 web\"}"
 net_bundle web '["sleep", "600"]' "{$net, \"io.skiff.network.groups\": \"web\", \"io.skiff.network.egress\": \"tcp 5432 db\"}"
 net_bundle other '["sleep", "600"]' "{$net}"
-for task in db web other; do nskiff run -d -b "$WORK/$task" $task > "$WORK/$task.out" 2>&1 || notok "network: $task runs" "$(cat "$WORK/$task.out")"; done
+# client (in group web) holds one TCP connection to db's 5433 open, counting what db echoes
+py_bundle client <<'PY'
+import socket
+while not os.path.exists('/srv/db'):
+    time.sleep(0.1)
+peer = socket.create_connection((open('/srv/db').read().strip(), 5433))
+i = 0
+while True:
+    i += 1
+    peer.sendall(b'%d\n' % i)
+    count(int(peer.recv(64).split()[-1]))
+    time.sleep(0.2)
+PY
+networked client "{$net, \"io.skiff.network.groups\": \"web\", \"io.skiff.network.egress\": \"tcp 5433 db\"}"
+for task in db web other client; do nskiff run -d -b "$WORK/$task" $task > "$WORK/$task.out" 2>&1 || notok "network: $task runs" "$(cat "$WORK/$task.out")"; done
 address_of() { nskiff exec "$1" ip -o -4 addr show dev eth0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p'; }
 db_address=$(address_of db)
+echo "$db_address" > "$WORK/client-py/db"
 reaches() { [ "$(nskiff exec "$1" timeout 3 nc "$2" 5432 < /dev/null 2>/dev/null)" = db ]; }
 reaches web "$db_address" && ! reaches other "$db_address" && ok "network: web reaches db ($db_address) on 5432, other does not" \
     || notok "network: before the checkpoint" "db at '$db_address'"
-nskiff checkpoint --image-path "$WORK/cp-db" db > "$WORK/cp-db.out" 2>&1 && ! nskiff state db > /dev/null 2>&1 && ! reaches web "$db_address" \
-    && ok "network: db checkpointed, gone, and unreachable" || notok "network: checkpoint of db" "$(tail -n 3 "$WORK/cp-db.out")"
-nskiff restore -d --image-path "$WORK/cp-db" -b "$WORK/db" db > "$WORK/rs-db.out" 2>&1 && ok "network: db restored" \
+counting client && ok "network: client's connection to db echoes its count" || notok "network: client's connection" "'$(count_of client)'"
+out=$(nskiff checkpoint --leave-running --image-path "$WORK/cp-db-refused" db 2>&1)
+refused "$out" $? "" && counting client \
+    && ok "checkpoint of a task with an established TCP connection, without --tcp-established: refused in one line, its peer's connection goes on" \
+    || notok "checkpoint without --tcp-established" "$out"
+nskiff checkpoint --tcp-established --image-path "$WORK/cp-db" db > "$WORK/cp-db.out" 2>&1 && ! nskiff state db > /dev/null 2>&1 && ! reaches web "$db_address" \
+    && ok "network: db checkpointed (--tcp-established), gone, and unreachable" || notok "network: checkpoint of db" "$(tail -n 3 "$WORK/cp-db.out")"
+nskiff restore -d --tcp-established --image-path "$WORK/cp-db" -b "$WORK/db" db > "$WORK/rs-db.out" 2>&1 && ok "network: db restored (--tcp-established)" \
     || notok "network: restore of db" "$(tail -n 5 "$WORK/rs-db.out")"
+# (the client's segments sent while db was away are retransmitted with a growing backoff)
+at=$(count_of client); i=0
+until [ "$(count_of client)" -gt "${at:-0}" ] 2>/dev/null || [ $i -gt 40 ]; do i=$((i + 1)); sleep 1; done
+[ -n "$at" ] && [ "$(count_of client)" -gt "$at" ] 2>/dev/null && ok "network: client's TCP connection outlived db's checkpoint and restore ($at, then $(count_of client))" \
+    || notok "network: client's connection after the restore" "'$at', now '$(count_of client)', client $(nskiff state client 2>&1 | grep status)"
 [ "$(address_of db)" = "$db_address" ] && ok "network: db keeps its address ($db_address)" || notok "network: db's address" "now '$(address_of db)', was $db_address"
 i=0; until reaches web "$db_address" || [ $i -gt 10 ]; do i=$((i + 1)); sleep 0.3; done
 reaches web "$db_address" && ok "network: web (its egress names group db) reaches the restored db's listener" || notok "network: web reaches db again" "no answer"
 ! reaches other "$db_address" && ok "network: other (not in web) still does not" || notok "network: other reaches db" "db's ingress rule is gone"
-for task in db web other; do nskiff delete -f $task > /dev/null 2>&1; done
+for task in db web other client; do nskiff delete -f $task > /dev/null 2>&1; done
 [ -z "$(ip -n skiff-cpnode -o link show type veth 2>/dev/null)" ] && ok "network: no task veth left" || notok "network: veths left" "$(ip -n skiff-cpnode -o link show type veth)"
 ip netns delete skiff-cpnode
 
