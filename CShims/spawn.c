@@ -349,8 +349,10 @@ static int open_restored_terminal(const struct skiff_criu_request *request)
  * task's rules (the datagram in `rules_batch`, on the netlink socket `rules_socket`) from
  * inside that cgroup, which nf_tables charges for them, as skiff-init does at create, and
  * waits for a second byte: the task's interface is ready. Killed with the calling thread
- * (PR_SET_PDEATHSIG): a checkpoint or restore killed mid-way takes CRIU with it, whose
- * ptrace-stopped tasks then run on. With `root` and `root_mount`, CRIU runs in a mount
+ * (PR_SET_PDEATHSIG) while held, and, for a restore, while it runs: a restore killed mid-way
+ * takes CRIU with it. A dump (`outlive_caller`) runs to its end once released: CRIU killed
+ * mid-dump can leave a task with its parasite half-injected (the task's code patched for one
+ * syscall), which then crashes; a finished dump leaves it running, or ended as asked. With `root` and `root_mount`, CRIU runs in a mount
  * namespace of its own where `root` is bind-mounted on `root_mount` (CRIU's --root must be a
  * mount point): the node's mount table never holds it. Its mounts are the node's slaves,
  * not private: CRIU copies an external mount's sharing (the node's /dev/null over masked
@@ -392,6 +394,8 @@ pid_t skiff_spawn_criu(const struct skiff_criu_request *request)
             _exit(125);
     }
     close(request->release_fd);
+    if (request->outlive_caller && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+        _exit(126);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

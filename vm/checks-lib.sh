@@ -16,6 +16,24 @@ notok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
 skiff() { "$SKIFF" $SKIFF_FLAGS --root "$STATE" "$@"; }
 pid_of() { skiff state "$1" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
 
+# hold_perf_context_switch_hook: QEMU's TCG with two vCPUs can crash a guest kernel that patches
+# code another vCPU is running (Debian 13's 6.12 panicked in __schedule, mid-instruction, at
+# random during the checkpoint checks): every CRIU run sets a hardware breakpoint, a per-task
+# perf event, which turns perf's context-switch hook (a static key in __schedule) on, and off
+# again when it goes. One per-task perf event held from the start keeps the key on: patched
+# once, at boot, never again. (perf_event_open, x86-64's 298: PERF_TYPE_SOFTWARE,
+# PERF_COUNT_SW_DUMMY, this process, any CPU.)
+hold_perf_context_switch_hook() {
+    python3 -c '
+import ctypes, signal, struct
+attr = ctypes.create_string_buffer(128)
+struct.pack_into("IIQ", attr, 0, 1, 128, 9)
+if ctypes.CDLL(None, use_errno=True).syscall(298, attr, 0, -1, -1, 0) < 0:
+    raise SystemExit("perf_event_open: errno %d" % ctypes.get_errno())
+signal.pause()
+' &
+}
+
 # bundle NAME ARGS-JSON RESOURCES-JSON [DEVICES-JSON] [CAPS-JSON] [CGROUPS-PATH] [READONLY-ROOT]
 bundle() {
     mkdir -p "$WORK/$1"

@@ -56,6 +56,7 @@ struct skiff_criu_request {
     int console_socket;
     const int *terminal_fds;
     int terminal_count;
+    int outlive_caller; /* once released, CRIU no longer dies with the caller (a dump) */
 };
 
 /* fork + execve of CRIU, held as `request` says, killed with the calling thread. Returns the

@@ -107,12 +107,14 @@ public struct CRIU: Sendable {
     }
 
     /// A run of CRIU: started held, `placed` called with its pid (the restore puts it in the
-    /// container's cgroup there), then released and waited for. With `root`, CRIU runs in a
+    /// container's cgroup there), then released and waited for. It dies with skiff while
+    /// held, and, unless `outlivingSkiff` (a dump: see skiff_spawn_criu), while it runs. With `root`, CRIU runs in a
     /// mount namespace of its own where the bundle's root is bound on `root.mountPoint`.
     /// Returns nothing when CRIU exits 0; otherwise throws its first logged error.
     func run(
         _ arguments: [String], log: String, root: (source: String, mountPoint: String)? = nil, inheriting kept: [Int32] = [],
-        rules: TaskRules? = nil, terminal: RestoredTerminal? = nil, placed: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in }
+        rules: TaskRules? = nil, terminal: RestoredTerminal? = nil, outlivingSkiff: Bool = false,
+        placed: (pid_t) throws(RuntimeError) -> Void = { _ throws(RuntimeError) in }
     ) throws(RuntimeError) {
         guard let gate = Self.pipe() else { throw .system("creating CRIU's release pipe", errno) }
         let releaseEnd = FileDescriptor(adopting: gate[1])
@@ -135,7 +137,8 @@ public struct CRIU: Sendable {
                         root: rootSource ?? nil, root_mount: rootMount ?? nil, keep_fds: keep.baseAddress, keep_count: Int32(keep.count),
                         rules_socket: rules?.socket ?? -1, rules_batch: rules?.batch ?? -1,
                         devpts_dir: devpts[0], devpts_ptmx: devpts[1], devpts_data: devpts[2], devpts_flags: terminal?.flags ?? 0,
-                        console_socket: terminal?.consoleSocket ?? -1, terminal_fds: terminals.baseAddress, terminal_count: Int32(terminals.count))
+                        console_socket: terminal?.consoleSocket ?? -1, terminal_fds: terminals.baseAddress, terminal_count: Int32(terminals.count),
+                        outlive_caller: outlivingSkiff ? 1 : 0)
                     return skiff_spawn_criu(&request)
                 }
             }

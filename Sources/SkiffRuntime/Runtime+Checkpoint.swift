@@ -213,7 +213,9 @@ extension Runtime {
             let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, terminals: terminals, address: address)
             try writeAtomically(saved.json.serialized(pretty: true) + "\n", to: images + "/" + CheckpointRecord.fileName)
         }
-        do { try criu.run(arguments, log: log, inheriting: options.statusDescriptor.map { [$0] } ?? []) } catch {
+        // A dump runs to its end even if skiff is killed (CRIU killed mid-dump could leave a
+        // task half-infected by its parasite); not a lazy one, which would serve its pages on.
+        do { try criu.run(arguments, log: log, inheriting: options.statusDescriptor.map { [$0] } ?? [], outlivingSkiff: !options.lazyPages) } catch {
             // Nothing of skiff's stays; CRIU's log does, for the reason the error names.
             unlink(images + "/" + CheckpointRecord.fileName)
             throw error

@@ -6,6 +6,7 @@
 P=/payload
 SKIFF=$P/skiff ROOTFS=$P/rootfs SKIFF_FLAGS=--systemd-cgroup
 . "$P/checks-lib.sh"
+hold_perf_context_switch_hook
 echo "SKIFF-VM-START checkpoint checks, $(uname -r) criu $(criu --version | head -n1)"
 sbundle() { bundle "$1" "$2" "$3" '[]' '["CAP_KILL"]' "$4" true; }
 load_module() {

@@ -145,6 +145,20 @@ skiff restore -d --empty-ns network --image-path "$WORK/en-cp" -b "$WORK/en" en 
     && ok "restore --empty-ns network: a new, empty network namespace (lo down), counting on" || notok "restore --empty-ns network" "$(tail -n 3 "$WORK/en-rs2.out") lo: $(lo_of en)"
 skiff delete -f en > /dev/null 2>&1
 
+# A network namespace joined by path: external to the checkpoint (CRIU saves none of it), joined
+# again by the restore
+ip netns add skiff-cpjoin
+counter_bundle jn
+sed -i 's|"namespaces": \[|"namespaces": [{"type": "network", "path": "/run/netns/skiff-cpjoin"}, |' "$WORK/jn/config.json"
+skiff run -d -b "$WORK/jn" jn > "$WORK/jn.out" 2>&1 || notok "a joined network namespace: the task runs" "$(cat "$WORK/jn.out")"
+sleep 0.5
+skiff checkpoint --image-path "$WORK/jn-cp" jn > "$WORK/jn-cp.out" 2>&1 && skiff restore -d --image-path "$WORK/jn-cp" -b "$WORK/jn" jn > "$WORK/jn-rs.out" 2>&1 \
+    && [ "$(stat -L -c %i /proc/"$(pid_of jn)"/ns/net)" = "$(stat -L -c %i /run/netns/skiff-cpjoin)" ] && counting jn \
+    && ok "a network namespace joined by path: checkpointed as external, the restored task is in it again, counting on" \
+    || notok "a joined network namespace" "$(tail -n 3 "$WORK/jn-cp.out" "$WORK/jn-rs.out" | tr '\n' ' ')"
+skiff delete -f jn > /dev/null 2>&1
+ip netns delete skiff-cpjoin
+
 # A task whose standard descriptors are a terminal outside it (script(1)'s pty, which its run
 # was given): the terminal is an external one to CRIU, handed back on restore from the
 # restoring skiff's own; with --shell-job too, as a shell's user passes it

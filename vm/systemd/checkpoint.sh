@@ -16,24 +16,19 @@ counter_bundle() {
         s|\"linux\": {|\"linux\": {\"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/acpi\"], \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]},|" \
         "$WORK/$1/config.json"
 }
-# count_of ID: the count in the container's /tmp/count; data_count NAME: the one in its /data
-# (each read again while empty: the counter truncates the file before it writes the number)
-count_of() {
+# nonempty COMMAND…: its output (stderr dropped), run again while empty, up to 5 times: the
+# counters truncate their file before they write the number
+nonempty() {
     for attempt in 1 2 3 4 5; do
-        count=$(skiff exec "$1" cat /tmp/count 2>/dev/null)
-        [ -n "$count" ] && break
+        out=$("$@" 2>/dev/null)
+        [ -n "$out" ] && break
         sleep 0.05
     done
-    echo "$count"
+    echo "$out"
 }
-data_count() {
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
-        count=$(cat "$WORK/$1-data/count" 2>/dev/null)
-        [ -n "$count" ] && break
-        sleep 0.05
-    done
-    echo "$count"
-}
+# count_of ID: the count in the container's /tmp/count; data_count NAME: the one in its /data
+count_of() { nonempty skiff exec "$1" cat /tmp/count; }
+data_count() { nonempty cat "$WORK/$1-data/count"; }
 # counting ID: the count moves on within 10 s (an exec under TCG on a loaded machine is slow)
 counting() {
     first=$(count_of "$1"); i=0
@@ -108,13 +103,15 @@ now=$(count_of cr2)
     && ok "the copy counts on from the first checkpoint ($at_first, now $now, before $at_second)" || notok "the copy's count" "first $at_first, second $at_second, now '$now'"
 [ -d "$(scope_of cr2)" ] && ok "the copy is in a scope of its own id" || notok "the copy's scope" "$(ls $CG/system.slice | grep skiff)"
 
-# killed mid-checkpoint (--leave-running): the container runs on, not frozen, no CRIU left
+# skiff killed mid-checkpoint (--leave-running): a released CRIU finishes its dump (one killed
+# mid-way could leave the task half-infected by its parasite), then the container runs on,
+# not frozen, no CRIU left
 for delay in 0.05 0.2 0.5; do
     # (exec: $! is skiff itself, not a subshell running the skiff function)
     (exec "$SKIFF" $SKIFF_FLAGS --root "$STATE" checkpoint --leave-running --image-path "$WORK/killed-$delay" cr2 > /dev/null 2>&1) &
     sleep $delay; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
+    i=0; while pgrep -x criu > /dev/null && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done
 done
-i=0; while pgrep -x criu > /dev/null && [ $i -lt 30 ]; do i=$((i + 1)); sleep 0.1; done
 counting cr2 && [ "$(skiff state cr2 | grep -c '"running"')" = 1 ] && [ "$(cat "$(scope_of cr2)/cgroup.freeze")" = 0 ] \
     && ! pgrep -x criu > /dev/null && ok "a checkpoint killed at 50, 200, 500 ms: the container runs on, not frozen, no CRIU left" \
     || notok "a killed checkpoint" "$(skiff state cr2 2>&1 | grep status) freeze=$(cat "$(scope_of cr2)/cgroup.freeze") criu: $(ps -o pid,ppid,stat,args -C criu | tail -n +2)"
@@ -242,7 +239,7 @@ ip netns delete skiff-cpnode
 PODMAN="podman --runtime $SKIFF"
 $PODMAN run -d --name pcr --network none skiff-busybox sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done' \
     > "$WORK/pcr.out" 2>&1 < /dev/null || notok "podman checkpoint: the counter runs" "$(tail -n 3 "$WORK/pcr.out")"
-pcount() { $PODMAN exec pcr cat /tmp/count 2>/dev/null; }
+pcount() { nonempty $PODMAN exec pcr cat /tmp/count; }
 sleep 1
 $PODMAN container checkpoint pcr > "$WORK/pcr-cp.out" 2>&1 && [ "$($PODMAN inspect -f '{{.State.Status}}' pcr)" = exited ] \
     && ok "podman container checkpoint" || notok "podman container checkpoint" "$(tail -n 5 "$WORK/pcr-cp.out")"
@@ -265,7 +262,8 @@ CTR="ctr run --snapshotter native --runc-binary $SKIFF --runc-systemd-cgroup"
 image=$(ctr image ls -q | grep skiff-busybox | head -n 1)
 $CTR -d --cgroup system.slice:containerd:ccr "$image" ccr sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done' \
     > "$WORK/ccr.out" 2>&1 < /dev/null || notok "containerd checkpoint: the counter runs" "$(tail -n 3 "$WORK/ccr.out")"
-ccount() { ctr task exec --exec-id "count$1" ccr cat /tmp/count 2>/dev/null; }
+ccount_once() { ctr task exec --exec-id "count-$(cat /proc/sys/kernel/random/uuid)" ccr cat /tmp/count; }
+ccount() { nonempty ccount_once; }
 sleep 1
 at=$(ccount 1)
 ctr containers checkpoint --task ccr skiff.test/ccr-checkpoint:1 > "$WORK/ccr-cp.out" 2>&1 && ok "containerd: ctr containers checkpoint --task (the shim's checkpoint)" \

@@ -7,6 +7,7 @@
 P=/payload
 SKIFF=$P/skiff ROOTFS=$P/rootfs SKIFF_FLAGS=--systemd-cgroup
 . "$P/checks-lib.sh"
+hold_perf_context_switch_hook
 echo "SKIFF-VM-START systemd $(systemctl --version | head -n 1 | cut -d' ' -f2), $(systemctl is-system-running), $(stat -fc %T $CG), kernel $(uname -r)"
 echo "SKIFF-VM-START clients: $(podman --version), containerd $(containerd --version | cut -d' ' -f3), $(dockerd --version 2>&1 | cut -d, -f1)"
 
