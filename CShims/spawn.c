@@ -352,12 +352,13 @@ static int open_restored_terminal(const struct skiff_criu_request *request)
  * (PR_SET_PDEATHSIG) while held, and, for a restore, while it runs: a restore killed mid-way
  * takes CRIU with it. A dump (`outlive_caller`) runs to its end once released: CRIU killed
  * mid-dump can leave a task with its parasite half-injected (the task's code patched for one
- * syscall), which then crashes; a finished dump leaves it running, or ended as asked. With `root` and `root_mount`, CRIU runs in a mount
- * namespace of its own where `root` is bind-mounted on `root_mount` (CRIU's --root must be a
- * mount point): the node's mount table never holds it. Its mounts are the node's slaves,
+ * syscall), which then crashes; a finished dump leaves it running, or ended as asked. With
+ * `root` and `root_mount`, CRIU runs in a mount namespace of its own where `root` is
+ * bind-mounted on `root_mount` (CRIU's --root must be a mount point): the node's mount table
+ * never holds it. Its mounts are the node's slaves,
  * not private: CRIU copies an external mount's sharing (the node's /dev/null over masked
- * files) from the source it is given, which a private mount has none of. `keep_fds` lose close-on-exec
- * (namespaces handed to CRIU by --inherit-fd). Only async-signal-safe calls after fork. */
+ * files) from the source it is given, which a private mount has none of. `keep_fds` lose
+ * close-on-exec (namespaces handed to CRIU by --inherit-fd). Only async-signal-safe calls after fork. */
 pid_t skiff_spawn_criu(const struct skiff_criu_request *request)
 {
     pid_t pid = fork_dying_with_caller();

@@ -108,8 +108,9 @@ public struct CRIU: Sendable {
 
     /// A run of CRIU: started held, `placed` called with its pid (the restore puts it in the
     /// container's cgroup there), then released and waited for. It dies with skiff while
-    /// held, and, unless `outlivingSkiff` (a dump: see skiff_spawn_criu), while it runs. With `root`, CRIU runs in a
-    /// mount namespace of its own where the bundle's root is bound on `root.mountPoint`.
+    /// held, and, unless `outlivingSkiff` (a dump: see skiff_spawn_criu), while it runs. With
+    /// `root`, CRIU runs in a mount namespace of its own where the bundle's root is bound on
+    /// `root.mountPoint`.
     /// Returns nothing when CRIU exits 0; otherwise throws its first logged error.
     func run(
         _ arguments: [String], log: String, root: (source: String, mountPoint: String)? = nil, inheriting kept: [Int32] = [],
