@@ -116,19 +116,24 @@ counting cr2 && [ "$(skiff state cr2 | grep -c '"running"')" = 1 ] && [ "$(cat "
     && ! pgrep -x criu > /dev/null && ok "a checkpoint killed at 50, 200, 500 ms: the container runs on, not frozen, no CRIU left" \
     || notok "a killed checkpoint" "$(skiff state cr2 2>&1 | grep status) freeze=$(cat "$(scope_of cr2)/cgroup.freeze") criu: $(ps -o pid,ppid,stat,args -C criu | tail -n +2)"
 
-# killed mid-restore, then delete -f: no process, scope or state left. (A scope whose start the
-# killed skiff had sent can reach systemd after delete's stop: holding only the CRIU that died
-# with skiff, systemd ends it itself, so the scope is waited for, up to 10 s, with nothing in it.)
+# killed mid-restore, then delete -f: no process, scope or state left. An id each (a scope of a
+# killed restore that systemd still ends would refuse the next restore of its id: UnitExists);
+# a scope whose start reached systemd after delete's stop, holding only the CRIU that died
+# with skiff, systemd ends itself, so each is waited for, up to 10 s, while empty.
 skiff checkpoint --leave-running --image-path "$WORK/cp3" cr2 > /dev/null 2>&1
+left=
 for delay in 0.05 0.3 1; do
-    (exec "$SKIFF" $SKIFF_FLAGS --root "$STATE" restore -d --image-path "$WORK/cp3" -b "$WORK/cr" cr3 > /dev/null 2>&1) &
+    id=cr3-${delay#*.}
+    (exec "$SKIFF" $SKIFF_FLAGS --root "$STATE" restore -d --image-path "$WORK/cp3" -b "$WORK/cr" $id > /dev/null 2>&1) &
     sleep $delay; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
-    skiff delete -f cr3 > /dev/null 2>&1
-    i=0; while [ -d "$(scope_of cr3)" ] && [ -z "$(cat "$(scope_of cr3)/cgroup.procs" 2>/dev/null)" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+    skiff delete -f $id > /dev/null 2>&1
+    i=0; while [ -d "$(scope_of $id)" ] && [ -z "$(cat "$(scope_of $id)/cgroup.procs" 2>/dev/null)" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+    if skiff state $id > /dev/null 2>&1 || [ -d "$(scope_of $id)" ]; then
+        left="$left $id (scope: $(systemctl is-active skiff-$id.scope 2>&1), processes: $(cat "$(scope_of $id)/cgroup.procs" 2>&1 | tr '\n' ' '))"
+    fi
 done
-! skiff state cr3 > /dev/null 2>&1 && [ ! -d "$(scope_of cr3)" ] && ! pgrep -x criu > /dev/null \
-    && ok "a restore killed at 50, 300, 1000 ms, then delete -f: nothing left" \
-    || notok "a killed restore" "$(ls -d "$(scope_of cr3)" 2>&1), processes: $(cat "$(scope_of cr3)/cgroup.procs" 2>&1 | tr '\n' ' '), $(systemctl is-active skiff-cr3.scope 2>&1), records: $(skiff list -q)"
+[ -z "$left" ] && ! pgrep -x criu > /dev/null && ok "a restore killed at 50, 300, 1000 ms, then delete -f: nothing left" \
+    || notok "a killed restore" "left:$left; records: $(skiff list -q | tr '\n' ' ') criu: $(pgrep -x criu)"
 
 # an incremental checkpoint: a pre-dump (memory only, the container runs on), then the dump
 # against it (--parent-path, relative to --image-path as runc has it), then the restore
