@@ -244,6 +244,13 @@ extension CgroupfsDriver {
         releaseAncestors(of: cgroup)
     }
 
+    /// SIGKILL to every process in the cgroup's v2 directory and below, at once (cgroup.kill,
+    /// Linux 5.14); the caller makes sure they are gone.
+    public func killAll(_ cgroup: ContainerCgroup) {
+        guard let unified = cgroup.directories.first(where: { $0.version == .v2 }), CgroupPath.exists(unified.path + "/cgroup.kill") else { return }
+        try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
+    }
+
     /// Kill what is left in the directories, wait for it to go, remove them (their ancestors
     /// are the caller's to release).
     private func destroyWithProcesses(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
@@ -252,11 +259,7 @@ extension CgroupfsDriver {
         let isOwned = cgroup.isOwned
         // Frozen tasks do not act on SIGKILL (v1) until thawed; a shared cgroup is not ours to thaw.
         if isOwned, isFrozen(cgroup) { try? thaw(cgroup) }
-        if isOwned, let unified = existing.first(where: { $0.version == .v2 }),
-            CgroupPath.exists(unified.path + "/cgroup.kill")
-        {
-            try? CgroupFiles.write("1", to: unified.path + "/cgroup.kill")
-        }
+        if isOwned { killAll(cgroup) }
         // SIGKILL is asynchronous: retry until the tasks are gone (a few ms at most).
         var attempt = 0
         while true {

@@ -200,16 +200,21 @@ net_bundle web '["sleep", "600"]' "{$net, \"io.skiff.network.groups\": \"web\", 
 net_bundle other '["sleep", "600"]' "{$net}"
 # client (in group web) holds one TCP connection to db's 5433 open, counting what db echoes
 py_bundle client <<'PY'
-import socket
+import socket, traceback
 while not os.path.exists('/srv/db'):
     time.sleep(0.1)
 peer = socket.create_connection((open('/srv/db').read().strip(), 5433))
 i = 0
-while True:
-    i += 1
-    peer.sendall(b'%d\n' % i)
-    count(int(peer.recv(64).split()[-1]))
-    time.sleep(0.2)
+try:
+    while True:
+        i += 1
+        peer.sendall(b'%d\n' % i)
+        count(int(peer.recv(64).split()[-1]))
+        time.sleep(0.2)
+except Exception:
+    with open('/data/error', 'w') as out:
+        out.write(traceback.format_exc().splitlines()[-1])
+    raise
 PY
 networked client "{$net, \"io.skiff.network.groups\": \"web\", \"io.skiff.network.egress\": \"tcp 5433 db\"}"
 for task in db web other client; do nskiff run -d -b "$WORK/$task" $task > "$WORK/$task.out" 2>&1 || notok "network: $task runs" "$(cat "$WORK/$task.out")"; done
@@ -232,7 +237,7 @@ nskiff restore -d --tcp-established --image-path "$WORK/cp-db" -b "$WORK/db" db 
 at=$(count_of client); i=0
 until [ "$(count_of client)" -gt "${at:-0}" ] 2>/dev/null || [ $i -gt 40 ]; do i=$((i + 1)); sleep 1; done
 [ -n "$at" ] && [ "$(count_of client)" -gt "$at" ] 2>/dev/null && ok "network: client's TCP connection outlived db's checkpoint and restore ($at, then $(count_of client))" \
-    || notok "network: client's connection after the restore" "'$at', now '$(count_of client)', client $(nskiff state client 2>&1 | grep status)"
+    || notok "network: client's connection after the restore" "'$at', now '$(count_of client)', client $(nskiff state client 2>&1 | grep status) $(cat "$WORK/client-data/error" 2>&1)"
 [ "$(address_of db)" = "$db_address" ] && ok "network: db keeps its address ($db_address)" || notok "network: db's address" "now '$(address_of db)', was $db_address"
 i=0; until reaches web "$db_address" || [ $i -gt 10 ]; do i=$((i + 1)); sleep 0.3; done
 reaches web "$db_address" && ok "network: web (its egress names group db) reaches the restored db's listener" || notok "network: web reaches db again" "no answer"

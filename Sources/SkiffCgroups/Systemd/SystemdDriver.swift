@@ -160,12 +160,16 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         return cgroup
     }
 
-    /// The unit stopped (systemd kills what is left and removes the cgroup), then anything
-    /// systemd left, as cgroupfs removes it.
+    /// What is left in the scope killed, the unit stopped (systemd removes the cgroup), then
+    /// anything systemd left, as cgroupfs removes it.
     public func destroy(_ cgroup: ContainerCgroup, belongs: (Int32) -> Bool) throws(CgroupError) {
         if let unit = cgroup.systemdUnit, unit == unitOfOthers { return }
         if let unit = cgroup.systemdUnit {
             if cgroupfs.isFrozen(cgroup) { try? cgroupfs.thaw(cgroup) }
+            // What is left in the scope dies at once, as delete means: systemd's stop sends
+            // SIGTERM and waits (90 s by default) for a task that does not act on it, such as
+            // one CRIU left half-restored, every signal blocked, when a restore was killed.
+            cgroupfs.killAll(cgroup)
             do throws(SystemError) { try manager().stopUnit(unit) } catch {
                 // Without systemd there is no unit left to stop; the cgroup is still cleaned.
                 if error.errno != ENOENT { throw CgroupError(error) }
