@@ -200,14 +200,15 @@ extension Runtime {
             for path in spec.linux?.maskedPaths ?? [] where Self.isFile("/proc/\(record.pid)/root" + path) {
                 arguments += ["--external", "mnt[\(path)]:\(ExternalMounts.devnullKey)"]
             }
+            let mounts = Self.mountInfo(of: record.pid)
             if spec.process?.terminal == true {
-                let points = Self.mountPoints(of: record.pid)
+                let points = Set(mounts.compactMap { $0.count > 4 ? $0[4] : nil })  // mount points
                 if let devpts = spec.mounts?.first(where: { $0.type == "devpts" }), points.contains(devpts.destination) {
                     arguments += ["--external", "mnt[\(devpts.destination)]:\(ExternalMounts.devptsKey)"]
                 }
                 if points.contains("/dev/console") { arguments += ["--external", "mnt[/dev/console]:\(ExternalMounts.consoleKey)"] }
             }
-            let descriptors = Self.standardDescriptors(of: record.pid)
+            let descriptors = Self.standardDescriptors(of: record.pid, mounts: mounts)
             let terminals = Self.externalTerminals(of: record.pid, standard: descriptors)
             for key in Set(descriptors.filter { $0.hasPrefix("file[") }) + terminals { arguments += ["--external", key] }
             let saved = CheckpointRecord(descriptors: descriptors, terminal: spec.process?.terminal == true, terminals: terminals, address: address)
@@ -255,8 +256,9 @@ extension Runtime {
     /// outside, with the console socket's receiver), as CRIU's external-tty key
     /// `tty[RDEV:DEV]` (hex), handed back by the restore, whose CRIU then gives the session
     /// its controlling terminal again; anything else by its path.
-    static func standardDescriptors(of pid: Int32) -> [String] {
-        let mountIDs = Set(mountInfo(of: pid).compactMap { $0.first })
+    /// `mounts`: the task's `mountInfo`.
+    static func standardDescriptors(of pid: Int32, mounts: [[String]]) -> [String] {
+        let mountIDs = Set(mounts.compactMap { $0.first })
         return (0...2).map { number in
             let target = readLink("/proc/\(pid)/fd/\(number)") ?? ""
             guard target.hasPrefix("/"), let info = try? readFile("/proc/\(pid)/fdinfo/\(number)") else { return target }
@@ -327,9 +329,6 @@ extension Runtime {
         let text = (try? readFile("/proc/\(pid)/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
     }
-
-    /// Where the task has mounts (mountinfo's fifth field; octal escapes left as they are).
-    static func mountPoints(of pid: Int32) -> Set<String> { Set(mountInfo(of: pid).compactMap { $0.count > 4 ? $0[4] : nil }) }
 
     static func externalNamespaceKey(_ type: String) -> String { "skiff-external-\(type)" }
     /// The key of a task's own network namespace, made by skiff (and again by its restore).
