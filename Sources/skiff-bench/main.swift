@@ -23,6 +23,8 @@ struct Options {
     var rootfs = "rootfs"
     var iterations = 100
     var runtimes = ["skiff", "crun", "runc"]
+    /// What to measure: one at a time, many at once, the tail, networked tasks.
+    var sections: Set<String> = ["single", "many", "tail", "network"]
 
     init(_ arguments: [String]) {
         var rest = arguments[...]
@@ -34,7 +36,8 @@ struct Options {
             case "--probe": probe = value
             case "--iterations": iterations = Int(value) ?? iterations
             case "--runtimes": runtimes = value.split(separator: ",").map(String.init)
-            default: fatal("unknown flag \(flag) (--skiff PATH, --rootfs DIR, --probe PATH, --iterations N, --runtimes a,b)")
+            case "--sections": sections = Set(value.split(separator: ",").map(String.init))
+            default: fatal("unknown flag \(flag) (--skiff PATH, --rootfs DIR, --probe PATH, --iterations N, --runtimes a,b, --sections single,many,tail,network)")
             }
         }
     }
@@ -141,10 +144,15 @@ func bundleConfig(
         """
 }
 
-/// A private mount namespace without the controller-less cgroup2 mount of a hybrid host.
+/// A private mount namespace without the controller-less cgroup2 mount of a hybrid host,
+/// with a tmpfs for the runtimes' state roots.
 func enterBenchmarkMountNamespace() {
     guard skiff_unshare(Int32(SKIFF_CLONE_NEWNS)) == 0 else { fatal(SystemError("unshare(CLONE_NEWNS)", errno: errno).description) }
     guard mount(nil, "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else { fatal("making / a slave mount") }
+    // State roots on a tmpfs, as engines keep them (/run/containerd/runc, /run/crun): on a
+    // disk file system every runtime's state files would cost each create an inode search.
+    mkdir(work + "/run", 0o755)
+    guard mount("tmpfs", work + "/run", "tmpfs", 0, "mode=0755") == 0 else { fatal("mounting a tmpfs for the state roots") }
     let hybrid = access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 && access("/sys/fs/cgroup/memory", F_OK) == 0
     if hybrid, umount2("/sys/fs/cgroup/unified", Int32(MNT_DETACH)) != 0 {
         fatal("unmounting /sys/fs/cgroup/unified in the benchmark's namespace")
@@ -241,7 +249,7 @@ var crunBundleLifecycleTimes: [String: [Double]] = [:]
 mkdir(work + "/sleeper", 0o755)
 writeFile(work + "/sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#))
 for (name, path) in binaries {
-    _ = measure([path, "--root", "\(work)/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper-\(name)"])
+    _ = measure([path, "--root", "\(work)/run/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper-\(name)"])
 }
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
@@ -271,10 +279,11 @@ func lifecycle(_ runtime: String, root: String, bundle: String, id: String) -> [
 
 func milliseconds(_ samples: [Sample]) -> Double { samples.map(\.milliseconds).reduce(0, +) }
 
-for round in 0..<options.iterations {
+let single = options.sections.contains("single")
+for round in 0..<(single ? options.iterations : 0) {
     let order = orders[round % orders.count]
     for (name, path) in order {
-        let root = "\(work)/state-\(name)"
+        let root = "\(work)/run/state-\(name)"
         let run = measure([path, "--root", root, "run", "--bundle", bundle, "run-\(round)"])
         let plain = lifecycle(path, root: root, bundle: bundle, id: "csd-\(round)")
         lifecycleTimes[name, default: []].append(milliseconds(plain))
@@ -294,46 +303,48 @@ for round in 0..<options.iterations {
     }
 }
 
-let crunRun = median(runTimes["crun"] ?? [])
-let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
-let crunPeak = Double(peaks["crun"] ?? 0)
-let crunLimited = median(limitedTimes["crun"] ?? [])
-let crunSeccomp = median(seccompTimes["crun"] ?? [])
-let crunExec = median(execTimes["crun"] ?? [])
-for (name, path) in binaries { _ = measure([path, "--root", "\(work)/state-\(name)", "delete", "--force", "sleeper-\(name)"]) }
-print("")
-print(
-    "runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun"
-)
-for (name, _) in binaries {
-    let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
-    let limited = median(limitedTimes[name] ?? [])
-    let peak = Double(peaks[name] ?? 0)
-    let columns = [
-        name + String(repeating: " ", count: max(0, 8 - name.count)),
-        format(run).leftPad(7), format(run / crunRun).leftPad(9),
-        format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
-        format(limited).leftPad(35), format(limited / crunLimited).leftPad(9),
-        format(median(seccompTimes[name] ?? [])).leftPad(39), format(median(seccompTimes[name] ?? []) / crunSeccomp).leftPad(9),
-        format(median(execTimes[name] ?? [])).leftPad(14), format(median(execTimes[name] ?? []) / crunExec).leftPad(9),
-        format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
-    ]
-    print(columns.joined(separator: " "))
-}
-if !floor.isEmpty {
-    print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
-}
-print("")
-print("create+start+delete with 100 masked directories besides the defaults (Kubernetes' per-CPU masks):")
-print("runtime   ms       vs crun   vs its own default bundle")
-let crunMasked = median(maskedTimes["crun"] ?? [])
-for (name, _) in binaries {
-    let masked = median(maskedTimes[name] ?? [])
+for (name, path) in binaries { _ = measure([path, "--root", "\(work)/run/state-\(name)", "delete", "--force", "sleeper-\(name)"]) }
+if single {
+    let crunRun = median(runTimes["crun"] ?? [])
+    let crunLifecycle = median(lifecycleTimes["crun"] ?? [])
+    let crunPeak = Double(peaks["crun"] ?? 0)
+    let crunLimited = median(limitedTimes["crun"] ?? [])
+    let crunSeccomp = median(seccompTimes["crun"] ?? [])
+    let crunExec = median(execTimes["crun"] ?? [])
+    print("")
     print(
-        [
-            name + String(repeating: " ", count: max(0, 8 - name.count)), format(masked).leftPad(7), format(masked / crunMasked).leftPad(9),
-            format(masked / median(lifecycleTimes[name] ?? [])).leftPad(27),
-        ].joined(separator: " "))
+        "runtime   run ms   vs crun   create+start+delete ms   vs crun   same, with cpu+memory+pids limits   vs crun   same, with the default seccomp profile   vs crun   exec true ms   vs crun   peak RSS MiB   vs crun"
+    )
+    for (name, _) in binaries {
+        let run = median(runTimes[name] ?? []), lifecycle = median(lifecycleTimes[name] ?? [])
+        let limited = median(limitedTimes[name] ?? [])
+        let peak = Double(peaks[name] ?? 0)
+        let columns = [
+            name + String(repeating: " ", count: max(0, 8 - name.count)),
+            format(run).leftPad(7), format(run / crunRun).leftPad(9),
+            format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
+            format(limited).leftPad(35), format(limited / crunLimited).leftPad(9),
+            format(median(seccompTimes[name] ?? [])).leftPad(39), format(median(seccompTimes[name] ?? []) / crunSeccomp).leftPad(9),
+            format(median(execTimes[name] ?? [])).leftPad(14), format(median(execTimes[name] ?? []) / crunExec).leftPad(9),
+            format(peak / 1024).leftPad(14), format(peak / crunPeak).leftPad(9),
+        ]
+        print(columns.joined(separator: " "))
+    }
+    if !floor.isEmpty {
+        print("kernel floor (unshare of the same namespaces + chroot + exec): \(format(median(floor))) ms")
+    }
+    print("")
+    print("create+start+delete with 100 masked directories besides the defaults (Kubernetes' per-CPU masks):")
+    print("runtime   ms       vs crun   vs its own default bundle")
+    let crunMasked = median(maskedTimes["crun"] ?? [])
+    for (name, _) in binaries {
+        let masked = median(maskedTimes[name] ?? [])
+        print(
+            [
+                name + String(repeating: " ", count: max(0, 8 - name.count)), format(masked).leftPad(7), format(masked / crunMasked).leftPad(9),
+                format(masked / median(lifecycleTimes[name] ?? [])).leftPad(27),
+            ].joined(separator: " "))
+    }
 }
 
 // MARK: - many at once: a scheduler starting 50 tasks, 2, 8 and 32 at a time
@@ -370,7 +381,7 @@ let widths = [2, 8, 32]
     for round in 0..<3 {
         for width in widths {
             for (name, path) in orders[round % orders.count] {
-                let time = concurrentRuns(path, root: "\(work)/state-\(name)", bundle: bundle, count: 50, width: width, tag: "\(tag)-\(width)-\(round)")
+                let time = concurrentRuns(path, root: "\(work)/run/state-\(name)", bundle: bundle, count: 50, width: width, tag: "\(tag)-\(width)-\(round)")
                 times[name, default: [:]][width, default: []].append(time)
             }
         }
@@ -387,8 +398,10 @@ let widths = [2, 8, 32]
         print(columns.joined(separator: " "))
     }
 }
-manyAtOnce(bundle, title: "50 runs of /bin/true, N at a time: wall ms, median of 3 rounds", tag: "many")
-if let crunBundle {
+if options.sections.contains("many") {
+    manyAtOnce(bundle, title: "50 runs of /bin/true, N at a time: wall ms, median of 3 rounds", tag: "many")
+}
+if let crunBundle, single || options.sections.contains("many") {
     print("")
     print("crun's default bundle (crun spec: no cgroup namespace, no seccomp; /bin/true, no terminal):")
     print("runtime   run ms   vs crun   create+start+delete ms   vs crun")
@@ -401,7 +414,134 @@ if let crunBundle {
                 format(lifecycle).leftPad(24), format(lifecycle / crunLifecycle).leftPad(9),
             ].joined(separator: " "))
     }
-    manyAtOnce(crunBundle, title: "the same bundle, 50 runs N at a time: wall ms, median of 3 rounds", tag: "many-crun")
+    if options.sections.contains("many") {
+        manyAtOnce(crunBundle, title: "the same bundle, 50 runs N at a time: wall ms, median of 3 rounds", tag: "many-crun")
+    }
+}
+
+// MARK: - the tail: create→start and delete latency with many creators at once
+
+/// Latencies (ms) of each operation one kind of work saw.
+struct Latencies {
+    var createStart: [Double] = []
+    var delete: [Double] = []
+}
+
+/// `creators` loops at once, each creating, starting and force-deleting a container of
+/// `bundle` after another until `total` containers have lived: the latency of every
+/// create→start (create's spawn to start's exit) and every delete. One thread reaps all
+/// of them, so a runtime's latency includes only its own waits and the machine's load.
+/// With `floor`, each creator's operation is that command instead (no delete).
+func tailLatencies(_ path: String, root: String, bundle: String, creators: Int, total: Int, tag: String, floor: [String]? = nil) -> Latencies {
+    enum Step { case create, start, delete }
+    var latencies = Latencies()
+    var running: [pid_t: (step: Step, id: String, began: Double)] = [:]
+    var launched = 0
+    let quiet: [Int32: Subprocess.Stream] = [0: .file("/dev/null", flags: O_RDONLY), 1: .file("/dev/null", flags: O_WRONLY), 2: .file("/dev/null", flags: O_WRONLY)]
+    func spawn(_ step: Step, _ id: String, began: Double) {
+        let arguments: [String]
+        let program: String
+        if let floor {
+            program = floor[0]
+            arguments = Array(floor.dropFirst())
+        } else {
+            program = path
+            switch step {
+            case .create: arguments = ["--root", root, "create", "--bundle", bundle, id]
+            case .start: arguments = ["--root", root, "start", id]
+            case .delete: arguments = ["--root", root, "delete", "--force", id]
+            }
+        }
+        do throws(SystemError) {
+            running[try Subprocess.spawn(program, arguments, streams: quiet)] = (step, id, began)
+        } catch { fatal(error.description) }
+    }
+    func next() {
+        guard launched < total else { return }
+        spawn(.create, "\(tag)-\(launched)", began: now())
+        launched += 1
+    }
+    for _ in 0..<creators { next() }
+    while !running.isEmpty {
+        var status: Int32 = 0
+        let done = waitpid(-1, &status, 0)
+        if done < 0 {
+            if errno == EINTR { continue }
+            fatal(SystemError("waiting for the creators", errno: errno).description)
+        }
+        guard let (step, id, began) = running.removeValue(forKey: done) else { continue }
+        if status != 0 { fatal("\(floor?[0] ?? path) \(step) of \(id) failed with wait status \(status) (\(creators) creators)") }
+        let time = now()
+        switch step {
+        case .create where floor != nil:
+            latencies.createStart.append(time - began)
+            next()
+        case .create: spawn(.start, id, began: began)
+        case .start:
+            latencies.createStart.append(time - began)
+            spawn(.delete, id, began: time)
+        case .delete:
+            latencies.delete.append(time - began)
+            next()
+        }
+    }
+    return latencies
+}
+
+/// The nearest-rank percentile `p` (0–100) of `values`.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank, 1), sorted.count) - 1]
+}
+
+/// p50, p99 and max of create→start and of delete at 8, 32 and 100 creators, every runtime
+/// (orders alternating over rounds), beside the kernel floor at the same concurrency.
+@MainActor func tail(_ bundle: String, title: String, tag: String) {
+    let levels = [8, 32, 100], total = 300, rounds = 2
+    var samples: [String: [Int: Latencies]] = [:]
+    for round in 0..<rounds {
+        for creators in levels {
+            for (name, path) in orders[round % orders.count] {
+                let seen = tailLatencies(
+                    path, root: "\(work)/run/state-\(name)", bundle: bundle, creators: creators, total: total / rounds, tag: "\(tag)-\(creators)-\(round)")
+                samples[name, default: [:]][creators, default: Latencies()].createStart += seen.createStart
+                samples[name, default: [:]][creators, default: Latencies()].delete += seen.delete
+            }
+            if let unshareTool {
+                let command = [unshareTool, "--fork", "--pid", "--net", "--ipc", "--uts", "--mount", "chroot", rootfs, "/bin/true"]
+                let seen = tailLatencies("", root: "", bundle: "", creators: creators, total: total / rounds, tag: "floor", floor: command)
+                samples["floor", default: [:]][creators, default: Latencies()].createStart += seen.createStart
+            }
+        }
+    }
+    print("")
+    print(title)
+    print("runtime   creators   create→start p50   p99      max   p99 vs crun   delete p50      p99      max   p99 vs crun")
+    for name in binaries.map(\.name) + (unshareTool == nil ? [] : ["floor"]) {
+        for creators in levels {
+            guard let seen = samples[name]?[creators] else { continue }
+            let crun = samples["crun"]?[creators]
+            var columns = [name + String(repeating: " ", count: max(0, 8 - name.count)), String(creators).leftPad(9)]
+            columns += [percentile(seen.createStart, 50), percentile(seen.createStart, 99), percentile(seen.createStart, 100)].map { format($0, 1).leftPad(8) }
+            columns[2] = columns[2].leftPad(18)
+            columns.append(format(percentile(seen.createStart, 99) / percentile(crun?.createStart ?? [], 99)).leftPad(13))
+            if !seen.delete.isEmpty {
+                columns += [percentile(seen.delete, 50), percentile(seen.delete, 99), percentile(seen.delete, 100)].map { format($0, 1).leftPad(8) }
+                columns[6] = columns[6].leftPad(12)
+                columns.append(format(percentile(seen.delete, 99) / percentile(crun?.delete ?? [], 99)).leftPad(13))
+            }
+            let slowest = max(seen.createStart.max() ?? 0, seen.delete.max() ?? 0)
+            print(columns.joined(separator: " ") + (slowest > 2000 ? "   (an operation over 2 s)" : ""))
+        }
+    }
+}
+if options.sections.contains("tail") {
+    tail(
+        bundle, title: "The tail: \(300) containers per level, N creators each creating, starting and deleting one after another (ms; floor: unshare+chroot+exec)",
+        tag: "tail")
+    if let crunBundle { tail(crunBundle, title: "The same on crun's default bundle:", tag: "tail-crun") }
 }
 
 // MARK: - networked tasks (skiff only: neither crun nor runc has them)
@@ -409,7 +549,7 @@ if let crunBundle {
 /// The bench process moves to a network namespace of its own, which plays the node: the
 /// bridge, veths and rules are made there and vanish with it (the machine's own network
 /// is never touched).
-if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
+if let skiff = binaries.first(where: { $0.name == "skiff" })?.path, options.sections.contains("network") {
     guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal(SystemError("unshare(CLONE_NEWNET)", errno: errno).description) }
     let annotations =
         #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
@@ -417,7 +557,7 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     writeFile(work + "/networked/config.json", bundleConfig(rootfs: rootfs, annotations: annotations))
     mkdir(work + "/networked-sleeper", 0o755)
     writeFile(work + "/networked-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#, annotations: annotations))
-    let root = "\(work)/state-network"
+    let root = "\(work)/run/state-network"
     var plain: [Double] = [], networked: [Double] = []
     for round in 0..<options.iterations {
         // Alternating, so both see the same machine (and the kernel's deferred work of
@@ -449,7 +589,7 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
     if let crun = binaries.first(where: { $0.name == "crun" })?.path, let cniScript, access("/usr/lib/cni/bridge", X_OK) == 0 {
         let cniState = work + "/cni"
         mkdir(cniState, 0o755)
-        let crunRoot = "\(work)/state-crun-cni"
+        let crunRoot = "\(work)/run/state-crun-cni"
         var cniNetwork: [Double] = [], cniLifecycle: [Double] = []
         for round in 0..<options.iterations {
             let id = "cni-\(round)", pidFile = "\(cniState)/\(id).pid"
@@ -481,7 +621,7 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
             config,
             #"{"cniVersion": "1.0.0", "name": "bench", "type": "skiff", "bridge": "skiff-cni0", "subnet": "10.88.0.0/16", "#
                 + #""groups": "web", "ingress": "tcp 5432 web; tcp 8000-8080 10.88.0.0/16; icmp web", "egress": "any 10.88.0.0/16"}"#)
-        let crunRoot = "\(work)/state-crun-plugin"
+        let crunRoot = "\(work)/run/state-crun-plugin"
         func pod(_ id: String) -> String {
             let pidFile = "\(pluginState)/\(id).pid"
             _ = measure([crun, "--root", crunRoot, "create", "--bundle", bundle, "--pid-file", pidFile, id])
@@ -536,6 +676,7 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path {
             + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text"
     )
 }
+umount2(work + "/run", Int32(MNT_DETACH))
 _ = system("rm -rf \(work)")
 
 extension String {
