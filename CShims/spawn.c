@@ -25,11 +25,40 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-/* The child of clone: no Swift, no allocation, no locks. It only makes the plan socket
- * survive the exec and becomes skiff-init. */
+/* The child's report of a cgroup it could not join, on the plan socket, where the parent
+ * reads skiff-init's reports: the step, the file and errno. */
+static void report_join_failure(const struct skiff_spawn_request *r, const char *path, int error)
+{
+    static const char step[] = "joining the container's cgroup";
+    struct skiff_report report;
+    memset(&report, 0, sizeof(report));
+    report.kind = SKIFF_REPORT_ERROR;
+    report.error = error;
+    memcpy(report.step, step, sizeof(step));
+    size_t n = strlen(path);
+    if (n >= sizeof(report.detail))
+        n = sizeof(report.detail) - 1;
+    memcpy(report.detail, path, n);
+    /* Unsent (the parent gone), the exit status still says it: 125. */
+    if (send(r->sync_fd, &report, sizeof(report), MSG_NOSIGNAL) < 0)
+        return;
+}
+
+/* The child of clone: no Swift, no allocation, no locks. It joins its v1 cgroups, makes the
+ * plan socket survive the exec and becomes skiff-init. */
 static void become_init(const struct skiff_spawn_request *r)
 {
     static char *const empty_env[] = { NULL };
+    for (int i = 0; i < r->join_count; i++) {
+        ssize_t n;
+        do {
+            n = write(r->join_fds[i], "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) {
+            report_join_failure(r, r->join_paths[i], n < 0 ? errno : EIO);
+            _exit(125);
+        }
+    }
     int flags = fcntl(r->sync_fd, F_GETFD);
     if (flags < 0 || fcntl(r->sync_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
         _exit(126);

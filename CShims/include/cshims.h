@@ -23,8 +23,15 @@ struct skiff_spawn_request {
     int init_fd;          /* the sealed memfd holding skiff-init */
     int sync_fd;          /* the child's end of the plan socket (close-on-exec in the parent) */
     char *const *argv;    /* skiff-init's argv, prepared by the parent */
-    int into_cgroup;      /* out: 1 if the child was born inside cgroup_fd */
-    int pidfd;            /* out: a pidfd for the child, or -1 */
+    /* cgroup v1 `tasks` files the child writes "0" to before its exec: a thread moving itself
+     * skips the kernel's global threadgroup lock, whose RCU grace period every write of a pid
+     * to `cgroup.procs` waits for with cgroup_mutex held. join_paths name them in the child's
+     * report if a write fails. */
+    const int *join_fds;
+    const char *const *join_paths;
+    int join_count;
+    int into_cgroup; /* out: 1 if the child was born inside cgroup_fd */
+    int pidfd;       /* out: a pidfd for the child, or -1 */
 };
 
 /* clone3 (falling back to clone) + execveat of skiff-init. Returns the child's pid. */

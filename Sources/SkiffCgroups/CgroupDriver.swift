@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import SkiffSpec
+import SkiffSystem
 
 /// How a container's cgroup is made, limited, found and removed. The rest of skiff speaks to
 /// this protocol only; which driver runs is decided once, at create, and recorded with the
@@ -20,8 +21,15 @@ public protocol CgroupDriver: Sendable {
     func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan)
     /// Makes the cgroup and writes the plan; on failure, undoes what it made.
     func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError)
-    /// Moves `pid` into the cgroup; `bornInside`: clone3 put it in the v2 directory already.
-    func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError)
+    /// The files a new container process writes "0" to, itself, before its exec, to join the
+    /// cgroup: cgroup v1's `tasks`, where a thread moving itself skips the kernel's global
+    /// threadgroup lock, whose RCU grace period every pid written to `cgroup.procs` waits for
+    /// with cgroup_mutex held (every create, mkdir and rmdir on the node queues behind it).
+    /// Opened here, so that one that cannot be opened fails before the clone.
+    func selfJoinFiles(of cgroup: ContainerCgroup) throws(CgroupError) -> [CgroupJoinFile]
+    /// Moves `pid` into the cgroup; `bornInside`: clone3 put it in the v2 directory already;
+    /// `joinedItself`: it wrote to every file of `selfJoinFiles` before its exec.
+    func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool, joinedItself: Bool) throws(CgroupError)
     /// New limits for an existing cgroup (`update`).
     func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError)
 
@@ -43,6 +51,13 @@ public protocol CgroupDriver: Sendable {
     /// is there: for `delete --force` of a container whose record is lost, whose cgroup can
     /// only be found by the name skiff alone gives.
     func leftover(ofDefault id: String) -> ContainerCgroup?
+}
+
+/// A cgroup file a new container process writes "0" to before its exec (`selfJoinFiles`),
+/// opened by the driver; its path names it in an error.
+public struct CgroupJoinFile: Sendable {
+    public let path: String
+    public let descriptor: SharedDescriptor
 }
 
 /// The drivers skiff has, by name: the one place a driver is chosen.

@@ -208,8 +208,16 @@ final class LazyCgroupSystem: @unchecked Sendable {  // `read` is guarded by `mu
 /// directories, so `kill`, `delete` and the failure paths never re-read the host layout.
 extension CgroupfsDriver {
     /// Put `pid` into every directory (the v2 one only when clone put it there already).
-    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
-        for directory in cgroup.directories where !(bornInside && directory.version == .v2) {
+    public func selfJoinFiles(of cgroup: ContainerCgroup) throws(CgroupError) -> [CgroupJoinFile] {
+        try cgroup.directories.filter { $0.version == .v1 }.map { directory throws(CgroupError) in
+            let path = directory.path + "/tasks"
+            return CgroupJoinFile(path: path, descriptor: SharedDescriptor(try CgroupPath.open(path, O_WRONLY)))
+        }
+    }
+
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool, joinedItself: Bool) throws(CgroupError) {
+        for directory in cgroup.directories {
+            if directory.version == .v2 ? bornInside : joinedItself { continue }
             try CgroupFiles.write(String(pid), to: directory.path + "/cgroup.procs")
         }
     }

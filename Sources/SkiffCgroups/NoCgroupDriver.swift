@@ -21,7 +21,8 @@ public struct NoCgroupDriver: CgroupDriver {
     public func plan(_ resources: Spec.Resources) throws(SpecError) -> ResourcePlan { ResourcePlan() }
     public func planAncestors(_ cgroup: inout ContainerCgroup, for plan: ResourcePlan) {}
     public func create(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {}
-    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {}
+    public func selfJoinFiles(of cgroup: ContainerCgroup) throws(CgroupError) -> [CgroupJoinFile] { [] }
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool, joinedItself: Bool) throws(CgroupError) {}
 
     public func update(_ cgroup: ContainerCgroup, plan: ResourcePlan) throws(CgroupError) {
         throw CgroupError("updating", path: "the container", reason: "it has no cgroup (rootless, without delegated cgroups)")

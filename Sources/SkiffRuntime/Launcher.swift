@@ -69,6 +69,8 @@ enum Launcher {
     ) throws(RuntimeError) -> LaunchedProcess {
         precondition(descriptors.count == plan.descriptors.count, "the plan's descriptors are opened before the launch")
         let path = initPath()
+        let joins: [CgroupJoinFile]
+        do { joins = try driver.selfJoinFiles(of: cgroup) } catch { throw .cgroup(error) }
         let spawned: Int32
         var request = skiff_spawn_request()
         let socket: SharedDescriptor
@@ -83,31 +85,46 @@ enum Launcher {
                 cgroupDirectory = SharedDescriptor(try FileDescriptor(opening: unified, O_RDONLY | O_DIRECTORY, step: "opening cgroup \(unified)"))
             }
             let argv0 = strdup("skiff-init"), argv1 = strdup(String(theirs.rawValue))
+            let joinPaths = joins.map { strdup($0.path) }
             defer {
                 free(argv0)
                 free(argv1)
+                joinPaths.forEach { free($0) }
             }
             let argv: [UnsafeMutablePointer<CChar>?] = [argv0, argv1, nil]
+            let joinDescriptors = joins.map(\.descriptor.rawValue)
             request.clone_flags = cloneFlags
             request.cgroup_fd = cgroupDirectory?.rawValue ?? -1
             request.init_fd = image.rawValue
             request.sync_fd = theirs.rawValue
-            spawned = argv.withUnsafeBufferPointer { buffer in
-                request.argv = buffer.baseAddress
-                return skiff_spawn(&request)
+            request.join_count = Int32(joins.count)
+            // The descriptors stay open until the child has its copies.
+            spawned = withExtendedLifetime(joins) {
+                argv.withUnsafeBufferPointer { argvBuffer in
+                    joinDescriptors.withUnsafeBufferPointer { descriptorBuffer in
+                        joinPaths.map { UnsafePointer($0) }.withUnsafeBufferPointer { pathBuffer in
+                            request.argv = argvBuffer.baseAddress
+                            request.join_fds = descriptorBuffer.baseAddress
+                            request.join_paths = pathBuffer.baseAddress
+                            return skiff_spawn(&request)
+                        }
+                    }
+                }
             }
             guard spawned > 0 else { throw SystemError("cloning the container process", errno: errno) }
         } catch { throw .system(error) }
 
         var process = Following(pid: spawned, pidfd: request.pidfd >= 0 ? SharedDescriptor(FileDescriptor(adopting: request.pidfd)) : nil)
         do throws(RuntimeError) {
-            do { try driver.attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0) } catch { throw .cgroup(error) }
+            do { try driver.attach(cgroup, pid: spawned, bornInside: request.into_cgroup != 0, joinedItself: !joins.isEmpty) } catch { throw .cgroup(error) }
             let messages = try plan.messages()
             for (i, message) in messages.enumerated() {
                 let fds = i == 0 ? descriptors : []
                 let sent = message.withUnsafeBytes { bytes in
                     fds.withUnsafeBufferPointer { skiff_send_message(socket.rawValue, bytes.baseAddress, bytes.count, $0.baseAddress, Int32($0.count)) }
                 }
+                // The child gone (one that could not join its cgroup reports why): its report.
+                if sent < 0, errno == EPIPE || errno == ECONNRESET { break }
                 if sent < 0 { throw .system("sending the plan to skiff-init", errno) }
             }
             try awaitReady(socket: socket, spawned: spawned, process: &process) { tag, pid throws(RuntimeError) -> [UInt8] in

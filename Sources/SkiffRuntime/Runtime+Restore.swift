@@ -168,7 +168,7 @@ extension Runtime {
                 rules: taskRules,
                 terminal: terminal
             ) { (pid) throws(RuntimeError) in
-                do throws(CgroupError) { try envelope.driver.attach(envelope.cgroup, pid: pid, bornInside: false) } catch { throw .cgroup(error) }
+                do throws(CgroupError) { try envelope.driver.attach(envelope.cgroup, pid: pid, bornInside: false, joinedItself: false) } catch { throw .cgroup(error) }
             }
             rules?.close()
             rmdir(rootMount)

@@ -82,6 +82,30 @@ struct NodeSafetyTests {
         #expect(bystander.isAlive)
     }
 
+    /// A cgroup the container process cannot join (someone else's v1 cpuset without CPUs):
+    /// the process joins its v1 cgroups itself, before skiff-init, by writing "0" to their
+    /// `tasks`; the refused write is one line naming the file, and nothing is left — no
+    /// process in those cgroups, which stay (they are not skiff's).
+    @Test(
+        .enabled(
+            if: CgroupSystem.current().participating().contains { $0.version == .v1 && $0.controllers.contains("cpuset") },
+            "a cgroup v1 cpuset hierarchy"))
+    func aCgroupTheProcessCannotJoinIsOneLineAndLeavesNothing() throws {
+        let path = "/skiff-no-cpus-\(UUID().uuidString.prefix(8).lowercased())"
+        let cgroup = ContainerCgroup.plan(cgroupsPath: path, id: "-", system: .current())
+        for directory in cgroup.directories { #expect(mkdir(directory.path, 0o755) == 0) }
+        defer { for directory in cgroup.directories { rmdir(directory.path) } }
+        let cpuset = try #require(cgroup.directories.first { $0.controllers.contains("cpuset") })
+        let sandbox = Sandbox(args: ["true"])
+        sandbox.spec.linux?.cgroupsPath = path
+        sandbox.writeConfig()
+        sandbox.expectCreateFails("joining the container's cgroup: \(cpuset.path)/tasks", oneLine: true)
+        for directory in cgroup.directories {
+            #expect(FileManager.default.fileExists(atPath: directory.path))
+            #expect(try String(contentsOfFile: directory.path + "/cgroup.procs", encoding: .utf8).isEmpty)
+        }
+    }
+
     /// A cgroup that exists with a process in it (another tenant's, say): the container joins
     /// it with a warning, as runc does, but gets no limits there, and neither `kill --all` nor
     /// `delete --force` touch the process that was there, nor remove the cgroup.

@@ -96,13 +96,17 @@ public final class SystemdDriver: CgroupDriver, @unchecked Sendable {  // one co
         pending = plan
     }
 
-    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool) throws(CgroupError) {
+    /// None: systemd moves the process into the scope in every hierarchy as it makes it (and
+    /// an exec's process into a running scope goes by `cgroup.procs`, as it does in any).
+    public func selfJoinFiles(of cgroup: ContainerCgroup) throws(CgroupError) -> [CgroupJoinFile] { [] }
+
+    public func attach(_ cgroup: ContainerCgroup, pid: Int32, bornInside: Bool, joinedItself: Bool) throws(CgroupError) {
         guard let unit = cgroup.systemdUnit, let slice = cgroup.systemdSlice else {
             throw CgroupError("attaching to", path: cgroup.relativePath, reason: "no unit recorded")
         }
         // A scope that runs already (exec): a process joins it as in any delegated cgroup.
         if CgroupPath.exists(cgroup.directories[0].path) {
-            try cgroupfs.attach(cgroup, pid: pid, bornInside: bornInside)
+            try cgroupfs.attach(cgroup, pid: pid, bornInside: bornInside, joinedItself: false)
             return
         }
         let plan = pending ?? ResourcePlan()
