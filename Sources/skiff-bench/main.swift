@@ -255,7 +255,9 @@ var peaks: [String: Int] = [:]
 var floor: [Double] = []
 let unshareTool = which("unshare")
 let bundle = work + "/bundle"
-print("\(options.iterations) rounds of /bin/true per runtime, alternating: \(binaries.map(\.name).joined(separator: ", "))")
+if options.sections.contains("single") {
+    print("\(options.iterations) rounds of /bin/true per runtime, alternating: \(binaries.map(\.name).joined(separator: ", "))")
+}
 /// Every order of the runtimes. Runtimes slow each other down (runc's teardown keeps the
 /// kernel busy with RCU grace periods, which the next cgroup v1 attach waits for), so each
 /// must follow each other equally often: cycling through all orders does that; rotating
@@ -496,10 +498,13 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     return sorted[min(max(rank, 1), sorted.count) - 1]
 }
 
+/// Containers per level and runtime: p99 is the 6th slowest, not one outlier.
+let tailContainers = 600
+
 /// p50, p99 and max of create→start and of delete at 8, 32 and 100 creators, every runtime
 /// (orders alternating over rounds), beside the kernel floor at the same concurrency.
 @MainActor func tail(_ bundle: String, title: String, tag: String) {
-    let levels = [8, 32, 100], total = 300, rounds = 2
+    let levels = [8, 32, 100], total = tailContainers, rounds = 3
     var samples: [String: [Int: Latencies]] = [:]
     for round in 0..<rounds {
         for creators in levels {
@@ -539,7 +544,8 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 if options.sections.contains("tail") {
     tail(
-        bundle, title: "The tail: \(300) containers per level, N creators each creating, starting and deleting one after another (ms; floor: unshare+chroot+exec)",
+        bundle,
+        title: "The tail: \(tailContainers) containers per level, N creators each creating, starting and deleting one after another (ms; floor: unshare+chroot+exec)",
         tag: "tail")
     if let crunBundle { tail(crunBundle, title: "The same on crun's default bundle:", tag: "tail-crun") }
 }
