@@ -161,12 +161,13 @@ struct LeaseStore: ~Copyable {
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
             let fields = bytes[start..<end].split(separator: UInt8(ascii: " "))
             start = end + 1
+            guard let first = fields.first else { continue }
             func text(_ i: Int) -> String { String(decoding: fields[i], as: UTF8.self) }
-            if fields.count == 2, text(0) == "subnet" {
+            if fields.count == 2, first.elementsEqual("subnet".utf8) {
                 subnet = IPv4Subnet(text(1))
-            } else if fields.count == 3, text(0) == "group", let number = UInt32(text(2)) {
+            } else if fields.count == 3, first.elementsEqual("group".utf8), let number = UInt32(text(2)) {
                 groupNumbers[text(1)] = number
-            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(text(0)) {
+            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(dottedQuad: first) {
                 // address, owner, groups, interface, then (since the rules are kept with the
                 // lease) ingress and egress: "-" none, "*" not restricted, else %-escaped.
                 let groups = text(2)

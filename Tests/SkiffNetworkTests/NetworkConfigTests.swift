@@ -104,4 +104,18 @@ import Testing
         #expect(IPv4Subnet.privateRanges.contains { $0.contains(IPv4Subnet("172.31.255.252/30")!) })
         #expect(IPv4Subnet(holding: IPv4Address("10.77.3.9")!, prefixLength: 16) == IPv4Subnet("10.77.0.0/16"))
     }
+
+    /// A dotted quad, parsed byte by byte (a lease file's thousand addresses), and nothing
+    /// else: what a hostile annotation or a damaged lease file could hold is refused.
+    @Test func dottedQuadsOnly() {
+        #expect(IPv4Address("10.77.0.5")?.value == 0x0a4d_0005)
+        #expect(IPv4Address("0.0.0.0")?.value == 0)
+        #expect(IPv4Address("255.255.255.255")?.value == UInt32.max)
+        for bad in [
+            "", ".", "...", "1.2.3", "1.2.3.4.", ".1.2.3", "1.2.3.4.5", "1..3.4", "01.2.3.4", "1.2.3.00", "1.2.3.256", "1000.1.1.1",
+            "1.2.3.-1", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4\0", "1.2.3.0x1", "١.٢.٣.٤", "1.2.3.4/32", "4294967295",
+        ] {
+            #expect(IPv4Address(bad) == nil, "\(bad.debugDescription) parsed")
+        }
+    }
 }
