@@ -350,6 +350,7 @@ public struct Runtime: Sendable {
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         let (driver, cgroup) = Self.cgroup(of: record)
+        if record.pid > 0, !driver.isFrozen(cgroup) { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
         do { try driver.destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
         // The init may sit outside every cgroup only if the host has none: wait for it.
         var waited = 0
@@ -369,6 +370,21 @@ public struct Runtime: Sendable {
 
     /// The task's rules, lease and fenced port, removed in the node it was created from
     /// (which need not be this namespace: found by its name, or gone with everything in it).
+    /// Waits, up to a second, for the container's init, just killed, to exit: its cgroups
+    /// empty only then, and a poll on its pidfd wakes at that instant, where the driver's
+    /// rmdir would fail (EBUSY) and retry every millisecond, reading every hierarchy's
+    /// `cgroup.procs` each time — on a busy node, against every create's mkdirs. A frozen
+    /// init acts on SIGKILL only once thawed (the driver thaws it), so it is not waited for.
+    private static func awaitExit(pid: Int32, startTime: UInt64?) {
+        let pidfd = skiff_pidfd_open(pid)
+        guard pidfd >= 0 else { return }
+        defer { close(pidfd) }
+        // The pid may name another process by now: only the container's is waited for.
+        guard ProcessStat.isRunning(pid: pid, startTime: startTime) else { return }
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        while poll(&entry, 1, 1000) < 0, errno == EINTR {}
+    }
+
     private func removeNetwork(of record: ContainerRecord) throws(RuntimeError) -> TaskNetwork.Release? {
         guard let bridge = record.networkBridge, let leases = record.networkLeases else { return nil }
         let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)
