@@ -164,6 +164,7 @@ enum Launcher {
         socket: SharedDescriptor, spawned: Int32, process: inout Following,
         sync: SyncHandler
     ) throws(RuntimeError) {
+        var reset = false
         while true {
             var report = skiff_report()
             var passed: Int32 = -1
@@ -172,7 +173,13 @@ enum Launcher {
             let arrived = passed >= 0 ? SharedDescriptor(FileDescriptor(adopting: passed)) : nil
             if n < 0 {
                 if errno == EINTR { continue }
-                // A killed skiff-init (SIGKILL with data unread) resets the socket: as EOF.
+                // A child that exits with part of the plan unread resets the socket, and the
+                // kernel says so once, before what the child sent: its last report (why it
+                // failed) is read next. After that, or for a killed one, as EOF.
+                if errno == ECONNRESET, !reset {
+                    reset = true
+                    continue
+                }
                 if errno != ECONNRESET { throw .system("reading from skiff-init", errno) }
             }
             if n <= 0 { throw .initExited(waitStatus: Subprocess.wait(spawned)) }
