@@ -153,7 +153,8 @@ struct NetworkTests {
         #expect(node.elements(of: "members").count == 50)
         for id in ids {
             let address = try #require(node.address(of: id))
-            #expect(node.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout.contains(address + "/16"))
+            let shown = node.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"])
+            #expect(shown.stdout.contains(address + "/16"), "\(id): status \(shown.status), \(shown.stderr)")
         }
         #expect(node.connect(from: "p0", to: try #require(node.address(of: "p49")), port: 80) == "p49")
         #expect(node.connect(from: "p49", to: try #require(node.address(of: "p0")), port: 80) == "p0")
