@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["SkiffRuntime", "SkiffSpec", "SkiffCgroups", "SkiffNetwork", "SkiffSystem", "CShims"],
                     exclude: ["helpers"]),
         // The VM tier: cgroup v2 and AppArmor in Debian's kernel booted in qemu (vm/).
-        .testTarget(name: "VMTests", dependencies: ["SkiffCgroups"]),
+        .testTarget(name: "VMTests", dependencies: ["SkiffCgroups", "SkiffSystem"]),
     ]
 )

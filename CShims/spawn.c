@@ -39,9 +39,8 @@ static void report_join_failure(const struct skiff_spawn_request *r, const char 
     if (n >= sizeof(report.detail))
         n = sizeof(report.detail) - 1;
     memcpy(report.detail, path, n);
-    /* Unsent (the parent gone), the exit status still says it: 125. */
-    if (send(r->sync_fd, &report, sizeof(report), MSG_NOSIGNAL) < 0)
-        return;
+    /* A send that fails (the parent gone) is not retried: the exit status, 125, says it. */
+    (void)send(r->sync_fd, &report, sizeof(report), MSG_NOSIGNAL);
 }
 
 /* The child of clone: no Swift, no allocation, no locks. It joins its v1 cgroups, makes the
@@ -208,6 +207,11 @@ int skiff_open_tmpfile(const char *dir)
 int skiff_link_tmpfile(int fd, const char *path)
 {
     return linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+}
+
+int skiff_pipe_cloexec(int ends[2])
+{
+    return pipe2(ends, O_CLOEXEC);
 }
 
 int skiff_unshare(int flags)

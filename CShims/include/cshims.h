@@ -92,6 +92,8 @@ int skiff_become_subreaper(void);
 
 int skiff_pidfd_open(pid_t pid);
 int skiff_unshare(int flags);
+/* pipe2(ends, O_CLOEXEC): no child spawned meanwhile inherits either end. */
+int skiff_pipe_cloexec(int ends[2]);
 /* memfd_create(name, MFD_CLOEXEC). */
 int skiff_memfd(const char *name);
 /* An unnamed file in directory `dir` (O_TMPFILE), to be linked in place when complete. */

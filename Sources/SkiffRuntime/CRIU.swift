@@ -55,8 +55,7 @@ public struct CRIU: Sendable {
     /// A pipe whose ends close on exec: (read, write).
     static func pipe() -> [Int32]? {
         var ends: [Int32] = [0, 0]
-        guard Glibc.pipe(&ends) == 0 else { return nil }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        guard skiff_pipe_cloexec(&ends) == 0 else { return nil }
         return ends
     }
 

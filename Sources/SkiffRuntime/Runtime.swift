@@ -352,12 +352,10 @@ public struct Runtime: Sendable {
         let (driver, cgroup) = Self.cgroup(of: record)
         if record.pid > 0, !driver.isFrozen(cgroup) { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
         do { try driver.destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
-        // The init may sit outside every cgroup only if the host has none: wait for it.
-        var waited = 0
-        while record.pid > 0, waited < 1000, ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime) {
-            usleep(1000)
-            waited += 1
-        }
+        // A frozen init dies once the driver has thawed it, and one on a host without cgroups
+        // was waited for by no driver: the record goes only after the init (at once when it
+        // has exited already).
+        if record.pid > 0 { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
         if let network = consume network {
             // The rules and the lease are gone already; a veth that cannot be removed is fenced.
             do throws(NetworkError) { try network.finish() } catch { warn(error.description) }

@@ -3,14 +3,22 @@ import Glibc
 
 /// Another program, started with posix_spawn (no Swift runs in the child) and waited for.
 public enum Subprocess {
-    /// Where a child's standard descriptors come from: a file opened for it, or one of ours.
+    /// Where a child's standard descriptors come from: a file opened for it, one of ours, or
+    /// another of its own already set (`.same(as: 1)` for a stderr that is its stdout).
     public enum Stream {
         case file(String, flags: Int32, mode: mode_t = 0o600)
         case descriptor(Int32)
+        case same(as: Int32)
     }
 
     /// Starts `path` with `arguments` (argv[0] is `path`), the environment given (ours when
-    /// nil), and `streams` by child descriptor number (0, 1, 2). Returns its pid.
+    /// nil), and `streams` by child descriptor number (0, 1, 2, set in that order). Returns
+    /// its pid.
+    ///
+    /// The child starts with no signal blocked and every signal's disposition the default:
+    /// a thread of a Swift program (a test's, a scheduler's) may block nearly every signal or
+    /// ignore SIGPIPE, and a child that inherited that could not be ended by SIGTERM, nor
+    /// stop when its reader goes.
     public static func spawn(
         _ path: String, _ arguments: [String], environment: [String]? = nil,
         streams: [Int32: Stream] = [:]
@@ -22,8 +30,18 @@ public enum Subprocess {
             switch stream {
             case .file(let file, let flags, let mode): posix_spawn_file_actions_addopen(&actions, number, file, flags, mode)
             case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, fd, number)
+            case .same(let other): posix_spawn_file_actions_adddup2(&actions, other, number)
             }
         }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { $0.map { strdup($0) } + [nil] }
         defer {
@@ -33,9 +51,9 @@ public enum Subprocess {
         var pid: pid_t = 0
         let result =
             if var envp {
-                posix_spawn(&pid, path, &actions, nil, argv, &envp)
+                posix_spawn(&pid, path, &actions, &attributes, argv, &envp)
             } else {
-                posix_spawn(&pid, path, &actions, nil, argv, environ)
+                posix_spawn(&pid, path, &actions, &attributes, argv, environ)
             }
         guard result == 0 else { throw SystemError("starting \(path)", errno: result) }
         return pid

@@ -429,38 +429,31 @@ struct Latencies {
     var delete: [Double] = []
 }
 
-/// `creators` loops at once, each creating, starting and force-deleting a container of
-/// `bundle` after another until `total` containers have lived: the latency of every
-/// create→start (create's spawn to start's exit) and every delete. One thread reaps all
-/// of them, so a runtime's latency includes only its own waits and the machine's load.
-/// With `floor`, each creator's operation is that command instead (no delete).
-func tailLatencies(_ path: String, root: String, bundle: String, creators: Int, total: Int, tag: String, floor: [String]? = nil) -> Latencies {
-    enum Step { case create, start, delete }
+/// A step of one container's life in the tail's loops.
+enum TailStep { case create, start, delete }
+
+/// `creators` loops at once, each running the steps of one container after another until
+/// `total` containers have lived: `command` gives a step's command line for a container id
+/// (the program first), nil for a step that kind of work has not (the kernel floor has only
+/// `create`). The latency of every create→start (create's spawn to start's exit) and every
+/// delete. One thread reaps all of them, so a runtime's latency includes only its own waits
+/// and the machine's load.
+func tailLatencies(creators: Int, total: Int, tag: String, command: (TailStep, String) -> [String]?) -> Latencies {
     var latencies = Latencies()
-    var running: [pid_t: (step: Step, id: String, began: Double)] = [:]
+    var running: [pid_t: (step: TailStep, id: String, began: Double)] = [:]
     var launched = 0
     let quiet: [Int32: Subprocess.Stream] = [0: .file("/dev/null", flags: O_RDONLY), 1: .file("/dev/null", flags: O_WRONLY), 2: .file("/dev/null", flags: O_WRONLY)]
-    func spawn(_ step: Step, _ id: String, began: Double) {
-        let arguments: [String]
-        let program: String
-        if let floor {
-            program = floor[0]
-            arguments = Array(floor.dropFirst())
-        } else {
-            program = path
-            switch step {
-            case .create: arguments = ["--root", root, "create", "--bundle", bundle, id]
-            case .start: arguments = ["--root", root, "start", id]
-            case .delete: arguments = ["--root", root, "delete", "--force", id]
-            }
-        }
+    /// Starts `step` of `id`; false if this kind of work has no such step.
+    func spawn(_ step: TailStep, _ id: String, began: Double) -> Bool {
+        guard let line = command(step, id) else { return false }
         do throws(SystemError) {
-            running[try Subprocess.spawn(program, arguments, streams: quiet)] = (step, id, began)
+            running[try Subprocess.spawn(line[0], Array(line.dropFirst()), streams: quiet)] = (step, id, began)
         } catch { fatal(error.description) }
+        return true
     }
     func next() {
         guard launched < total else { return }
-        spawn(.create, "\(tag)-\(launched)", began: now())
+        _ = spawn(.create, "\(tag)-\(launched)", began: now())
         launched += 1
     }
     for _ in 0..<creators { next() }
@@ -472,16 +465,16 @@ func tailLatencies(_ path: String, root: String, bundle: String, creators: Int, 
             fatal(SystemError("waiting for the creators", errno: errno).description)
         }
         guard let (step, id, began) = running.removeValue(forKey: done) else { continue }
-        if status != 0 { fatal("\(floor?[0] ?? path) \(step) of \(id) failed with wait status \(status) (\(creators) creators)") }
+        if status != 0 { fatal("\(command(step, id)?[0] ?? "") \(step) of \(id) failed with wait status \(status) (\(creators) creators)") }
         let time = now()
         switch step {
-        case .create where floor != nil:
+        case .create:
+            if spawn(.start, id, began: began) { continue }
             latencies.createStart.append(time - began)
             next()
-        case .create: spawn(.start, id, began: began)
         case .start:
             latencies.createStart.append(time - began)
-            spawn(.delete, id, began: time)
+            if !spawn(.delete, id, began: time) { next() }
         case .delete:
             latencies.delete.append(time - began)
             next()
@@ -509,14 +502,20 @@ let tailContainers = 600
     for round in 0..<rounds {
         for creators in levels {
             for (name, path) in orders[round % orders.count] {
-                let seen = tailLatencies(
-                    path, root: "\(work)/run/state-\(name)", bundle: bundle, creators: creators, total: total / rounds, tag: "\(tag)-\(creators)-\(round)")
+                let root = "\(work)/run/state-\(name)"
+                let seen = tailLatencies(creators: creators, total: total / rounds, tag: "\(tag)-\(creators)-\(round)") { step, id in
+                    switch step {
+                    case .create: [path, "--root", root, "create", "--bundle", bundle, id]
+                    case .start: [path, "--root", root, "start", id]
+                    case .delete: [path, "--root", root, "delete", "--force", id]
+                    }
+                }
                 samples[name, default: [:]][creators, default: Latencies()].createStart += seen.createStart
                 samples[name, default: [:]][creators, default: Latencies()].delete += seen.delete
             }
             if let unshareTool {
                 let command = [unshareTool, "--fork", "--pid", "--net", "--ipc", "--uts", "--mount", "chroot", rootfs, "/bin/true"]
-                let seen = tailLatencies("", root: "", bundle: "", creators: creators, total: total / rounds, tag: "floor", floor: command)
+                let seen = tailLatencies(creators: creators, total: total / rounds, tag: "floor") { step, _ in step == .create ? command : nil }
                 samples["floor", default: [:]][creators, default: Latencies()].createStart += seen.createStart
             }
         }

@@ -25,7 +25,7 @@ struct CNIPluginTests {
         /// The pod's servers end (they were started here), then its namespace goes.
         func remove() {
             for server in servers {
-                kill(server.process.processIdentifier, SIGKILL)
+                kill(server.pid, SIGKILL)
                 _ = server.finish()
             }
             servers = []
@@ -190,7 +190,7 @@ struct CNIPluginTests {
             let running = Harness.start(
                 ["--net=/run/netns/\(node.name)", "--", "/usr/bin/env"] + environment + [Harness.skiff], executable: "/usr/bin/nsenter", stdin: config)
             usleep(UInt32(1000 + round * 4000))  // 1 to 45 ms
-            kill(running.process.processIdentifier, SIGKILL)
+            kill(running.pid, SIGKILL)
             _ = running.finish()
             if node.leases().contains(where: { $0.id.hasPrefix("cni:\(id):") || $0.id == id }) || !node.veths().isEmpty { killedMidway += 1 }
             let deleted = Self.plugin("DEL", node, id: id, netns: pod.path, config: config)

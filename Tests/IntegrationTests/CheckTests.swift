@@ -28,7 +28,7 @@ struct CheckTests {
     /// work directory and task, `skiff-check-PID`).
     static func runCheck(_ arguments: [String]) -> (result: Harness.Result, pid: Int32) {
         let running = Harness.start(["check"] + arguments)
-        return (running.finish(), running.process.processIdentifier)
+        return (running.finish(), running.pid)
     }
 
     /// Runs `skiff check --format json`; returns the exit status, the rows and the check's pid.
@@ -253,10 +253,10 @@ struct CheckTests {
         let bundle = Bundle { $0.linux?.resources = Spec.Resources(cpu: Spec.CPU(quota: 50_000, period: 100_000)) }
         let running = Harness.start(["check", "--only", "resources", bundle.path])
         usleep(700_000)  // inside the two-second CPU measurement
-        kill(running.process.processIdentifier, SIGINT)
+        kill(running.pid, SIGINT)
         let result = running.finish()
         #expect(result.status == 2)
         #expect(result.stderr.contains("interrupted"), "\(result.stderr)")
-        Self.expectNothingLeft(of: running.process.processIdentifier)
+        Self.expectNothingLeft(of: running.pid)
     }
 }

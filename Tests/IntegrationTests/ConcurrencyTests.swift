@@ -51,7 +51,7 @@ struct ConcurrencyTests {
             let id = Harness.id("crash\(round)")
             let running = Harness.start(["--root", sandbox.root, "create", "-b", sandbox.bundle, id])
             usleep(UInt32((round * 397) % 12_000))
-            kill(running.process.processIdentifier, SIGKILL)
+            kill(running.pid, SIGKILL)
             let result = running.finish()
             outcomes[result.status, default: 0] += 1
             let deleted = sandbox.skiff(["delete", "--force", id])

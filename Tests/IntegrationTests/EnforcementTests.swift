@@ -52,7 +52,7 @@ struct EnforcementTests {
         #expect(json.contains("\"oomKills\": \(stats.memory.oomKills)"))
         #expect(Harness.waitFor(seconds: 10) { ((try? String(contentsOfFile: events.out, encoding: .utf8)) ?? "").contains("\"type\":\"oom\"") }, "events saw no OOM")
         // SIGKILL: the test runner ignores SIGTERM, and its children inherit that.
-        kill(events.process.processIdentifier, SIGKILL)
+        kill(events.pid, SIGKILL)
         _ = events.finish()
     }
 

@@ -58,16 +58,12 @@ struct EscapeTests {
         let directory = Harness.temporaryDirectory("skiff-listener")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = directory + "/listener.sock", release = directory + "/release"
-        let listener = Process()
-        listener.executableURL = URL(fileURLWithPath: Harness.repository + "/.build/seccomp-listener")
-        listener.arguments = [socket, "continue", release]
-        let output = directory + "/listener.out"
-        FileManager.default.createFile(atPath: output, contents: nil)
-        listener.standardOutput = FileHandle(forWritingAtPath: output)
-        try listener.run()
+        let listener = Harness.start([socket, "continue", release], executable: Harness.repository + "/.build/seccomp-listener")
+        let output = listener.out
         defer {
             FileManager.default.createFile(atPath: release, contents: nil)
-            kill(listener.processIdentifier, SIGKILL)
+            kill(listener.pid, SIGKILL)
+            listener.finish()
         }
         Harness.waitFor(seconds: 10, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
 

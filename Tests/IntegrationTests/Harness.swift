@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+import CShims
 import Foundation
 import SkiffCgroups
 import SkiffSpec
+import SkiffSystem
 import Testing
 
 /// Runs the real `skiff` binary (as users and schedulers do) against real bundles.
@@ -69,52 +71,84 @@ enum Harness {
         }
     }
 
+    /// A program started by `start`: its pid, and where its output goes.
     final class Running {
-        let process: Process
+        let pid: pid_t
         let out: String
         let err: String
-        init(process: Process, out: String, err: String) {
-            self.process = process
+        /// The writing end of its stdin, when that is kept open until it exits.
+        private var input: Int32
+        private var result: Result?
+
+        init(pid: pid_t, out: String, err: String, input: Int32) {
+            self.pid = pid
             self.out = out
             self.err = err
+            self.input = input
         }
 
+        /// Waits for it (once) and reads what it printed.
+        @discardableResult
         func finish() -> Result {
-            process.waitUntilExit()
+            if let result { return result }
+            let status = Subprocess.exitCode(Subprocess.wait(pid))
+            if input >= 0 { close(input) }
+            input = -1
             let stdout = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: out)
             try? FileManager.default.removeItem(atPath: err)
-            let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-            return Result(status: status, stdout: stdout, stderr: stderr)
+            result = Result(status: status, stdout: stdout, stderr: stderr)
+            return result!
         }
     }
 
+    /// This process takes a reader that went away as EPIPE, not as its death.
+    private static let brokenPipesIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Starts `executable` (skiff by default) with `arguments`, stdout and stderr to files of
+    /// its own and stdin from `stdin` (kept open until it exits with `keepingInputOpen`) or
+    /// /dev/null. posix_spawn, not Foundation's `Process`: the child opens its output files
+    /// itself, and every descriptor of ours it gets is close-on-exec here. Under the suite's
+    /// concurrency `Process` has handed a child a descriptor number that meanwhile named
+    /// another test's pipe (a VM script's output lost, the script ending with SIGPIPE), and its
+    /// FileHandles are not close-on-exec, so every child started meanwhile inherited them.
     static func start(
         _ arguments: [String], executable: String = skiff, stdin: String? = nil,
-        environment: [String: String]? = nil, extraDescriptors: [FileHandle] = []
+        environment: [String: String]? = nil, keepingInputOpen: Bool = false
     ) -> Running {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
+        _ = brokenPipesIgnored
         let out = NSTemporaryDirectory() + "skiff-out-\(UUID().uuidString)"
         let err = NSTemporaryDirectory() + "skiff-err-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        if let stdin {
-            let pipe = Pipe()
-            process.standardInput = pipe
-            try! process.run()
-            pipe.fileHandleForWriting.write(stdin.data(using: .utf8)!)
-            try? pipe.fileHandleForWriting.close()
+        let created = Int32(O_WRONLY | O_CREAT | O_TRUNC)
+        var streams: [Int32: Subprocess.Stream] = [1: .file(out, flags: created), 2: .file(err, flags: created)]
+        var ends: [Int32] = [-1, -1]
+        if stdin != nil {
+            precondition(skiff_pipe_cloexec(&ends) == 0, "pipe2: \(errno)")
+            streams[0] = .descriptor(ends[0])
         } else {
-            process.standardInput = FileHandle.nullDevice
-            try! process.run()
+            streams[0] = .file("/dev/null", flags: O_RDONLY)
         }
-        return Running(process: process, out: out, err: err)
+        let pid: pid_t
+        do {
+            pid = try Subprocess.spawn(executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } }, streams: streams)
+        } catch {
+            fatalError("\(error)")
+        }
+        var input: Int32 = -1
+        if let stdin {
+            close(ends[0])
+            let bytes = Array(stdin.utf8)
+            var written = 0
+            while written < bytes.count {
+                let n = bytes[written...].withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                written += n
+            }
+            if keepingInputOpen { input = ends[1] } else { close(ends[1]) }
+        }
+        return Running(pid: pid, out: out, err: err, input: input)
     }
 
     /// The node's mounts whose mount point is one of `points` or lies below one of `below`, as

@@ -179,7 +179,7 @@ struct NetworkTests {
                 ["--net=/run/netns/\(node.name)", "--", Harness.skiff, "--root", node.root, "create", "--bundle", bundle, id],
                 executable: "/usr/bin/nsenter")
             usleep(UInt32(2000 + instant * 6000))  // 2 to 92 ms
-            kill(create.process.processIdentifier, SIGKILL)
+            kill(create.pid, SIGKILL)
             _ = create.finish()
             // What the killed create left for delete --force: a lease naming it, or a task veth.
             if node.leases().contains(where: { $0.id == id }) || !node.veths().isEmpty { killedMidNetwork += 1 }

@@ -404,7 +404,7 @@ struct NodeSafetyTests {
         let create = Harness.start(["--root", sandbox.root, "create", "-b", sandbox.bundle, id])
         #expect(Harness.waitFor(seconds: 5) { ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").hasSuffix("\n") })
         let hook = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        kill(create.process.processIdentifier, SIGKILL)
+        kill(create.pid, SIGKILL)
         _ = create.finish()
         #expect(sandbox.skiff(["delete", "--force", id]).status == 0)
         #expect(

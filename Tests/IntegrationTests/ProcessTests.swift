@@ -156,7 +156,7 @@ struct ProcessTests {
         let running = Harness.start(["--root", sandbox.root, "run", "-b", sandbox.bundle, Harness.id("fwd")])
         // Wait for the trap to be set (the process prints "ready").
         Harness.waitFor(seconds: 10, every: 0.01) { ((try? String(contentsOfFile: running.out, encoding: .utf8)) ?? "").contains("ready") }
-        kill(running.process.processIdentifier, SIGTERM)
+        kill(running.pid, SIGTERM)
         let result = running.finish()
         #expect(result.status == 42, "\(result.stderr)")
     }

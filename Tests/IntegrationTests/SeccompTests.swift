@@ -118,26 +118,22 @@ struct SeccompTests {
 
     /// The seccomp listener (helpers/seccomp-listener.c) on a fresh socket, answering every notification with `errno`.
     /// The socket's directory is removed by `stopListener`.
-    static func stopListener(_ listener: (process: Process, socket: String, output: Pipe)) {
-        kill(listener.process.processIdentifier, SIGKILL)
+    static func stopListener(_ listener: (process: Harness.Running, socket: String)) {
+        kill(listener.process.pid, SIGKILL)
+        listener.process.finish()
         try? FileManager.default.removeItem(atPath: (listener.socket as NSString).deletingLastPathComponent)
     }
 
-    static func startListener(answering errno: Int32 = ENOTSUP) throws -> (process: Process, socket: String, output: Pipe) {
+    static func startListener(answering errno: Int32 = ENOTSUP) -> (process: Harness.Running, socket: String) {
         let socket = Harness.temporaryDirectory("skiff-listener") + "/listener.sock"
-        let listener = Process()
-        listener.executableURL = URL(fileURLWithPath: Harness.repository + "/.build/seccomp-listener")
-        listener.arguments = [socket, String(errno)]
-        let output = Pipe()
-        listener.standardOutput = output
-        try listener.run()
+        let listener = Harness.start([socket, String(errno)], executable: Harness.repository + "/.build/seccomp-listener")
         Harness.waitFor(seconds: 10, every: 0.01) { FileManager.default.fileExists(atPath: socket) }
-        return (listener, socket, output)
+        return (listener, socket)
     }
 
     @Test func notifyDeliversToTheListenerWhichAnswers() throws {
-        let started = try Self.startListener()
-        let (listener, socket, output) = started
+        let started = Self.startListener()
+        let (listener, socket) = started
         defer { Self.stopListener(started) }
         let profile = Spec.Seccomp(
             defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "test-metadata",
@@ -148,8 +144,7 @@ struct SeccompTests {
         let result = sandbox("mkdir /tmp/x; echo rc=$?", profile).run(id)
         #expect(result.stderr.contains("Operation not supported"), "\(result.stderr)")  // the listener's answer
         #expect(result.stdout.contains("rc=1"))
-        listener.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = listener.finish().stdout
         #expect(text.contains("notified syscall=83"), "\(text)")  // mkdir on x86_64
         #expect(text.contains("\"seccompFd\""))
         #expect(text.contains("\"metadata\":\"test-metadata\""))

@@ -63,17 +63,13 @@ struct TerminalTests {
     @Test func runRelaysTheTerminalItself() throws {
         let sandbox = terminalSandbox(["sh"])
         sandbox.writeConfig()
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        script.arguments = ["-qec", "\(Harness.skiff) --root \(sandbox.root) run -b \(sandbox.bundle) \(Harness.id("tty"))", "/dev/null"]
-        let input = Pipe(), output = Pipe()
-        script.standardInput = input
-        script.standardOutput = output
-        try script.run()
-        input.fileHandleForWriting.write("tty; stty size; exit 4\n".data(using: .utf8)!)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
-        #expect(script.terminationStatus == 4, "\(text)")
+        // stdin stays open until `script` exits: at its end of input it would end the session.
+        let script = Harness.start(
+            ["-qec", "\(Harness.skiff) --root \(sandbox.root) run -b \(sandbox.bundle) \(Harness.id("tty"))", "/dev/null"],
+            executable: "/usr/bin/script", stdin: "tty; stty size; exit 4\n", keepingInputOpen: true)
+        let finished = script.finish()
+        let text = finished.stdout
+        #expect(finished.status == 4, "\(text)")
         #expect(text.contains("/dev/pts/0"), "\(text)")
         #expect(text.contains("30 100"), "\(text)")  // process.consoleSize
     }

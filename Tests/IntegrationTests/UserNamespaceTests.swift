@@ -106,23 +106,11 @@ struct RootlessTests {
 
     /// `command` as nobody (uid and gid 65534, no supplementary groups) in `directory`.
     static func asNobody(_ command: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> Harness.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups"] + command
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-        try input.fileHandleForWriting.close()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Harness.Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        // env -C: the child's own chdir (posix_spawn's is not in Swift's Glibc).
+        Harness.start(
+            ["-C", directory, "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + command,
+            executable: "/usr/bin/env", stdin: stdin ?? "", environment: ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
+        ).finish()
     }
 
     /// An unprivileged user (nobody) runs the default task from `skiff spec --rootless`.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Glibc
+import SkiffSystem
 import Testing
 
 /// Runs one of the VM scripts (they print TAP-style lines: "ok - …", "not ok - …") and records
@@ -38,44 +39,26 @@ enum VMRun {
         }
     }
 
-    /// The script's output goes to a file, read once it has exited, not to a pipe: a CI run
-    /// saw a VM script end with status 141 (SIGPIPE) and no output, its pipe's reading end
-    /// gone from this process, many threads of which open and close descriptors; a file
-    /// the script holds open cannot be closed under it.
+    /// The script's output goes to a file the script opens itself (posix_spawn's file
+    /// actions), read once it has exited. Twice a CI run saw a VM script end with status 141
+    /// (SIGPIPE) and no output, first with a pipe of Foundation's `Process`, then with a
+    /// FileHandle handed to it: under the suite's concurrency the descriptor number `Process`
+    /// gave the child had come to name another test's pipe. Nothing of this process's
+    /// descriptors reaches the script now; it starts with no signal blocked
+    /// (`Subprocess.spawn`).
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
         let outputPath = NSTemporaryDirectory() + "skiff-vm-output-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil), let output = FileHandle(forWritingAtPath: outputPath) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: outputPath])
-        }
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try withNoSignalsBlocked { try process.run() }
-        try? output.close()
-        process.waitUntilExit()
+        let appended = Int32(O_WRONLY | O_CREAT | O_APPEND)
+        let pid = try Subprocess.spawn(
+            executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } },
+            streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(outputPath, flags: appended), 2: .same(as: 1)])
+        let status = Subprocess.exitCode(Subprocess.wait(pid))
         let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
         for failure in lines where failure.hasPrefix("not ok - ") {
             Issue.record("\(failure.dropFirst(9))")
         }
-        return Outcome(lines: lines, text: text, status: process.terminationStatus)
-    }
-
-    /// Runs `body` with this thread's signal mask empty. A test runs on a thread that blocks
-    /// nearly every signal, and `Process` hands its mask down: a VM script (and its qemu) with
-    /// SIGTERM blocked cannot be ended by `timeout` or by its own trap (CI once lost an hour to
-    /// a qemu that never saw SIGTERM). Everything else is `Process`'s own (descriptors closed,
-    /// a process group of the child's own).
-    private static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
-        var none = sigset_t(), saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        return try body()
+        return Outcome(lines: lines, text: text, status: status)
     }
 }
