@@ -118,10 +118,17 @@ struct RouteNetlink: ~Copyable {
     /// a link that exists (IFLA_IFALIAS is a setlink attribute: on a create it is dropped
     /// without a word), and a create killed in between leaves a bridge that is still down and
     /// unmarked, which the next create recognises and marks (`Link.isUnmarkedBridgeOfSkiff`).
+    ///
+    /// Its MAC address is its own, set at creation (`bridgeMAC`): a bridge given none takes
+    /// the lowest of its ports' and changes it as ports come and go, and every task then holds
+    /// a gateway MAC the bridge no longer answers to (no gratuitous ARP is sent) until its
+    /// neighbour entry times out; the kernel also walks every port on each join and leave to
+    /// recompute it.
     mutating func createBridge(_ name: String) throws(NetworkError) -> Bool {
         var request = NetlinkMessage(
             type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK | SKIFF_NLM_F_CREATE | SKIFF_NLM_F_EXCL, fixed: Self.linkHeader())
         request.put(UInt16(IFLA_IFNAME), string: name)
+        request.put(UInt16(IFLA_ADDRESS), Self.bridgeMAC())
         request.nest(UInt16(IFLA_LINKINFO)) { $0.put(UInt16(IFLA_INFO_KIND), string: "bridge") }
         do throws(NetworkError) { _ = try socket.perform([request], step: "creating bridge \(name)") } catch {
             if error.errno == EEXIST { return false }
@@ -129,6 +136,12 @@ struct RouteNetlink: ~Copyable {
         }
         try markBridge(name)
         return true
+    }
+
+    /// A random, locally administered unicast MAC whose first byte (0x06) no task's has
+    /// (theirs begin 02:73, `TaskEndpoint.mac`).
+    static func bridgeMAC() -> [UInt8] {
+        [0x06] + (0..<5).map { _ in UInt8.random(in: 0...255) }
     }
 
     /// Marks the bridge `name` as skiff's (its alias) and brings it up.

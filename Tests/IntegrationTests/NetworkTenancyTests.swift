@@ -47,6 +47,30 @@ struct NetworkTenancyTests {
         node.expectNothingLeft()
     }
 
+    /// The bridge skiff makes keeps the MAC it was made with while its ports come and go. A
+    /// bridge given none takes its lowest port's, and changes it when that port leaves: every
+    /// task's neighbour entry for the gateway then names a MAC the bridge no longer answers
+    /// to, and the task is cut off from the node until the entry times out (15-45 s).
+    @Test func theGatewaysMACOutlivesEveryPort() throws {
+        let node = NetworkNode()
+        let ids = ["m1", "m2", "m3"]
+        for id in ids { #expect(node.startServer(id, ports: [80], ["groups": "m"]).status == 0) }
+        // (ip netns exec: a sysfs of the node's own; the test's shows this namespace's links.)
+        func bridge(_ file: String) -> String { Harness.run("/usr/bin/ip", ["netns", "exec", node.name, "cat", "/sys/class/net/skiff0/" + file]).output }
+        let mac = bridge("address")
+        #expect(mac.count == 17)
+        #expect(bridge("addr_assign_type") == "3", "the bridge's MAC is not its own (NET_ADDR_SET)")
+        // Each task learns the gateway's MAC now, and keeps it for the rest of the test.
+        for id in ids { #expect(node.ping(from: id, to: "10.77.0.1"), "\(id)") }
+        for id in ids.dropLast() {
+            #expect(node.skiff(["delete", "--force", id]).status == 0)
+            #expect(bridge("address") == mac, "the bridge's MAC changed when \(id) left")
+            #expect(node.ping(from: "m3", to: "10.77.0.1"), "m3 lost its gateway when \(id) left")
+        }
+        #expect(node.skiff(["delete", "--force", "m3"]).status == 0)
+        node.expectNothingLeft()
+    }
+
     /// An idle bridge someone else made that holds an address of the node (docker0 with
     /// 172.17.0.1 before its first container): refused without the operator's word; with
     /// it, joined, and no task is ever leased an address of the node.
