@@ -181,7 +181,13 @@ struct RouteNetlink: ~Copyable {
                 }
             }
         }
-        _ = try socket.perform([request], step: "creating veth \(host)")
+        do throws(NetworkError) { _ = try socket.perform([request], step: "creating veth \(host)") } catch {
+            // The kernel's own words for a full bridge are "Exchange full".
+            guard error.errno == EXFULL else { throw error }
+            throw .system(
+                step: "adding veth \(host) to its bridge", errno: EXFULL,
+                detail: "the bridge has the kernel's maximum of 1024 ports (BR_MAX_PORTS): put further tasks on another bridge")
+        }
         var noIPv6 = NetlinkMessage(type: UInt16(RTM_NEWLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())
         noIPv6.put(UInt16(IFLA_IFNAME), string: host)
         noIPv6.nest(UInt16(IFLA_AF_SPEC)) { spec in

@@ -71,6 +71,32 @@ struct NetworkTenancyTests {
         node.expectNothingLeft()
     }
 
+    /// A bridge takes at most 1024 ports (the kernel's BR_MAX_PORTS): the create past that
+    /// is one line that says so, and leaves nothing of its own.
+    @Test func aFullBridgeIsOneLineAndLeavesNothing() throws {
+        let node = NetworkNode()
+        #expect(node.startServer("f1", ports: [80], ["groups": "f"]).status == 0)
+        // 1022 more ports: veths of the test's own, their peers in a namespace whose deletion
+        // takes all of them at once (one after another, each would wait for RCU).
+        let filler = node.name + "-fill"
+        #expect(Harness.run("/usr/bin/ip", ["netns", "add", filler]).status == 0)
+        defer { Harness.run("/usr/bin/ip", ["netns", "del", filler]) }
+        let batch = Harness.temporaryDirectory("skiff-fill") + "/batch"
+        defer { try? FileManager.default.removeItem(atPath: (batch as NSString).deletingLastPathComponent) }
+        let lines = (1...1022).map { "link add fh\($0) master skiff0 type veth peer name fp\($0) netns \(filler)" }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: batch))
+        #expect(node.inNode(["ip", "-batch", batch]).status == 0)
+        let refused = node.start("f2", node.spec("true", ["groups": "f"]))
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("the bridge has the kernel's maximum of 1024 ports"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        #expect(node.leases().map(\.id) == ["f1"])
+        #expect(node.skiff(["state", "f2"]).status != 0)
+        #expect(node.veths().count == 1, "\(node.veths())")
+        #expect(node.skiff(["delete", "--force", "f1"]).status == 0)
+        node.expectNothingLeft()
+    }
+
     /// An idle bridge someone else made that holds an address of the node (docker0 with
     /// 172.17.0.1 before its first container): refused without the operator's word; with
     /// it, joined, and no task is ever leased an address of the node.
