@@ -350,12 +350,12 @@ public struct Runtime: Sendable {
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         let (driver, cgroup) = Self.cgroup(of: record)
-        if record.pid > 0, !driver.isFrozen(cgroup) { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
+        // A frozen init acts on SIGKILL only once the driver has thawed it: it is waited for
+        // after the driver's destroy, every other one before (the record goes only after it).
+        let frozen = record.pid > 0 && driver.isFrozen(cgroup)
+        if record.pid > 0, !frozen { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
         do { try driver.destroy(cgroup, belongs: Self.belongs(to: record)) } catch { throw .cgroup(error) }
-        // A frozen init dies once the driver has thawed it, and one on a host without cgroups
-        // was waited for by no driver: the record goes only after the init (at once when it
-        // has exited already).
-        if record.pid > 0 { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
+        if frozen { Self.awaitExit(pid: record.pid, startTime: record.pidStartTime) }
         if let network = consume network {
             // The rules and the lease are gone already; a veth that cannot be removed is fenced.
             do throws(NetworkError) { try network.finish() } catch { warn(error.description) }
@@ -366,13 +366,10 @@ public struct Runtime: Sendable {
         }
     }
 
-    /// The task's rules, lease and fenced port, removed in the node it was created from
-    /// (which need not be this namespace: found by its name, or gone with everything in it).
     /// Waits, up to a second, for the container's init, just killed, to exit: its cgroups
     /// empty only then, and a poll on its pidfd wakes at that instant, where the driver's
     /// rmdir would fail (EBUSY) and retry every millisecond, reading every hierarchy's
-    /// `cgroup.procs` each time — on a busy node, against every create's mkdirs. A frozen
-    /// init acts on SIGKILL only once thawed (the driver thaws it), so it is not waited for.
+    /// `cgroup.procs` each time — on a busy node, against every create's mkdirs.
     private static func awaitExit(pid: Int32, startTime: UInt64?) {
         let pidfd = skiff_pidfd_open(pid)
         guard pidfd >= 0 else { return }
@@ -383,6 +380,8 @@ public struct Runtime: Sendable {
         while poll(&entry, 1, 1000) < 0, errno == EINTR {}
     }
 
+    /// The task's rules, lease and fenced port, removed in the node it was created from
+    /// (which need not be this namespace: found by its name, or gone with everything in it).
     private func removeNetwork(of record: ContainerRecord) throws(RuntimeError) -> TaskNetwork.Release? {
         guard let bridge = record.networkBridge, let leases = record.networkLeases else { return nil }
         let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)

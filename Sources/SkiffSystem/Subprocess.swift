@@ -3,12 +3,12 @@ import Glibc
 
 /// Another program, started with posix_spawn (no Swift runs in the child) and waited for.
 public enum Subprocess {
-    /// Where a child's standard descriptors come from: a file opened for it, one of ours, or
-    /// another of its own already set (`.same(as: 1)` for a stderr that is its stdout).
+    /// Where a child's standard descriptors come from: a file opened for it, or a descriptor
+    /// duplicated (one of ours, or one of its own set before it: streams are set in order of
+    /// their numbers, so `2: .descriptor(1)` after `1: .file(…)` is a stderr that is its stdout).
     public enum Stream {
         case file(String, flags: Int32, mode: mode_t = 0o600)
         case descriptor(Int32)
-        case same(as: Int32)
     }
 
     /// Starts `path` with `arguments` (argv[0] is `path`), the environment given (ours when
@@ -30,7 +30,6 @@ public enum Subprocess {
             switch stream {
             case .file(let file, let flags, let mode): posix_spawn_file_actions_addopen(&actions, number, file, flags, mode)
             case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, fd, number)
-            case .same(let other): posix_spawn_file_actions_adddup2(&actions, other, number)
             }
         }
         var attributes = posix_spawnattr_t()

@@ -138,15 +138,10 @@ enum Harness {
         var input: Int32 = -1
         if let stdin {
             close(ends[0])
-            let bytes = Array(stdin.utf8)
-            var written = 0
-            while written < bytes.count {
-                let n = bytes[written...].withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                written += n
-            }
-            if keepingInputOpen { input = ends[1] } else { close(ends[1]) }
+            let writing = FileDescriptor(adopting: ends[1])
+            // (A child that exits without reading all of it: EPIPE, and what it read stands.)
+            try? writing.write(Array(stdin.utf8), step: "writing the child's stdin")
+            if keepingInputOpen { input = writing.release() }
         }
         return Running(pid: pid, out: out, err: err, input: input)
     }

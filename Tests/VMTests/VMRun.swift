@@ -52,7 +52,7 @@ enum VMRun {
         let appended = Int32(O_WRONLY | O_CREAT | O_APPEND)
         let pid = try Subprocess.spawn(
             executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } },
-            streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(outputPath, flags: appended), 2: .same(as: 1)])
+            streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(outputPath, flags: appended), 2: .descriptor(1)])
         let status = Subprocess.exitCode(Subprocess.wait(pid))
         let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
