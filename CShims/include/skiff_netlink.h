@@ -27,6 +27,20 @@ int skiff_netlink_socket_in(int netns_fd, int protocol);
  * kernel never reuses while it runs (SO_NETNS_COOKIE). 0 with errno on failure. */
 uint64_t skiff_netns_cookie(int netns_fd);
 
+/* Sends the netlink `request` (`length` bytes) on `sock` from a detached grandchild of the
+ * caller (its own session, every descriptor closed but `sock`, `report`, `release` and the
+ * `hold_count` ones in `hold`), which waits for the kernel's acknowledgement and writes its
+ * errno (0: done) to `report` as one int; nobody waits for it. For requests whose syscall goes
+ * on long after their effect is visible (a link's deletion is unlisted at once, then waits for
+ * an RCU barrier): the caller watches for the effect and returns. The grandchild then reads
+ * `release` to its end (the caller closes its write end once it has closed its own copies of
+ * the `hold` descriptors) and exits, so that it closes those last, with whatever waits their
+ * last close costs. With `request` NULL, holding is all it does. Returns 0 once the grandchild
+ * exists, or -1 with errno. */
+enum { SKIFF_DETACHED_HOLD_MAX = 4 };
+int skiff_netlink_request_detached(int sock, const void *request, size_t length, int report, int release,
+                                   const int *hold, int hold_count);
+
 enum {
     SKIFF_NLM_F_REQUEST = NLM_F_REQUEST,
     SKIFF_NLM_F_ACK = NLM_F_ACK,

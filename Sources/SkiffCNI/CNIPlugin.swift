@@ -113,7 +113,7 @@ public enum CNIPlugin {
         for (directory, bridge) in TaskNetwork.leases(of: owner) {
             // The pod's namespace outlives DEL (the runtime removes it after): its veth is
             // deleted at once rather than waited for to go with the namespace.
-            try TaskNetwork.release(bridge: bridge, owner: owner, leases: directory, taskRunning: true).finish()
+            try TaskNetwork.release(bridge: bridge, owner: owner, leases: directory).finish()
         }
     }
 

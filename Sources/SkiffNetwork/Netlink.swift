@@ -102,11 +102,25 @@ struct NetlinkSocket: ~Copyable {
     var fd: Int32 { descriptor.rawValue }
     private var sequence: UInt32
 
-    init(protocol netlinkProtocol: Int32, namespace: Int32? = nil) throws(NetworkError) {
+    /// `groups`: the multicast groups (a bit mask, RTMGRP_*) whose events it also receives.
+    init(protocol netlinkProtocol: Int32, namespace: Int32? = nil, groups: UInt32 = 0) throws(NetworkError) {
         let fd =
             namespace.map { skiff_netlink_socket_in($0, netlinkProtocol) }
             ?? socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkProtocol)
         guard fd >= 0 else { throw .system(step: "opening a netlink socket", errno: errno) }
+        if groups != 0 {
+            var address = sockaddr_nl()
+            address.nl_family = sa_family_t(AF_NETLINK)
+            address.nl_groups = groups
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
+            }
+            guard bound == 0 else {
+                let saved = errno
+                close(fd)
+                throw .system(step: "subscribing to the kernel's netlink events", errno: saved)
+            }
+        }
         var on: Int32 = 1
         // Short acks (no echo of our request) with the kernel's error text.
         setsockopt(fd, SOL_NETLINK, Int32(SKIFF_NETLINK_CAP_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
@@ -176,14 +190,8 @@ struct NetlinkSocket: ~Copyable {
                 if errno == EINTR { continue }
                 throw .system(step: step, errno: errno == EAGAIN ? ETIMEDOUT : errno, detail: "waiting for the kernel's answer")
             }
-            var offset = 0
-            while offset + 16 <= n {
-                let length = Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16 | Int(buffer[offset + 3]) << 24
-                guard length >= 16, offset + length <= n else { break }
-                let type = UInt16(buffer[offset + 4]) | UInt16(buffer[offset + 5]) << 8
-                let flags = UInt16(buffer[offset + 6]) | UInt16(buffer[offset + 7]) << 8
-                let seq = UInt32(buffer[offset + 8]) | UInt32(buffer[offset + 9]) << 8 | UInt32(buffer[offset + 10]) << 16 | UInt32(buffer[offset + 11]) << 24
-                let reply = NetlinkReply(type: type, payload: buffer[(offset + 16)..<(offset + length)])
+            for (flags, seq, reply) in Self.messages(in: buffer[0..<n]) {
+                let type = reply.type
                 if type == UInt16(SKIFF_NLMSG_ERROR) {
                     awaited.remove(seq)
                     let code = reply.int32(at: 0)
@@ -209,11 +217,41 @@ struct NetlinkSocket: ~Copyable {
                 } else {
                     replies.append(reply)
                 }
-                offset += (length + 3) & ~3
             }
         }
         if let failure { throw failure }
         return replies
+    }
+
+    /// The messages of one datagram: each one's flags, sequence number and reply.
+    static func messages(in datagram: ArraySlice<UInt8>) -> [(flags: UInt16, sequence: UInt32, reply: NetlinkReply)] {
+        var found: [(UInt16, UInt32, NetlinkReply)] = []
+        var offset = datagram.startIndex
+        func u16(_ at: Int) -> UInt16 { UInt16(datagram[at]) | UInt16(datagram[at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) | UInt32(u16(at + 2)) << 16 }
+        while offset + 16 <= datagram.endIndex {
+            let length = Int(u32(offset))
+            guard length >= 16, offset + length <= datagram.endIndex else { break }
+            found.append((u16(offset + 6), u32(offset + 8), NetlinkReply(type: u16(offset + 4), payload: datagram[(offset + 16)..<(offset + length)])))
+            offset += (length + 3) & ~3
+        }
+        return found
+    }
+
+    /// The messages waiting on the socket now (events of its groups), without blocking: empty
+    /// when there are none.
+    func pendingMessages(step: String) throws(NetworkError) -> [NetlinkReply] {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var found: [NetlinkReply] = []
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return found }
+                throw .system(step: step, errno: errno, detail: "reading the kernel's events")
+            }
+            found += Self.messages(in: buffer[0..<n]).map(\.reply)
+        }
     }
 }
 

@@ -275,6 +275,11 @@ struct RouteNetlink: ~Copyable {
             step: "configuring \(interface) in the task (\(address)/\(prefixLength) via \(gateway))")
     }
 
+    /// The RTM_DELLINK request for the link `index`.
+    static func deletion(ofLink index: Int32) -> NetlinkMessage {
+        NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: linkHeader(index: index))
+    }
+
     /// Removes the link called `name`; one that is gone already is fine.
     mutating func deleteLink(_ name: String) throws(NetworkError) {
         var request = NetlinkMessage(type: UInt16(RTM_DELLINK), flags: SKIFF_NLM_F_ACK, fixed: Self.linkHeader())

@@ -115,7 +115,11 @@ public enum TaskNetwork {
         try restoreIfGone(firewall, leases: others, groupNumbers: store.groupNumbers)
         restoreOtherBridges(in: leases, except: config.bridge)
         var batch = NFTablesBatch()
-        if groupsAdded { firewall.replaceGroupRules(count: store.groupNumbers.count, in: &batch) }
+        // A bridge without tasks has no group rules (its last task's teardown flushed them):
+        // its first task adds its groups' rules to empty chains. Flushing a chain deletes
+        // rules, and deleted rules make the kernel's next closes of nf_tables sockets wait
+        // for their destruction (an RCU grace period), this create's own among them.
+        if groupsAdded { firewall.replaceGroupRules(count: store.groupNumbers.count, in: &batch, flushing: !firstOnBridge) }
         joining.apply(firewall, to: &batch)
         return StagedRules(
             store: store, batch: batch, owner: owner, task: task, step: "installing the rules of \(address) on \(config.bridge)",
@@ -180,70 +184,67 @@ public enum TaskNetwork {
     /// only this bridge's frames and its tasks' addresses.
     ///
     /// The veth is fenced first (its bridge port disabled; the rules drop frames of a task
-    /// port that is not in the sets); see `taskRunning` for how it goes. Veth names are never
-    /// reused, so a new task never waits for an old veth.
+    /// port that is not in the sets), then its rules go, then the veth itself, whether the
+    /// task still runs or not: an exited task's namespace would take it along, but only
+    /// after an RCU grace period in the kernel's cleanup worker, and not at all while a
+    /// container that joined the namespace lives on. Veth names are never reused, so a new
+    /// task never waits for an old veth.
     ///
     /// `node`: the node's network namespace when it is not this thread's (see `findNode`);
     /// `.gone` when it exists no more, so only the lease is left to release.
     ///
-    /// Returns what is still under way: `finish()` it after any other teardown work, which
-    /// then overlaps the kernel's waits (the nftables deletion's RCU grace period, the veth's).
-    ///
-    /// `taskRunning`: whether the task's processes are still alive (they are about to be
-    /// killed): then its veth is deleted at once, on a thread of its own. A task that has
-    /// exited takes its veth with its namespace (the kernel removes both ends in its own
-    /// worker); one still there after 20 ms — the namespace is held by a container that
-    /// joined it, or a TCP connection still closing — is deleted.
-    public static func tearDown(
-        bridge: String, owner: String, leases: String, node: Node = .current,
-        taskRunning: Bool = false
-    ) throws(NetworkError) -> Release {
+    /// Returns what is still under way: `finish()` it after any other teardown work; it
+    /// returns once the veths are gone from the node (see LinkRemoval).
+    public static func tearDown(bridge: String, owner: String, leases: String, node: Node = .current) throws(NetworkError) -> Release {
         var store = try LeaseStore(directory: leases, bridge: bridge)
         let mine = store.leases.filter { $0.owner == owner }
         guard !mine.isEmpty else {
             // A setup killed before its lease was written leaves the bridge's files holding
             // no lease: they go, as they would with the last lease.
             if store.leases.isEmpty { try store.save() }
-            return Release(rules: nil, removal: nil)
+            return Release(removal: nil)
         }
         let remaining = store.leases.filter { $0.owner != owner }
-        var rules: NetlinkSocket? = nil
         var removal: LinkRemoval? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
             var links = try RouteNetlink(namespace: namespace)
             for lease in mine { try links.disableBridgePort(lease.interface) }
-            // Fenced: now the veth goes, on a thread of its own (see LinkRemoval).
-            removal = LinkRemoval(links: links, names: mine.map(\.interface), grace: taskRunning ? 0 : 20)
+            // Before this teardown deletes rules: the last close of an nf_tables socket waits
+            // for the kernel's pending rule destruction, which the deletion below starts.
+            restoreOtherBridges(in: leases, except: bridge, namespace: namespace)
+            var rules: NetlinkSocket? = nil
             let firewall = TaskFirewall(bridge: bridge)
-            if try !restoreIfGone(firewall, leases: remaining, groupNumbers: store.groupNumbers, namespace: namespace, creating: false) {
+            // The last task's groups go with it: a bridge without tasks has no group rules.
+            let groupsLeft = remaining.isEmpty ? [:] : store.groupNumbers
+            if try !restoreIfGone(firewall, leases: remaining, groupNumbers: groupsLeft, namespace: namespace, creating: false) {
                 var batch = NFTablesBatch()
                 FirewallChanges.leaving(mine, groupNumbers: store.groupNumbers).apply(firewall, to: &batch)
+                if remaining.isEmpty { firewall.replaceGroupRules(count: 0, in: &batch) }
                 let step = "removing the rules of \(mine.map(\.address.description).joined(separator: ", ")) on \(bridge)"
                 do throws(NetworkError) { rules = try batch.commit(step: step, namespace: namespace) } catch {
                     // Elements that were never added (a create killed before its commit), or
                     // changed by hand: the bridge's rules are made again from the leases.
                     guard error.errno == ENOENT else { throw error }
-                    try restoreIfGone(firewall, leases: remaining, groupNumbers: store.groupNumbers, namespace: namespace, force: true, creating: false)
+                    try restoreIfGone(firewall, leases: remaining, groupNumbers: groupsLeft, namespace: namespace, force: true, creating: false)
                 }
             }
-            restoreOtherBridges(in: leases, except: bridge, namespace: namespace)
+            // Fenced and unruled: the veths go (see LinkRemoval), their helper holding the
+            // rules' socket, whose close waits for the kernel's destruction of the rules.
+            removal = try LinkRemoval(names: mine.map(\.interface), namespace: namespace, holding: [rules?.fd].compactMap { $0 })
         }
         store.leases.removeAll { $0.owner == owner }
         try store.save()
-        return Release(rules: rules, removal: removal)
+        return Release(removal: removal)
     }
 
-    /// The end of a teardown, for after the task's processes are gone: `finish` closes the
-    /// nf_tables socket (the kernel's RCU wait for the deleted rules) and waits for the
-    /// veth's deletion, both of which ran alongside the rest of the caller's teardown.
+    /// The end of a teardown, for after the task's processes are gone: `finish` waits until
+    /// the veths are gone from the node (see LinkRemoval).
     public struct Release: ~Copyable {
-        var rules: NetlinkSocket?
-        let removal: LinkRemoval?
+        var removal: LinkRemoval?
 
         public consuming func finish() throws(NetworkError) {
-            rules = nil
-            try removal?.wait()
+            try removal.take()?.wait()
         }
     }
 
@@ -260,15 +261,15 @@ public enum TaskNetwork {
     /// `tearDown` in the node whose leases are in `leases`, wherever it is: this namespace, one
     /// found by its cookie (`findNode`), or one gone with everything in it, where only the
     /// lease is left to release.
-    public static func release(bridge: String, owner: String, leases: String, taskRunning: Bool) throws(NetworkError) -> Release {
+    public static func release(bridge: String, owner: String, leases: String) throws(NetworkError) -> Release {
         if (try? leaseDirectory()) == leases {
-            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .current, taskRunning: taskRunning)
+            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .current)
         }
         guard let path = findNode(leaseDirectory: leases), let namespace = try? FileDescriptor(opening: path, O_RDONLY, step: "opening \(path)")
         else {
-            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone, taskRunning: taskRunning)
+            return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .gone)
         }
-        return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue), taskRunning: taskRunning)
+        return try tearDown(bridge: bridge, owner: owner, leases: leases, node: .namespace(namespace.rawValue))
     }
 
     /// Where a node's leases live: one directory per network namespace, named by the

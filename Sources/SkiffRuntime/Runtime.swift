@@ -338,7 +338,7 @@ public struct Runtime: Sendable {
             do { try driver.destroy(cgroup, belongs: { _ in true }) } catch { throw .cgroup(error) }
         }
         for (leases, bridge) in TaskNetwork.leases(of: directory.path) {
-            let release = try releaseNetwork(bridge: bridge, leases: leases, owner: directory.path, taskRunning: false)
+            let release = try releaseNetwork(bridge: bridge, leases: leases, owner: directory.path)
             do throws(NetworkError) { try release.finish() } catch { warn(error.description) }
         }
         try directory.remove()
@@ -346,7 +346,7 @@ public struct Runtime: Sendable {
 
     private func destroy(_ record: ContainerRecord, directory: ContainerDirectory) throws(RuntimeError) {
         // The network first: its port is fenced and its rules go before the task is killed,
-        // and the kernel's wait for the deleted rules overlaps the rest of the teardown.
+        // and its veth's deletion is under way meanwhile.
         let network = try removeNetwork(of: record)
         if record.pid > 0 { try? Self.signal(pid: record.pid, startTime: record.pidStartTime, SIGKILL) }
         let (driver, cgroup) = Self.cgroup(of: record)
@@ -384,14 +384,13 @@ public struct Runtime: Sendable {
     /// (which need not be this namespace: found by its name, or gone with everything in it).
     private func removeNetwork(of record: ContainerRecord) throws(RuntimeError) -> TaskNetwork.Release? {
         guard let bridge = record.networkBridge, let leases = record.networkLeases else { return nil }
-        let running = record.pid > 0 && ProcessStat.isRunning(pid: record.pid, startTime: record.pidStartTime)
-        return try releaseNetwork(bridge: bridge, leases: leases, owner: store.path(of: try ContainerID(record.id)), taskRunning: running)
+        return try releaseNetwork(bridge: bridge, leases: leases, owner: store.path(of: try ContainerID(record.id)))
     }
 
     /// The rules, lease and fenced port `owner` holds on `bridge`, removed in the node whose
     /// leases are in `leases` (`TaskNetwork.release`).
-    func releaseNetwork(bridge: String, leases: String, owner: String, taskRunning: Bool) throws(RuntimeError) -> TaskNetwork.Release {
-        do throws(NetworkError) { return try TaskNetwork.release(bridge: bridge, owner: owner, leases: leases, taskRunning: taskRunning) } catch {
+    func releaseNetwork(bridge: String, leases: String, owner: String) throws(RuntimeError) -> TaskNetwork.Release {
+        do throws(NetworkError) { return try TaskNetwork.release(bridge: bridge, owner: owner, leases: leases) } catch {
             throw RuntimeError(error)
         }
     }

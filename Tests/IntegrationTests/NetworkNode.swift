@@ -186,12 +186,13 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
         }
     }
 
-    /// The node holds no veth, no task chain, map or set entry, no lease and no lease
-    /// directory (the bridge and its tables' hooked chains stay, as the node's).
+    /// The node holds no veth, no set element, no group rule, no lease and no lease directory
+    /// (the bridge and its tables' hooked chains stay, as the node's).
     func expectNothingLeft(sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(veths().isEmpty, "veths are left: \(veths())", sourceLocation: sourceLocation)
         let ruleset = listRuleset(sourceLocation: sourceLocation)
-        for left in ["elements"] {
+        // Group rules are the only ones that look `members` up: a bridge without tasks has none.
+        for left in ["elements", "@members"] {
             #expect(!ruleset.contains(left), "\(left) is left: \(ruleset)", sourceLocation: sourceLocation)
         }
         #expect(leases().isEmpty, "leases are left: \(leases())", sourceLocation: sourceLocation)

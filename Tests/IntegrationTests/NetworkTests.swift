@@ -73,6 +73,28 @@ struct NetworkTests {
         node.expectNothingLeft()
     }
 
+    /// A bridge's last task takes its groups' rules along, and the bridge's next first task
+    /// adds its own to the empty chains without flushing them (a flush would make the kernel's
+    /// next close of an nf_tables socket wait for the deleted rules' destruction): groups are
+    /// numbered afresh, and enforced as before.
+    @Test func aBridgesNextFirstTaskNumbersItsGroupsAfresh() throws {
+        let node = NetworkNode()
+        for round in 0..<2 {
+            // The second round swaps the groups and adds one that sorts first: every number differs.
+            let (client, server) = round == 0 ? ("web", "db") : ("db", "web")
+            let serverGroups = round == 0 ? server : "alpha,\(server)"
+            #expect(node.startServer("s\(round)", ports: [5432, 5433], ["groups": serverGroups, "ingress": "tcp 5432 \(client)"]).status == 0)
+            #expect(node.startServer("c\(round)", ports: [80], ["groups": client]).status == 0)
+            #expect(node.startServer("o\(round)", ports: [80], ["groups": "other"]).status == 0)
+            let s = try #require(node.address(of: "s\(round)"))
+            #expect(node.connect(from: "c\(round)", to: s, port: 5432) == "s\(round)")
+            #expect(node.connect(from: "c\(round)", to: s, port: 5433) == "")
+            #expect(node.connect(from: "o\(round)", to: s, port: 5432) == "")
+            for id in ["s", "c", "o"] { #expect(node.skiff(["delete", "--force", "\(id)\(round)"]).status == 0) }
+            node.expectNothingLeft()
+        }
+    }
+
     private func icmpEchoesReceived(_ node: NetworkNode, _ id: String) -> Int {
         // /proc/net/snmp: the second "Icmp:" line holds the counters; InEchos is the 9th.
         let lines = node.exec(id, ["grep", "Icmp:", "/proc/net/snmp"]).stdout.split(separator: "\n")
