@@ -87,6 +87,10 @@ struct NetworkTests {
             #expect(node.startServer("c\(round)", ports: [80], ["groups": client]).status == 0)
             #expect(node.startServer("o\(round)", ports: [80], ["groups": "other"]).status == 0)
             let s = try #require(node.address(of: "s\(round)"))
+            // The node's ends are bridge ports without IPv6 (no route per port to file).
+            for veth in node.veths() {
+                #expect(node.inNode(["cat", "/proc/sys/net/ipv6/conf/\(veth)/disable_ipv6"]).stdout == "1\n", "\(veth)")
+            }
             #expect(node.connect(from: "c\(round)", to: s, port: 5432) == "s\(round)")
             #expect(node.connect(from: "c\(round)", to: s, port: 5433) == "")
             #expect(node.connect(from: "o\(round)", to: s, port: 5432) == "")

@@ -36,6 +36,27 @@ struct ResourceTests {
         }
     }
 
+    /// In its cgroup namespace a container's /sys/fs/cgroup shows its own cgroups as the roots
+    /// (on a hybrid host, each v1 hierarchy is its own directory bound, not a fresh mount:
+    /// the view is the same), with its limit, and nothing of its siblings.
+    @Test func theContainersCgroupViewIsItsOwnCgroupAtTheRoot() throws {
+        let system = CgroupSystem.current()
+        guard let memory = system.participating().first(where: { $0.controllers.contains("memory") }), memory.version == .v1 else { return }
+        let script = """
+            cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+            grep ':memory:' /proc/self/cgroup
+            grep ' /sys/fs/cgroup/memory ' /proc/self/mountinfo | cut -d' ' -f4
+            ls /sys/fs/cgroup/memory | grep -c '^skiff-' || true
+            """
+        let sandbox = Sandbox(args: ["sh", "-c", script])
+        sandbox.spec.linux?.resources = .init(memory: .init(limit: 48 << 20))
+        let result = sandbox.run()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [String(48 << 20), lines.count > 1 ? lines[1] : "", "/", "0"], "\(result.stdout)")
+        #expect(lines.count > 1 && lines[1].hasSuffix(":memory:/"), "\(result.stdout)")
+    }
+
     @Test func relativeCgroupsPathNestsUnderSkiffsOwnCgroup() throws {
         let system = CgroupSystem.current()
         let planned = ContainerCgroup.plan(cgroupsPath: "group/ctr", id: "x", system: system)

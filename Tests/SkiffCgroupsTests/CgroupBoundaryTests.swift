@@ -51,15 +51,26 @@ struct CgroupBoundaryTests {
                 ]))
     }
 
-    @Test func inACgroupNamespaceEachHierarchyIsMountedAfresh() {
+    /// In a cgroup namespace the v2 hierarchy is mounted afresh, and each v1 one is the
+    /// container's own directory bound (the same tree, without the kernel's walk of every v2
+    /// cgroup that a fresh v1 mount makes); a v1 hierarchy where it has none is mounted afresh.
+    @Test func inACgroupNamespaceV2IsMountedAfreshAndV1BoundFromTheContainersOwnDirectories() {
         let view = CgroupfsDriver(system: Self.hybrid).mountView(of: Self.cgroup(on: Self.hybrid), namespaces: .init(newCgroup: true, newUser: false))
         #expect(
             view
                 == .perHierarchy([
-                    .init(name: "memory", source: .fresh(type: "cgroup", data: "memory")),
-                    .init(name: "cpu,cpuacct", source: .fresh(type: "cgroup", data: "cpu,cpuacct")),
+                    .init(name: "memory", source: .bind("/sys/fs/cgroup/memory/c")),
+                    .init(name: "cpu,cpuacct", source: .bind("/sys/fs/cgroup/cpu,cpuacct/c")),
                     .init(name: "unified", source: .fresh(type: "cgroup2", data: "")),
                 ]))
+        var withoutMemory = Self.cgroup(on: Self.hybrid)
+        withoutMemory.directories.removeAll { $0.path.hasPrefix("/sys/fs/cgroup/memory/") }
+        let partial = CgroupfsDriver(system: Self.hybrid).mountView(of: withoutMemory, namespaces: .init(newCgroup: true, newUser: false))
+        guard case .perHierarchy(let entries) = partial else {
+            Issue.record("\(partial)")
+            return
+        }
+        #expect(entries.first { $0.name == "memory" }?.source == .fresh(type: "cgroup", data: "memory"))
     }
 
     /// A user namespace may mount cgroup2 in its own cgroup namespace, but no v1 hierarchy.
