@@ -112,7 +112,7 @@ public enum CNIPlugin {
         defer { if let here = try? TaskNetwork.leaseDirectory() { TaskNetwork.sweep(leases: here) } }
         for (directory, bridge) in TaskNetwork.leases(of: owner) {
             // The pod's namespace outlives DEL (the runtime removes it after): its veth is
-            // deleted at once rather than waited for to go with the namespace.
+            // deleted, as every teardown deletes it, before DEL answers.
             try TaskNetwork.release(bridge: bridge, owner: owner, leases: directory).finish()
         }
     }

@@ -25,8 +25,12 @@ struct LinkRemoval: ~Copyable {
         let report: Int32
     }
 
-    /// Subscribed to the node's link events before any request is sent, so none is missed.
-    private let events: NetlinkSocket
+    /// Subscribed to the node's link events before any request is sent, so none is missed;
+    /// nil when there is no link to delete.
+    private let events: NetlinkSocket?
+    /// Its descriptor, or -1 (which poll skips) without one, which is only when no link is
+    /// pending. (An optional non-copyable value cannot be looked into without consuming it.)
+    private let eventsDescriptor: Int32
     private var links: RouteNetlink
     private var pending: [Pending]
     /// The write end of the pipe the helpers read to its end before they exit: closed (by
@@ -34,19 +38,29 @@ struct LinkRemoval: ~Copyable {
     private let release: Int32
 
     /// Starts the deletion of every link in `names` that exists, in the node `namespace`
-    /// refers to (nil: this thread's).
-    init(names: [String], namespace: Int32?, holding: [Int32] = []) throws(NetworkError) {
-        let events = try NetlinkSocket(protocol: NETLINK_ROUTE, namespace: namespace, groups: UInt32(RTMGRP_LINK))
-        // A busy node sends many link events; room for them, or the wait falls back to asking.
-        NetlinkSocket.reserve(SO_RCVBUFFORCE, SO_RCVBUF, bytes: 1 << 20, on: events.fd)
-        var links = try RouteNetlink(namespace: namespace)
+    /// refers to (nil: this thread's); `links` is an rtnetlink socket of that node.
+    init(links: consuming RouteNetlink, names: [String], namespace: Int32?, holding: [Int32] = []) throws(NetworkError) {
+        var links = links
+        // One deleted between this look and its request is reported gone (ENODEV) by its helper.
+        var found: [(name: String, index: Int32)] = []
+        for name in names {
+            if let index = try links.index(of: name) { found.append((name, index)) }
+        }
+        var events: NetlinkSocket? = nil
+        var eventsDescriptor: Int32 = -1
+        if !found.isEmpty {
+            let socket = try NetlinkSocket(protocol: NETLINK_ROUTE, namespace: namespace, groups: UInt32(RTMGRP_LINK))
+            // A busy node sends many link events; room for them, or the wait falls back to asking.
+            NetlinkSocket.reserve(SO_RCVBUFFORCE, SO_RCVBUF, bytes: 1 << 20, on: socket.fd)
+            eventsDescriptor = socket.fd
+            events = consume socket
+        }
         var pending: [Pending] = []
         var release: [Int32] = [-1, -1]
         guard skiff_pipe_cloexec(&release) == 0 else { throw .system(step: "removing \(names.joined(separator: ", "))", errno: errno, detail: "making a pipe") }
         defer { close(release[0]) }
         do throws(NetworkError) {
-            for name in names {
-                guard let index = try links.index(of: name) else { continue }
+            for (name, index) in found {
                 if let report = try Self.startDeletion(ofLink: index, name: name, namespace: namespace, release: release[0], holding: holding) {
                     pending.append(Pending(index: index, name: name, report: report))
                 } else {
@@ -67,6 +81,7 @@ struct LinkRemoval: ~Copyable {
             }
         }
         self.events = events
+        self.eventsDescriptor = eventsDescriptor
         self.links = links
         self.pending = pending
         self.release = release[1]
@@ -100,7 +115,7 @@ struct LinkRemoval: ~Copyable {
     consuming func wait() throws(NetworkError) {
         let deadline = Self.now() + 10_000
         while !pending.isEmpty {
-            var descriptors = [pollfd(fd: events.fd, events: Int16(POLLIN), revents: 0)]
+            var descriptors = [pollfd(fd: eventsDescriptor, events: Int16(POLLIN), revents: 0)]
             descriptors += pending.map { pollfd(fd: $0.report, events: Int16(POLLIN), revents: 0) }
             let left = deadline - Self.now()
             guard left > 0 else {
@@ -120,7 +135,7 @@ struct LinkRemoval: ~Copyable {
     /// buffer (ENOBUFS) are made up for by asking the kernel which links are still there.
     private mutating func readEvents() throws(NetworkError) {
         let messages: [NetlinkReply]
-        do throws(NetworkError) { messages = try events.pendingMessages(step: "removing links") } catch {
+        do throws(NetworkError) { messages = try events?.pendingMessages(step: "removing links") ?? [] } catch {
             guard error.errno == ENOBUFS else { throw error }
             for item in pending.reversed() {
                 if try links.name(ofLink: item.index) != item.name { forget(item.index) }

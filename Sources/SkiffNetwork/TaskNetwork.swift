@@ -231,7 +231,7 @@ public enum TaskNetwork {
             }
             // Fenced and unruled: the veths go (see LinkRemoval), their helper holding the
             // rules' socket, whose close waits for the kernel's destruction of the rules.
-            removal = try LinkRemoval(names: mine.map(\.interface), namespace: namespace, holding: [rules?.fd].compactMap { $0 })
+            removal = try LinkRemoval(links: links, names: mine.map(\.interface), namespace: namespace, holding: [rules?.fd].compactMap { $0 })
         }
         store.leases.removeAll { $0.owner == owner }
         try store.save()

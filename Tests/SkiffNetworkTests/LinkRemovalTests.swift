@@ -44,7 +44,8 @@ struct LinkRemovalTests {
         #expect(node.ip(["link", "add", "skvtest2", "type", "veth", "peer", "name", "skvtest3"]) == 0)
         var ends: [Int32] = [-1, -1]
         #expect(skiff_pipe_cloexec(&ends) == 0)
-        let removal = try LinkRemoval(names: ["skvtest0", "skvtest2", "skvnone"], namespace: node.fd, holding: [ends[1]])
+        let removal = try LinkRemoval(
+            links: RouteNetlink(namespace: node.fd), names: ["skvtest0", "skvtest2", "skvnone"], namespace: node.fd, holding: [ends[1]])
         close(ends[1])
         try removal.wait()
         for name in ["skvtest0", "skvtest1", "skvtest2", "skvtest3"] { #expect(!node.hasLink(name), "\(name) is still there") }
@@ -60,7 +61,7 @@ struct LinkRemovalTests {
     /// naming the link.
     @Test func theKernelsRefusalIsTheCallersError() throws {
         let node = try Namespace()
-        let removal = try LinkRemoval(names: ["lo"], namespace: node.fd)
+        let removal = try LinkRemoval(links: RouteNetlink(namespace: node.fd), names: ["lo"], namespace: node.fd)
         do throws(NetworkError) {
             try removal.wait()
             Issue.record("the deletion of lo did not fail")
