@@ -17,6 +17,9 @@ enum VMRun {
         var lines: [String]
         var text: String
         var status: Int32
+        /// How and when the script ended, for whoever reads a failure: "exited with status 1
+        /// after 612 s", "killed by signal 13 after 66 s".
+        var ending: String
         var passed: Int { lines.filter { $0.hasPrefix("ok - ") }.count }
         /// The script's own totals line ("N passed, M failed"), if it got that far.
         var totals: (passed: Int, failed: Int)? {
@@ -35,7 +38,7 @@ enum VMRun {
             #expect(passed == count, "\(passed) of the \(count) checks passed:\n\(text)", sourceLocation: sourceLocation)
             let totals = self.totals
             #expect(totals?.passed == count && totals?.failed == 0, "the totals line says \(String(describing: totals))", sourceLocation: sourceLocation)
-            #expect(status == 0, "\(text)", sourceLocation: sourceLocation)
+            #expect(status == 0, "the script \(ending):\n\(text)", sourceLocation: sourceLocation)
         }
     }
 
@@ -53,12 +56,16 @@ enum VMRun {
         let pid = try Subprocess.spawn(
             executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } },
             streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(outputPath, flags: appended), 2: .descriptor(1)])
-        let status = Subprocess.exitCode(Subprocess.wait(pid))
+        let started = Date()
+        let waitStatus = Subprocess.wait(pid)
+        let status = Subprocess.exitCode(waitStatus)
+        let seconds = Int(Date().timeIntervalSince(started))
+        let ending = waitStatus & 0x7f == 0 ? "exited with status \(status) after \(seconds) s" : "killed by signal \(waitStatus & 0x7f) after \(seconds) s"
         let text = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
         for failure in lines where failure.hasPrefix("not ok - ") {
             Issue.record("\(failure.dropFirst(9))")
         }
-        return Outcome(lines: lines, text: text, status: status)
+        return Outcome(lines: lines, text: text, status: status, ending: ending)
     }
 }
