@@ -13,50 +13,35 @@ import SkiffSystem
 /// unique across roots) and groups, so `delete --force` can undo a create killed at any
 /// instant, and a delete removes only what its own task holds.
 struct LeaseStore: ~Copyable {
+    /// One task's lease: its line of the lease file, fields separated by one space — address,
+    /// owner, groups, interface, then (since the rules are kept with the lease) ingress and
+    /// egress ("-" none, "*" egress not restricted; owners and rules %-escaped). A create or
+    /// delete reads and writes every lease of its bridge but looks into one or two: the line
+    /// is kept as read and written back as it is, and a field is decoded only when asked for
+    /// (a thousand leases parsed into strings and formatted again cost a create more than
+    /// the rest of its own work did).
     struct Lease: Equatable {
-        var address: IPv4Address
-        /// The container's state directory (`<root>/<id>`): unique on the node.
-        var owner: String
-        var groups: [String]
-        /// The node end of the task's veth.
-        var interface: String
-        /// The task's rules as its annotations gave them (canonical text): a reload that took
-        /// the tables is undone from the leases, and a group's new member is let through
-        /// every rule naming the group.
-        /// As the lease file has them (escaped; "-" none, "*" egress not restricted): a
-        /// create reads every lease of its bridge, and unescaping a thousand tasks' rules it
-        /// does not look at cost more than the rest of the create.
-        private var ingressField = "-", egressField = "*"
+        let address: IPv4Address
+        /// The line, its newline included.
+        let line: ArraySlice<UInt8>
 
-        var ingress: String { ingressField == "-" ? "" : LeaseStore.unescape(Substring(ingressField)) }
-        /// nil: egress is not restricted.
-        var egress: String? { egressField == "*" ? nil : egressField == "-" ? "" : LeaseStore.unescape(Substring(egressField)) }
-        var restrictsEgress: Bool { egressField != "*" }
-
-        var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
+        /// A line of the file, if it is a lease's: an address and 4 or 6 fields in all (the
+        /// first leases had no rules).
+        init?(line: ArraySlice<UInt8>) {
+            guard let space = line.firstIndex(of: UInt8(ascii: " ")), let address = IPv4Address(dottedQuad: line[..<space]) else { return nil }
+            let fields = line.reduce(1) { $1 == UInt8(ascii: " ") ? $0 + 1 : $0 }
+            guard fields == 4 || fields == 6 else { return nil }
+            self.address = address
+            self.line = line
+        }
 
         init(address: IPv4Address, owner: String, groups: [String], interface: String, ingress: String = "", egress: String? = nil) {
+            let ingressField = ingress.isEmpty ? "-" : LeaseStore.escape(ingress)
+            let egressField = egress.map { $0.isEmpty ? "-" : LeaseStore.escape($0) } ?? "*"
+            let text =
+                "\(address) \(LeaseStore.escape(owner)) \(groups.isEmpty ? "-" : groups.joined(separator: ",")) \(interface) \(ingressField) \(egressField)\n"
             self.address = address
-            self.owner = owner
-            self.groups = groups
-            self.interface = interface
-            ingressField = ingress.isEmpty ? "-" : LeaseStore.escape(ingress)
-            egressField = egress.map { $0.isEmpty ? "-" : LeaseStore.escape($0) } ?? "*"
-        }
-
-        /// From the file's fields, as they are.
-        init(address: IPv4Address, owner: String, groups: [String], interface: String, ingressField: String, egressField: String) {
-            self.address = address
-            self.owner = owner
-            self.groups = groups
-            self.interface = interface
-            self.ingressField = ingressField
-            self.egressField = egressField
-        }
-
-        /// The line of the lease file.
-        var line: String {
-            "\(address) \(LeaseStore.escape(owner)) \(groups.isEmpty ? "-" : groups.joined(separator: ",")) \(interface) \(ingressField) \(egressField)\n"
+            self.line = ArraySlice(text.utf8)
         }
 
         init(_ config: NetworkConfig, address: IPv4Address, owner: String, interface: String) {
@@ -65,6 +50,48 @@ struct LeaseStore: ~Copyable {
                 ingress: config.ingress.map(\.description).joined(separator: "; "),
                 egress: config.egress.map { $0.map(\.description).joined(separator: "; ") })
         }
+
+        /// Field `n` (0: the address), as the file has it; "" past the last.
+        private func field(_ n: Int) -> ArraySlice<UInt8> {
+            var start = line.startIndex, count = 0
+            let end = line.last == UInt8(ascii: "\n") ? line.index(before: line.endIndex) : line.endIndex
+            while start <= end {
+                let stop = line[start..<end].firstIndex(of: UInt8(ascii: " ")) ?? end
+                if count == n { return line[start..<stop] }
+                count += 1
+                start = stop + 1
+            }
+            return []
+        }
+
+        private func text(_ n: Int) -> String { String(decoding: field(n), as: UTF8.self) }
+
+        /// The container's state directory (`<root>/<id>`): unique on the node.
+        var owner: String { LeaseStore.unescape(Substring(text(1))) }
+        /// Whether `owner` holds this lease, `escapedOwner` being `LeaseStore.escape(owner)`'s
+        /// bytes (compared as written, without decoding every lease's).
+        func isHeld(byEscaped escapedOwner: [UInt8]) -> Bool { field(1).elementsEqual(escapedOwner) }
+        var groups: [String] {
+            let field = field(2)
+            return field.elementsEqual("-".utf8) ? [] : field.split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self) }
+        }
+        /// The node end of the task's veth.
+        var interface: String { text(3) }
+        /// The task's rules as its annotations gave them (canonical text): a reload that took
+        /// the tables is undone from the leases, and a group's new member is let through
+        /// every rule naming the group.
+        var ingress: String {
+            let field = text(4)
+            return field.isEmpty || field == "-" ? "" : LeaseStore.unescape(Substring(field))
+        }
+        /// nil: egress is not restricted.
+        var egress: String? {
+            let field = text(5)
+            return field.isEmpty || field == "*" ? nil : field == "-" ? "" : LeaseStore.unescape(Substring(field))
+        }
+        var restrictsEgress: Bool { egress != nil }
+
+        var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
 
         /// The rules, parsed again (they were parsed when the task was made; a text that no
         /// longer parses allows nothing).
@@ -86,6 +113,22 @@ struct LeaseStore: ~Copyable {
     /// (each has its rules: `TaskFirewall.replaceGroupRules`). Given on first use, kept while
     /// the bridge has leases.
     var groupNumbers: [String: UInt32] = [:]
+
+    /// The leases `owner` holds (one, or none; a task on the bridge twice would have two).
+    func leases(heldBy owner: String) -> [Lease] {
+        let escaped = Array(Self.escape(owner).utf8)
+        return leases.filter { $0.isHeld(byEscaped: escaped) }
+    }
+
+    func leases(notHeldBy owner: String) -> [Lease] {
+        let escaped = Array(Self.escape(owner).utf8)
+        return leases.filter { !$0.isHeld(byEscaped: escaped) }
+    }
+
+    mutating func removeLeases(heldBy owner: String) {
+        let escaped = Array(Self.escape(owner).utf8)
+        leases.removeAll { $0.isHeld(byEscaped: escaped) }
+    }
 
     /// Gives every group in `names` a number if it has none; returns whether any was new.
     @discardableResult
@@ -158,24 +201,19 @@ struct LeaseStore: ~Copyable {
         var subnet: IPv4Subnet?, groupNumbers: [String: UInt32] = [:], leases: [Lease] = []
         var start = 0
         while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            let fields = bytes[start..<end].split(separator: UInt8(ascii: " "))
-            start = end + 1
-            guard let first = fields.first else { continue }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
+            let line = bytes[start..<end]
+            start = end
+            if let lease = Lease(line: line) {
+                leases.append(lease)
+                continue
+            }
+            let fields = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") })
             func text(_ i: Int) -> String { String(decoding: fields[i], as: UTF8.self) }
-            if fields.count == 2, first.elementsEqual("subnet".utf8) {
+            if fields.count == 2, fields[0].elementsEqual("subnet".utf8) {
                 subnet = IPv4Subnet(text(1))
-            } else if fields.count == 3, first.elementsEqual("group".utf8), let number = UInt32(text(2)) {
+            } else if fields.count == 3, fields[0].elementsEqual("group".utf8), let number = UInt32(text(2)) {
                 groupNumbers[text(1)] = number
-            } else if fields.count == 4 || fields.count == 6, let address = IPv4Address(dottedQuad: first) {
-                // address, owner, groups, interface, then (since the rules are kept with the
-                // lease) ingress and egress: "-" none, "*" not restricted, else %-escaped.
-                let groups = text(2)
-                leases.append(
-                    Lease(
-                        address: address, owner: Self.unescape(Substring(text(1))),
-                        groups: groups == "-" ? [] : groups.split(separator: ",").map(String.init),
-                        interface: text(3), ingressField: fields.count == 6 ? text(4) : "-", egressField: fields.count == 6 ? text(5) : "*"))
             }
         }
         return (subnet, groupNumbers, leases)
@@ -250,9 +288,14 @@ struct LeaseStore: ~Copyable {
             }
             return
         }
-        var text = subnet.map { "subnet \($0)\n" } ?? ""
-        for (name, number) in groupNumbers.sorted(by: { $0.value < $1.value }) { text += "group \(name) \(number)\n" }
-        for lease in leases { text += lease.line }
-        do throws(SystemError) { try writeAtomically(Array(text.utf8), to: path, mode: 0o600) } catch { throw .system(error) }
+        var header = subnet.map { "subnet \($0)\n" } ?? ""
+        for (name, number) in groupNumbers.sorted(by: { $0.value < $1.value }) { header += "group \(name) \(number)\n" }
+        var bytes = Array(header.utf8)
+        bytes.reserveCapacity(bytes.count + leases.reduce(0) { $0 + $1.line.count })
+        for lease in leases {
+            bytes.append(contentsOf: lease.line)
+            if lease.line.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }  // a file's last line, edited by hand
+        }
+        do throws(SystemError) { try writeAtomically(bytes, to: path, mode: 0o600) } catch { throw .system(error) }
     }
 }

@@ -10,7 +10,7 @@ extension TaskNetwork {
     /// The lease `owner` holds on `bridge` in the lease directory `leases`, if any.
     public static func lease(of owner: String, bridge: String, leases: String) throws(NetworkError) -> (address: IPv4Address, hostInterface: String)? {
         let store = try LeaseStore(directory: leases, bridge: bridge)
-        return store.leases.first { $0.owner == owner }.map { ($0.address, $0.interface) }
+        return store.leases(heldBy: owner).first.map { ($0.address, $0.interface) }
     }
 
     /// Removes the files of every bridge in the lease directory `leases` that hold no lease
@@ -35,7 +35,7 @@ extension TaskNetwork {
         _ config: NetworkConfig, owner: String, leases: String, namespacePath: String, interface: String
     ) throws(NetworkError) {
         let store = try LeaseStore(directory: leases, bridge: config.bridge)
-        guard let lease = store.leases.first(where: { $0.owner == owner }) else {
+        guard let lease = store.leases(heldBy: owner).first else {
             throw .system(step: "checking the network of \(owner)", errno: ENOENT, detail: "it holds no lease on \(config.bridge)")
         }
         var node = try RouteNetlink()

@@ -42,7 +42,7 @@ public enum TaskNetwork {
         /// A transaction that was refused: the lease goes too, and the numbers of groups whose
         /// rules it would have made, so nothing is left of it.
         mutating func withdraw() throws(NetworkError) {
-            store.leases.removeAll { $0.owner == owner }
+            store.removeLeases(heldBy: owner)
             store.groupNumbers = groupNumbersBefore
             try store.save()
         }
@@ -197,14 +197,14 @@ public enum TaskNetwork {
     /// returns once the veths are gone from the node (see LinkRemoval).
     public static func tearDown(bridge: String, owner: String, leases: String, node: Node = .current) throws(NetworkError) -> Release {
         var store = try LeaseStore(directory: leases, bridge: bridge)
-        let mine = store.leases.filter { $0.owner == owner }
+        let mine = store.leases(heldBy: owner)
         guard !mine.isEmpty else {
             // A setup killed before its lease was written leaves the bridge's files holding
             // no lease: they go, as they would with the last lease.
             if store.leases.isEmpty { try store.save() }
             return Release(removal: nil)
         }
-        let remaining = store.leases.filter { $0.owner != owner }
+        let remaining = store.leases(notHeldBy: owner)
         var removal: LinkRemoval? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
@@ -233,7 +233,7 @@ public enum TaskNetwork {
             // rules' socket, whose close waits for the kernel's destruction of the rules.
             removal = try LinkRemoval(links: links, names: mine.map(\.interface), namespace: namespace, holding: [rules?.fd].compactMap { $0 })
         }
-        store.leases.removeAll { $0.owner == owner }
+        store.removeLeases(heldBy: owner)
         try store.save()
         return Release(removal: removal)
     }
