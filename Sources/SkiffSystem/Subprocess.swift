@@ -58,6 +58,9 @@ public enum Subprocess {
         return pid
     }
 
+    /// `variables` as an environment: "NAME=value" strings.
+    public static func environment(_ variables: [String: String]) -> [String] { variables.map { "\($0.key)=\($0.value)" } }
+
     /// Waits for `pid`; returns its wait status.
     public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0

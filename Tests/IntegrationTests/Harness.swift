@@ -131,7 +131,7 @@ enum Harness {
         }
         let pid: pid_t
         do {
-            pid = try Subprocess.spawn(executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } }, streams: streams)
+            pid = try Subprocess.spawn(executable, arguments, environment: environment.map(Subprocess.environment), streams: streams)
         } catch {
             fatalError("\(error)")
         }

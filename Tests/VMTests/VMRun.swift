@@ -54,7 +54,7 @@ enum VMRun {
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let appended = Int32(O_WRONLY | O_CREAT | O_APPEND)
         let pid = try Subprocess.spawn(
-            executable, arguments, environment: environment.map { $0.map { "\($0.key)=\($0.value)" } },
+            executable, arguments, environment: environment.map(Subprocess.environment),
             streams: [0: .file("/dev/null", flags: O_RDONLY), 1: .file(outputPath, flags: appended), 2: .descriptor(1)])
         let started = Date()
         let waitStatus = Subprocess.wait(pid)
