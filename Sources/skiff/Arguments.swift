@@ -11,14 +11,18 @@ struct OptionSpec: Sendable {
     var long: String
     var short: Character?
     var value: String?
-    var help: String
+    /// Made only for `--help`: some help texts are built (a list of names), and every run
+    /// of skiff defines every command's options.
+    var help: @Sendable () -> String
 
     /// An option that takes a value, shown as `--long VALUE`.
-    static func value(_ long: String, short: Character? = nil, _ valueName: String, _ help: String) -> OptionSpec {
+    static func value(
+        _ long: String, short: Character? = nil, _ valueName: String, _ help: @autoclosure @escaping @Sendable () -> String
+    ) -> OptionSpec {
         OptionSpec(long: long, short: short, value: valueName, help: help)
     }
 
-    static func flag(_ long: String, short: Character? = nil, _ help: String) -> OptionSpec {
+    static func flag(_ long: String, short: Character? = nil, _ help: @autoclosure @escaping @Sendable () -> String) -> OptionSpec {
         OptionSpec(long: long, short: short, value: nil, help: help)
     }
 }
@@ -27,20 +31,29 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// What one invocation said: option values by long name, flags, and positionals.
+/// What one invocation said: the options given, in order, and the positionals.
+///
+/// A list rather than dictionaries and a set: skiff runs once per container operation (a
+/// shim's every `state`), and the first dictionary of a process costs the Swift runtime
+/// more than the rest of parsing (its storage's metadata and the key's `Hashable`
+/// conformance are looked up by name on first use).
 struct Arguments: Sendable {
-    var values: [String: String] = [:]
-    /// Every value of an option given more than once (`--env A=1 --env B=2`), in order.
-    var repeated: [String: [String]] = [:]
-    var flags: Set<String> = []
+    struct Given: Sendable {
+        var long: String
+        /// nil for a flag.
+        var value: String?
+    }
+    var given: [Given] = []
     var positionals: [String] = []
 
-    subscript(_ long: String) -> String? { values[long] }
-    func all(_ long: String) -> [String] { repeated[long] ?? [] }
-    func has(_ flag: String) -> Bool { flags.contains(flag) }
+    /// The option's value; the last one given wins.
+    subscript(_ long: String) -> String? { given.last { $0.long == long && $0.value != nil }?.value }
+    /// Every value of an option given more than once (`--env A=1 --env B=2`), in order.
+    func all(_ long: String) -> [String] { given.compactMap { $0.long == long ? $0.value : nil } }
+    func has(_ flag: String) -> Bool { given.contains { $0.long == flag && $0.value == nil } }
 
     func integer(_ long: String, default fallback: Int) throws(UsageError) -> Int {
-        guard let text = values[long] else { return fallback }
+        guard let text = self[long] else { return fallback }
         guard let number = Int(text), number >= 0 else { throw UsageError(description: "--\(long): expected a non-negative integer, got \"\(text)\"") }
         return number
     }
@@ -67,10 +80,9 @@ struct Arguments: Sendable {
             let (spec, inline) = try find(argument, in: options)
             if spec.value == nil {
                 if inline != nil { throw UsageError(description: "--\(spec.long) takes no value") }
-                result.flags.insert(spec.long)
+                result.given.append(Given(long: spec.long, value: nil))
             } else if let value = inline ?? rest.popFirst() {
-                result.values[spec.long] = value
-                result.repeated[spec.long, default: []].append(value)
+                result.given.append(Given(long: spec.long, value: value))
             } else {
                 throw UsageError(description: "--\(spec.long) needs a value")
             }
@@ -108,7 +120,7 @@ extension OptionSpec {
 
     static func helpText(_ options: [OptionSpec]) -> String {
         let width = (options.map(\.synopsis.count).max() ?? 0) + 3
-        return options.map { "  " + $0.synopsis + String(repeating: " ", count: width - $0.synopsis.count) + $0.help }
+        return options.map { "  " + $0.synopsis + String(repeating: " ", count: width - $0.synopsis.count) + $0.help() }
             .joined(separator: "\n")
     }
 }

@@ -71,8 +71,8 @@ func main() -> Int32 {
         var args = try Arguments.parse(
             argv[(commandIndex + 1)...], options: command.options + globalOptions,
             optionsEndAfter: command.optionsEndAfter)
-        args.values.merge(global.values) { local, _ in local }
-        args.flags.formUnion(global.flags)
+        // The command's own options after the global ones: its value wins.
+        args.given = global.given + args.given
         if args.has("help") {
             printHelp(command)
             return 0
