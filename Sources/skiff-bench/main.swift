@@ -264,6 +264,18 @@ writeFile(work + "/sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["
 for (name, path) in binaries {
     _ = measure([path, "--root", "\(work)/run/state-\(name)", "run", "--detach", "--bundle", work + "/sleeper", "sleeper-\(name)"])
 }
+// Every runtime's binary from one page-cache state: its file's cached pages dropped (a hint
+// on that file alone), then cached again by the runs measured. A file-backed fault maps what
+// the cache holds around it, in folios as large as the path that filled the cache made them:
+// one skiff binary measured 4.7 to 5.8 MiB of peak RSS as the linker, `cp`, `cat` or its own
+// runs had last filled its cache (docs/benchmarks.md, 2026-12-06).
+for (_, path) in binaries {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        close(fd)
+    }
+}
 var peaks: [String: Int] = [:]
 var floor: [Double] = []
 let unshareTool = which("unshare")
