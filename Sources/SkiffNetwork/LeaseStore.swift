@@ -89,7 +89,10 @@ struct LeaseStore: ~Copyable {
             let field = text(5)
             return field.isEmpty || field == "*" ? nil : field == "-" ? "" : LeaseStore.unescape(Substring(field))
         }
-        var restrictsEgress: Bool { egress != nil }
+        var restrictsEgress: Bool {
+            let field = field(5)
+            return !(field.isEmpty || field.elementsEqual("*".utf8))
+        }
 
         var endpoint: TaskEndpoint { TaskEndpoint(address: address, hostInterface: interface) }
 
@@ -115,20 +118,25 @@ struct LeaseStore: ~Copyable {
     var groupNumbers: [String: UInt32] = [:]
 
     /// The leases `owner` holds (one, or none; a task on the bridge twice would have two).
-    func leases(heldBy owner: String) -> [Lease] {
-        let escaped = Array(Self.escape(owner).utf8)
-        return leases.filter { $0.isHeld(byEscaped: escaped) }
-    }
+    func leases(heldBy owner: String) -> [Lease] { leases(partitionedBy: owner).held }
 
-    func leases(notHeldBy owner: String) -> [Lease] {
-        let escaped = Array(Self.escape(owner).utf8)
-        return leases.filter { !$0.isHeld(byEscaped: escaped) }
+    /// The leases `owner` holds and the others, in one pass over the bridge's leases.
+    func leases(partitionedBy owner: String) -> (held: [Lease], others: [Lease]) {
+        let escaped = Self.escapedBytes(of: owner)
+        var held: [Lease] = [], others: [Lease] = []
+        for lease in leases {
+            if lease.isHeld(byEscaped: escaped) { held.append(lease) } else { others.append(lease) }
+        }
+        return (held, others)
     }
 
     mutating func removeLeases(heldBy owner: String) {
-        let escaped = Array(Self.escape(owner).utf8)
+        let escaped = Self.escapedBytes(of: owner)
         leases.removeAll { $0.isHeld(byEscaped: escaped) }
     }
+
+    /// An owner as the lease file has it, for `Lease.isHeld(byEscaped:)`.
+    private static func escapedBytes(of owner: String) -> [UInt8] { Array(escape(owner).utf8) }
 
     /// Gives every group in `names` a number if it has none; returns whether any was new.
     @discardableResult

@@ -197,14 +197,13 @@ public enum TaskNetwork {
     /// returns once the veths are gone from the node (see LinkRemoval).
     public static func tearDown(bridge: String, owner: String, leases: String, node: Node = .current) throws(NetworkError) -> Release {
         var store = try LeaseStore(directory: leases, bridge: bridge)
-        let mine = store.leases(heldBy: owner)
+        let (mine, remaining) = store.leases(partitionedBy: owner)
         guard !mine.isEmpty else {
             // A setup killed before its lease was written leaves the bridge's files holding
             // no lease: they go, as they would with the last lease.
             if store.leases.isEmpty { try store.save() }
             return Release(removal: nil)
         }
-        let remaining = store.leases(notHeldBy: owner)
         var removal: LinkRemoval? = nil
         if node != .gone {
             let namespace: Int32? = if case .namespace(let fd) = node { fd } else { nil }
@@ -233,7 +232,7 @@ public enum TaskNetwork {
             // rules' socket, whose close waits for the kernel's destruction of the rules.
             removal = try LinkRemoval(links: links, names: mine.map(\.interface), namespace: namespace, holding: [rules?.fd].compactMap { $0 })
         }
-        store.removeLeases(heldBy: owner)
+        store.leases = remaining
         try store.save()
         return Release(removal: removal)
     }

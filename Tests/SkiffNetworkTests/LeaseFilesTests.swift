@@ -47,7 +47,7 @@ struct LeaseFilesTests {
             #expect(old.ingress == "" && old.egress == nil && !old.restrictsEgress)
             #expect(db.owner == "/tmp/a b/db" && db.groups == ["db", "web"] && db.interface == "skv0a4d0003bbb")
             #expect(db.ingress == "tcp 5432 web; icmp web" && db.egress == "" && db.restrictsEgress)
-            #expect(store.leases(heldBy: "/tmp/a b/db") == [db] && store.leases(notHeldBy: "/tmp/a b/db").count == 2)
+            #expect(store.leases(heldBy: "/tmp/a b/db") == [db] && store.leases(partitionedBy: "/tmp/a b/db").others == [old, store.leases[2]])
             #expect(store.leases(heldBy: "/tmp/a%20b/db").isEmpty)
             let added = LeaseStore.Lease(
                 address: IPv4Address("10.77.0.5")!, owner: "/run/skiff/new", groups: ["web"], interface: "skv0a4d0005ddd", ingress: "tcp 80 web")
