@@ -8,10 +8,15 @@
 # count from 1), written to a tmpfs of the container's (/tmp, which CRIU saves) and to a bind
 # mount from the VM (/data: an external mount); a seccomp filter (mkdir refused), masked
 # files and a masked directory, limits of its own. Its standard descriptors are its own.
+# /data/count is written in place at a fixed width (`1<>` does not truncate), in a file made
+# at that width: CRIU records the size of a file the task has open on an external mount and
+# refuses to restore once it differs, so a dump that caught the shell between a truncating
+# open and its write (size 0), restored after the file was written again, failed at random.
 counter_bundle() {
-    sbundle "$1" '["sh", "-c", "exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo $i > /data/count; sleep 0.2; done"]' \
+    sbundle "$1" '["sh", "-c", "exec </dev/null >/dev/null 2>&1; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; printf %08d $i 1<> /data/count; sleep 0.2; done"]' \
         '{"memory": {"limit": 67108864}, "pids": {"limit": 20}}' "$2"
     mkdir -p "$WORK/$1-data"
+    printf %08d 0 > "$WORK/$1-data/count"
     sed -i "s|\"mounts\": \[|\"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$WORK/$1-data\", \"options\": [\"rbind\", \"rw\"]},|; \
         s|\"linux\": {|\"linux\": {\"maskedPaths\": [\"/proc/kcore\", \"/proc/keys\", \"/proc/acpi\"], \"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]},|" \
         "$WORK/$1/config.json"
@@ -27,8 +32,9 @@ nonempty() {
     echo "$out"
 }
 # count_of ID: the count in the container's /tmp/count; data_count NAME: the one in its /data
+# (without its leading zeros)
 count_of() { nonempty skiff exec "$1" cat /tmp/count; }
-data_count() { nonempty cat "$WORK/$1-data/count"; }
+data_count() { nonempty cat "$WORK/$1-data/count" | sed 's/^0*\(.\)/\1/'; }
 # counting ID: the count moves on within 10 s (an exec under TCG on a loaded machine is slow)
 counting() {
     first=$(count_of "$1"); i=0
