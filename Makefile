@@ -127,10 +127,11 @@ bench: deps build rootfs .build/rss-probe
 	@echo "\nthe systemd cgroup drivers, in the systemd VM (vm/systemd, qemu TCG: absolute times are the emulator's):"
 	@vm/systemd/run $(RELEASE)/skiff $(RELEASE)/skiff-init rootfs bench.sh | grep '^BENCH' | sed 's/^BENCH //' 
 
-# Rewrites layout/skiff.order from what the commands of the release binary touch (valgrind),
+# Rewrites layout/skiff.order from what the commands of the release binary touch (valgrind,
+# then native runs under perf, relinking between rounds),
 # then relinks with it (SwiftPM does not see the file change: the binary is removed first).
 layout: build rootfs
-	scripts/profile-layout $(RELEASE)/skiff rootfs layout/skiff.order
+	scripts/profile-layout $(RELEASE)/skiff rootfs layout/skiff.order "$(MAKE) build"
 	rm -f $(RELEASE)/skiff
 	$(MAKE) build
 
