@@ -46,9 +46,10 @@ extension ContainerdCRI {
         }
 
         /// The plugin killed at instants of ADD under containerd (a wrapper in its plugin
-        /// directory kills skiff after counting to 0 … 10,000, about 0 to 30 ms in here): containerd's DEL leaves nothing each time.
+        /// directory kills skiff after counting to 0 … 10,000, about 0 to 30 ms in here, and once
+        /// its lease is in the file): containerd's DEL leaves nothing each time.
         @Test func pluginKilledMidAddThenDelLeavesNothing() throws {
-            try scenario("survival-scenario.sh", "killed-adds", checks: 14 * 3 + 1)
+            try scenario("survival-scenario.sh", "killed-adds", checks: 15 * 3 + 1)
             #expect(!Set(listDirectory("/run/netns")).subtracting(namespacesBefore).contains { $0.hasPrefix("cni-") })
         }
     }

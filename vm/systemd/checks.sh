@@ -318,7 +318,7 @@ ctr -a $CNI_DIR/containerd.sock -n k8s.io images import --no-unpack $CNI_DIR/ima
     && ok "CNI: the images imported" || notok "CNI: the images" "$(tail -n 3 "$WORK/crig-import.out")"
 cni_scenario() {
     env SOCKET=$CNI_DIR/containerd.sock CRI=$P/cri/cri.py CRI_PYTHON_OUT=$CNI_DIR/python LOG_DIRECTORY=$CNI_DIR/logs \
-        NODE=/run/netns/skiff-crig STATE=$CNI_DIR/scenario-state CNI_BIN=$CNI_DIR/cni-bin SKIFF=$SKIFF KILL_AFTER="0 300 1000 2000 4000 10000" \
+        NODE=/run/netns/skiff-crig STATE=$CNI_DIR/scenario-state CNI_BIN=$CNI_DIR/cni-bin SKIFF=$SKIFF KILL_AFTER="0 300 1000 2000 4000 10000 lease" \
         CGROUP_PARENT=kubepods-besteffort-podskiffcni.slice \
         "$P/cri/$1" $2 > "$WORK/crig-$2.out" 2>&1
     scenario "CNI $2" "$WORK/crig-$2.out" $?

@@ -9,8 +9,9 @@
 #   killed-adds     the plugin killed at instants of ADD (a wrapper in CNI_BIN starts it, counts
 #                   to each of KILL_AFTER, a loop of the shell's own, and kills it: a count
 #                   scales with the machine's speed as ADD does, which a sleep's start-up does
-#                   not): RunPodSandbox fails, containerd's DEL cleans up, and nothing is left
-#                   after each; at least one kill landed after the lease was written.
+#                   not; "lease" kills it as soon as its lease is in the file): RunPodSandbox
+#                   fails, containerd's DEL cleans up, and nothing is left after each; at least
+#                   one kill landed after the lease was written.
 # Environment: SOCKET, CRI (cri.py, with CRI_PYTHON_OUT), LOG_DIRECTORY, NODE (the node's
 # network namespace), STATE (a file), and for killed-adds CNI_BIN and SKIFF.
 set -u
@@ -44,7 +45,7 @@ after-restart)
     check "no lease is left" no_lease
     ;;
 killed-adds)
-    kill_after=$(dirname "$STATE")/kill-after midway=$(dirname "$STATE")/killed-midway
+    kill_after=$(dirname "$STATE")/kill-after midway=$(dirname "$STATE")/killed-midway leases=$(leases_of_node)
     rm -f "$CNI_BIN/skiff" "$midway" "$midway.log"
     cat > "$CNI_BIN/skiff" <<WRAPPER
 #!/bin/sh
@@ -57,26 +58,40 @@ exec 3<&0
 "$SKIFF" <&3 3<&- > "\$output" &
 pid=\$!
 count=\$(cat $kill_after) i=0
-while [ \$i -lt \$count ]; do i=\$((i + 1)); done
+# "lease": the kill follows the lease's line into the file at once (builtins only: a fork would
+# let the ADD run on to its end); a count is a loop of that length.
+leased() {
+    for file in "$leases"/*.leases; do
+        [ -f "\$file" ] || continue
+        while read -r line; do case \$line in *" cni:\$CNI_CONTAINERID:"*) return 0 ;; esac; done < "\$file"
+    done
+    return 1
+}
+if [ "\$count" = lease ]; then
+    while kill -0 \$pid 2> /dev/null && ! leased; do :; done
+else
+    while [ \$i -lt \$count ]; do i=\$((i + 1)); done
+fi
 kill -KILL \$pid 2> /dev/null
 wait \$pid
 status=\$?
 echo "\$CNI_CONTAINERID \$(cat $kill_after) \$status" >> "$midway.log"
-if [ \$status -eq 137 ] && cat "$(leases_of_node)"/*.leases 2> /dev/null | grep -q " cni:\$CNI_CONTAINERID:"; then echo "\$CNI_CONTAINERID" >> "$midway"; fi
+if [ \$status -eq 137 ] && cat "$leases"/*.leases 2> /dev/null | grep -q " cni:\$CNI_CONTAINERID:"; then echo "\$CNI_CONTAINERID" >> "$midway"; fi
 cat "\$output"
 rm -f "\$output"
 exit \$status
 WRAPPER
     chmod 0755 "$CNI_BIN/skiff"
     round=0
-    for count in ${KILL_AFTER:-0 100 200 400 700 1000 1500 2000 2500 3000 4000 5000 7000 10000}; do
+    for count in ${KILL_AFTER:-0 100 200 400 700 1000 1500 2000 2500 3000 4000 5000 7000 10000 lease}; do
         round=$((round + 1))
         echo "$count" > "$kill_after"
+        case $count in lease) instant="once its lease was written" ;; *) instant="after counting to $count" ;; esac
         sandbox=$(cri RunPodSandbox "{\"config\":$(pod "k$round" '{"io.skiff.network.groups":"web","io.skiff.network.ingress":"tcp 80 web"}'),\"runtime_handler\":\"runc\"}" pod_sandbox_id 2> /dev/null) \
             && remove "$sandbox"
-        check "ADD killed after counting to $count, then DEL: no task veth" no_task_veth
-        check "ADD killed after counting to $count, then DEL: no element" no_elements
-        check "ADD killed after counting to $count, then DEL: no lease" no_lease
+        check "ADD killed $instant, then DEL: no task veth" no_task_veth
+        check "ADD killed $instant, then DEL: no element" no_elements
+        check "ADD killed $instant, then DEL: no lease" no_lease
     done
     rm -f "$CNI_BIN/skiff" && ln -s "$SKIFF" "$CNI_BIN/skiff"
     sed 's/^/# ADD (container, count, exit status): /' "$midway.log"
