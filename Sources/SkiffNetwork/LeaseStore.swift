@@ -118,7 +118,10 @@ struct LeaseStore: ~Copyable {
     var groupNumbers: [String: UInt32] = [:]
 
     /// The leases `owner` holds (one, or none; a task on the bridge twice would have two).
-    func leases(heldBy owner: String) -> [Lease] { leases(partitionedBy: owner).held }
+    func leases(heldBy owner: String) -> [Lease] {
+        let escaped = Self.escapedBytes(of: owner)
+        return leases.filter { $0.isHeld(byEscaped: escaped) }
+    }
 
     /// The leases `owner` holds and the others, in one pass over the bridge's leases.
     func leases(partitionedBy owner: String) -> (held: [Lease], others: [Lease]) {
