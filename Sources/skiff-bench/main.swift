@@ -574,6 +574,27 @@ if options.sections.contains("tail") {
     if let crunBundle { tail(crunBundle, title: "The same on crun's default bundle:", tag: "tail-crun") }
 }
 
+/// The network namespaces the kernel holds (its slab of them): a dead task's namespace is
+/// torn down later, by a kernel worker, and a thousand such teardowns under way would
+/// slow whatever is measured next.
+func namespaceCount() -> Int {
+    let text = String(decoding: (try? readFile("/proc/slabinfo")) ?? [], as: UTF8.self)
+    let line = text.split(separator: "\n").first { $0.hasPrefix("net_namespace ") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+/// Waits (at most 2 minutes) until the namespaces of the tasks before are gone: back to
+/// `baseline` or no fewer for 3 s.
+func settle(to baseline: Int) {
+    var count = namespaceCount(), unchanged = 0.0, waited = 0.0
+    while count > baseline + 5, unchanged < 3, waited < 120 {
+        usleep(200_000)
+        waited += 0.2
+        let now = namespaceCount()
+        unchanged = now < count ? 0 : unchanged + 0.2
+        count = now
+    }
+}
+
 // MARK: - networked tasks (skiff only: neither crun nor runc has them)
 
 /// The bench process moves to a network namespace of its own, which plays the node: the
@@ -581,6 +602,7 @@ if options.sections.contains("tail") {
 /// is never touched).
 if let skiff = binaries.first(where: { $0.name == "skiff" })?.path, options.sections.contains("network") {
     guard skiff_unshare(Int32(SKIFF_CLONE_NEWNET)) == 0 else { fatal(SystemError("unshare(CLONE_NEWNET)", errno: errno).description) }
+    let namespacesBefore = namespaceCount()
     let annotations =
         #"{"io.skiff.network.groups": "web", "io.skiff.network.ingress": "tcp 5432 web; tcp 8000-8080 10.77.0.0/16; icmp web", "io.skiff.network.egress": "any 10.77.0.0/16"}"#
     mkdir(work + "/networked", 0o755)
@@ -694,17 +716,42 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path, options.sect
         Double(system("nft list ruleset > \(work)/ruleset 2>/dev/null") == 0 ? ((try? readFile(work + "/ruleset"))?.count ?? 0) : 0)
     }
     let live = 1000
+    // Beside the first and the last ten, the same sleeper without a network by skiff and by
+    // crun, each right after the networked one: what a node of 1,000 containers costs the
+    // next one whatever runtime makes it (the kernel's walks over every process, namespace and
+    // cgroup), measured in the same moments as the networked growth (single runs of each,
+    // minutes apart, differed by more than the growth itself).
+    mkdir(work + "/plain-sleeper", 0o755)
+    writeFile(work + "/plain-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#))
+    let plainRuntimes = [("skiff", skiff), ("crun", binaries.first(where: { $0.name == "crun" })?.path)].compactMap { name, path in path.map { (name: name, path: $0) } }
+    var plainCreates: [String: [Double]] = [:]
+    settle(to: namespacesBefore)
     let memoryBefore = unreclaimableKiB(), rulesetBefore = rulesetBytes()
     var creates: [Double] = [], deletes: [Double] = []
-    for i in 0..<live { creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds) }
+    for i in 0..<live {
+        creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds)
+        guard i < 10 || i >= live - 10 else { continue }
+        for (name, path) in plainRuntimes {
+            let command = [path, "--root", "\(work)/run/state-plain-\(name)", "run", "--detach", "--bundle", work + "/plain-sleeper", "plain-\(i)"]
+            plainCreates[name, default: []].append(measure(command).milliseconds)
+        }
+    }
     let memoryPerTask = (unreclaimableKiB() - memoryBefore) / Double(live), rulesetPerTask = (rulesetBytes() - rulesetBefore) / Double(live)
     for i in 0..<live { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
+    for (name, path) in plainRuntimes {
+        for i in Array(0..<10) + Array((live - 10)..<live) { _ = measure([path, "--root", "\(work)/run/state-plain-\(name)", "delete", "--force", "plain-\(i)"]) }
+    }
     let tenth = median(Array(creates[0..<10])), last = median(Array(creates[(live - 10)..<live]))
     print(
-        "  \(live) live tasks on one bridge: run -d of tasks 1-10 \(format(tenth)) ms, of tasks \(live - 9)-\(live) \(format(last)) ms (\(format(last / tenth)) of the first);"
+        "  \(live) live tasks on one bridge: run -d of tasks 1-10 \(format(tenth)) ms, of tasks \(live - 9)-\(live) \(format(last)) ms (\(format(last / tenth)) of the first, +\(format(last - tenth)) ms);"
             + " delete (\(live) tasks left) \(format(median(Array(deletes[0..<10])))) ms, (10 left) \(format(median(Array(deletes[(live - 10)..<live])))) ms;"
             + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text"
     )
+    let plainGrowth = plainRuntimes.map { runtime in
+        let times = plainCreates[runtime.name] ?? [], first = median(Array(times.prefix(10))), last = median(Array(times.suffix(10)))
+        return "\(runtime.name) \(format(first)) / \(format(last)) ms (\(format(last / first)), +\(format(last - first)) ms)"
+    }
+    print("    beside them, the same sleeper without a network, run -d beside tasks 1-10 / \(live - 9)-\(live): " + plainGrowth.joined(separator: "; "))
 }
 umount2(work + "/run", Int32(MNT_DETACH))
 _ = system("rm -rf \(work)")
