@@ -28,8 +28,14 @@ struct LeaseStore: ~Copyable {
         /// A line of the file, if it is a lease's: an address and 4 or 6 fields in all (the
         /// first leases had no rules).
         init?(line: ArraySlice<UInt8>) {
-            guard let space = line.firstIndex(of: UInt8(ascii: " ")), let address = IPv4Address(dottedQuad: line[..<space]) else { return nil }
-            let fields = line.reduce(1) { $1 == UInt8(ascii: " ") ? $0 + 1 : $0 }
+            guard let space = line.firstIndex(ofByte: UInt8(ascii: " "), from: line.startIndex),
+                let address = IPv4Address(dottedQuad: line[..<space])
+            else { return nil }
+            var fields = 2, next = space + 1
+            while let found = line.firstIndex(ofByte: UInt8(ascii: " "), from: next) {
+                fields += 1
+                next = found + 1
+            }
             guard fields == 4 || fields == 6 else { return nil }
             self.address = address
             self.line = line
@@ -56,7 +62,7 @@ struct LeaseStore: ~Copyable {
             var start = line.startIndex, count = 0
             let end = line.last == UInt8(ascii: "\n") ? line.index(before: line.endIndex) : line.endIndex
             while start <= end {
-                let stop = line[start..<end].firstIndex(of: UInt8(ascii: " ")) ?? end
+                let stop = line[start..<end].firstIndex(ofByte: UInt8(ascii: " "), from: start) ?? end
                 if count == n { return line[start..<stop] }
                 count += 1
                 start = stop + 1
@@ -210,9 +216,10 @@ struct LeaseStore: ~Copyable {
     /// lines, read by every create and delete on it).
     private static func parse(_ bytes: [UInt8]) -> (subnet: IPv4Subnet?, groupNumbers: [String: UInt32], leases: [Lease]) {
         var subnet: IPv4Subnet?, groupNumbers: [String: UInt32] = [:], leases: [Lease] = []
+        let bytes = bytes[...]
         var start = 0
         while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
+            let end = bytes.firstIndex(ofByte: UInt8(ascii: "\n"), from: start).map { $0 + 1 } ?? bytes.count
             let line = bytes[start..<end]
             start = end
             if let lease = Lease(line: line) {
@@ -308,5 +315,20 @@ struct LeaseStore: ~Copyable {
             if lease.line.last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }  // a file's last line, edited by hand
         }
         do throws(SystemError) { try writeAtomically(bytes, to: path, mode: 0o600) } catch { throw .system(error) }
+    }
+}
+
+extension ArraySlice<UInt8> {
+    /// The first index of `byte` at or after `start`, found by glibc's `memchr`: every create
+    /// and delete on a bridge scans its lease file, a line per task, and a byte-at-a-time
+    /// search of a thousand lines was most of what the file cost.
+    func firstIndex(ofByte byte: UInt8, from start: Index) -> Index? {
+        withUnsafeBufferPointer { buffer in
+            let offset = start - startIndex
+            guard let base = buffer.baseAddress, offset >= 0, offset < buffer.count,
+                let found = memchr(base + offset, Int32(byte), buffer.count - offset)
+            else { return nil }
+            return startIndex + (UnsafeRawPointer(found) - UnsafeRawPointer(base))
+        }
     }
 }

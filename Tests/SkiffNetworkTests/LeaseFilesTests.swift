@@ -64,4 +64,20 @@ struct LeaseFilesTests {
                 + "10.77.0.4 /run/skiff/last - skv0a4d0004ccc - *\n"
                 + "10.77.0.5 /run/skiff/new web skv0a4d0005ddd tcp%2080%20web *\n")
     }
+
+    /// The lease file's byte search answers in the file's own indices on any slice of it, and
+    /// a line with a field too many or too few is not a lease.
+    @Test func byteSearchKeepsTheFilesIndices() {
+        let bytes = Array("ab cd\nef g".utf8)
+        let slice = bytes[3...]
+        #expect(slice.firstIndex(ofByte: UInt8(ascii: "\n"), from: 3) == 5)
+        #expect(slice.firstIndex(ofByte: UInt8(ascii: " "), from: 3) == 8)
+        #expect(slice.firstIndex(ofByte: UInt8(ascii: "z"), from: 3) == nil)
+        #expect(slice.firstIndex(ofByte: UInt8(ascii: "g"), from: bytes.count) == nil)
+        #expect(LeaseStore.Lease(line: Array("10.77.0.2 /run/x - skv0a4d0002aaa\n".utf8)[...]) != nil)
+        #expect(LeaseStore.Lease(line: Array("10.77.0.2 /run/x - skv0a4d0002aaa - *\n".utf8)[...]) != nil)
+        #expect(LeaseStore.Lease(line: Array("10.77.0.2 /run/x - skv0a4d0002aaa -\n".utf8)[...]) == nil)
+        #expect(LeaseStore.Lease(line: Array("10.77.0.2 /run/x -\n".utf8)[...]) == nil)
+        #expect(LeaseStore.Lease(line: Array("subnet 10.77.0.0/16\n".utf8)[...]) == nil)
+    }
 }
