@@ -14,7 +14,7 @@ struct CheckTests {
 
         init(_ change: (inout Spec) -> Void = { _ in }) {
             change(&spec)
-            FileManager.default.createFile(atPath: path + "/config.json", contents: Data(SpecLoader.encode(spec)))
+            #expect(FileManager.default.createFile(atPath: path + "/config.json", contents: Data(SpecLoader.encode(spec))))
         }
 
         deinit { try? FileManager.default.removeItem(atPath: path) }

@@ -84,12 +84,12 @@ struct CheckpointTests {
         // A fake checkpoint: the restore reads skiff's own file and CRIU's inventory first.
         let fake = sandbox.bundle + "/fake"
         try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: fake + "/inventory.img", contents: Data())
+        #expect(FileManager.default.createFile(atPath: fake + "/inventory.img", contents: Data()))
         try #"{"descriptors": ["/dev/null", "/dev/null", "/dev/null"], "terminal": false}"#.write(
             toFile: fake + "/skiff-checkpoint.json", atomically: true, encoding: .utf8)
         let terminal = sandbox.bundle + "/terminal"
         try FileManager.default.createDirectory(atPath: terminal, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: terminal + "/inventory.img", contents: Data())
+        #expect(FileManager.default.createFile(atPath: terminal + "/inventory.img", contents: Data()))
         try #"{"descriptors": [], "terminal": true}"#.write(toFile: terminal + "/skiff-checkpoint.json", atomically: true, encoding: .utf8)
         let cases: [(arguments: [String], says: String)] = [
             (["checkpoint", "--image-path", images, "nobody-here"], "does not exist"),

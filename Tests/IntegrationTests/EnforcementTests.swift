@@ -42,7 +42,7 @@ struct EnforcementTests {
         }
         let events = Harness.start(["--root", sandbox.root, "events", "--interval", "100ms", id])
         usleep(300_000)
-        FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
+        #expect(FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil))
         #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=137"))
         let stats = CgroupfsDriver().stats(cgroup(id))
@@ -136,7 +136,7 @@ struct EnforcementTests {
         #expect(update.status == 0, "\(update.stderr)")
         #expect(CgroupfsDriver().stats(cgroup(id)).memory.limit == 256 << 20)
         #expect(CgroupfsDriver().stats(cgroup(id)).pids.limit == 50)
-        FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil)
+        #expect(FileManager.default.createFile(atPath: "/proc/\(pid)/root/tmp/go", contents: nil))
         #expect(Harness.waitFor(seconds: 10) { FileManager.default.fileExists(atPath: out + "/result") })
         #expect(try String(contentsOfFile: out + "/result", encoding: .utf8).contains("dd=0"))
         // --resources - : the OCI LinuxResources JSON on stdin, as containerd sends it.

@@ -61,7 +61,7 @@ struct EscapeTests {
         let listener = Harness.start([socket, "continue", release], executable: Harness.repository + "/.build/seccomp-listener")
         let output = listener.out
         defer {
-            FileManager.default.createFile(atPath: release, contents: nil)
+            _ = FileManager.default.createFile(atPath: release, contents: nil)  // best effort: the test may have released it
             kill(listener.pid, SIGKILL)
             listener.finish()
         }
@@ -101,7 +101,7 @@ struct EscapeTests {
         #expect(!result.stdout.contains("WRITTEN"), "\(result.stdout)")
         #expect(lines.filter { $0.hasSuffix(" READ") }.allSatisfy { $0 == "pid 1 READ" }, "\(result.stdout)")
         #expect(!result.stdout.contains(Harness.repository), "\(result.stdout)")
-        FileManager.default.createFile(atPath: release, contents: nil)
+        #expect(FileManager.default.createFile(atPath: release, contents: nil))
         #expect((Self.digest(skiffBinary), Self.digest(initBinary)) == before)
     }
 

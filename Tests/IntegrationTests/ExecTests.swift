@@ -21,7 +21,7 @@ struct ExecTests {
     /// `exec --process` of `process`, written as the bundle's process.json, with `flags`.
     func exec(_ process: Spec.Process, in id: String, of sandbox: Sandbox, flags: [String] = []) -> Harness.Result {
         let file = sandbox.bundle + "/process.json"
-        FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes()))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(process.jsonValue.serializedBytes())))
         return sandbox.skiff(["exec", "--process", file] + flags + [id])
     }
 
@@ -136,7 +136,7 @@ struct ExecTests {
         defer { sandbox.skiff(["delete", "--force", id]) }
         #expect(sandbox.skiff(["exec", id, "no-such-program"]).stderr.contains("exec: \"no-such-program\": executable file not found in $PATH"))
         let badFile = sandbox.bundle + "/bad.json"
-        FileManager.default.createFile(atPath: badFile, contents: Data("{\"args\": [\"sh\"],".utf8))
+        #expect(FileManager.default.createFile(atPath: badFile, contents: Data("{\"args\": [\"sh\"],".utf8)))
         #expect(sandbox.skiff(["exec", "--process", badFile, id]).stderr.contains("--process \(badFile): line 1, column 17"))
         #expect(sandbox.skiff(["exec", "--console-socket", "/nonexistent.sock", "-t", id, "sh"]).status != 0)
         #expect(sandbox.skiff(["pause", id]).status == 0)

@@ -197,11 +197,11 @@ final class Sandbox {
     /// Writes `spec` as the bundle's config.json.
     func writeConfig() {
         let bytes = SpecLoader.encode(spec)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(bytes)))
     }
 
     func writeRawConfig(_ text: String) {
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: text.data(using: .utf8))
+        #expect(FileManager.default.createFile(atPath: bundle + "/config.json", contents: text.data(using: .utf8)))
     }
 
     @discardableResult

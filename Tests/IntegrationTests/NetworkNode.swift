@@ -102,7 +102,7 @@ final class NetworkNode: @unchecked Sendable {  // `ids` is guarded by `lock`
     func writeBundle(_ name: String, _ spec: Spec) -> String {
         let bundle = bundles + "/" + name
         try! FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        #expect(FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec))))
         return bundle
     }
 

@@ -144,7 +144,7 @@ struct RootlessTests {
         var sleeping = spec
         sleeping.process?.args = ["sh", "-c", "exec sleep 30 >/dev/null 2>&1"]  // lets go of the test's pipes
         sleeping.process?.terminal = false
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(sleeping)))
+        #expect(FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(sleeping))))
         let sleeper = Harness.id("rootless-exec")
         let detached = try asNobody(["--root", state, "run", "-d", "-b", bundle, sleeper])
         #expect(detached.status == 0, "\(detached.stderr)")
@@ -169,7 +169,7 @@ struct RootlessTests {
         }
         var spec = Spec.defaultSpec(rootfs: Harness.rootfs)
         spec.process?.args = ["sh", "-c", "echo hi > /dev/null && exec sleep 30 > /dev/null 2>&1"]  // lets go of the pipes
-        FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec)))
+        #expect(FileManager.default.createFile(atPath: bundle + "/config.json", contents: Data(SpecLoader.encode(spec))))
         let id = Harness.id("podman-rootless")
         let skiff = try Self.binariesForNobody(in: bundle)
         func inPodmansNamespace(_ arguments: [String], user: String = "skiffuser") throws -> Harness.Result {
@@ -200,7 +200,7 @@ struct IDMappedMountTests {
     @Test func anIdmappedBindMountTranslatesOwners() throws {
         let host = Harness.temporaryDirectory("skiff-idmap")
         defer { try? FileManager.default.removeItem(atPath: host) }
-        FileManager.default.createFile(atPath: host + "/owned", contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: host + "/owned", contents: Data("x".utf8)))
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: host)
         let sandbox = Sandbox(args: ["sh", "-c", "stat -c %u:%g /srv/owned; touch /srv/created && echo created"])
         sandbox.spec.process?.user = .init(uid: 1000, gid: 1000)
