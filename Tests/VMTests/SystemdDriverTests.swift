@@ -14,7 +14,7 @@ import Testing
 struct SystemdDriverTests {
     /// (A VM whose kernel panics or whose boot hangs is booted once more, vm/boot-lib.sh: the
     /// time limits allow for two runs.)
-    static let checks = 310
+    static let checks = 313
 
     @Test(.timeLimit(.minutes(45))) func checksPassInTheSystemdVM() throws {
         try Self.checksPass(suite: "bookworm")
