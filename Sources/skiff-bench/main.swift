@@ -192,6 +192,28 @@ func format(_ value: Double, _ decimals: Int = 2) -> String {
 
 // MARK: - main
 
+/// The network namespaces the kernel holds (its slab of them): a dead container's namespace
+/// is torn down later, by a kernel worker, and hundreds of such teardowns under way slow
+/// whatever is measured next — the first containers of the next runtime's batch, which is
+/// where a p99 is read.
+func namespaceCount() -> Int {
+    let text = String(decoding: (try? readFile("/proc/slabinfo")) ?? [], as: UTF8.self)
+    let line = text.split(separator: "\n").first { $0.hasPrefix("net_namespace ") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+}
+/// Waits (at most 2 minutes) until the namespaces of the containers before are gone: back to
+/// `baseline` or no fewer for 3 s.
+func settle(to baseline: Int) {
+    var count = namespaceCount(), unchanged = 0.0, waited = 0.0
+    while count > baseline + 5, unchanged < 3, waited < 120 {
+        usleep(200_000)
+        waited += 0.2
+        let now = namespaceCount()
+        unchanged = now < count ? 0 : unchanged + 0.2
+        count = now
+    }
+}
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard geteuid() == 0 else { fatal("run as root (containers are created for real)") }
 let rootfs = absolute(options.rootfs)
@@ -248,6 +270,7 @@ let crunBundle: String? = which("crun").map { crun in
     return directory
 }
 enterBenchmarkMountNamespace()
+let namespacesAtStart = namespaceCount()
 
 var runTimes: [String: [Double]] = [:]
 var lifecycleTimes: [String: [Double]] = [:]
@@ -520,13 +543,15 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 let tailContainers = 600
 
 /// p50, p99 and max of create→start and of delete at 8, 32 and 100 creators, every runtime
-/// (orders alternating over rounds), beside the kernel floor at the same concurrency.
+/// (orders alternating over rounds), beside the kernel floor at the same concurrency; each
+/// batch starts once the namespaces of the batch before are torn down (`settle`).
 @MainActor func tail(_ bundle: String, title: String, tag: String) {
     let levels = [8, 32, 100], total = tailContainers, rounds = 3
     var samples: [String: [Int: Latencies]] = [:]
     for round in 0..<rounds {
         for creators in levels {
             for (name, path) in orders[round % orders.count] {
+                settle(to: namespacesAtStart)
                 let root = "\(work)/run/state-\(name)"
                 let seen = tailLatencies(creators: creators, total: total / rounds, tag: "\(tag)-\(creators)-\(round)") { step, id in
                     switch step {
@@ -539,6 +564,7 @@ let tailContainers = 600
                 samples[name, default: [:]][creators, default: Latencies()].delete += seen.delete
             }
             if let unshareTool {
+                settle(to: namespacesAtStart)
                 let command = [unshareTool, "--fork", "--pid", "--net", "--ipc", "--uts", "--mount", "chroot", rootfs, "/bin/true"]
                 let seen = tailLatencies(creators: creators, total: total / rounds, tag: "floor") { step, _ in step == .create ? command : nil }
                 samples["floor", default: [:]][creators, default: Latencies()].createStart += seen.createStart
@@ -572,27 +598,6 @@ if options.sections.contains("tail") {
         title: "The tail: \(tailContainers) containers per level, N creators each creating, starting and deleting one after another (ms; floor: unshare+chroot+exec)",
         tag: "tail")
     if let crunBundle { tail(crunBundle, title: "The same on crun's default bundle:", tag: "tail-crun") }
-}
-
-/// The network namespaces the kernel holds (its slab of them): a dead task's namespace is
-/// torn down later, by a kernel worker, and a thousand such teardowns under way would
-/// slow whatever is measured next.
-func namespaceCount() -> Int {
-    let text = String(decoding: (try? readFile("/proc/slabinfo")) ?? [], as: UTF8.self)
-    let line = text.split(separator: "\n").first { $0.hasPrefix("net_namespace ") } ?? ""
-    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-}
-/// Waits (at most 2 minutes) until the namespaces of the tasks before are gone: back to
-/// `baseline` or no fewer for 3 s.
-func settle(to baseline: Int) {
-    var count = namespaceCount(), unchanged = 0.0, waited = 0.0
-    while count > baseline + 5, unchanged < 3, waited < 120 {
-        usleep(200_000)
-        waited += 0.2
-        let now = namespaceCount()
-        unchanged = now < count ? 0 : unchanged + 0.2
-        count = now
-    }
 }
 
 // MARK: - networked tasks (skiff only: neither crun nor runc has them)
