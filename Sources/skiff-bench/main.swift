@@ -730,12 +730,15 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path, options.sect
     writeFile(work + "/plain-sleeper/config.json", bundleConfig(rootfs: rootfs, args: #"["/bin/sleep", "100000"]"#))
     let plainRuntimes = [("skiff", skiff), ("crun", binaries.first(where: { $0.name == "crun" })?.path)].compactMap { name, path in path.map { (name: name, path: $0) } }
     var plainCreates: [String: [Double]] = [:]
+    let probedTasks = Array(0..<10) + Array((live - 10)..<live)
+    /// The medians of the first and of the last ten of `times`.
+    func firstAndLastTen(_ times: [Double]) -> (first: Double, last: Double) { (median(Array(times.prefix(10))), median(Array(times.suffix(10)))) }
     settle(to: namespacesBefore)
     let memoryBefore = unreclaimableKiB(), rulesetBefore = rulesetBytes()
     var creates: [Double] = [], deletes: [Double] = []
     for i in 0..<live {
         creates.append(measure([skiff, "--root", root, "run", "--detach", "--bundle", work + "/networked-sleeper", "live-\(i)"]).milliseconds)
-        guard i < 10 || i >= live - 10 else { continue }
+        guard probedTasks.contains(i) else { continue }
         for (name, path) in plainRuntimes {
             let command = [path, "--root", "\(work)/run/state-plain-\(name)", "run", "--detach", "--bundle", work + "/plain-sleeper", "plain-\(i)"]
             plainCreates[name, default: []].append(measure(command).milliseconds)
@@ -744,16 +747,16 @@ if let skiff = binaries.first(where: { $0.name == "skiff" })?.path, options.sect
     let memoryPerTask = (unreclaimableKiB() - memoryBefore) / Double(live), rulesetPerTask = (rulesetBytes() - rulesetBefore) / Double(live)
     for i in 0..<live { deletes.append(measure([skiff, "--root", root, "delete", "--force", "live-\(i)"]).milliseconds) }
     for (name, path) in plainRuntimes {
-        for i in Array(0..<10) + Array((live - 10)..<live) { _ = measure([path, "--root", "\(work)/run/state-plain-\(name)", "delete", "--force", "plain-\(i)"]) }
+        for i in probedTasks { _ = measure([path, "--root", "\(work)/run/state-plain-\(name)", "delete", "--force", "plain-\(i)"]) }
     }
-    let tenth = median(Array(creates[0..<10])), last = median(Array(creates[(live - 10)..<live]))
+    let (tenth, last) = firstAndLastTen(creates), (deleteFirst, deleteLast) = firstAndLastTen(deletes)
     print(
         "  \(live) live tasks on one bridge: run -d of tasks 1-10 \(format(tenth)) ms, of tasks \(live - 9)-\(live) \(format(last)) ms (\(format(last / tenth)) of the first, +\(format(last - tenth)) ms);"
-            + " delete (\(live) tasks left) \(format(median(Array(deletes[0..<10])))) ms, (10 left) \(format(median(Array(deletes[(live - 10)..<live])))) ms;"
+            + " delete (\(live) tasks left) \(format(deleteFirst)) ms, (10 left) \(format(deleteLast)) ms;"
             + " per live task the node holds \(format(memoryPerTask, 1)) KiB of unreclaimable kernel memory (namespace, veth, rules, the task) and \(format(rulesetPerTask, 0)) bytes of nftables ruleset text"
     )
     let plainGrowth = plainRuntimes.map { runtime in
-        let times = plainCreates[runtime.name] ?? [], first = median(Array(times.prefix(10))), last = median(Array(times.suffix(10)))
+        let (first, last) = firstAndLastTen(plainCreates[runtime.name] ?? [])
         return "\(runtime.name) \(format(first)) / \(format(last)) ms (\(format(last / first)), +\(format(last - first)) ms)"
     }
     print("    beside them, the same sleeper without a network, run -d beside tasks 1-10 / \(live - 9)-\(live): " + plainGrowth.joined(separator: "; "))
