@@ -103,6 +103,10 @@ int skiff_link_tmpfile(int fd, const char *path);
 int skiff_pidfd_send_signal(int pidfd, int sig);
 int skiff_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/* Whether the directory `fd` is the root of a cgroup2 mount (fstatfs's magic, statx's
+ * STATX_ATTR_MOUNT_ROOT): 1, 0 (also on a kernel too old to say), or -1 with errno. */
+int skiff_is_cgroup2_mount_root(int fd);
+
 /* The highest capability number the running kernel knows (libcap's cap_max_bits). */
 int skiff_last_capability(void);
 

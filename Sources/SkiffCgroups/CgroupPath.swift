@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CShims
 import Glibc
 import SkiffSystem
 
@@ -32,6 +33,14 @@ enum CgroupPath {
         guard fd >= 0 else { throw CgroupError("opening", path: path, errno: errno) }
         return FileDescriptor(adopting: fd)
     }
+
+    /// Whether /sys/fs/cgroup is a cgroup2 file system mounted right there: not a tmpfs of v1
+    /// hierarchies, not a directory inside some other mount.
+    static var baseIsUnifiedMount: Bool { baseDirectory.map { isUnifiedMountRoot($0.rawValue) } ?? false }
+
+    /// Whether the directory open as `directory` is the root of a cgroup2 mount (a child
+    /// cgroup of one is not).
+    static func isUnifiedMountRoot(_ directory: Int32) -> Bool { skiff_is_cgroup2_mount_root(directory) == 1 }
 
     static func exists(_ path: String) -> Bool {
         let (directory, relative) = resolve(path)

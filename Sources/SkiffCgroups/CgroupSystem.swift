@@ -30,9 +30,10 @@ public struct CgroupHierarchy: Sendable, Equatable {
 }
 
 /// The cgroup hierarchies of this host, read from `/proc/self/mountinfo` and
-/// `/proc/self/cgroup`. On a pure v2 host there is one; on a hybrid host such as a
-/// Debian 12 machine with systemd's legacy layout, each v1 controller has its own and the
-/// v2 hierarchy may carry few or no controllers.
+/// `/proc/self/cgroup`. On a pure v2 host there is one (found without mountinfo when it is
+/// mounted at /sys/fs/cgroup); on a hybrid host such as a Debian 12 machine with systemd's
+/// legacy layout, each v1 controller has its own and the v2 hierarchy may carry few or no
+/// controllers.
 public struct CgroupSystem: Sendable {
     public var hierarchies: [CgroupHierarchy]
 
@@ -47,6 +48,9 @@ public struct CgroupSystem: Sendable {
 
     public static func current() -> CgroupSystem {
         let own = ownCgroups(CgroupFiles.read("/proc/self/cgroup") ?? "")
+        if let ownPath = unifiedOnly(own: own, isUnifiedMount: CgroupPath.baseIsUnifiedMount, holds: CgroupPath.exists) {
+            return CgroupSystem(hierarchies: [unified(at: CgroupPath.base, ownPath: ownPath)])
+        }
         var result: [CgroupHierarchy] = []
         let mountinfo = (try? readFile("/proc/self/mountinfo")) ?? []
         // Byte-level: mountinfo has a line per mount and skiff reads it on every create.
@@ -61,12 +65,7 @@ public struct CgroupSystem: Sendable {
             let fstype = String(decoding: right[0], as: UTF8.self)
             let mountPoint = unescape(String(decoding: left[4], as: UTF8.self))
             if fstype == "cgroup2" {
-                let controllers = (CgroupFiles.read(mountPoint + "/cgroup.controllers") ?? "")
-                    .split(whereSeparator: \.isWhitespace).map(String.init)
-                result.append(
-                    CgroupHierarchy(
-                        version: .v2, mountPoint: mountPoint, controllers: controllers,
-                        mountData: "", ownPath: own[""] ?? "/"))
+                result.append(unified(at: mountPoint, ownPath: own[""] ?? "/"))
             } else if fstype == "cgroup" {
                 let options = right[2].split(separator: UInt8(ascii: ",")).map { String(decoding: $0, as: UTF8.self) }
                 let controllers = options.filter { v1Controllers.contains($0) }
@@ -81,6 +80,24 @@ public struct CgroupSystem: Sendable {
             }
         }
         return CgroupSystem(hierarchies: result)
+    }
+
+    /// The v2 hierarchy mounted at `mountPoint`, with the controllers its root offers.
+    private static func unified(at mountPoint: String, ownPath: String) -> CgroupHierarchy {
+        let controllers = (CgroupFiles.read(mountPoint + "/cgroup.controllers") ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        return CgroupHierarchy(version: .v2, mountPoint: mountPoint, controllers: controllers, ownPath: ownPath)
+    }
+
+    /// A pure v2 host's one hierarchy without reading mountinfo, as runc and crun find it (one
+    /// `statfs`): mountinfo has a line for every mount of the node (a thousand containers'
+    /// root file systems on a busy one) and is read under the lock every mount and unmount
+    /// takes. Only when `/proc/self/cgroup` names no v1 hierarchy (`own` holds its `0::` line
+    /// alone), /sys/fs/cgroup is a cgroup2 mount of its own, and this process's cgroup lies
+    /// below it: a bind mount of part of the hierarchy, which mountinfo tells apart by its
+    /// root, fails that last test. Our cgroup's path below the mount, or nil: mountinfo decides.
+    static func unifiedOnly(own: [String: String], isUnifiedMount: @autoclosure () -> Bool, holds: (String) -> Bool) -> String? {
+        guard own.count == 1, let ownPath = own[""], ownPath.hasPrefix("/"), isUnifiedMount() else { return nil }
+        return ownPath == "/" || holds(CgroupPath.base + ownPath) ? ownPath : nil
     }
 
     /// Where " - " separates a mountinfo line's optional fields from the filesystem type.

@@ -21,6 +21,44 @@ struct CgroupTests {
         #expect(table[""] == "/user.slice")
     }
 
+    /// A pure v2 host's hierarchy is taken without mountinfo only when nothing else could be
+    /// mounted: no v1 hierarchy, /sys/fs/cgroup a cgroup2 mount, our cgroup below it.
+    @Test func aPureV2HierarchyIsTakenWithoutMountinfoOnlyWhereNothingElseCouldBe() {
+        let own = CgroupSystem.ownCgroups("0::/user.slice/session-1.scope\n")
+        let below: (String) -> Bool = { $0 == "/sys/fs/cgroup/user.slice/session-1.scope" }
+        #expect(CgroupSystem.unifiedOnly(own: own, isUnifiedMount: true, holds: below) == "/user.slice/session-1.scope")
+        // A cgroup namespace's root is the mount itself.
+        #expect(CgroupSystem.unifiedOnly(own: CgroupSystem.ownCgroups("0::/\n"), isUnifiedMount: true, holds: { _ in false }) == "/")
+        // Any v1 hierarchy, even a named one without controllers: mountinfo says where.
+        let named = CgroupSystem.ownCgroups("1:name=systemd:/\n0::/user.slice/session-1.scope\n")
+        #expect(CgroupSystem.unifiedOnly(own: named, isUnifiedMount: true, holds: below) == nil)
+        #expect(CgroupSystem.unifiedOnly(own: CgroupSystem.ownCgroups("4:memory:/a\n"), isUnifiedMount: true, holds: { _ in true }) == nil)
+        // /sys/fs/cgroup a tmpfs (hybrid, v1) or a directory inside another mount.
+        #expect(CgroupSystem.unifiedOnly(own: own, isUnifiedMount: false, holds: below) == nil)
+        // A bind mount of part of the hierarchy: our cgroup is not below it.
+        #expect(CgroupSystem.unifiedOnly(own: own, isUnifiedMount: true, holds: { _ in false }) == nil)
+        #expect(CgroupSystem.unifiedOnly(own: [:], isUnifiedMount: true, holds: { _ in true }) == nil)
+    }
+
+    /// The kernel's answer: a cgroup2 mount's root is one, a cgroup below it and a tmpfs are not.
+    @Test(.enabled(if: access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0, "a hybrid host's cgroup2 mount"))
+    func aCgroup2MountRootIsToldFromACgroupBelowIt() throws {
+        func isRoot(_ path: String) throws -> Bool {
+            let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            try #require(directory >= 0, "\(path): errno \(errno)")
+            defer { close(directory) }
+            return CgroupPath.isUnifiedMountRoot(directory)
+        }
+        let child = "/sys/fs/cgroup/unified/skiff-unit-\(UUID().uuidString.prefix(8))"
+        try #require(mkdir(child, 0o755) == 0, "mkdir \(child): errno \(errno)")
+        defer { rmdir(child) }
+        #expect(try isRoot("/sys/fs/cgroup/unified"))
+        #expect(try !isRoot(child))
+        #expect(try !isRoot("/sys/fs/cgroup"))
+        // This host names v1 hierarchies: mountinfo decides, as before.
+        #expect(!CgroupSystem.current().isPureV2)
+    }
+
     @Test func hostHierarchiesAreFound() {
         let system = CgroupSystem.current()
         #expect(!system.hierarchies.isEmpty)
