@@ -1178,16 +1178,33 @@ static void op_console(const struct op *o)
 }
 
 /* Enter a pid namespace joined by setns: only children land in it, so fork once. The
- * intermediate tells the parent the new pid and leaves. */
+ * intermediate tells the parent the new pid and leaves. The child goes on only once that
+ * report is on the socket: a report of its own sent first (READY, SYNC) would reach the
+ * parent while it still follows the intermediate, and it would wait for the intermediate's
+ * exit as the process's (an exec returned 0 while its process still ran), or set up a
+ * SYNC's cgroup, maps and network for the wrong pid. */
 static void op_fork(void)
 {
+    int order[2];
+    if (pipe2(order, O_CLOEXEC) < 0)
+        fail("entering the pid namespace", "pipe2");
     pid_t pid = fork();
     if (pid < 0)
         fail("entering the pid namespace", "fork");
     if (pid > 0) {
         send_report(SKIFF_REPORT_PID, 0, pid, NULL, NULL);
-        _exit(0);
+        char reported = 1;
+        _exit(write(order[1], &reported, 1) == 1 ? 0 : 1);
     }
+    close(order[1]);
+    char reported;
+    ssize_t n;
+    do {
+        n = read(order[0], &reported, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        fail("entering the pid namespace", "the forking process ended before it reported the new pid");
+    close(order[0]);
 }
 
 /* ---- main --------------------------------------------------------------------------------- */

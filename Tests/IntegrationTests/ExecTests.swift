@@ -55,6 +55,19 @@ struct ExecTests {
         #expect(result.output.split(separator: "\n").map(String.init) == ["1000", "1001", "1001 7", "hi", "/tmp", "CapBnd:\t0000000020000421"])
     }
 
+    /// Into a pid namespace skiff-init forks, and the intermediate reports the new pid. When
+    /// the intermediate was slow to (a CI run: the process's own READY came first), skiff
+    /// followed the intermediate: it returned 0 while the process still ran, its output half
+    /// written. Every fork's parent is held back here, so the order is the bad one each time.
+    @Test func theProcessIsFollowedHoweverLateTheForkReportsIt() {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let result = sandbox.skiffWithSlowForks(["exec", id, "sh", "-c", "echo before; sleep 0.4; echo after; exit 3"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.output == "before\nafter")
+    }
+
     @Test func aProcessFileAndDetachWithAPidFile() throws {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)

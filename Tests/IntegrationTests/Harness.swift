@@ -209,6 +209,15 @@ final class Sandbox {
         Harness.skiff(["--root", root] + arguments, stdin: stdin)
     }
 
+    /// skiff under strace, every `fork` of its processes returning to the parent `seconds`
+    /// late: what a loaded node does now and then to a parent scheduled out after a fork,
+    /// made to happen every time (the child runs on meanwhile).
+    func skiffWithSlowForks(_ arguments: [String], seconds: Double = 0.2) -> Harness.Result {
+        let delay = "fork:delay_exit=\(Int(seconds * 1_000_000))"
+        return Harness.run(
+            "/usr/bin/strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fork", "-e", "inject=" + delay, Harness.skiff, "--root", root] + arguments)
+    }
+
     /// `run` the current spec in the foreground and return what it printed.
     func run(_ id: String = Harness.id("run"), stdin: String? = nil) -> Harness.Result {
         writeConfig()

@@ -82,6 +82,28 @@ struct NamespaceTests {
         #expect(lines.last == "1")
     }
 
+    /// A container joining a pid namespace is forked into it, and its pid comes from the
+    /// fork's parent: with that parent held back after each fork, the container's process
+    /// (not the parent that left) is still the one recorded, started and waited for.
+    @Test func aContainerForkedIntoAJoinedPidNamespaceIsFollowedHoweverLateItsPidIsReported() throws {
+        let first = Sandbox(args: ["sleep", "30"])
+        first.writeConfig()
+        let a = Harness.id("ns-a")
+        #expect(first.skiff(["run", "-d", "-b", first.bundle, a]).status == 0)
+        defer { first.skiff(["delete", "--force", a]) }
+        let pid = try #require(first.state(a)?["pid"] as? Int)
+
+        let second = Sandbox(args: ["sh", "-c", "ps -o comm | grep -c sleep; sleep 0.3; exit 3"])
+        second.spec.hostname = nil
+        second.spec.linux?.namespaces = [.init(.mount), .init(.pid, path: "/proc/\(pid)/ns/pid")]
+        second.writeConfig()
+        let id = Harness.id("ns-late")
+        let result = second.skiffWithSlowForks(["run", "--bundle", second.bundle, id])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.output == "1")
+        second.expectNothingLeft(id)
+    }
+
     @Test func joiningANamespaceThatDoesNotExistIsAClearError() {
         let sandbox = Sandbox()
         sandbox.spec.hostname = nil
