@@ -60,6 +60,39 @@ struct SystemTests {
         #expect(Stopwatch().milliseconds >= 0)
     }
 
+    /// The calendar arithmetic at the epoch, a second before it, 2000's leap day (a century
+    /// rule alone would miss it), 2100's missing one, the end of 32-bit time and year 9999.
+    @Test(arguments: [
+        (Int64(0), 0, "1970-01-01T00:00:00.000000Z"), (-1, 999_999_999, "1969-12-31T23:59:59.999999Z"),
+        (951_782_400, 5_000, "2000-02-29T00:00:00.000005Z"), (4_107_542_399, 0, "2100-02-28T23:59:59.000000Z"),
+        (4_107_542_400, 0, "2100-03-01T00:00:00.000000Z"), (2_147_483_647, 0, "2038-01-19T03:14:07.000000Z"),
+        (253_402_300_799, 123_456_789, "9999-12-31T23:59:59.123456Z"),
+    ])
+    func theClockCountsDaysAsTheCalendarDoes(seconds: Int64, nanoseconds: Int, expected: String) {
+        #expect(SystemClock.rfc3339(seconds: seconds, nanoseconds: nanoseconds, fractionDigits: 6) == expected)
+    }
+
+    /// ...and glibc's gmtime_r's answer, every 97 days and some hours from 1950 to 3970.
+    @Test func theClockAgreesWithGmtimeAcrossTheCalendar() {
+        var seconds: Int64 = -86_400 * 365 * 20
+        while seconds < 86_400 * 365 * 2_000 {
+            var raw = time_t(seconds)
+            var expected = tm()
+            gmtime_r(&raw, &expected)
+            let text = SystemClock.rfc3339(seconds: seconds, nanoseconds: 0, fractionDigits: 0)
+            let fields = text.split(whereSeparator: { "-T:Z".contains($0) }).compactMap { Int($0) }
+            let wanted = [
+                Int(expected.tm_year) + 1900, Int(expected.tm_mon) + 1, Int(expected.tm_mday),
+                Int(expected.tm_hour), Int(expected.tm_min), Int(expected.tm_sec),
+            ]
+            guard fields == wanted else {
+                Issue.record("\(seconds): \(text), gmtime_r says \(wanted)")
+                return
+            }
+            seconds += 86_399 * 97 + 13
+        }
+    }
+
     @Test func subprocessesRunAndReportTheirStatus() throws {
         let pid = try Subprocess.spawn("/bin/sh", ["-c", "exit 3"], streams: [0: .file("/dev/null", flags: O_RDONLY)])
         #expect(Subprocess.exitCode(Subprocess.wait(pid)) == 3)
