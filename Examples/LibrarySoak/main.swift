@@ -63,7 +63,7 @@ func bundle(_ round: Round) throws -> String {
 func descriptors() -> Int { listDirectory("/proc/self/fd").count }
 func threads() -> Int { listDirectory("/proc/self/task").count }
 
-nonisolated(unsafe) let bundles = try Dictionary(uniqueKeysWithValues: Round.allCases.map { ($0, try bundle($0)) })
+let bundles = try Dictionary(uniqueKeysWithValues: Round.allCases.map { ($0, try bundle($0)) })
 var exec = Spec.defaultSpec(rootfs: rootfs).process!
 exec.args = ["true"]
 exec.terminal = false

@@ -28,7 +28,7 @@ struct SeccompCacheTests {
     @Test func whereNothingCanBeStoredTheFilterStillComesInMemory() throws {
         // A state root under a file: the cache directory cannot be made; a memfd holds it.
         let file = NSTemporaryDirectory() + "skiff-seccomp-file-\(UUID().uuidString.prefix(8))"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        #expect(FileManager.default.createFile(atPath: file, contents: nil))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let descriptor = try SeccompCache(root: file).open(.defaultProfile)
         var st = stat()
