@@ -68,6 +68,25 @@ struct ExecTests {
         #expect(result.output == "before\nafter")
     }
 
+    /// What conmon and containerd's shim run: `exec --detach --pid-file`, the file then all
+    /// they know of the process. With the fork's parent held back it still names the process
+    /// in the pid namespace (the pid that fork returned), not the intermediate that left.
+    @Test func aPidFileNamesTheProcessHoweverLateTheForkReportsIt() throws {
+        let sandbox = Sandbox(args: ["sleep", "30"])
+        let id = running(sandbox)
+        defer { sandbox.skiff(["delete", "--force", id]) }
+        let pidFile = sandbox.bundle + "/exec.pid"
+        let trace = sandbox.bundle + "/forks"
+        let result = sandbox.skiffWithSlowForks(["exec", "--detach", "--pid-file", pidFile, id, "sleep", "0.3"], trace: trace)
+        #expect(result.status == 0, "\(result.stderr)")
+        let returned = try Regex(#"fork\(\) += ([0-9]+)"#)
+        let forked = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").compactMap { line in
+            line.firstMatch(of: returned).flatMap { $0.output[1].substring.map(String.init) }
+        }
+        #expect(forked.count == 1, "\(forked)")
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == forked.first)
+    }
+
     @Test func aProcessFileAndDetachWithAPidFile() throws {
         let sandbox = Sandbox(args: ["sleep", "30"])
         let id = running(sandbox)

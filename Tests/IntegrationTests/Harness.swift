@@ -211,11 +211,12 @@ final class Sandbox {
 
     /// skiff under strace, every `fork` of its processes returning to the parent `seconds`
     /// late: what a loaded node does now and then to a parent scheduled out after a fork,
-    /// made to happen every time (the child runs on meanwhile).
-    func skiffWithSlowForks(_ arguments: [String], seconds: Double = 0.2) -> Harness.Result {
+    /// made to happen every time (the child runs on meanwhile). strace's lines for the forks
+    /// go to `trace` (`PID fork() = CHILD (DELAYED)`).
+    func skiffWithSlowForks(_ arguments: [String], seconds: Double = 0.2, trace: String = "/dev/null") -> Harness.Result {
         let delay = "fork:delay_exit=\(Int(seconds * 1_000_000))"
         return Harness.run(
-            "/usr/bin/strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=fork", "-e", "inject=" + delay, Harness.skiff, "--root", root] + arguments)
+            "/usr/bin/strace", ["-f", "-qq", "-o", trace, "-e", "trace=fork", "-e", "inject=" + delay, Harness.skiff, "--root", root] + arguments)
     }
 
     /// `run` the current spec in the foreground and return what it printed.
