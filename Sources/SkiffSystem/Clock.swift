@@ -12,10 +12,11 @@ public enum SystemClock {
     }
 
     /// `seconds` after the epoch, in UTC by the Gregorian calendar. Worked out here, not by
-    /// glibc's `gmtime_r`: that reads /etc/localtime the first time a process calls it (six
+    /// glibc's `gmtime_r`: that reads /etc/localtime the first time a process calls it (seven
     /// syscalls in every `create`) although UTC needs no zone.
     public static func rfc3339(seconds: Int64, nanoseconds: Int, fractionDigits: Int) -> String {
-        let (days, secondOfDay) = (seconds.floorDividing(by: 86_400), seconds.floorModulo(86_400))
+        let days = seconds.floorDividing(by: 86_400)
+        let secondOfDay = seconds - days * 86_400
         let date = civilDate(daysSinceEpoch: days)
         func pad(_ value: Int64, _ width: Int) -> String {
             let text = String(value)
@@ -51,8 +52,6 @@ extension Int64 {
         let quotient = self / divisor
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
-
-    fileprivate func floorModulo(_ divisor: Int64) -> Int64 { self - floorDividing(by: divisor) * divisor }
 }
 
 /// Milliseconds since it was made (CLOCK_MONOTONIC), for `--debug`'s step timings.
