@@ -56,3 +56,13 @@ boot_vm() {
     done
     return 0
 }
+
+# checks_passed CONSOLE: whether the checks' summary line says none failed. If some did, they
+# are printed once more, with their detail lines, as the last lines on stderr: a CI log that
+# keeps only the head and tail of a long output showed "312 passed, 1 failed" and not which.
+checks_passed() {
+    grep -qE "^[0-9]+ passed, 0 failed$" "$1" && return 0
+    echo "$(basename "$0"): failed:" >&2
+    awk '/^not ok - /{shown=1; print; next} shown && /^  [|#] /{print; next} {shown=0}' "$1" >&2
+    return 1
+}
